@@ -1,0 +1,162 @@
+// Package agent wires graceline's node-side sources together: it connects to
+// the container runtime, follows it through CRI and containerd's own events,
+// and writes the resulting lifecycle events.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/cri/containerd"
+)
+
+// ContainerdOff disables containerd's event API even when the runtime is
+// containerd.
+const ContainerdOff = "none"
+
+// Config is everything the agent needs to run.
+type Config struct {
+	// CRIEndpoint is the runtime's CRI socket (unix:///run/containerd/containerd.sock).
+	CRIEndpoint string
+	// ContainerdAddress is containerd's socket; empty means the CRI socket
+	// when the runtime is containerd, ContainerdOff means never.
+	ContainerdAddress string
+	NodeName          string
+	// CRITimeout bounds connecting and every CRI call.
+	CRITimeout time.Duration
+	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables it.
+	MetricsAddress string
+	Observer       cri.Config
+	Output         io.Writer
+}
+
+// Run runs the agent until ctx ends. It returns an error only for a
+// configuration it cannot start with; a runtime that is absent or misbehaves
+// is retried, never fatal.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if cfg.CRIEndpoint == "" {
+		return errors.New("no CRI endpoint given")
+	}
+	if cfg.CRITimeout <= 0 {
+		return fmt.Errorf("CRI timeout must be positive, got %s", cfg.CRITimeout)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(reg)
+	criMetrics := cri.NewMetrics(reg)
+	out := newJSONLines(cfg.Output, m.events, m.dropped, log)
+	tracker := cri.NewTracker(cfg.NodeName, out.Emit)
+
+	var ready readiness
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if cfg.MetricsAddress != "" {
+		srv, err := serveMetrics(cfg.MetricsAddress, reg, ready.check, log)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(shutdown)
+		}()
+	}
+
+	rs, rt, err := connect(ctx, cfg, log)
+	if err != nil {
+		return nil // ctx ended while waiting for the runtime
+	}
+	defer rs.Close(context.Background())
+
+	obs := cri.NewObserver(rs, rt, tracker, cfg.Observer, criMetrics, log)
+	if err := obs.Seed(ctx); err != nil {
+		log.Warn("initial listing failed; existing containers will be reported as new", "err", err)
+	}
+	ready.set(obs.Healthy)
+
+	sources := []string{"cri_relist"}
+	if obs.UsesStream() {
+		sources = append(sources, "cri_stream")
+	}
+	if addr := containerdAddress(cfg, rt); addr != "" {
+		sources = append(sources, "containerd")
+		w := containerd.NewWatcher(addr, tracker.Apply, criMetrics, cfg.Observer.Backoff, log)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(ctx); err != nil {
+				log.Error("containerd events unavailable", "err", err)
+			}
+		}()
+	}
+	log.Info("sources", "live", strings.Join(sources, ","), "unavailable", "ebpf (not built into this agent yet)", "runtime", rt.String(), "node", cfg.NodeName)
+	obs.Run(ctx)
+	log.Info("shutting down")
+	return nil
+}
+
+// connect dials the runtime and identifies it, retrying with backoff until
+// it answers or ctx ends. Each failure is one log line.
+func connect(ctx context.Context, cfg Config, log *slog.Logger) (cri.RuntimeService, cri.Runtime, error) {
+	backoff := cfg.Observer.Backoff
+	for {
+		rs, err := cri.Dial(ctx, cfg.CRIEndpoint, cfg.CRITimeout)
+		if err == nil {
+			var v *runtimeVersion
+			v, err = version(ctx, rs)
+			if err == nil {
+				rt, perr := cri.ParseRuntime(v.name, v.version)
+				if perr != nil {
+					log.Warn("runtime version not understood; assuming no safe event stream", "err", perr)
+				}
+				log.Info("runtime detected", "name", rt.Name, "version", rt.Version, "cri_api", v.apiVersion)
+				return rs, rt, nil
+			}
+			rs.Close(ctx)
+		}
+		d := backoff.Step()
+		log.Error("container runtime not reachable; retrying", "endpoint", cfg.CRIEndpoint, "err", err, "retry_in", d.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil, cri.Runtime{}, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+type runtimeVersion struct{ name, version, apiVersion string }
+
+func version(ctx context.Context, rs cri.RuntimeService) (*runtimeVersion, error) {
+	v, err := rs.Version(ctx, "v1")
+	if err != nil {
+		return nil, fmt.Errorf("query runtime version: %w", err)
+	}
+	return &runtimeVersion{name: v.RuntimeName, version: v.RuntimeVersion, apiVersion: v.RuntimeApiVersion}, nil
+}
+
+// containerdAddress picks the containerd socket to watch, if any. containerd
+// serves CRI and its own API on one socket, so the CRI endpoint is the default.
+func containerdAddress(cfg Config, rt cri.Runtime) string {
+	switch {
+	case cfg.ContainerdAddress == ContainerdOff:
+		return ""
+	case cfg.ContainerdAddress != "":
+		return cfg.ContainerdAddress
+	case rt.IsContainerd():
+		return strings.TrimPrefix(cfg.CRIEndpoint, "unix://")
+	}
+	return ""
+}

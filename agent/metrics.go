@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type metrics struct {
+	events  *prometheus.CounterVec
+	dropped *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graceline_events_total", Help: "Events emitted, by kind.",
+		}, []string{"kind"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graceline_events_dropped_total", Help: "Events lost, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(m.events, m.dropped)
+	for _, r := range []string{"encode", "output"} {
+		m.dropped.WithLabelValues(r)
+	}
+	return m
+}
+
+// readiness is set once the runtime is connected; until then /readyz fails.
+type readiness struct {
+	mu      sync.Mutex
+	healthy func() bool
+}
+
+func (r *readiness) set(f func() bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.healthy = f
+}
+
+func (r *readiness) check() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.healthy == nil:
+		return errors.New("container runtime not connected yet")
+	case !r.healthy():
+		return errors.New("last CRI relist failed")
+	}
+	return nil
+}
+
+// serveMetrics starts the HTTP listener for /metrics, /healthz and /readyz.
+// It listens before returning so that a bad address is a start-up error.
+func serveMetrics(addr string, reg *prometheus.Registry, ready func() error, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "address", ln.Addr().String())
+	return srv, nil
+}

@@ -1,0 +1,22 @@
+package apiv1
+
+// Event kinds, as they appear in Event.Kind and in the JSON lines.
+const (
+	KindContainerCreated = "container_created"
+	KindContainerStarted = "container_started"
+	KindContainerExited  = "container_exited"
+	KindContainerStopped = "container_stopped"
+	KindContainerRemoved = "container_removed"
+	KindSandboxStopped   = "sandbox_stopped"
+	KindSandboxRemoved   = "sandbox_removed"
+)
+
+// Exit reasons carried by container_exited, with the meaning CRI gives them.
+const (
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
+	// ReasonUnknown marks an exit that happened while no source was watching
+	// (for example while the runtime was down) and whose status is lost.
+	ReasonUnknown = "Unknown"
+)

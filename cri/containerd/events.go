@@ -1,0 +1,151 @@
+// Package containerd follows containerd's own event API. It gives what CRI
+// does not: the exact exit status and time of a container's init process, and
+// OOM kills, as containerd's task service sees them.
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/events"
+	"github.com/containerd/typeurl/v2"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/graceline/graceline/cri"
+)
+
+// Namespace is the containerd namespace the CRI plugin keeps Kubernetes
+// objects in.
+const Namespace = "k8s.io"
+
+// Topics graceline subscribes to.
+const (
+	TopicTaskExit        = "/tasks/exit"
+	TopicTaskOOM         = "/tasks/oom"
+	TopicTaskDelete      = "/tasks/delete"
+	TopicContainerDelete = "/containers/delete"
+	TopicSnapshotRemove  = "/snapshot/remove"
+)
+
+var topics = []string{TopicTaskExit, TopicTaskOOM, TopicTaskDelete, TopicContainerDelete, TopicSnapshotRemove}
+
+// Watcher subscribes to containerd's events and reports them as observations.
+type Watcher struct {
+	address string
+	apply   func(cri.Observation)
+	metrics *cri.Metrics
+	log     *slog.Logger
+	backoff wait.Backoff
+}
+
+// NewWatcher returns a Watcher for the containerd at address (a socket path)
+// that hands each observation to apply.
+func NewWatcher(address string, apply func(cri.Observation), m *cri.Metrics, backoff wait.Backoff, log *slog.Logger) *Watcher {
+	return &Watcher{address: address, apply: apply, metrics: m, log: log, backoff: backoff}
+}
+
+// Run subscribes until ctx ends, resubscribing with backoff after containerd
+// restarts. Events missed in between are recovered by the CRI relist.
+func (w *Watcher) Run(ctx context.Context) error {
+	c, err := client.New(w.address, client.WithDefaultNamespace(Namespace), client.WithTimeout(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("create containerd client for %s: %w", w.address, err)
+	}
+	defer c.Close()
+
+	filters := make([]string, len(topics))
+	for i, t := range topics {
+		filters[i] = fmt.Sprintf("namespace==%q,topic==%q", Namespace, t)
+	}
+	backoff := w.backoff
+	up := w.metrics.SourceUp.WithLabelValues(cri.SourceContainerd)
+	for ctx.Err() == nil {
+		err := w.subscribe(ctx, c, filters, func() {
+			backoff = w.backoff
+			up.Set(1)
+			w.log.Info("containerd event stream connected", "address", w.address)
+		})
+		up.Set(0)
+		if ctx.Err() != nil {
+			break
+		}
+		w.metrics.Reconnects.WithLabelValues(cri.SourceContainerd).Inc()
+		d := backoff.Step()
+		w.log.Warn("containerd event stream broke; retrying", "err", err, "retry_in", d.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+	return nil
+}
+
+func (w *Watcher) subscribe(ctx context.Context, c *client.Client, filters []string, connected func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Subscribe is lazy; a Version call tells us the daemon is there, so
+	// "connected" is not logged for a socket that does not answer.
+	if _, err := c.Version(ctx); err != nil {
+		return fmt.Errorf("reach containerd: %w", err)
+	}
+	ch, errs := c.Subscribe(ctx, filters...)
+	connected()
+	for {
+		select {
+		case env := <-ch:
+			w.handle(env)
+		case err := <-errs:
+			return fmt.Errorf("receive containerd events: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *Watcher) handle(env *events.Envelope) {
+	w.metrics.ContainerdEvents.WithLabelValues(env.Topic).Inc()
+	ev, err := typeurl.UnmarshalAny(env.Event)
+	if err != nil {
+		w.metrics.Warnings.WithLabelValues("containerd.event").Inc()
+		w.log.Warn("undecodable containerd event", "topic", env.Topic, "err", err)
+		return
+	}
+	if obs, ok := Observe(ev, env.Timestamp); ok {
+		w.apply(obs)
+	}
+}
+
+// Observe maps one decoded containerd event to an observation. Exits of exec
+// processes (a preStop hook run through ExecSync, say) are not the container's.
+func Observe(ev any, at time.Time) (cri.Observation, bool) {
+	obs := cri.Observation{Time: at, Source: cri.SourceContainerd}
+	switch e := ev.(type) {
+	case *apievents.TaskExit:
+		if e.ID != e.ContainerID {
+			return obs, false
+		}
+		obs.Kind, obs.ID = cri.ContainerExited, e.ContainerID
+		obs.Exit = &cri.Exit{Code: int32(e.ExitStatus), At: e.ExitedAt.AsTime()}
+	case *apievents.TaskDelete:
+		// Carries the same status as /tasks/exit; it covers an exit event
+		// lost while the subscription was being re-established.
+		if e.ID != "" && e.ID != e.ContainerID {
+			return obs, false
+		}
+		obs.Kind, obs.ID = cri.ContainerExited, e.ContainerID
+		obs.Exit = &cri.Exit{Code: int32(e.ExitStatus), At: e.ExitedAt.AsTime()}
+	case *apievents.TaskOOM:
+		obs.Kind, obs.ID = cri.ContainerOOM, e.ContainerID
+	case *apievents.ContainerDelete:
+		obs.Kind, obs.ID = cri.ContainerRemoved, e.ID
+	default:
+		// /snapshot/remove is counted above; it is read by the resource
+		// release watchers, not by the lifecycle tracker.
+		return obs, false
+	}
+	return obs, obs.ID != ""
+}

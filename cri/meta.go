@@ -1,0 +1,142 @@
+package cri
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+// The labels and annotations the kubelet puts on sandboxes and containers
+// (pkg/kubelet/types and pkg/kubelet/kuberuntime/labels.go).
+const (
+	LabelPodName       = "io.kubernetes.pod.name"
+	LabelPodNamespace  = "io.kubernetes.pod.namespace"
+	LabelPodUID        = "io.kubernetes.pod.uid"
+	LabelContainerName = "io.kubernetes.container.name"
+
+	AnnotationTerminationGracePeriod = "io.kubernetes.pod.terminationGracePeriod"
+	AnnotationDeletionGracePeriod    = "io.kubernetes.pod.deletionGracePeriod"
+	AnnotationPreStopHandler         = "io.kubernetes.container.preStopHandler"
+	AnnotationRestartCount           = "io.kubernetes.container.restartCount"
+	AnnotationContainerHash          = "io.kubernetes.container.hash"
+
+	// AnnotationContainerType is set by containerd's CRI plugin (not by the
+	// kubelet) on the OCI spec: "sandbox" or "container".
+	AnnotationContainerType = "io.kubernetes.cri.container-type"
+)
+
+// Container types.
+const (
+	TypeSandbox   = "sandbox"
+	TypeContainer = "container"
+)
+
+// Meta is what the kubelet told the runtime about a sandbox or container, in
+// typed form. A value the kubelet did not set, or set to something that does
+// not parse, is left at its zero value and reported through Warnings.
+type Meta struct {
+	PodNamespace  string
+	PodName       string
+	PodUID        string
+	ContainerName string
+	Type          string
+
+	// GracePeriod is the deletion grace period in seconds when the pod was
+	// being deleted at container creation, else the spec's termination grace
+	// period; -1 when neither is known.
+	GracePeriod  int64
+	PreStop      *v1.LifecycleHandler
+	RestartCount int
+}
+
+// Warning is a label or annotation that could not be understood.
+type Warning struct {
+	Key   string
+	Value string
+	Err   error
+}
+
+func (w Warning) Error() string {
+	return fmt.Sprintf("annotation %s=%q: %v", w.Key, w.Value, w.Err)
+}
+
+// ParseSandboxMeta reads a sandbox's labels.
+func ParseSandboxMeta(labels map[string]string) (Meta, []Warning) {
+	m := Meta{Type: TypeSandbox, GracePeriod: -1}
+	var ws []Warning
+	m.PodNamespace, m.PodName, m.PodUID, ws = podIdentity(labels, ws)
+	return m, ws
+}
+
+// ParseContainerMeta reads a container's labels and annotations.
+func ParseContainerMeta(labels, annotations map[string]string) (Meta, []Warning) {
+	m := Meta{Type: TypeContainer, GracePeriod: -1}
+	var ws []Warning
+	m.PodNamespace, m.PodName, m.PodUID, ws = podIdentity(labels, ws)
+	m.ContainerName = labels[LabelContainerName]
+	if m.ContainerName == "" {
+		ws = append(ws, Warning{Key: LabelContainerName, Err: errMissing})
+	}
+
+	for _, key := range []string{AnnotationDeletionGracePeriod, AnnotationTerminationGracePeriod} {
+		v, ok := annotations[key]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err == nil && n < 0 {
+			err = fmt.Errorf("negative grace period")
+		}
+		if err != nil {
+			ws = append(ws, Warning{Key: key, Value: v, Err: err})
+			continue
+		}
+		m.GracePeriod = n
+		break
+	}
+
+	if v, ok := annotations[AnnotationPreStopHandler]; ok {
+		var h v1.LifecycleHandler
+		if err := json.Unmarshal([]byte(v), &h); err != nil {
+			ws = append(ws, Warning{Key: AnnotationPreStopHandler, Value: truncate(v), Err: err})
+		} else {
+			m.PreStop = &h
+		}
+	}
+
+	if v, ok := annotations[AnnotationRestartCount]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			if err == nil {
+				err = fmt.Errorf("negative restart count")
+			}
+			ws = append(ws, Warning{Key: AnnotationRestartCount, Value: v, Err: err})
+		} else {
+			m.RestartCount = n
+		}
+	}
+	return m, ws
+}
+
+var errMissing = fmt.Errorf("missing")
+
+func podIdentity(labels map[string]string, ws []Warning) (ns, name, uid string, _ []Warning) {
+	ns, name, uid = labels[LabelPodNamespace], labels[LabelPodName], labels[LabelPodUID]
+	for _, kv := range [...][2]string{{LabelPodNamespace, ns}, {LabelPodName, name}, {LabelPodUID, uid}} {
+		if kv[1] == "" {
+			ws = append(ws, Warning{Key: kv[0], Err: errMissing})
+		}
+	}
+	return ns, name, uid, ws
+}
+
+// truncate bounds a value quoted in a log line, since annotations can be large.
+func truncate(s string) string {
+	const max = 120
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}

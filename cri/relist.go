@@ -1,0 +1,90 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// relist reads every sandbox and container from the runtime and reports each
+// one's current state to the tracker, which emits whatever is new. Objects
+// the tracker knew before the listing began and that are no longer listed
+// have been removed. Containers go first, so that within one relist a
+// container's events precede its sandbox's. With emit false the state is
+// only recorded.
+func (o *Observer) relist(ctx context.Context, emit bool) error {
+	o.relistMu.Lock()
+	defer o.relistMu.Unlock()
+	o.metrics.Relists.Inc()
+	apply := o.tracker.Apply
+	if !emit {
+		apply = o.tracker.Seed
+	}
+
+	start := time.Now()
+	sandboxes, err := o.rs.ListPodSandbox(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list pod sandboxes: %w", err)
+	}
+	containers, err := o.rs.ListContainers(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	knownContainers, knownSandboxes := o.tracker.Known(start)
+	now := time.Now()
+
+	listed := make(map[string]bool, len(containers)+len(sandboxes))
+	for _, c := range containers {
+		if c.GetId() == "" {
+			o.warn([]Warning{{Key: "container.id", Err: errMissing}})
+			continue
+		}
+		listed[c.Id] = true
+		base := Observation{ID: c.Id, SandboxID: c.PodSandboxId, CreatedAt: unixNano(c.CreatedAt), Time: now, Source: SourceRelist}
+		if known, _, _ := o.tracker.ContainerNeeds(c.Id); !known {
+			// Only new objects are parsed, so a malformed annotation is
+			// warned about once, not at every relist.
+			m := o.parseContainerMeta(c.Labels, c.Annotations)
+			base.Meta = &m
+		}
+		if obs, ok := o.describeContainer(ctx, base, c.State); ok {
+			apply(obs)
+		}
+	}
+	for _, id := range knownContainers {
+		if !listed[id] {
+			apply(Observation{Kind: ContainerRemoved, ID: id, Time: now, Source: SourceRelist})
+		}
+	}
+
+	for _, s := range sandboxes {
+		if s.GetId() == "" {
+			o.warn([]Warning{{Key: "sandbox.id", Err: errMissing}})
+			continue
+		}
+		listed[s.Id] = true
+		obs := Observation{Kind: SandboxReady, ID: s.Id, Time: now, Source: SourceRelist}
+		if !o.tracker.IsSandbox(s.Id) {
+			m := o.parseSandboxMeta(s.Labels)
+			obs.Meta = &m
+		}
+		if s.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+			obs.Kind = SandboxStopped
+		}
+		apply(obs)
+	}
+	for _, id := range knownSandboxes {
+		if !listed[id] {
+			apply(Observation{Kind: SandboxRemoved, ID: id, Time: now, Source: SourceRelist})
+		}
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	return status.Code(err) == codes.NotFound
+}

@@ -1,0 +1,353 @@
+package cri
+
+import (
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+)
+
+// Container stages, in the only order the tracker lets them happen.
+type stage int
+
+const (
+	stageNone stage = iota - 1
+	stageCreated
+	stageStarted
+	stageExited
+	stageStopped
+	stageRemoved
+)
+
+var containerKinds = [...]string{
+	stageCreated: apiv1.KindContainerCreated,
+	stageStarted: apiv1.KindContainerStarted,
+	stageExited:  apiv1.KindContainerExited,
+	stageStopped: apiv1.KindContainerStopped,
+	stageRemoved: apiv1.KindContainerRemoved,
+}
+
+// Sandbox stages.
+const (
+	sandboxReady stage = iota
+	sandboxStopped
+	sandboxRemoved
+)
+
+// How long a removed object is remembered, so that a late observation of it
+// (a relist that started before the removal, a delayed containerd event) is
+// recognised as old news instead of bringing it back.
+const removedTTL = 5 * time.Minute
+
+// earlyLimit bounds exits remembered for containers not yet seen through CRI.
+const earlyLimit = 1024
+
+type container struct {
+	id        string
+	sandboxID string
+	meta      Meta
+	stage     stage
+	firstSeen time.Time
+	removedAt time.Time
+	pid       int32
+	oom       bool
+	exit      *Exit
+}
+
+type sandbox struct {
+	id        string
+	meta      Meta
+	stage     stage
+	firstSeen time.Time
+	removedAt time.Time
+}
+
+// Tracker holds the lifecycle stage of every sandbox and container on the
+// node and turns observations from any source into contract events. Stages
+// only move forward and each is emitted once, so sources may repeat or race
+// each other freely. When an observation skips stages (a relist that finds a
+// container already exited), the skipped events are emitted first, in order.
+type Tracker struct {
+	node string
+	emit func(*apiv1.Event)
+	now  func() time.Time
+
+	mu         sync.Mutex
+	containers map[string]*container
+	sandboxes  map[string]*sandbox
+	early      map[string]*container // exits and OOMs seen before the container
+}
+
+// NewTracker returns a Tracker that stamps events with node and hands them to
+// emit, in order, one at a time.
+func NewTracker(node string, emit func(*apiv1.Event)) *Tracker {
+	return &Tracker{
+		node:       node,
+		emit:       emit,
+		now:        time.Now,
+		containers: make(map[string]*container),
+		sandboxes:  make(map[string]*sandbox),
+		early:      make(map[string]*container),
+	}
+}
+
+// Seed records what already exists without emitting anything, so that an
+// agent restart neither loses track of running pods nor repeats their history.
+func (t *Tracker) Seed(obs Observation) { t.apply(obs, false) }
+
+// Apply records an observation and emits the events it implies.
+func (t *Tracker) Apply(obs Observation) { t.apply(obs, true) }
+
+func (t *Tracker) apply(obs Observation, emit bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch obs.Kind {
+	case ContainerCreated, ContainerStarted, ContainerExited, ContainerStopped, ContainerRemoved:
+		t.applyContainer(obs, stage(obs.Kind-ContainerCreated), emit)
+	case ContainerOOM:
+		if c := t.containerFor(obs); c != nil {
+			c.oom = true
+		}
+	case SandboxReady, SandboxStopped, SandboxRemoved:
+		t.applySandbox(obs, stage(obs.Kind-SandboxReady), emit)
+	}
+}
+
+// containerFor finds the record an exit or OOM belongs to, creating an early
+// record when the container is not known yet.
+func (t *Tracker) containerFor(obs Observation) *container {
+	if c, ok := t.containers[obs.ID]; ok {
+		return c
+	}
+	if _, ok := t.sandboxes[obs.ID]; ok {
+		return nil
+	}
+	c, ok := t.early[obs.ID]
+	if !ok {
+		if len(t.early) >= earlyLimit {
+			for id := range t.early {
+				delete(t.early, id)
+				break
+			}
+		}
+		c = &container{id: obs.ID, stage: stageNone, firstSeen: t.now()}
+		t.early[obs.ID] = c
+	}
+	return c
+}
+
+func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
+	c, ok := t.containers[obs.ID]
+	if !ok {
+		if obs.Meta == nil {
+			// A runtime-native event about a container CRI has not shown us
+			// yet: keep its exit for when it appears; ignore the rest.
+			if target == stageExited {
+				if e := t.containerFor(obs); e != nil && e.exit == nil {
+					e.exit = obs.Exit
+				}
+			}
+			return
+		}
+		c = &container{id: obs.ID, sandboxID: obs.SandboxID, meta: *obs.Meta, stage: stageNone, firstSeen: t.now()}
+		if e, ok := t.early[obs.ID]; ok {
+			c.exit, c.oom = e.exit, e.oom
+			delete(t.early, obs.ID)
+		}
+		t.containers[obs.ID] = c
+	}
+	if obs.Pid > 0 && c.pid == 0 {
+		c.pid = obs.Pid
+	}
+	if obs.Exit != nil && (c.exit == nil || c.exit.Reason == "") {
+		c.exit = obs.Exit
+	}
+	for c.stage < target {
+		c.stage++
+		if c.stage == stageRemoved {
+			c.removedAt = t.now()
+		}
+		if emit {
+			t.emit(t.containerEvent(c, obs))
+		}
+	}
+}
+
+func (t *Tracker) containerEvent(c *container, obs Observation) *apiv1.Event {
+	at := obs.Time
+	e := &apiv1.Event{
+		Kind:      containerKinds[c.stage],
+		Node:      t.node,
+		Pod:       podRef(c.meta),
+		Container: &apiv1.ContainerRef{Id: c.id, Name: c.meta.ContainerName},
+	}
+	switch c.stage {
+	case stageCreated:
+		at = firstSet(obs.CreatedAt, at)
+		e.SandboxId = c.sandboxID
+	case stageStarted:
+		at = firstSet(obs.StartedAt, at)
+		e.SandboxId = c.sandboxID
+		if c.pid > 0 {
+			e.Process = &apiv1.Process{Pid: c.pid}
+		}
+	case stageExited:
+		x := c.exit
+		if x == nil {
+			// The exit happened while nothing was watching (the runtime
+			// was down and the container is already gone): say so.
+			e.Reason = apiv1.ReasonUnknown
+			break
+		}
+		code := x.Code
+		e.ExitCode = &code
+		e.Reason = exitReason(x, c.oom)
+		if !x.At.IsZero() {
+			at = x.At
+			e.ExitedAt = timestamppb.New(x.At)
+		}
+	}
+	e.Time = timestamppb.New(at)
+	return e
+}
+
+// exitReason follows the CRI plugin's rules when the source gave no reason.
+func exitReason(x *Exit, oom bool) string {
+	switch {
+	case x.Reason != "":
+		return x.Reason
+	case oom:
+		return apiv1.ReasonOOMKilled
+	case x.Code == 0:
+		return apiv1.ReasonCompleted
+	default:
+		return apiv1.ReasonError
+	}
+}
+
+func (t *Tracker) applySandbox(obs Observation, target stage, emit bool) {
+	s, ok := t.sandboxes[obs.ID]
+	if !ok {
+		if obs.Meta == nil {
+			return
+		}
+		s = &sandbox{id: obs.ID, meta: *obs.Meta, firstSeen: t.now()}
+		t.sandboxes[obs.ID] = s
+	}
+	if target == sandboxRemoved && s.stage < sandboxRemoved {
+		// RemovePodSandbox removes the pod's containers first; if their
+		// removal was missed, it still happened, and before this.
+		for _, c := range t.containers {
+			if c.sandboxID == s.id {
+				t.applyContainer(Observation{ID: c.id, Time: obs.Time}, stageRemoved, emit)
+			}
+		}
+	}
+	for s.stage < target {
+		s.stage++
+		if s.stage == sandboxRemoved {
+			s.removedAt = t.now()
+		}
+		if emit {
+			kind := apiv1.KindSandboxStopped
+			if s.stage == sandboxRemoved {
+				kind = apiv1.KindSandboxRemoved
+			}
+			t.emit(&apiv1.Event{Kind: kind, Time: timestamppb.New(obs.Time), Node: t.node, Pod: podRef(s.meta)})
+		}
+	}
+}
+
+// Known lists, for a relist that started at since, the live objects the
+// tracker already knew then; any of them missing from the listing is gone.
+func (t *Tracker) Known(since time.Time) (containers, sandboxes []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, c := range t.containers {
+		if c.stage < stageRemoved && c.firstSeen.Before(since) {
+			containers = append(containers, id)
+		}
+	}
+	for id, s := range t.sandboxes {
+		if s.stage < sandboxRemoved && s.firstSeen.Before(since) {
+			sandboxes = append(sandboxes, id)
+		}
+	}
+	return containers, sandboxes
+}
+
+// ContainerNeeds says what a source should fetch from the runtime before it
+// reports a container: its pid (once it runs) and its exit status (once it
+// stopped). A container never seen (known false) needs its metadata too.
+func (t *Tracker) ContainerNeeds(id string) (known, pid, exit bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.containers[id]
+	if !ok {
+		return false, true, true
+	}
+	return true, c.pid == 0 && c.stage < stageExited, c.stage < stageStopped
+}
+
+// IsSandbox reports whether id is a sandbox the tracker knows.
+func (t *Tracker) IsSandbox(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.sandboxes[id]
+	return ok
+}
+
+// Unsettled lists the sandbox's containers that the tracker has not yet seen
+// reach stage want (stopped or removed), so that a source can ask the runtime
+// about them before it reports the sandbox itself.
+func (t *Tracker) unsettled(sandboxID string, want stage) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []string
+	for id, c := range t.containers {
+		if c.sandboxID == sandboxID && c.stage < want {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Prune forgets objects removed more than removedTTL ago.
+func (t *Tracker) Prune() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cutoff := t.now().Add(-removedTTL)
+	for id, c := range t.containers {
+		if c.stage == stageRemoved && c.removedAt.Before(cutoff) {
+			delete(t.containers, id)
+		}
+	}
+	for id, s := range t.sandboxes {
+		if s.stage == sandboxRemoved && s.removedAt.Before(cutoff) {
+			delete(t.sandboxes, id)
+		}
+	}
+	for id, c := range t.early {
+		if c.firstSeen.Before(cutoff) {
+			delete(t.early, id)
+		}
+	}
+}
+
+func podRef(m Meta) *apiv1.PodRef {
+	if m.PodNamespace == "" && m.PodName == "" && m.PodUID == "" {
+		return nil
+	}
+	return &apiv1.PodRef{Namespace: m.PodNamespace, Name: m.PodName, Uid: m.PodUID}
+}
+
+func firstSet(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs everything graceline's tests and demo need on a fresh Debian 12 machine.
+# Idempotent: a second run only checks, so `make test` can call it every time.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/_output/bin"
+mkdir -p "$bin"
+
+CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.4.2}
+STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
+# protoc-gen-go follows the google.golang.org/protobuf version pinned in go.mod.
+PROTOC_GEN_GO_VERSION=$(cd "$root" && go list -m -f '{{.Version}}' google.golang.org/protobuf)
+
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+
+debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev)
+missing=()
+for p in "${debs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	if [ "$(id -u)" != 0 ]; then
+		log "need root to apt-get install: ${missing[*]}"
+		exit 1
+	fi
+	log "apt-get install ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian package starts a system containerd; graceline's tests run their own
+# private daemons and must never touch (or be confused by) the system one.
+if systemctl is-active --quiet containerd 2>/dev/null; then
+	systemctl stop containerd || true
+	systemctl disable containerd >/dev/null 2>&1 || true
+fi
+
+# containerd 2.x and its shim, built from the module proxy. The shim must sit beside
+# containerd: the harness puts this directory first on the daemon's PATH so that the
+# 2.x daemon never picks Debian's 1.6 shim.
+want="containerd github.com/containerd/containerd/v2 $CONTAINERD2_VERSION"
+if [ ! -x "$bin/containerd" ] || [ ! -x "$bin/containerd-shim-runc-v2" ] || [ "$(cat "$bin/.containerd2" 2>/dev/null)" != "$want" ]; then
+	log "building containerd $CONTAINERD2_VERSION (a few minutes on first run)"
+	GOBIN="$bin" CGO_ENABLED=0 go install \
+		"github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD2_VERSION" \
+		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD2_VERSION"
+	echo "$want" >"$bin/.containerd2"
+fi
+
+if [ ! -x "$bin/staticcheck" ] || [ "$(cat "$bin/.staticcheck" 2>/dev/null)" != "$STATICCHECK_VERSION" ]; then
+	log "installing staticcheck $STATICCHECK_VERSION"
+	GOBIN="$bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	echo "$STATICCHECK_VERSION" >"$bin/.staticcheck"
+fi
+if [ ! -x "$bin/protoc-gen-go" ] || [ "$(cat "$bin/.protoc-gen-go" 2>/dev/null)" != "$PROTOC_GEN_GO_VERSION" ]; then
+	log "installing protoc-gen-go $PROTOC_GEN_GO_VERSION"
+	GOBIN="$bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION"
+	echo "$PROTOC_GEN_GO_VERSION" >"$bin/.protoc-gen-go"
+fi
+log "ok"
