@@ -37,6 +37,10 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 	knownContainers, knownSandboxes := o.tracker.Known(start)
 	now := time.Now()
 
+	// Apply in the order the kubelet acts, so that a relist that finds a pod
+	// already half torn down still reports its steps in their real order:
+	// container state, sandbox stop, container removal, sandbox removal.
+	var removedContainers, stoppedSandboxes, removedSandboxes []Observation
 	listed := make(map[string]bool, len(containers)+len(sandboxes))
 	for _, c := range containers {
 		if c.GetId() == "" {
@@ -52,13 +56,22 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 			base.Meta = &m
 		}
 		if obs, ok := o.describeContainer(ctx, base, c.State); ok {
+			if obs.Kind == ContainerRemoved {
+				removedContainers = append(removedContainers, obs)
+				continue
+			}
 			apply(obs)
 		}
 	}
 	for _, id := range knownContainers {
 		if !listed[id] {
-			apply(Observation{Kind: ContainerRemoved, ID: id, Time: now, Source: SourceRelist})
+			removedContainers = append(removedContainers, Observation{Kind: ContainerRemoved, ID: id, Time: now, Source: SourceRelist})
 		}
+	}
+	for _, obs := range removedContainers {
+		// A removed container was stopped first, before its sandbox.
+		obs.Kind = ContainerStopped
+		apply(obs)
 	}
 
 	for _, s := range sandboxes {
@@ -74,12 +87,23 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 		}
 		if s.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
 			obs.Kind = SandboxStopped
+			stoppedSandboxes = append(stoppedSandboxes, obs)
+			continue
 		}
 		apply(obs)
 	}
 	for _, id := range knownSandboxes {
 		if !listed[id] {
-			apply(Observation{Kind: SandboxRemoved, ID: id, Time: now, Source: SourceRelist})
+			// A removed sandbox was stopped first.
+			obs := Observation{Kind: SandboxStopped, ID: id, Time: now, Source: SourceRelist}
+			stoppedSandboxes = append(stoppedSandboxes, obs)
+			obs.Kind = SandboxRemoved
+			removedSandboxes = append(removedSandboxes, obs)
+		}
+	}
+	for _, group := range [][]Observation{stoppedSandboxes, removedContainers, removedSandboxes} {
+		for _, obs := range group {
+			apply(obs)
 		}
 	}
 	return nil

@@ -140,11 +140,11 @@ func Observe(ev any, at time.Time) (cri.Observation, bool) {
 		obs.Exit = &cri.Exit{Code: int32(e.ExitStatus), At: e.ExitedAt.AsTime()}
 	case *apievents.TaskOOM:
 		obs.Kind, obs.ID = cri.ContainerOOM, e.ContainerID
-	case *apievents.ContainerDelete:
-		obs.Kind, obs.ID = cri.ContainerRemoved, e.ID
 	default:
-		// /snapshot/remove is counted above; it is read by the resource
-		// release watchers, not by the lifecycle tracker.
+		// /containers/delete and /snapshot/remove are counted above but not
+		// used for the lifecycle: a container's removal is only in order
+		// against its sandbox's stop when CRI reports both, so removals come
+		// from CRI alone.
 		return obs, false
 	}
 	return obs, obs.ID != ""

@@ -1,0 +1,327 @@
+// Package harness runs real container runtimes for graceline's tests and
+// demo: a private containerd (Debian's 1.6 or a 2.x built from the module
+// proxy) in a temporary directory, local images, and a driver that deletes
+// pods the way the kubelet does.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/graceline/graceline/cri"
+)
+
+// Flavor is a containerd release line.
+type Flavor string
+
+// The flavors the harness can run.
+const (
+	// Containerd16 is Debian's containerd 1.6: no CRI event stream.
+	Containerd16 Flavor = "containerd-1.6"
+	// Containerd2 is containerd 2.x built by hack/install-deps.sh.
+	Containerd2 Flavor = "containerd-2"
+)
+
+// Flavors lists every flavor, for table-driven tests.
+var Flavors = []Flavor{Containerd16, Containerd2}
+
+// Containerd is a running private containerd.
+type Containerd struct {
+	Flavor Flavor
+	Dir    string
+	// Address is the socket path for both CRI and containerd's own API.
+	Address string
+	Log     string
+
+	root   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Endpoint is the CRI endpoint URL.
+func (c *Containerd) Endpoint() string { return "unix://" + c.Address }
+
+// RepoRoot finds the module root by walking up from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func binaryFor(root string, f Flavor) (bin, path string, err error) {
+	sysPath := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	switch f {
+	case Containerd16:
+		bin = "/usr/bin/containerd"
+		path = sysPath
+	case Containerd2:
+		dir := filepath.Join(root, "_output", "bin")
+		bin = filepath.Join(dir, "containerd")
+		// The 2.x shim must win over Debian's 1.6 shim in /usr/bin.
+		path = dir + ":" + sysPath
+	default:
+		return "", "", fmt.Errorf("unknown containerd flavor %q", f)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", "", fmt.Errorf("%s not installed (run hack/install-deps.sh): %w", f, err)
+	}
+	return bin, path, nil
+}
+
+// StartContainerd starts a private containerd of the given flavor in a new
+// temporary directory, waits until its CRI plugin answers, and imports the
+// local images. Call Close to stop it and remove everything it made.
+func StartContainerd(ctx context.Context, f Flavor, images ...string) (*Containerd, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	// A short path: unix socket paths are limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "gl-ctd-")
+	if err != nil {
+		return nil, err
+	}
+	c := &Containerd{Flavor: f, Dir: dir, Address: filepath.Join(dir, "containerd.sock"), Log: filepath.Join(dir, "containerd.log"), root: root}
+	if err := c.writeConfig(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if len(images) > 0 {
+		if err := ImportImages(ctx, c.Address, images...); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Start (re)starts the daemon on the existing directory and waits for CRI.
+func (c *Containerd) Start(ctx context.Context) error {
+	bin, path, err := binaryFor(c.root, c.Flavor)
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(c.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	c.cmd = exec.Command(bin, "--config", filepath.Join(c.Dir, "config.toml"))
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	c.cmd.Env = []string{"PATH=" + path, "HOME=" + c.Dir}
+	// Its own process group, so a Ctrl-C at the terminal reaches the
+	// harness, which then stops the daemon in order.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", c.Flavor, err)
+	}
+	c.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		cmd.Wait()
+		close(exited)
+	}(c.cmd, c.exited)
+	return c.waitReady(ctx)
+}
+
+func (c *Containerd) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.exited:
+			return fmt.Errorf("%s exited during start-up; log:\n%s", c.Flavor, c.tail())
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		rs, err := cri.Dial(ctx, c.Endpoint(), 2*time.Second)
+		if err == nil {
+			rs.Close(ctx)
+			return nil
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready after 60s: %v; log:\n%s", c.Flavor, lastErr, c.tail())
+}
+
+// Stop stops the daemon, leaving shims and containers running, as a
+// containerd restart on a node does.
+func (c *Containerd) Stop() error {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return nil
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(15 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+	c.cmd = nil
+	return nil
+}
+
+// Close removes every pod the daemon still runs, stops it, kills any shim it
+// left, unmounts what it mounted, and deletes its directory.
+func (c *Containerd) Close() error {
+	if c.cmd != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		if d, err := NewDriver(ctx, c.Endpoint()); err == nil {
+			d.RemoveAll(ctx)
+			d.Close()
+		}
+		cancel()
+	}
+	c.Stop()
+	killShims(c.Address)
+	unmountUnder(c.Dir)
+	return os.RemoveAll(c.Dir)
+}
+
+// tail returns the end of the daemon's log, for error messages.
+func (c *Containerd) tail() string {
+	b, _ := os.ReadFile(c.Log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// killShims kills shim processes started for this daemon: their command
+// line names its socket.
+func killShims(address string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), "containerd-shim") || !strings.Contains(string(b), address) {
+			continue
+		}
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// unmountUnder lazily unmounts every mount below dir, deepest first.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var mounts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			mounts = append(mounts, fields[4])
+		}
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+	}
+}
+
+func (c *Containerd) writeConfig() error {
+	tmpl := config16
+	if c.Flavor == Containerd2 {
+		tmpl = config2
+	}
+	for _, d := range []string{"root", "state", "cni", "opt", "runc"} {
+		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	f, err := os.Create(filepath.Join(c.Dir, "config.toml"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return template.Must(template.New("config").Parse(tmpl)).Execute(f, map[string]string{
+		"Dir": c.Dir, "Address": c.Address, "Pause": PauseImage,
+	})
+}
+
+// Both configs keep every path inside Dir (including runc's state root, so
+// two daemons never share /run/containerd/runc), restrict oom_score_adj
+// (the harness lacks CAP_SYS_RESOURCE), and pin the local pause image.
+const config16 = `version = 2
+root = "{{.Dir}}/root"
+state = "{{.Dir}}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "{{.Address}}"
+[ttrpc]
+  address = "{{.Address}}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{{.Dir}}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{{.Pause}}"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "{{.Dir}}/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{{.Dir}}/cni"
+`
+
+const config2 = `version = 3
+root = "{{.Dir}}/root"
+state = "{{.Dir}}/state"
+disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.erofs"]
+[grpc]
+  address = "{{.Address}}"
+[ttrpc]
+  address = "{{.Address}}.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{{.Dir}}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "{{.Pause}}"
+[plugins."io.containerd.cri.v1.runtime"]
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        Root = "{{.Dir}}/runc"
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "{{.Dir}}/cni"
+`
