@@ -91,6 +91,24 @@ func binaryFor(root string, f Flavor) (bin, path string, err error) {
 // temporary directory, waits until its CRI plugin answers, and imports the
 // local images. Call Close to stop it and remove everything it made.
 func StartContainerd(ctx context.Context, f Flavor, images ...string) (*Containerd, error) {
+	c, err := NewContainerd(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := ImportImages(ctx, c.Address, images...); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewContainerd prepares a private containerd's directory and configuration
+// without starting it, so that a test can point a client at its socket first.
+func NewContainerd(f Flavor) (*Containerd, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -104,16 +122,6 @@ func StartContainerd(ctx context.Context, f Flavor, images ...string) (*Containe
 	if err := c.writeConfig(); err != nil {
 		c.Close()
 		return nil, err
-	}
-	if err := c.Start(ctx); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if len(images) > 0 {
-		if err := ImportImages(ctx, c.Address, images...); err != nil {
-			c.Close()
-			return nil, err
-		}
 	}
 	return c, nil
 }

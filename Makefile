@@ -1,0 +1,47 @@
+# graceline — build, test and demo. `make test` and `make demo` install what
+# they need (hack/install-deps.sh) and must pass as root on a fresh clone.
+
+SHELL := /bin/bash
+BIN := $(CURDIR)/_output/bin
+export PATH := $(BIN):$(PATH)
+GO ?= go
+GOTEST_TIMEOUT ?= 45m
+
+.PHONY: all deps build generate check-generated lint test e2e bench demo clean
+
+all: build
+
+deps:
+	@bash hack/install-deps.sh
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Regenerate the protobuf code; the output is committed.
+generate: deps
+	$(GO) generate ./api/...
+
+# Fails when the committed generated code is not what the sources produce.
+check-generated: generate
+	@git diff --exit-code -- api/ || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+# The e2e tests start real containerd 1.6 and 2.x daemons and need root.
+e2e: deps
+	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) -v ./test/e2e
+
+test: deps lint check-generated
+	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: deps
+	$(GO) run ./test/demo
+
+clean:
+	rm -rf _output
