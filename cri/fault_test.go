@@ -157,4 +157,4 @@ func (garbageCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
 }
 func (garbageCodec) Unmarshal(mem.BufferSlice, any) error { return nil }
-func (garbageCodec) Name() string                              { return "proto" }
+func (garbageCodec) Name() string                         { return "proto" }

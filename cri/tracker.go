@@ -237,14 +237,25 @@ func (t *Tracker) applySandbox(obs Observation, target stage, emit bool) {
 		t.sandboxes[obs.ID] = s
 	}
 	if target == sandboxRemoved && s.stage < sandboxRemoved {
-		// RemovePodSandbox removes the pod's containers first; if their
-		// removal was missed, it still happened, and before this.
-		for _, c := range t.containers {
-			if c.sandboxID == s.id {
-				t.applyContainer(Observation{ID: c.id, Time: obs.Time}, stageRemoved, emit)
-			}
+		// The kubelet stops a pod's containers, stops its sandbox, then
+		// removes the containers and the sandbox. A removal that was the
+		// first thing seen still happened in that order.
+		t.advanceContainers(s.id, stageStopped, obs.Time, emit)
+		t.advanceSandbox(s, obs, sandboxStopped, emit)
+		t.advanceContainers(s.id, stageRemoved, obs.Time, emit)
+	}
+	t.advanceSandbox(s, obs, target, emit)
+}
+
+func (t *Tracker) advanceContainers(sandboxID string, target stage, at time.Time, emit bool) {
+	for _, c := range t.containers {
+		if c.sandboxID == sandboxID && c.stage < target {
+			t.applyContainer(Observation{ID: c.id, Time: at}, target, emit)
 		}
 	}
+}
+
+func (t *Tracker) advanceSandbox(s *sandbox, obs Observation, target stage, emit bool) {
 	for s.stage < target {
 		s.stage++
 		if s.stage == sandboxRemoved {
