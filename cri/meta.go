@@ -21,13 +21,10 @@ const (
 	AnnotationPreStopHandler         = "io.kubernetes.container.preStopHandler"
 	AnnotationRestartCount           = "io.kubernetes.container.restartCount"
 	AnnotationContainerHash          = "io.kubernetes.container.hash"
-
-	// AnnotationContainerType is set by containerd's CRI plugin (not by the
-	// kubelet) on the OCI spec: "sandbox" or "container".
-	AnnotationContainerType = "io.kubernetes.cri.container-type"
 )
 
-// Container types.
+// Container types. The kubelet sets no type label; the type follows from
+// whether CRI lists the object as a sandbox or as a container.
 const (
 	TypeSandbox   = "sandbox"
 	TypeContainer = "container"

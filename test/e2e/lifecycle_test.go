@@ -44,26 +44,12 @@ func TestLifecycleOrder(t *testing.T) {
 			agent.waitLog(t, 30*time.Second, "msg=sources")
 			for i, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					ctx := context.Background()
 					spec := harness.PodSpec{
 						Namespace: "e2e", Name: fmt.Sprintf("pod-%d", i), UID: fmt.Sprintf("uid-%s-%d-%d", f, i, time.Now().UnixNano()),
 						GracePeriod: 2,
 						Containers:  []harness.ContainerSpec{{Name: "main", Command: tc.command}},
 					}
-					pod, err := d.RunPod(ctx, spec)
-					if err != nil {
-						t.Fatal(err)
-					}
-					waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
-					if err := d.DeletePod(ctx, pod); err != nil {
-						t.Fatal(err)
-					}
-					waitFor(t, 30*time.Second, "sandbox_removed", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindSandboxRemoved) })
-
-					events := agent.forPod(spec.UID)
-					if got := kinds(events); fmt.Sprint(got) != fmt.Sprint(fullSequence) {
-						t.Fatalf("events = %v, want %v", got, fullSequence)
-					}
+					pod, events := runAndDelete(t, d, agent, spec)
 					for _, e := range events {
 						if e.Pod.Namespace != "e2e" || e.Pod.Name != spec.Name || e.Node != "e2e-node" {
 							t.Errorf("%s: pod = %v node = %q, want e2e/%s on e2e-node", e.Kind, e.Pod, e.Node, spec.Name)
@@ -89,6 +75,27 @@ func TestLifecycleOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runAndDelete runs a pod, deletes it once the agent saw it start, and
+// returns its events after checking they are the full sequence.
+func runAndDelete(t *testing.T, d *harness.Driver, agent *agentProc, spec harness.PodSpec) (*harness.Pod, []*apiv1.Event) {
+	t.Helper()
+	ctx := context.Background()
+	pod, err := d.RunPod(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+	if err := d.DeletePod(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "sandbox_removed", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindSandboxRemoved) })
+	events := agent.forPod(spec.UID)
+	if got := kinds(events); fmt.Sprint(got) != fmt.Sprint(fullSequence) {
+		t.Fatalf("events = %v, want %v", got, fullSequence)
+	}
+	return pod, events
 }
 
 func kinds(events []*apiv1.Event) []string {

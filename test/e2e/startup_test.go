@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/test/harness"
 )
 
@@ -58,18 +57,7 @@ func TestRuntimeAbsentAtStart(t *testing.T) {
 	defer d.Close()
 	spec := harness.PodSpec{Namespace: "e2e", Name: "late", UID: fmt.Sprintf("late-%d", time.Now().UnixNano()), GracePeriod: 2,
 		Containers: []harness.ContainerSpec{{Name: "main", Command: []string{"/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"}}}}
-	pod, err := d.RunPod(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
-	if err := d.DeletePod(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "sandbox_removed", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindSandboxRemoved) })
-	if got := kinds(agent.forPod(spec.UID)); fmt.Sprint(got) != fmt.Sprint(fullSequence) {
-		t.Errorf("events = %v, want %v", got, fullSequence)
-	}
+	runAndDelete(t, d, agent, spec)
 
 	body := httpBody(t, "http://"+metrics+"/metrics")
 	for _, want := range []string{`graceline_events_total{kind="sandbox_removed"} 1`, `graceline_source_up{source="cri_stream"} 1`, `graceline_source_up{source="containerd"} 1`} {
