@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/cri/containerd"
 )
@@ -37,7 +38,22 @@ type Config struct {
 	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables it.
 	MetricsAddress string
 	Observer       cri.Config
+	Kernel         KernelConfig
 	Output         io.Writer
+}
+
+// KernelConfig configures the eBPF source.
+type KernelConfig struct {
+	Enabled bool
+	// Probe is passed to the loader; its HostMntNS is filled in from HostPID.
+	Probe termination.Config
+	// HostPID is a process in the host's mount namespace (1 with hostPID).
+	HostPID int
+	// AttributionWindow is how long an event about an unknown container is
+	// held before it is emitted without one.
+	AttributionWindow time.Duration
+	// RemovedTTL is how long a removed container still resolves.
+	RemovedTTL time.Duration
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a
@@ -56,6 +72,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	criMetrics := cri.NewMetrics(reg)
 	out := newJSONLines(cfg.Output, m.events, m.dropped, log)
 	tracker := cri.NewTracker(cfg.NodeName, out.Emit)
+	sources, unavailable := []string{"cri_relist"}, []string{}
 
 	var ready readiness
 	var wg sync.WaitGroup
@@ -75,6 +92,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}()
 	}
 
+	// The kernel source starts before the runtime is reached, so that no
+	// signal is missed while the agent waits for it.
+	if kernel, err := startKernel(ctx, cfg, tracker, out.Emit, m, criMetrics, log, &wg); err != nil {
+		unavailable = append(unavailable, "ebpf")
+		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
+	} else if kernel {
+		sources = append(sources, "ebpf")
+	} else {
+		unavailable = append(unavailable, "ebpf")
+		log.Info("eBPF source disabled by flag; CRI only")
+	}
+
 	rs, rt, err := connect(ctx, cfg, log)
 	if err != nil {
 		return nil // ctx ended while waiting for the runtime
@@ -87,7 +116,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	ready.set(obs.Healthy)
 
-	sources := []string{"cri_relist"}
 	if obs.UsesStream() {
 		sources = append(sources, "cri_stream")
 	}
@@ -102,7 +130,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}()
 	}
-	log.Info("sources", "live", strings.Join(sources, ","), "unavailable", "ebpf (not built into this agent yet)", "runtime", rt.String(), "node", cfg.NodeName)
+	log.Info("sources", "live", strings.Join(sources, ","), "unavailable", strings.Join(unavailable, ","), "runtime", rt.String(), "node", cfg.NodeName)
 	obs.Run(ctx)
 	log.Info("shutting down")
 	return nil

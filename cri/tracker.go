@@ -74,10 +74,11 @@ type Tracker struct {
 	emit func(*apiv1.Event)
 	now  func() time.Time
 
-	mu         sync.Mutex
-	containers map[string]*container
-	sandboxes  map[string]*sandbox
-	early      map[string]*container // exits and OOMs seen before the container
+	mu          sync.Mutex
+	subscribers []func(ContainerInfo)
+	containers  map[string]*container
+	sandboxes   map[string]*sandbox
+	early       map[string]*container // exits and OOMs seen before the container
 }
 
 // NewTracker returns a Tracker that stamps events with node and hands them to
@@ -90,6 +91,33 @@ func NewTracker(node string, emit func(*apiv1.Event)) *Tracker {
 		containers: make(map[string]*container),
 		sandboxes:  make(map[string]*sandbox),
 		early:      make(map[string]*container),
+	}
+}
+
+// ContainerInfo is what the tracker knows of a container, for consumers that
+// attribute other events (kernel ones) to it.
+type ContainerInfo struct {
+	ID        string
+	SandboxID string
+	Meta      Meta
+	Pid       int32
+	Removed   bool
+}
+
+// Subscribe registers f to learn when a container's pid becomes known and
+// when it is removed, seeded containers included. Call it before the first
+// observation. f runs under the tracker's lock: it must be quick and must
+// not call back into the tracker.
+func (t *Tracker) Subscribe(f func(ContainerInfo)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.subscribers = append(t.subscribers, f)
+}
+
+func (t *Tracker) notify(c *container) {
+	info := ContainerInfo{ID: c.id, SandboxID: c.sandboxID, Meta: c.meta, Pid: c.pid, Removed: c.stage == stageRemoved}
+	for _, f := range t.subscribers {
+		f(info)
 	}
 }
 
@@ -158,8 +186,9 @@ func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
 		}
 		t.containers[obs.ID] = c
 	}
-	if obs.Pid > 0 && c.pid == 0 {
+	if obs.Pid > 0 && c.pid == 0 && c.stage < stageExited {
 		c.pid = obs.Pid
+		t.notify(c)
 	}
 	if obs.Exit != nil && (c.exit == nil || c.exit.Reason == "") {
 		c.exit = obs.Exit
@@ -168,6 +197,7 @@ func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
 		c.stage++
 		if c.stage == stageRemoved {
 			c.removedAt = t.now()
+			t.notify(c)
 		}
 		if emit {
 			t.emit(t.containerEvent(c, obs))

@@ -31,8 +31,15 @@ type agentProc struct {
 // end of the test, checking that it exits cleanly.
 func startAgent(t *testing.T, args ...string) *agentProc {
 	t.Helper()
+	return startAgentWrapped(t, nil, args...)
+}
+
+// startAgentWrapped runs the agent under a wrapper command (setpriv, say).
+func startAgentWrapped(t *testing.T, wrap []string, args ...string) *agentProc {
+	t.Helper()
 	a := &agentProc{done: make(chan struct{})}
-	a.cmd = exec.Command(agentBin, append([]string{"--output", "-", "--node-name", "e2e-node"}, args...)...)
+	argv := append(append(wrap, agentBin, "--output", "-", "--node-name", "e2e-node"), args...)
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
