@@ -31,7 +31,9 @@ type kernelSource struct {
 	hostNS  uint32
 	window  time.Duration
 	dropped *prometheus.CounterVec
-	log     *slog.Logger
+	// unattributed counts events emitted without a container.
+	unattributed prometheus.Counter
+	log          *slog.Logger
 
 	queue   chan termination.Event
 	pending []termination.Event
@@ -102,7 +104,7 @@ func (k *kernelSource) retryPending(expire bool) {
 		case ok:
 			k.emit(k.convert(e, ref))
 		case expire && e.Time.Before(cutoff):
-			k.dropped.WithLabelValues("ebpf_unattributed").Inc()
+			k.unattributed.Inc()
 			k.emit(k.convert(e, nil))
 		default:
 			kept = append(kept, e)

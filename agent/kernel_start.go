@@ -41,7 +41,7 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, emit fun
 	}
 	reg := newRegistry(kc.RemovedTTL, log)
 	tracker.Subscribe(reg.update)
-	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, log: log}
+	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, log: log}
 	up.Set(1)
 	wg.Add(1)
 	go func() {

@@ -14,7 +14,7 @@ PROTOC_GEN_GO_VERSION=$(cd "$root" && go list -m -f '{{.Version}}' google.golang
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
-debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev)
+debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
