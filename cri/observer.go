@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -46,8 +47,16 @@ type Observer struct {
 
 	// relistMu serialises relists, which the stream goroutine also triggers.
 	relistMu sync.Mutex
-	healthy  sync.Map // source name -> bool
+	// relistState is the outcome of the last relist: relistUnknown before
+	// the first, then relistOK or relistFailed.
+	relistState atomic.Int32
 }
+
+const (
+	relistUnknown int32 = iota
+	relistOK
+	relistFailed
+)
 
 // NewObserver returns an Observer for a runtime already connected and
 // identified.
@@ -57,7 +66,11 @@ func NewObserver(rs RuntimeService, rt Runtime, tracker *Tracker, cfg Config, m 
 
 // Seed lists what already exists into the tracker without emitting events.
 func (o *Observer) Seed(ctx context.Context) error {
-	return o.relist(ctx, false)
+	err := o.relist(ctx, false)
+	if err == nil {
+		o.relistState.Store(relistOK)
+	}
+	return err
 }
 
 // UsesStream reports whether the observer subscribes to GetContainerEvents.
@@ -99,30 +112,29 @@ func (o *Observer) Run(ctx context.Context) {
 	}
 }
 
+// relistAndLog relists and logs only the changes between failing and
+// working, so that a runtime that is down for minutes is one line, not one
+// a second.
 func (o *Observer) relistAndLog(ctx context.Context) {
 	err := o.relist(ctx, true)
-	wasUp, _ := o.healthy.Load(SourceRelist)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		o.metrics.RelistErrors.Inc()
 		o.metrics.SourceUp.WithLabelValues(SourceRelist).Set(0)
-		if wasUp != false {
+		if o.relistState.Swap(relistFailed) != relistFailed {
 			o.log.Error("CRI relist failed; will retry", "err", err)
 		}
-		o.healthy.Store(SourceRelist, false)
 	case err == nil:
 		o.metrics.SourceUp.WithLabelValues(SourceRelist).Set(1)
-		if wasUp == false {
+		if o.relistState.Swap(relistOK) == relistFailed {
 			o.log.Info("CRI relist recovered")
 		}
-		o.healthy.Store(SourceRelist, true)
 	}
 }
 
 // Healthy reports whether the last relist succeeded.
 func (o *Observer) Healthy() bool {
-	up, _ := o.healthy.Load(SourceRelist)
-	return up == true
+	return o.relistState.Load() == relistOK
 }
 
 // describeContainer builds the observation for a container in the given CRI
