@@ -40,7 +40,7 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, emit fun
 		return false, err
 	}
 	reg := newRegistry(kc.RemovedTTL, log)
-	tracker.Subscribe(reg.update)
+	tracker.Subscribe(reg)
 	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, log: log}
 	up.Set(1)
 	wg.Add(1)

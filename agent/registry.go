@@ -47,10 +47,20 @@ func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
 	}
 }
 
-// update is a cri.Tracker subscriber.
-func (r *registry) update(info cri.ContainerInfo) {
+// SandboxChanged is part of cri.Subscriber; kernel events are attributed
+// to containers only.
+func (r *registry) SandboxChanged(cri.SandboxInfo) {}
+
+// ContainerChanged is part of cri.Subscriber.
+func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if info.Pid == 0 {
+		return
+	}
+	if _, ok := r.byID[info.ID]; ok && !info.Removed {
+		return // namespace already known
+	}
 	if info.Removed {
 		if ns, ok := r.byID[info.ID]; ok {
 			r.byNS[ns].removed = r.now()

@@ -50,6 +50,7 @@ type Observer struct {
 	// relistState is the outcome of the last relist: relistUnknown before
 	// the first, then relistOK or relistFailed.
 	relistState atomic.Int32
+	lastErr     atomic.Pointer[error]
 }
 
 const (
@@ -117,6 +118,9 @@ func (o *Observer) Run(ctx context.Context) {
 // a second.
 func (o *Observer) relistAndLog(ctx context.Context) {
 	err := o.relist(ctx, true)
+	if ctx.Err() == nil {
+		o.lastErr.Store(&err)
+	}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		o.metrics.RelistErrors.Inc()
@@ -130,6 +134,14 @@ func (o *Observer) relistAndLog(ctx context.Context) {
 			o.log.Info("CRI relist recovered")
 		}
 	}
+}
+
+// LastError returns the last relist's error, nil when it succeeded.
+func (o *Observer) LastError() error {
+	if p := o.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Healthy reports whether the last relist succeeded.
@@ -184,17 +196,39 @@ func (o *Observer) fetchStatus(ctx context.Context, obs Observation) (Observatio
 		m := o.parseContainerMeta(s.Labels, s.Annotations)
 		obs.Meta = &m
 	}
+	info, err := ParseVerboseInfo(st.GetInfo())
+	if err != nil {
+		o.metrics.Warnings.WithLabelValues("status.info").Inc()
+		o.log.Warn("container pid and cgroup unknown", "container", obs.ID, "err", err)
+	}
+	obs.CgroupsPath = info.CgroupsPath
 	switch kind {
 	case ContainerStarted:
-		pid, err := PidFromInfo(st.GetInfo())
-		if err != nil {
-			o.log.Warn("container pid unknown", "container", obs.ID, "err", err)
-		}
-		obs.Pid = pid
+		obs.Pid = info.Pid
 	case ContainerStopped:
 		obs.Exit = &Exit{Code: s.ExitCode, Reason: s.Reason, At: unixNano(s.FinishedAt)}
 	}
 	return obs, true
+}
+
+// describeSandbox adds what the verbose sandbox status says (pid, cgroup,
+// network namespace) to the first observation of a sandbox.
+func (o *Observer) describeSandbox(ctx context.Context, obs Observation) Observation {
+	if obs.Meta == nil {
+		return obs // already known
+	}
+	st, err := o.rs.PodSandboxStatus(ctx, obs.ID, true)
+	if err != nil {
+		o.log.Debug("sandbox status failed", "sandbox", obs.ID, "err", err)
+		return obs
+	}
+	info, err := ParseVerboseInfo(st.GetInfo())
+	if err != nil {
+		o.metrics.Warnings.WithLabelValues("status.info").Inc()
+		o.log.Warn("sandbox pid and network namespace unknown", "sandbox", obs.ID, "err", err)
+	}
+	obs.Pid, obs.CgroupsPath, obs.NetNS = info.Pid, info.CgroupsPath, info.NetNS
+	return obs
 }
 
 func kindForState(s runtimeapi.ContainerState) (ObservationKind, bool) {

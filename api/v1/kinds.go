@@ -17,6 +17,14 @@ const (
 	// container's preStop exec command; KindExec is any other.
 	KindPreStopExec = "prestop_exec"
 	KindExec        = "exec"
+
+	KindCgroupRemoved  = "cgroup_removed"
+	KindNetNSReleased  = "netns_released"
+	KindRootfsReleased = "rootfs_released"
+	KindMountsReleased = "mounts_released"
+
+	KindTerminationSummary = "termination_summary"
+	KindStuck              = "stuck"
 )
 
 // Exit reasons carried by container_exited, with the meaning CRI gives them.

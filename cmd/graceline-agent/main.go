@@ -19,6 +19,9 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/graceline/graceline/agent"
+	"github.com/graceline/graceline/agent/cgroups"
+	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/timeline"
 	"github.com/graceline/graceline/cri"
 )
 
@@ -30,7 +33,11 @@ func main() {
 
 func newCommand() *cobra.Command {
 	hostname, _ := os.Hostname()
-	cfg := agent.Config{Observer: cri.DefaultConfig()}
+	cfg := agent.Config{
+		Observer: cri.DefaultConfig(),
+		Timeline: timeline.DefaultConfig(),
+		Release:  release.Config{CgroupRoot: cgroups.Root, MountInfo: "/proc/self/mountinfo"},
+	}
 	var output, logLevel string
 	var signals []string
 	cmd := &cobra.Command{
@@ -41,7 +48,11 @@ stream where that is safe, a relist always), containerd's own event API, and
 the kernel through eBPF, and writes one event per step of every pod's
 termination: container_created, container_started, prestop_exec,
 signal_generated, signal_delivered, process_exited, container_exited,
-container_stopped, sandbox_stopped, container_removed, sandbox_removed.
+container_stopped, sandbox_stopped, cgroup_removed, netns_released,
+rootfs_released, mounts_released, container_removed, sandbox_removed; then one
+termination_summary per pod (phases, grace period, exit codes, verdict
+graceful or killed), and stuck reports with evidence for a pod whose
+termination runs past its grace period plus --stuck-slack.
 
 Kernel events are attributed to the container of their target (a SIGTERM
 sent by runc from the host belongs to the container that receives it). If
@@ -97,6 +108,13 @@ contract. Logs go to stderr.`,
 	f.DurationVar(&cfg.Kernel.AttributionWindow, "ebpf-attribution-window", 2*time.Second, "how long to hold a kernel event whose container is not known yet")
 	f.DurationVar(&cfg.Kernel.RemovedTTL, "ebpf-removed-ttl", 5*time.Second, "how long a removed container still resolves late kernel events")
 	f.IntVar(&cfg.Kernel.HostPID, "host-pid", 1, "a process in the host's mount namespace (the agent runs with hostPID)")
+	f.BoolVar(&cfg.SummariesOnly, "summaries-only", false, "print only termination_summary and stuck events")
+	f.DurationVar(&cfg.Timeline.Slack, "stuck-slack", cfg.Timeline.Slack, "how long past its grace period a termination may run before it is reported stuck")
+	f.DurationVar(&cfg.Timeline.StuckEvery, "stuck-every", cfg.Timeline.StuckEvery, "how often a stuck report is repeated with fresh evidence")
+	f.DurationVar(&cfg.Timeline.Settle, "summary-settle", cfg.Timeline.Settle, "how long after a sandbox's removal the summary waits for late resource-release events")
+	f.DurationVar(&cfg.Release.Period, "release-poll-period", 200*time.Millisecond, "how often released cgroups, network namespaces and mounts are checked for")
+	f.DurationVar(&cfg.Release.GiveUp, "release-give-up", 10*time.Minute, "stop watching a resource that is still held after this long")
+	f.StringVar(&cfg.Release.KubeletRoot, "kubelet-root", "/var/lib/kubelet", "the kubelet's --root-dir, where pods' volumes are mounted (mounted into the agent with HostToContainer propagation)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }
