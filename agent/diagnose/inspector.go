@@ -49,19 +49,21 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 	for _, c := range s.Containers {
 		dirs := cgroups.Dirs(cgroups.Root, c.CgroupsPath)
 		frozen := cgroups.Frozen(dirs)
-		if frozen {
-			notes = append(notes, fmt.Sprintf("container %s was frozen (its cgroup freezer held signals back)", c.Name))
-		}
 		pids := cgroups.Procs(dirs)
 		if len(pids) == 0 && c.Pid > 0 && !c.Exited {
 			pids = []int{int(c.Pid)}
 		}
-		for _, pid := range pids {
+		for i, pid := range pids {
 			p, err := readProc(pid)
 			if err != nil {
 				continue
 			}
-			add(fmt.Sprintf("container %s: %s", c.Name, p.describe(frozen, c.KilledAt, now)))
+			line := p.describe(frozen, c.KilledAt, now)
+			add(fmt.Sprintf("container %s: %s", c.Name, line))
+			if frozen && i == 0 {
+				// Kept for the summary: the freezer held the signals back.
+				notes = append(notes, fmt.Sprintf("container %s was frozen: %s", c.Name, line))
+			}
 			if p.state == "Z" {
 				if parent, err := readProc(p.ppid); err == nil {
 					add(fmt.Sprintf("container %s: zombie %d not reaped by its parent %d (%s, state %s)", c.Name, pid, parent.pid, parent.comm, parent.state))

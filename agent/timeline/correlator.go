@@ -241,10 +241,13 @@ func (c *Correlator) Check() {
 		if p.start.IsZero() {
 			continue
 		}
-		if !p.sandboxGone.IsZero() && now.Sub(p.sandboxGone) >= c.cfg.Settle {
-			c.emit(c.summary(p))
-			delete(c.pods, uid)
-			c.done[uid] = now
+		if !p.sandboxGone.IsZero() {
+			// Finished: only late release events are awaited.
+			if now.Sub(p.sandboxGone) >= c.cfg.Settle {
+				c.emit(c.summary(p))
+				delete(c.pods, uid)
+				c.done[uid] = now
+			}
 			continue
 		}
 		evidence, notes := c.inspect.Inspect(p.subject())

@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -93,9 +94,12 @@ func (p *pod) begin(at time.Time) {
 	}
 }
 
+// note keeps the first note about each subject: the text before its first
+// ": " names it, so that a later sample of the same fact does not repeat it.
 func (p *pod) note(s string) {
+	key, _, _ := strings.Cut(s, ": ")
 	for _, n := range p.notes {
-		if n == s {
+		if k, _, _ := strings.Cut(n, ": "); k == key {
 			return
 		}
 	}

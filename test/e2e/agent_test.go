@@ -25,6 +25,15 @@ type agentProc struct {
 	bad    []string
 	stderr bytes.Buffer
 	done   chan struct{}
+	// crashed is set when a test killed the agent on purpose.
+	crashed bool
+}
+
+// crash kills the agent with SIGKILL, as a node would on an OOM kill.
+func (a *agentProc) crash() {
+	a.crashed = true
+	a.cmd.Process.Kill()
+	<-a.done
 }
 
 // startAgent runs graceline-agent with args and stops it with SIGTERM at the
@@ -50,6 +59,10 @@ func startAgentWrapped(t *testing.T, wrap []string, args ...string) *agentProc {
 	}
 	go a.read(stdout)
 	t.Cleanup(func() {
+		if a.crashed {
+			a.cmd.Wait()
+			return
+		}
 		a.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-a.done:

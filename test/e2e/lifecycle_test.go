@@ -79,7 +79,8 @@ func TestLifecycleOrder(t *testing.T) {
 }
 
 // runAndDelete runs a pod, deletes it once the agent saw it start, and
-// returns its events after checking they are the full sequence.
+// returns its events, after checking, for a one-container pod, that they are
+// the full sequence.
 func runAndDelete(t *testing.T, d *harness.Driver, agent *agentProc, spec harness.PodSpec) (*harness.Pod, []*apiv1.Event) {
 	t.Helper()
 	ctx := context.Background()
@@ -93,6 +94,9 @@ func runAndDelete(t *testing.T, d *harness.Driver, agent *agentProc, spec harnes
 	}
 	waitFor(t, 30*time.Second, "sandbox_removed", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindSandboxRemoved) })
 	events := agent.forPod(spec.UID)
+	if len(spec.Containers) != 1 {
+		return pod, events
+	}
 	if got := lifecycle(events); fmt.Sprint(got) != fmt.Sprint(fullSequence) {
 		t.Fatalf("lifecycle events = %v, want %v", got, fullSequence)
 	}

@@ -25,12 +25,14 @@ import (
 const minGracePeriod = 2
 
 // PodSpec describes a pod the way the kubelet would hand it to the runtime.
-// Pods use the host network: the harness's runtime has no CNI network.
 type PodSpec struct {
 	Namespace, Name, UID string
 	GracePeriod          int64
 	Labels               map[string]string
 	Containers           []ContainerSpec
+	// PodNetwork gives the pod its own network namespace on the daemon's
+	// CNI bridge; otherwise it uses the host's network.
+	PodNetwork bool
 }
 
 // ContainerSpec is one container of a PodSpec.
@@ -109,6 +111,9 @@ func (d *Driver) RunPod(ctx context.Context, spec PodSpec) (*Pod, error) {
 	}
 	labels[cri.LabelPodName], labels[cri.LabelPodNamespace], labels[cri.LabelPodUID] = spec.Name, spec.Namespace, spec.UID
 	nsOpts := &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD}
+	if spec.PodNetwork {
+		nsOpts.Network = runtimeapi.NamespaceMode_POD
+	}
 	sbConfig := &runtimeapi.PodSandboxConfig{
 		Metadata:    &runtimeapi.PodSandboxMetadata{Name: spec.Name, Namespace: spec.Namespace, Uid: spec.UID},
 		Labels:      labels,
