@@ -17,9 +17,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/agent/cgroups"
 	"github.com/graceline/graceline/agent/diagnose"
+	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
 )
 

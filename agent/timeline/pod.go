@@ -59,7 +59,6 @@ type pod struct {
 	firstRemoval  time.Time
 	stuckReported time.Time
 	notes         []string // sticky evidence worth repeating in the summary
-	done          bool
 }
 
 func newPod(ref *apiv1.PodRef) *pod {
@@ -76,16 +75,6 @@ func (p *pod) container(id, name string) *container {
 		c.name = name
 	}
 	return c
-}
-
-// byPid finds the container whose init process is pid.
-func (p *pod) byPid(pid int32) *container {
-	for _, c := range p.containers {
-		if c.pid == pid && pid != 0 {
-			return c
-		}
-	}
-	return nil
 }
 
 func (p *pod) begin(at time.Time) {

@@ -39,9 +39,9 @@ type Watcher struct {
 	apply   func(cri.Observation)
 	// snapshotRemoved, if set, learns of every removed snapshot.
 	snapshotRemoved func(key, snapshotter string, at time.Time)
-	metrics *cri.Metrics
-	log     *slog.Logger
-	backoff wait.Backoff
+	metrics         *cri.Metrics
+	log             *slog.Logger
+	backoff         wait.Backoff
 }
 
 // NewWatcher returns a Watcher for the containerd at address (a socket path)
