@@ -55,7 +55,7 @@ func TestLifecycleOrder(t *testing.T) {
 						if e.Pod.Namespace != "e2e" || e.Pod.Name != spec.Name || e.Node != "e2e-node" {
 							t.Errorf("%s: pod = %v node = %q, want e2e/%s on e2e-node", e.Kind, e.Pod, e.Node, spec.Name)
 						}
-						if e.Kind == apiv1.KindSandboxStopped || e.Kind == apiv1.KindSandboxRemoved {
+						if !slices.Contains(fullSequence, e.Kind) || e.Kind == apiv1.KindSandboxStopped || e.Kind == apiv1.KindSandboxRemoved {
 							continue
 						}
 						if e.Container.GetName() != "main" || e.Container.GetId() != pod.Containers["main"] {

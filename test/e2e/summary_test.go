@@ -291,7 +291,8 @@ func TestFrozenContainer(t *testing.T) {
 }
 
 // TestAgentRestartDuringDeletion kills the agent with SIGKILL in the middle
-// of a deletion and starts a new one: the summary still comes, once.
+// of a deletion and starts a new one (printing summaries only): the summary
+// still comes, once.
 func TestAgentRestartDuringDeletion(t *testing.T) {
 	c, d := startRuntime(t, harness.Containerd2)
 	first := startSummaryAgent(t, c)
@@ -304,7 +305,7 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 	done := deleteInBackground(d, pod)
 	waitSIGTERM(t, first, spec.UID)
 	first.crash()
-	second := startSummaryAgent(t, c)
+	second := startSummaryAgent(t, c, "--summaries-only")
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +315,12 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 	}
 	if !s.GetKilled() || s.ExitCodes["main"] != 137 {
 		t.Errorf("summary after restart: killed %v exit codes %v, want killed, main=137", s.GetKilled(), s.ExitCodes)
+	}
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	for _, e := range second.events {
+		if e.Kind != apiv1.KindTerminationSummary && e.Kind != apiv1.KindStuck {
+			t.Errorf("--summaries-only printed a %s event", e.Kind)
+		}
 	}
 }
