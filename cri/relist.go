@@ -61,10 +61,6 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 			base.Meta = &m
 		}
 		if obs, ok := o.describeContainer(ctx, base, c.State); ok {
-			if obs.Kind == ContainerRemoved {
-				removedContainers = append(removedContainers, obs)
-				continue
-			}
 			apply(obs)
 		}
 	}

@@ -185,6 +185,9 @@ func (c *Correlator) Observe(e *apiv1.Event) {
 		p.sandboxGone = at
 		p.begin(at)
 	case apiv1.KindCgroupRemoved, apiv1.KindNetNSReleased, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
+		if e.Kind == apiv1.KindNetNSReleased {
+			p.netNSGone = true
+		}
 		if at.After(p.lastRelease) {
 			p.lastRelease = at
 		}

@@ -324,3 +324,43 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 		}
 	}
 }
+
+// TestFailingCNIDel breaks the network plugin's DEL: the pod is stuck in
+// sandbox teardown with its network namespace still there, and completes
+// once DEL works again.
+func TestFailingCNIDel(t *testing.T) {
+	for _, f := range harness.Flavors {
+		t.Run(string(f), func(t *testing.T) {
+			c, d := startRuntime(t, f)
+			agent := startSummaryAgent(t, c)
+			spec := newSpec("cnidel", 2, harness.ContainerSpec{Name: "main", Command: shell(exitsOnTerm)})
+			spec.PodNetwork = true
+			pod, err := d.RunPod(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+			if err := c.FailCNIDel(true); err != nil {
+				t.Fatal(err)
+			}
+			err = d.DeletePod(context.Background(), pod)
+			if err == nil || !strings.Contains(err.Error(), "DEL fails") {
+				t.Fatalf("deletion with a failing CNI DEL: err = %v, want the plugin's error", err)
+			}
+			s := stuckWith(t, agent, spec.UID, "network namespace still present")
+			if s.BlockingPhase != "sandbox_teardown" {
+				t.Errorf("blocking_phase %q, want sandbox_teardown; evidence %q", s.BlockingPhase, s.Evidence)
+			}
+			if err := c.FailCNIDel(false); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.DeletePod(context.Background(), pod); err != nil {
+				t.Fatalf("deletion once DEL works: %v", err)
+			}
+			summaryOf(t, agent, spec.UID)
+			if !hasKind(agent.forPod(spec.UID), apiv1.KindNetNSReleased) {
+				t.Errorf("no netns_released after the retry")
+			}
+		})
+	}
+}
