@@ -43,7 +43,7 @@ func churn(t *testing.T, d *harness.Driver, agent *agentProc, prefix string, n i
 		}
 	}
 	for _, s := range specs {
-		waitFor(t, 60*time.Second, s.Name+" container_started", func() bool { return hasKind(agent.forPod(s.UID), apiv1.KindContainerStarted) })
+		waitStarted(t, agent, s)
 	}
 	for i := range pods {
 		wg.Add(1)

@@ -214,7 +214,7 @@ func TestStuck(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+					waitStarted(t, agent, spec)
 					done := deleteInBackground(d, pod)
 					waitSIGTERM(t, agent, spec.UID)
 					pid := tc.stop(c, pod)
@@ -259,7 +259,7 @@ func TestFrozenContainer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+			waitStarted(t, agent, spec)
 			state := filepath.Join("/sys/fs/cgroup/freezer/k8s.io", pod.Containers["main"], "freezer.state")
 			if err := os.WriteFile(state, []byte("FROZEN"), 0o644); err != nil {
 				t.Fatalf("freeze: %v", err)
@@ -301,7 +301,7 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(first.forPod(spec.UID), apiv1.KindContainerStarted) })
+	waitStarted(t, first, spec)
 	done := deleteInBackground(d, pod)
 	waitSIGTERM(t, first, spec.UID)
 	first.crash()
@@ -339,7 +339,7 @@ func TestFailingCNIDel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+			waitStarted(t, agent, spec)
 			if err := c.FailCNIDel(true); err != nil {
 				t.Fatal(err)
 			}
