@@ -37,7 +37,10 @@ type Config struct {
 	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables it.
 	MetricsAddress string
 	Observer       cri.Config
-	Output         io.Writer
+	// Output receives JSON lines when set.
+	Output io.Writer
+	// Delivery sends events to a collector when its address is set.
+	Delivery DeliveryConfig
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a
@@ -54,7 +57,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)
-	out := newJSONLines(cfg.Output, m.events, m.dropped, log)
+	out, closeOut, err := openSinks(ctx, cfg, reg, m, log)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
 	tracker := cri.NewTracker(cfg.NodeName, out.Emit)
 
 	var ready readiness
