@@ -31,8 +31,9 @@ import (
 // maxMessage bounds one gRPC message; agents batch below it.
 const maxMessage = 16 << 20
 
-// shutdownGrace is how long open streams get to finish at shutdown.
-const shutdownGrace = 3 * time.Second
+// shutdownGrace is how long open calls get to finish at shutdown. Agents'
+// streams never end by themselves; what they had in flight is resent./
+const shutdownGrace = time.Second
 
 // Run serves until ctx ends, then shuts down cleanly: listeners close, open
 // streams are given a moment, and the database is closed last.
