@@ -32,7 +32,7 @@ import (
 const maxMessage = 16 << 20
 
 // shutdownGrace is how long open calls get to finish at shutdown. Agents'
-// streams never end by themselves; what they had in flight is resent./
+// streams never end by themselves; what they had in flight is resent.
 const shutdownGrace = time.Second
 
 // Run serves until ctx ends, then shuts down cleanly: listeners close, open
