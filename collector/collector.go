@@ -84,9 +84,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	defer stopHTTP()
 	hs := &http.Server{
-		Handler:           httpHandler(reg, st, checker, svc),
+		Handler:           httpHandler(reg, st, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))),
 		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig:         tlsConfig,
+		TLSConfig:         httpTLS(tlsConfig),
 		// Long-lived watch requests end when shutdown begins.
 		BaseContext: func(net.Listener) context.Context { return httpCtx },
 	}
@@ -143,7 +143,7 @@ func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker) *grpc.Server {
 	return grpc.NewServer(opts...)
 }
 
-func httpHandler(reg *prometheus.Registry, st *store.Store, checker *auth.Checker, svc *query.Service) http.Handler {
+func httpHandler(reg *prometheus.Registry, st *store.Store, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -156,7 +156,7 @@ func httpHandler(reg *prometheus.Registry, st *store.Store, checker *auth.Checke
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/api/", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))
+	mux.Handle("/api/", api)
 	return mux
 }
 

@@ -65,7 +65,7 @@ func (c *Checker) check(api, header string, role Role, from string) (reason stri
 	case !known:
 		reason, err = reasonInvalid, errInvalid
 	case !allowed:
-		reason, err = reasonForbidden, fmt.Errorf("token not allowed here: %s needs a %s token", api, role)
+		reason, err = reasonForbidden, fmt.Errorf("token not allowed here: %s needs a token of role %s", api, role)
 	default:
 		return "", nil
 	}
