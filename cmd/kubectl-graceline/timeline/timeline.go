@@ -3,6 +3,7 @@
 package timeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -95,11 +96,19 @@ func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event) error {
 	last := events[len(events)-1].GetTime().AsTime()
 	fmt.Fprintln(w, header(events, summary))
 	fmt.Fprintln(w, verdict(events, summary, last.Sub(t0)))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var rows bytes.Buffer
+	tw := tabwriter.NewWriter(&rows, 0, 0, 2, ' ', 0)
 	for _, e := range events {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", format.Relative(e.GetTime().AsTime().Sub(t0)), format.Source(e), e.Kind, format.Detail(e))
 	}
-	return tw.Flush()
+	tw.Flush()
+	// Rows without detail would end in the kind column's padding.
+	for _, line := range strings.SplitAfter(rows.String(), "\n") {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n"))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func header(events []*apiv1.Event, summary *apiv1.Event) string {
