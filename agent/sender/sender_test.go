@@ -33,7 +33,7 @@ type testCollector struct {
 	stop            func()
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,7 +43,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newCollector(t *testing.T) *testCollector {
+func newCollector(t testing.TB) *testCollector {
 	t.Helper()
 	c := &testCollector{dir: t.TempDir(), grpc: freeAddr(t), http: freeAddr(t)}
 	tokens := filepath.Join(c.dir, "tokens")
@@ -55,7 +55,7 @@ func newCollector(t *testing.T) *testCollector {
 	return c
 }
 
-func (c *testCollector) start(t *testing.T) {
+func (c *testCollector) start(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -96,7 +96,7 @@ func (c *testCollector) count(t *testing.T) int64 {
 	return n
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -201,7 +201,7 @@ func TestWrongTokenStoresNothing(t *testing.T) {
 }
 
 // value sums the samples of the metric family name in reg.
-func value(t *testing.T, reg *prometheus.Registry, name string) float64 {
+func value(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

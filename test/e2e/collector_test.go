@@ -159,9 +159,7 @@ func TestTimelineThroughCollector(t *testing.T) {
 		}
 		t.Logf("kubectl-graceline timeline:\n%s", out)
 		wants := []string{"POD e2e/" + name, "node e2e-node", "VERDICT killed", "main exit=137 reason=Error"}
-		for _, k := range fullSequence {
-			wants = append(wants, k)
-		}
+		wants = append(wants, fullSequence...)
 		for _, w := range wants {
 			if !strings.Contains(out, w) {
 				t.Errorf("timeline lacks %q:\n%s", w, out)
