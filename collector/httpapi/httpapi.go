@@ -22,7 +22,7 @@ type Querier interface {
 	Timeline(ctx context.Context, namespace, name, uid string) ([]*apiv1.Event, *apiv1.Event, error)
 	List(ctx context.Context, f query.ListFilter) ([]*apiv1.Event, error)
 	Stuck(ctx context.Context, namespace, node string) ([]*apiv1.Event, error)
-	Watch(ctx context.Context, f watch.Filter, send func(*apiv1.Event) error) error
+	Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error
 }
 
 // Handler returns the API's routes:
@@ -64,12 +64,18 @@ func Handler(q Querier) http.Handler {
 		v := r.URL.Query()
 		f := watch.Filter{Namespace: v.Get("namespace"), Node: v.Get("node"), Name: v.Get("name")}
 		flusher, _ := w.(http.Flusher)
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		if flusher != nil {
-			flusher.Flush()
+		// The status line goes out once the subscription is in place, so a
+		// client that has it misses nothing stored afterwards.
+		ready := func() error {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.Header().Set("Trailer", errorTrailer)
+			w.WriteHeader(http.StatusOK)
+			if flusher != nil {
+				flusher.Flush()
+			}
+			return nil
 		}
-		err := q.Watch(r.Context(), f, func(e *apiv1.Event) error {
+		err := q.Watch(r.Context(), f, ready, func(e *apiv1.Event) error {
 			if err := writeLine(w, e); err != nil {
 				return err
 			}
@@ -79,12 +85,16 @@ func Handler(q Querier) http.Handler {
 			return nil
 		})
 		if err != nil {
-			// The status line is sent; the error can only end the stream.
-			fmt.Fprintf(w, "{\"error\":%q}\n", err.Error())
+			// The status line is sent: the reason the stream ended goes in a
+			// trailer, so that every line stays an event.
+			w.Header().Set(errorTrailer, err.Error())
 		}
 	})
 	return mux
 }
+
+// errorTrailer carries why a watch stream ended early.
+const errorTrailer = "X-Graceline-Error"
 
 // parseSince accepts an RFC 3339 time or a duration before now.
 func parseSince(s string, now time.Time) (time.Time, error) {

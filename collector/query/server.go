@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
@@ -55,7 +56,9 @@ func (s *Server) Stuck(ctx context.Context, req *apiv1.StuckRequest) (*apiv1.Stu
 // Watch implements apiv1.QueryServer.
 func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.Query_WatchServer) error {
 	f := watch.Filter{Namespace: req.Namespace, Node: req.Node, Name: req.Name}
-	return toStatus(s.svc.Watch(stream.Context(), f, stream.Send))
+	// The header tells the client that its subscription is in place.
+	ready := func() error { return stream.SendHeader(metadata.MD{}) }
+	return toStatus(s.svc.Watch(stream.Context(), f, ready, stream.Send))
 }
 
 // toStatus converts the service's errors to gRPC status at this edge.

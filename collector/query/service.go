@@ -173,10 +173,17 @@ func (s *Service) Stuck(ctx context.Context, namespace, node string) ([]*apiv1.E
 }
 
 // Watch calls send with every new event matching f until ctx ends, send
-// fails, or the watcher falls behind (ErrWatcherBehind).
-func (s *Service) Watch(ctx context.Context, f watch.Filter, send func(*apiv1.Event) error) error {
+// fails, or the watcher falls behind (ErrWatcherBehind). ready, when not
+// nil, is called once the subscription is in place: events stored after it
+// returns are sure to be sent.
+func (s *Service) Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error {
 	sub, cancel := s.hub.Subscribe(f)
 	defer cancel()
+	if ready != nil {
+		if err := ready(); err != nil {
+			return err
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

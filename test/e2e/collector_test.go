@@ -115,11 +115,12 @@ func TestTimelineThroughCollector(t *testing.T) {
 
 	// A live watch, started before the deletion, must see it happen.
 	watch := exec.Command(cliBin, "--collector", addr, "--token", e2eReaderToken, "watch", "-n", "e2e", "-o", "json")
-	var watched syncBuffer
-	watch.Stdout = &watched
+	var watched, watchLog syncBuffer
+	watch.Stdout, watch.Stderr = &watched, &watchLog
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 10*time.Second, "the watch to be in place", func() bool { return strings.Contains(watchLog.String(), "watching") })
 	defer func() {
 		watch.Process.Signal(syscall.SIGTERM)
 		watch.Wait()

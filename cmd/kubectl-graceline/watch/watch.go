@@ -68,7 +68,7 @@ stored meanwhile are not replayed (use timeline for those).`,
 func follow(ctx context.Context, q apiv1.QueryClient, req *apiv1.WatchRequest, print func(*apiv1.Event) error, stderr io.Writer, addr string) error {
 	backoff := wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.3, Steps: 1 << 30, Cap: 15 * time.Second}
 	for {
-		err := stream(ctx, q, req, print)
+		err := stream(ctx, q, req, print, stderr)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -87,11 +87,16 @@ func follow(ctx context.Context, q apiv1.QueryClient, req *apiv1.WatchRequest, p
 	}
 }
 
-func stream(ctx context.Context, q apiv1.QueryClient, req *apiv1.WatchRequest, print func(*apiv1.Event) error) error {
+func stream(ctx context.Context, q apiv1.QueryClient, req *apiv1.WatchRequest, print func(*apiv1.Event) error, stderr io.Writer) error {
 	s, err := q.Watch(ctx, req)
 	if err != nil {
 		return err
 	}
+	// The collector sends the header once the watch is in place.
+	if _, err := s.Header(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "watching; interrupt to stop")
 	for {
 		e, err := s.Recv()
 		if err != nil {
