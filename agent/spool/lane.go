@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
@@ -46,7 +47,7 @@ func openLane(dir, name string, segBytes int64, maxPayload int, onDamage func(pa
 	var maxID uint64
 	for _, id := range ids {
 		maxID = max(maxID, id)
-		path := fmt.Sprintf("%s/%s", dir, segmentName(name, id))
+		path := filepath.Join(dir, segmentName(name, id))
 		seg, p, dmg, err := loadSegment(path, id, maxPayload)
 		if err != nil {
 			return nil, nil, err

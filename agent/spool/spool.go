@@ -394,16 +394,24 @@ func (s *Spool) Last() (rec *apiv1.Record, ok bool) {
 	return s.last, s.last != nil
 }
 
-// Sync flushes appended records to stable storage.
+// Sync flushes appended records to stable storage. The flush runs outside
+// the spool's lock, so that appends (and the agent's sources behind them)
+// never wait for the disk.
 func (s *Spool) Sync() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
+	files := make([]*os.File, 0, len(s.lanes))
 	for _, l := range s.lanes {
-		if err := l.w.Sync(); err != nil {
-			return fmt.Errorf("sync spool lane %s: %w", l.name, err)
+		files = append(files, l.w)
+	}
+	s.mu.Unlock()
+	for _, f := range files {
+		// A segment sealed meanwhile was synced when it was sealed.
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			return fmt.Errorf("sync spool segment %s: %w", f.Name(), err)
 		}
 	}
 	return nil
