@@ -154,7 +154,7 @@ type collector struct {
 
 // newCollector starts a collector in a new data directory, serving TLS with
 // certs when they are given.
-func newCollector(t *testing.T, certs *certFiles) *collector {
+func newCollector(t *testing.T, certs *certFiles, flags ...string) *collector {
 	t.Helper()
 	c := &collector{dir: t.TempDir(), grpc: freeAddr(t), http: freeAddr(t), web: &http.Client{Timeout: 5 * time.Second}, scheme: "http"}
 	var extra []string
@@ -167,7 +167,7 @@ func newCollector(t *testing.T, certs *certFiles) *collector {
 		t.Fatal(err)
 	}
 	c.args = append([]string{"--data-dir", filepath.Join(c.dir, "data"), "--grpc-address", c.grpc, "--http-address", c.http,
-		"--token-file", c.tokens}, extra...)
+		"--token-file", c.tokens}, append(extra, flags...)...)
 	c.start(t)
 	return c
 }
