@@ -79,13 +79,12 @@ func dialBench(b *testing.B, addr, token string) *grpc.ClientConn {
 	return cc
 }
 
-// benchEvent is a typical container event of pod p on node n.
-func benchEvent(i, pods, nodes int, at time.Time) *apiv1.Event {
-	p := i % pods
+// benchEvent is a typical container event of pod p on one of nodes.
+func benchEvent(p, nodes int, at time.Time) *apiv1.Event {
 	return &apiv1.Event{
 		Kind: apiv1.KindContainerExited, Time: timestamppb.New(at), Node: fmt.Sprintf("node-%02d", p%nodes),
 		Pod:       &apiv1.PodRef{Namespace: fmt.Sprintf("ns-%d", p%10), Name: fmt.Sprintf("web-%07d", p), Uid: fmt.Sprintf("6f1c2e0a-%08d", p)},
-		Container: &apiv1.ContainerRef{Id: fmt.Sprintf("%064d", i), Name: "main"},
+		Container: &apiv1.ContainerRef{Id: fmt.Sprintf("%064d", p), Name: "main"},
 		ExitCode:  proto.Int32(137), Reason: apiv1.ReasonError, ExitedAt: timestamppb.New(at),
 	}
 }
@@ -103,7 +102,9 @@ func BenchmarkIngest(b *testing.B) {
 	for i := 0; i < b.N; i += batchSize {
 		batch := &apiv1.Batch{Id: uint64(len(batches) + 1)}
 		for j := i; j < min(i+batchSize, b.N); j++ {
-			body, _ := proto.Marshal(benchEvent(j, max(b.N/8, 1), 20, now))
+			// Eight events per pod, in a row, as one node sends a pod's
+			// termination.
+			body, _ := proto.Marshal(benchEvent(j/8, 20, now))
 			batch.Records = append(batch.Records, &apiv1.Record{Key: &apiv1.DeliveryKey{Node: "node-00", Epoch: 1, Seq: uint64(j + 1)}, Event: body})
 		}
 		batches = append(batches, batch)
@@ -185,7 +186,7 @@ func buildTimelineDB() (string, error) {
 			// Events of a pod are interleaved with other pods', as they
 			// arrive from many nodes at once.
 			pod, k := j%timelinePods, j/timelinePods
-			e := benchEvent(pod, timelinePods, 20, start.Add(time.Duration(j)*step))
+			e := benchEvent(pod, 20, start.Add(time.Duration(j)*step))
 			e.Kind = kinds[k]
 			body, _ := proto.Marshal(e)
 			rows = append(rows, store.Row{Node: e.Node, Epoch: 1, Seq: int64(j + 1), TimeNs: e.Time.AsTime().UnixNano(), Kind: e.Kind,
