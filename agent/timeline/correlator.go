@@ -283,9 +283,9 @@ func (p *pod) subject() Subject {
 func (c *Correlator) summary(p *pod) *apiv1.Event {
 	grace := p.grace
 	killed := p.killed()
-	verdict := VerdictGraceful
+	verdict := apiv1.VerdictGraceful
 	if killed {
-		verdict = VerdictKilled
+		verdict = apiv1.VerdictKilled
 	}
 	notes := p.notes
 	if !p.stuckReported.IsZero() {

@@ -20,13 +20,6 @@ const (
 	PhaseRemoval         = "removal"
 )
 
-// Verdicts.
-const (
-	VerdictGraceful = "graceful"
-	VerdictKilled   = "killed"
-	VerdictStuck    = "stuck"
-)
-
 type container struct {
 	id, name    string
 	pid         int32 // init process, from container_started
