@@ -5,9 +5,9 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -36,10 +36,8 @@ func run(m *testing.M) int {
 	collectorBin = filepath.Join(dir, "graceline-collector")
 	agentBin = filepath.Join(dir, "graceline-agent")
 	loadBin = filepath.Join(dir, "loadagent")
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-collector", "./cmd/graceline-agent", "./test/delivery/loadagent")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build binaries: %v\n%s", err, out)
+	if err := harness.BuildCommands(context.Background(), root, dir, "./cmd/graceline-collector", "./cmd/graceline-agent", "./test/delivery/loadagent"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

@@ -50,10 +50,8 @@ func run(ctx context.Context) error {
 
 	step("building graceline-agent and the local busybox and pause images")
 	agentBin := filepath.Join(dir, "graceline-agent")
-	build := exec.CommandContext(ctx, "go", "build", "-o", agentBin, "./cmd/graceline-agent")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build agent: %w: %s", err, out)
+	if err := harness.BuildCommands(ctx, root, dir, "./cmd/graceline-agent"); err != nil {
+		return err
 	}
 	busybox, pause, err := harness.BuildImages(ctx, root, dir)
 	if err != nil {

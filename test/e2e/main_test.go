@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -41,10 +40,8 @@ func run(m *testing.M) int {
 	agentBin = filepath.Join(dir, "graceline-agent")
 	collectorBin = filepath.Join(dir, "graceline-collector")
 	cliBin = filepath.Join(dir, "kubectl-graceline")
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build graceline binaries: %v\n%s", err, out)
+	if err := harness.BuildCommands(context.Background(), root, dir, "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	busyboxTar, pauseTar, err = harness.BuildImages(context.Background(), root, dir)
