@@ -110,8 +110,8 @@ func TestDockerfiles(t *testing.T) {
 			}
 		})
 	}
-	t.Run("the manifests run the images these Dockerfiles build, as the users they set", func(t *testing.T) {
-		for _, r := range allRenderings(t) {
+	eachRendering(t, func(t *testing.T, r *rendering) {
+		t.Run("the manifests run the images these Dockerfiles build, as the users they set", func(t *testing.T) {
 			for _, p := range r.pods() {
 				for _, ct := range p.spec.Containers {
 					repo, _, _ := strings.Cut(ct.Image, ":")
@@ -127,6 +127,6 @@ func TestDockerfiles(t *testing.T) {
 					}
 				}
 			}
-		}
+		})
 	})
 }

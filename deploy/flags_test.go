@@ -62,8 +62,8 @@ func TestFlagsExist(t *testing.T) {
 	for _, b := range binaries {
 		help[b] = helpFlags(t, filepath.Join(dir, b))
 	}
-	for _, r := range allRenderings(t) {
-		t.Run("every flag in "+r.String()+" is one its binary lists", func(t *testing.T) {
+	eachRendering(t, func(t *testing.T, r *rendering) {
+		t.Run("every flag the manifests pass is one their binary lists", func(t *testing.T) {
 			seen := 0
 			for _, p := range r.pods() {
 				for _, c := range containers(p.spec) {
@@ -92,7 +92,7 @@ func TestFlagsExist(t *testing.T) {
 				t.Error("no graceline container with flags was found")
 			}
 		})
-	}
+	})
 	t.Run("a flag the binary lacks is caught", func(t *testing.T) {
 		if help["graceline-agent"]["--runtime-endpoint"] || help["graceline-collector"]["--db"] {
 			t.Error("help parsing accepts flags that do not exist")

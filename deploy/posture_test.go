@@ -36,17 +36,21 @@ var postureChecks = []check{
 }
 
 func TestSecurityPosture(t *testing.T) {
-	for _, r := range allRenderings(t) {
-		t.Run(r.String(), func(t *testing.T) {
-			if r.pod(agentName) == nil || r.pod(collectorName) == nil {
-				t.Fatalf("want the %s DaemonSet and the %s Deployment", agentName, collectorName)
-			}
-			for _, c := range postureChecks {
-				t.Run(c.name, func(t *testing.T) {
-					for _, p := range c.fn(r) {
-						t.Error(p)
-					}
-				})
+	eachRendering(t, func(t *testing.T, r *rendering) {
+		if r.pod(agentName) == nil || r.pod(collectorName) == nil {
+			t.Fatalf("want the %s DaemonSet and the %s Deployment", agentName, collectorName)
+		}
+		runChecks(t, r, postureChecks)
+	})
+}
+
+// runChecks runs each check as a subtest named after it.
+func runChecks(t *testing.T, r *rendering, checks []check) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			for _, p := range c.fn(r) {
+				t.Error(p)
 			}
 		})
 	}

@@ -23,17 +23,7 @@ var rbacChecks = []check{
 }
 
 func TestRBAC(t *testing.T) {
-	for _, r := range allRenderings(t) {
-		t.Run(r.String(), func(t *testing.T) {
-			for _, c := range rbacChecks {
-				t.Run(c.name, func(t *testing.T) {
-					for _, p := range c.fn(r) {
-						t.Error(p)
-					}
-				})
-			}
-		})
-	}
+	eachRendering(t, func(t *testing.T, r *rendering) { runChecks(t, r, rbacChecks) })
 }
 
 // permissions expands a role's rules into sorted "group/resource verb"

@@ -83,16 +83,18 @@ func render(t *testing.T, tool string, v variant) *rendering {
 	return r
 }
 
-// allRenderings is every variant with both tools.
-func allRenderings(t *testing.T) []*rendering {
+// tools are the two ways the manifests are rendered.
+var tools = []string{"kustomize", "helm"}
+
+// eachRendering runs f in a subtest per variant and tool, so that one that
+// fails to render fails only its own subtests.
+func eachRendering(t *testing.T, f func(t *testing.T, r *rendering)) {
 	t.Helper()
-	var out []*rendering
 	for _, v := range variants {
-		for _, tool := range []string{"kustomize", "helm"} {
-			out = append(out, render(t, tool, v))
+		for _, tool := range tools {
+			t.Run(tool+", "+v.name, func(t *testing.T) { f(t, render(t, tool, v)) })
 		}
 	}
-	return out
 }
 
 func (r *rendering) String() string { return r.tool + ", " + r.variant.name }

@@ -29,17 +29,7 @@ var wiringChecks = []check{
 }
 
 func TestWiring(t *testing.T) {
-	for _, r := range allRenderings(t) {
-		t.Run(r.String(), func(t *testing.T) {
-			for _, c := range wiringChecks {
-				t.Run(c.name, func(t *testing.T) {
-					for _, p := range c.fn(r) {
-						t.Error(p)
-					}
-				})
-			}
-		})
-	}
+	eachRendering(t, func(t *testing.T, r *rendering) { runChecks(t, r, wiringChecks) })
 }
 
 func checkVolumes(r *rendering) (problems []string) {
