@@ -3,7 +3,6 @@ package deploy
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -327,71 +326,4 @@ func checkCollectorRollout(r *rendering) []string {
 		problems = append(problems, fmt.Sprintf("strategy %q, want Recreate", d.Spec.Strategy.Type))
 	}
 	return problems
-}
-
-// TestChecksCatchMistakes breaks a good rendering in the ways the checks
-// are there for, and makes sure each is caught.
-func TestChecksCatchMistakes(t *testing.T) {
-	agent := func(r *rendering) *corev1.Container { return &r.pod(agentName).Containers[0] }
-	collector := func(r *rendering) *corev1.Container { return &r.pod(collectorName).Containers[0] }
-	yes, no := true, false
-	cases := []struct {
-		name   string
-		check  func(*rendering) []string
-		mutate func(*rendering)
-	}{
-		{"a privileged agent is caught", checkUnprivileged, func(r *rendering) { agent(r).SecurityContext.Privileged = &yes }},
-		{"a collector that may escalate is caught", checkUnprivileged, func(r *rendering) { collector(r).SecurityContext.AllowPrivilegeEscalation = nil }},
-		{"an agent that keeps the default capabilities is caught", checkDropAll, func(r *rendering) { agent(r).SecurityContext.Capabilities.Drop = nil }},
-		{"an agent with CAP_SYS_ADMIN is caught", checkAddedCapabilities, func(r *rendering) {
-			c := agent(r).SecurityContext.Capabilities
-			c.Add = append(c.Add, "SYS_ADMIN")
-		}},
-		{"an agent without CAP_PERFMON is caught", checkAddedCapabilities, func(r *rendering) {
-			c := agent(r).SecurityContext.Capabilities
-			c.Add = slices.DeleteFunc(c.Add, func(c corev1.Capability) bool { return c == "PERFMON" })
-		}},
-		{"a writable root filesystem is caught", checkReadOnlyRoot, func(r *rendering) { collector(r).SecurityContext.ReadOnlyRootFilesystem = &no }},
-		{"a container without a memory limit is caught", checkResources, func(r *rendering) { delete(agent(r).Resources.Limits, corev1.ResourceMemory) }},
-		{"a collector without a readiness probe is caught", checkProbes, func(r *rendering) { collector(r).ReadinessProbe = nil }},
-		{"a collector running as root is caught", checkUsers, func(r *rendering) { r.pod(collectorName).SecurityContext.RunAsUser = new(int64) }},
-		{"a collector without seccomp is caught", checkSeccomp, func(r *rendering) { r.pod(collectorName).SecurityContext.SeccompProfile = nil }},
-		{"an agent on the host network is caught", checkHostNamespaces, func(r *rendering) { r.pod(agentName).HostNetwork = true }},
-		{"an agent that tolerates only some taints is caught", checkTolerations, func(r *rendering) {
-			r.pod(agentName).Tolerations[0].Key = "node-role.kubernetes.io/control-plane"
-		}},
-		{"a writable kubelet root is caught", checkHostPaths, func(r *rendering) {
-			for i, vm := range agent(r).VolumeMounts {
-				if vm.Name == "kubelet" {
-					agent(r).VolumeMounts[i].ReadOnly = false
-				}
-			}
-		}},
-		{"a host /proc mount is caught", checkHostPaths, func(r *rendering) {
-			spec := r.pod(agentName)
-			spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "proc", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/proc"}}})
-			agent(r).VolumeMounts = append(agent(r).VolumeMounts, corev1.VolumeMount{Name: "proc", MountPath: "/host/proc", ReadOnly: true})
-		}},
-		{"an agent that gets an API token is caught", checkAgentToken, func(r *rendering) { r.pod(agentName).AutomountServiceAccountToken = nil }},
-		{"a missing priority class is caught", checkPriority, func(r *rendering) { r.pod(agentName).PriorityClassName = "system-node-critical" }},
-		{"a rolling collector is caught", checkCollectorRollout, func(r *rendering) {
-			r.find("Deployment", collectorName).(*appsv1.Deployment).Spec.Strategy.Type = appsv1.RollingUpdateDeploymentStrategyType
-		}},
-	}
-	good := render(t, "kustomize", variants[0])
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if p := c.check(good); len(p) > 0 {
-				t.Fatalf("the unbroken rendering already fails: %s", strings.Join(p, "; "))
-			}
-			bad := good.clone()
-			c.mutate(bad)
-			if len(c.check(bad)) == 0 {
-				t.Error("the check found nothing wrong")
-			}
-			if len(c.check(good)) > 0 {
-				t.Error("breaking the copy changed the original")
-			}
-		})
-	}
 }
