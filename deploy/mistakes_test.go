@@ -1,0 +1,136 @@
+package deploy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// A mistake breaks a good rendering in one of the ways a check is there
+// for.
+type mistake struct {
+	name   string
+	check  func(*rendering) []string
+	mutate func(*rendering)
+}
+
+// TestChecksCatchMistakes makes sure that every kind of check can fail: each
+// mistake, made on a copy of a good rendering, must be reported by its
+// check, which finds nothing wrong with the original.
+func TestChecksCatchMistakes(t *testing.T) {
+	agent := func(r *rendering) *corev1.Container { return &r.pod(agentName).Containers[0] }
+	collector := func(r *rendering) *corev1.Container { return &r.pod(collectorName).Containers[0] }
+	yes, no := true, false
+	groups := []struct {
+		name     string
+		mistakes []mistake
+	}{
+		{"security posture", []mistake{
+			{"a privileged agent is caught", checkUnprivileged, func(r *rendering) { agent(r).SecurityContext.Privileged = &yes }},
+			{"a collector that may escalate is caught", checkUnprivileged, func(r *rendering) { collector(r).SecurityContext.AllowPrivilegeEscalation = nil }},
+			{"an agent that keeps the default capabilities is caught", checkDropAll, func(r *rendering) { agent(r).SecurityContext.Capabilities.Drop = nil }},
+			{"an agent with CAP_SYS_ADMIN is caught", checkAddedCapabilities, func(r *rendering) {
+				c := agent(r).SecurityContext.Capabilities
+				c.Add = append(c.Add, "SYS_ADMIN")
+			}},
+			{"an agent without CAP_PERFMON is caught", checkAddedCapabilities, func(r *rendering) {
+				c := agent(r).SecurityContext.Capabilities
+				c.Add = slices.DeleteFunc(c.Add, func(c corev1.Capability) bool { return c == "PERFMON" })
+			}},
+			{"a writable root filesystem is caught", checkReadOnlyRoot, func(r *rendering) { collector(r).SecurityContext.ReadOnlyRootFilesystem = &no }},
+			{"a container without a memory limit is caught", checkResources, func(r *rendering) { delete(agent(r).Resources.Limits, corev1.ResourceMemory) }},
+			{"a collector without a readiness probe is caught", checkProbes, func(r *rendering) { collector(r).ReadinessProbe = nil }},
+			{"a collector running as root is caught", checkUsers, func(r *rendering) { r.pod(collectorName).SecurityContext.RunAsUser = new(int64) }},
+			{"a collector without seccomp is caught", checkSeccomp, func(r *rendering) { r.pod(collectorName).SecurityContext.SeccompProfile = nil }},
+			{"an agent on the host network is caught", checkHostNamespaces, func(r *rendering) { r.pod(agentName).HostNetwork = true }},
+			{"an agent that tolerates only some taints is caught", checkTolerations, func(r *rendering) {
+				r.pod(agentName).Tolerations[0].Key = "node-role.kubernetes.io/control-plane"
+			}},
+			{"a writable kubelet root is caught", checkHostPaths, func(r *rendering) {
+				for i, vm := range agent(r).VolumeMounts {
+					if vm.Name == "kubelet" {
+						agent(r).VolumeMounts[i].ReadOnly = false
+					}
+				}
+			}},
+			{"a host /proc mount is caught", checkHostPaths, func(r *rendering) {
+				spec := r.pod(agentName)
+				spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "proc", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/proc"}}})
+				agent(r).VolumeMounts = append(agent(r).VolumeMounts, corev1.VolumeMount{Name: "proc", MountPath: "/host/proc", ReadOnly: true})
+			}},
+			{"an agent that gets an API token is caught", checkAgentToken, func(r *rendering) { r.pod(agentName).AutomountServiceAccountToken = nil }},
+			{"a missing priority class is caught", checkPriority, func(r *rendering) { r.pod(agentName).PriorityClassName = "system-node-critical" }},
+			{"a rolling collector is caught", checkCollectorRollout, func(r *rendering) {
+				r.find("Deployment", collectorName).(*appsv1.Deployment).Spec.Strategy.Type = appsv1.RollingUpdateDeploymentStrategyType
+			}},
+		}},
+		{"wiring", []mistake{
+			{"a mount of a missing volume is caught", checkVolumes, func(r *rendering) { agent(r).VolumeMounts[0].Name = "runtime-socket" }},
+			{"an unset $(VAR) is caught", checkEnvRefs, func(r *rendering) { agent(r).Env = nil }},
+			{"a socket outside the mounted runtime directory is caught", checkPathsMounted, func(r *rendering) {
+				agent(r).Args[0] = "--cri-endpoint=unix:///var/run/crio/crio.sock"
+			}},
+			{"a metrics address on an undeclared port is caught", checkPorts, func(r *rendering) {
+				for i, a := range agent(r).Args {
+					if strings.HasPrefix(a, "--metrics-address=") {
+						agent(r).Args[i] = "--metrics-address=:9100"
+					}
+				}
+			}},
+			{"a Service that targets a missing port is caught", checkService, func(r *rendering) {
+				r.find("Service", collectorName).(*corev1.Service).Spec.Ports[0].TargetPort.StrVal = "ingest"
+			}},
+			{"an agent dialling another Service is caught", checkCollectorAddress, func(r *rendering) {
+				for i, a := range agent(r).Args {
+					if strings.HasPrefix(a, "--collector=") {
+						agent(r).Args[i] = "--collector=collector:7070"
+					}
+				}
+			}},
+			{"an object in another namespace is caught", checkNamespaces, func(r *rendering) {
+				r.find("Service", collectorName).(*corev1.Service).Namespace = "default"
+			}},
+		}},
+		{"RBAC", []mistake{
+			{"reading Secrets is caught", checkCollectorRole, func(r *rendering) {
+				role := r.find("ClusterRole", collectorName).(*rbacv1.ClusterRole)
+				role.Rules[0].Resources = append(role.Rules[0].Resources, "secrets")
+			}},
+			{"deleting pods is caught", checkCollectorRole, func(r *rendering) {
+				role := r.find("ClusterRole", collectorName).(*rbacv1.ClusterRole)
+				role.Rules[0].Verbs = append(role.Rules[0].Verbs, "delete")
+			}},
+			{"a wildcard verb is caught", checkCollectorRole, func(r *rendering) {
+				r.find("ClusterRole", collectorName).(*rbacv1.ClusterRole).Rules[1].Verbs = []string{"*"}
+			}},
+			{"binding the agent too is caught", checkBindings, func(r *rendering) {
+				b := r.find("ClusterRoleBinding", collectorName).(*rbacv1.ClusterRoleBinding)
+				b.Subjects = append(b.Subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: agentName, Namespace: namespace})
+			}},
+		}},
+	}
+	for _, tool := range tools {
+		good := render(t, tool, variants[0])
+		for _, g := range groups {
+			for _, m := range g.mistakes {
+				t.Run(tool+", "+g.name+": "+m.name, func(t *testing.T) {
+					if p := m.check(good); len(p) > 0 {
+						t.Fatalf("the unbroken rendering already fails: %s", strings.Join(p, "; "))
+					}
+					bad := good.clone()
+					m.mutate(bad)
+					if len(m.check(bad)) == 0 {
+						t.Error("the check found nothing wrong")
+					}
+					if len(m.check(good)) > 0 {
+						t.Error("breaking the copy changed the original")
+					}
+				})
+			}
+		}
+	}
+}

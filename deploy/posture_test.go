@@ -1,0 +1,329 @@
+package deploy
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+)
+
+// A check looks at one rendering and returns what is wrong with it.
+type check struct {
+	name string
+	fn   func(r *rendering) []string
+}
+
+// postureChecks are the security properties every rendering must have.
+var postureChecks = []check{
+	{"no container is privileged or may gain privileges", checkUnprivileged},
+	{"every container drops all capabilities", checkDropAll},
+	{"only the agent adds capabilities, exactly the ones it needs", checkAddedCapabilities},
+	{"every root filesystem is read-only", checkReadOnlyRoot},
+	{"every container has cpu and memory requests and limits", checkResources},
+	{"every long-running container has liveness and readiness probes", checkProbes},
+	{"only the agent runs as root", checkUsers},
+	{"every container has a seccomp profile, and only the agent's is Unconfined", checkSeccomp},
+	{"only the agent shares a host namespace, and only the PID one", checkHostNamespaces},
+	{"the agent tolerates every taint", checkTolerations},
+	{"the agent mounts exactly the host paths it reads, read-only but for its spool", checkHostPaths},
+	{"no ServiceAccount token reaches the agent", checkAgentToken},
+	{"the agent's priority class exists and ranks below the system classes", checkPriority},
+	{"the collector runs one replica and is recreated, never rolled", checkCollectorRollout},
+}
+
+func TestSecurityPosture(t *testing.T) {
+	eachRendering(t, func(t *testing.T, r *rendering) {
+		if r.pod(agentName) == nil || r.pod(collectorName) == nil {
+			t.Fatalf("want the %s DaemonSet and the %s Deployment", agentName, collectorName)
+		}
+		runChecks(t, r, postureChecks)
+	})
+}
+
+// runChecks runs each check as a subtest named after it.
+func runChecks(t *testing.T, r *rendering, checks []check) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			for _, p := range c.fn(r) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+func checkUnprivileged(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range containers(p.spec) {
+			sc := c.SecurityContext
+			switch {
+			case sc == nil:
+				problems = append(problems, fmt.Sprintf("%s/%s: no securityContext", p.owner, c.Name))
+			case sc.Privileged != nil && *sc.Privileged:
+				problems = append(problems, fmt.Sprintf("%s/%s: privileged", p.owner, c.Name))
+			case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+				problems = append(problems, fmt.Sprintf("%s/%s: allowPrivilegeEscalation is not false", p.owner, c.Name))
+			}
+		}
+	}
+	return problems
+}
+
+func checkDropAll(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range containers(p.spec) {
+			if c.SecurityContext == nil || c.SecurityContext.Capabilities == nil ||
+				!slices.Equal(c.SecurityContext.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+				problems = append(problems, fmt.Sprintf("%s/%s: capabilities do not drop exactly [ALL]", p.owner, c.Name))
+			}
+		}
+	}
+	return problems
+}
+
+// agentCapabilities is what the agent needs: eBPF (BPF, PERFMON), other
+// processes' /proc entries (SYS_PTRACE), host files it does not own
+// (DAC_READ_SEARCH), and on old kernels a higher memlock limit.
+func agentCapabilities(v variant) []string {
+	caps := []string{"BPF", "DAC_READ_SEARCH", "PERFMON", "SYS_PTRACE"}
+	if v.memlock {
+		caps = append(caps, "SYS_RESOURCE")
+	}
+	slices.Sort(caps)
+	return caps
+}
+
+func checkAddedCapabilities(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range containers(p.spec) {
+			var added []string
+			if c.SecurityContext != nil && c.SecurityContext.Capabilities != nil {
+				for _, a := range c.SecurityContext.Capabilities.Add {
+					added = append(added, string(a))
+				}
+			}
+			slices.Sort(added)
+			var want []string
+			if p.name == agentName && c.Name == "agent" {
+				want = agentCapabilities(r.variant)
+			}
+			if !slices.Equal(added, want) {
+				problems = append(problems, fmt.Sprintf("%s/%s: adds capabilities %v, want %v", p.owner, c.Name, added, want))
+			}
+		}
+	}
+	return problems
+}
+
+func checkReadOnlyRoot(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range containers(p.spec) {
+			if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
+				problems = append(problems, fmt.Sprintf("%s/%s: root filesystem is writable", p.owner, c.Name))
+			}
+		}
+	}
+	return problems
+}
+
+func checkResources(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range containers(p.spec) {
+			for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				req, lim := c.Resources.Requests[res], c.Resources.Limits[res]
+				switch {
+				case req.IsZero() || lim.IsZero():
+					problems = append(problems, fmt.Sprintf("%s/%s: %s request or limit missing", p.owner, c.Name, res))
+				case req.Cmp(lim) > 0:
+					problems = append(problems, fmt.Sprintf("%s/%s: %s request %s above limit %s", p.owner, c.Name, res, req.String(), lim.String()))
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func checkProbes(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range p.spec.Containers {
+			for kind, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+				if probe == nil || probe.HTTPGet == nil {
+					problems = append(problems, fmt.Sprintf("%s/%s: no HTTP %s probe", p.owner, c.Name, kind))
+				}
+			}
+			if c.LivenessProbe != nil && c.LivenessProbe.HTTPGet != nil && c.LivenessProbe.HTTPGet.Path != "/healthz" {
+				problems = append(problems, fmt.Sprintf("%s/%s: liveness probe on %s, want /healthz", p.owner, c.Name, c.LivenessProbe.HTTPGet.Path))
+			}
+			if c.ReadinessProbe != nil && c.ReadinessProbe.HTTPGet != nil && c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+				problems = append(problems, fmt.Sprintf("%s/%s: readiness probe on %s, want /readyz", p.owner, c.Name, c.ReadinessProbe.HTTPGet.Path))
+			}
+		}
+	}
+	return problems
+}
+
+func checkUsers(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range containers(p.spec) {
+			uid := runAsUser(p.spec, c)
+			root := uid == nil || *uid == 0
+			switch {
+			case p.name == agentName && c.Name == "agent":
+				if uid == nil || *uid != 0 {
+					problems = append(problems, fmt.Sprintf("%s/%s: the agent must say it runs as uid 0", p.owner, c.Name))
+				}
+			case root || !runAsNonRoot(p.spec, c):
+				problems = append(problems, fmt.Sprintf("%s/%s: may run as root (runAsUser %v, runAsNonRoot %v)", p.owner, c.Name, uid, runAsNonRoot(p.spec, c)))
+			}
+		}
+	}
+	return problems
+}
+
+func checkSeccomp(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		for _, c := range containers(p.spec) {
+			want := corev1.SeccompProfileTypeRuntimeDefault
+			if p.name == agentName && c.Name == "agent" {
+				want = corev1.SeccompProfileTypeUnconfined
+			}
+			if s := seccomp(p.spec, c); s == nil || s.Type != want {
+				problems = append(problems, fmt.Sprintf("%s/%s: seccomp profile %v, want %s", p.owner, c.Name, s, want))
+			}
+		}
+	}
+	return problems
+}
+
+func checkHostNamespaces(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		if p.spec.HostPID != (p.name == agentName) {
+			problems = append(problems, fmt.Sprintf("%s: hostPID %v", p.owner, p.spec.HostPID))
+		}
+		if p.spec.HostNetwork || p.spec.HostIPC {
+			problems = append(problems, fmt.Sprintf("%s: hostNetwork %v, hostIPC %v", p.owner, p.spec.HostNetwork, p.spec.HostIPC))
+		}
+	}
+	return problems
+}
+
+func checkTolerations(r *rendering) []string {
+	spec := r.pod(agentName)
+	want := []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+	if !slices.EqualFunc(spec.Tolerations, want, func(a, b corev1.Toleration) bool { return a == b }) {
+		return []string{fmt.Sprintf("tolerations %+v, want one with operator Exists and nothing else", spec.Tolerations)}
+	}
+	return nil
+}
+
+// A hostMount is a host path as the agent sees it.
+type hostMount struct {
+	hostPath, mountPath string
+	readOnly            bool
+	propagation         corev1.MountPropagationMode
+}
+
+// agentHostMounts is every host path the agent needs, and how. There is no
+// host /proc (hostPID gives the container's /proc the host's processes)
+// and no /sys/kernel/btf (the container's own sysfs shows it).
+func agentHostMounts(v variant) map[string]hostMount {
+	return map[string]hostMount{
+		"runtime": {v.runtimeDir, v.runtimeDir, true, corev1.MountPropagationHostToContainer},
+		"netns":   {"/var/run/netns", "/var/run/netns", true, corev1.MountPropagationHostToContainer},
+		"cgroup":  {"/sys/fs/cgroup", "/sys/fs/cgroup", true, ""},
+		"kubelet": {"/var/lib/kubelet", "/var/lib/kubelet", true, corev1.MountPropagationHostToContainer},
+		"spool":   {"/var/lib/graceline/spool", "/var/lib/graceline/spool", false, ""},
+	}
+}
+
+func checkHostPaths(r *rendering) (problems []string) {
+	for _, p := range r.pods() {
+		got := map[string]hostMount{}
+		for _, vol := range p.spec.Volumes {
+			if vol.HostPath == nil {
+				continue
+			}
+			m := hostMount{hostPath: vol.HostPath.Path}
+			n := 0
+			for _, c := range containers(p.spec) {
+				for _, vm := range c.VolumeMounts {
+					if vm.Name == vol.Name {
+						n++
+						m.mountPath, m.readOnly = vm.MountPath, vm.ReadOnly
+						if vm.MountPropagation != nil {
+							m.propagation = *vm.MountPropagation
+						}
+					}
+				}
+			}
+			if n != 1 {
+				problems = append(problems, fmt.Sprintf("%s: host path %s mounted %d times, want once", p.owner, vol.HostPath.Path, n))
+			}
+			got[vol.Name] = m
+		}
+		want := map[string]hostMount{}
+		if p.name == agentName {
+			want = agentHostMounts(r.variant)
+		}
+		for name, w := range want {
+			if g, ok := got[name]; !ok || g != w {
+				problems = append(problems, fmt.Sprintf("%s: volume %s is %+v, want %+v", p.owner, name, got[name], w))
+			}
+		}
+		for name, g := range got {
+			if _, ok := want[name]; !ok {
+				problems = append(problems, fmt.Sprintf("%s: unexpected host path %s (%+v)", p.owner, name, g))
+			}
+		}
+	}
+	return problems
+}
+
+func checkAgentToken(r *rendering) (problems []string) {
+	spec := r.pod(agentName)
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		problems = append(problems, "the agent's pod does not set automountServiceAccountToken: false")
+	}
+	sa, _ := r.find("ServiceAccount", spec.ServiceAccountName).(*corev1.ServiceAccount)
+	switch {
+	case spec.ServiceAccountName != agentName:
+		problems = append(problems, fmt.Sprintf("the agent runs as ServiceAccount %q, want %s", spec.ServiceAccountName, agentName))
+	case sa == nil:
+		problems = append(problems, "the agent's ServiceAccount is not rendered")
+	case sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken:
+		problems = append(problems, "the agent's ServiceAccount does not set automountServiceAccountToken: false")
+	}
+	return problems
+}
+
+func checkPriority(r *rendering) []string {
+	spec := r.pod(agentName)
+	pc, _ := r.find("PriorityClass", spec.PriorityClassName).(*schedulingv1.PriorityClass)
+	switch {
+	case pc == nil:
+		return []string{fmt.Sprintf("priority class %q is not rendered", spec.PriorityClassName)}
+	case pc.Value <= 0 || pc.Value > 1_000_000_000:
+		return []string{fmt.Sprintf("priority %d: want above 0 and at most 1,000,000,000 (below the system classes)", pc.Value)}
+	case pc.GlobalDefault:
+		return []string{"the priority class is the cluster's default"}
+	}
+	return nil
+}
+
+func checkCollectorRollout(r *rendering) []string {
+	d, _ := r.find("Deployment", collectorName).(*appsv1.Deployment)
+	if d == nil {
+		return []string{"no collector Deployment"}
+	}
+	var problems []string
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+		problems = append(problems, fmt.Sprintf("replicas %v, want 1 (SQLite has one writer)", d.Spec.Replicas))
+	}
+	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		problems = append(problems, fmt.Sprintf("strategy %q, want Recreate", d.Spec.Strategy.Type))
+	}
+	return problems
+}

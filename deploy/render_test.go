@@ -1,0 +1,185 @@
+// Package deploy holds graceline's manifests (a kustomize base with
+// overlays and components, and a Helm chart) and the tests that render
+// them as kubectl and helm would, decode every object strictly, and check
+// their security posture, their wiring and that both forms agree.
+package deploy
+
+import (
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+const (
+	// namespace is where both forms put graceline.
+	namespace = "graceline"
+	chartDir  = "helm/graceline"
+)
+
+// A variant is one way to install graceline, written once for kustomize
+// (an overlay plus components) and once for Helm (values), which must give
+// the same objects.
+type variant struct {
+	name       string
+	overlay    string
+	components []string
+	values     map[string]any
+	// What the variant changes, for the checks.
+	runtimeDir string
+	memlock    bool
+	tls        bool
+}
+
+var variants = []variant{
+	{name: "containerd", overlay: "containerd", runtimeDir: "/run/containerd"},
+	{name: "CRI-O", overlay: "crio", values: map[string]any{"runtime": "crio"}, runtimeDir: "/var/run/crio"},
+	{name: "containerd with memlock", overlay: "containerd", components: []string{"memlock"},
+		values: map[string]any{"agent": map[string]any{"memlock": true}}, runtimeDir: "/run/containerd", memlock: true},
+	{name: "CRI-O with TLS", overlay: "crio", components: []string{"tls"},
+		values: map[string]any{"runtime": "crio", "tls": map[string]any{"enabled": true}}, runtimeDir: "/var/run/crio", tls: true},
+}
+
+// A rendering is what one tool made of one variant.
+type rendering struct {
+	tool    string // "kustomize" or "helm"
+	variant variant
+	objects []object
+}
+
+// renderings renders every variant with both tools, once per test binary.
+var renderings = map[string]*rendering{}
+
+func render(t *testing.T, tool string, v variant) *rendering {
+	t.Helper()
+	key := tool + "/" + v.name
+	if r, ok := renderings[key]; ok {
+		return r
+	}
+	var stream []byte
+	switch tool {
+	case "kustomize":
+		stream = renderKustomize(t, v.overlay, v.components)
+	case "helm":
+		stream = renderHelm(t, v.values)
+	default:
+		t.Fatalf("unknown tool %q", tool)
+	}
+	objs, err := decodeStream(stream)
+	if err != nil {
+		t.Fatalf("%s, %s: %v", tool, v.name, err)
+	}
+	r := &rendering{tool: tool, variant: v, objects: objs}
+	renderings[key] = r
+	return r
+}
+
+// tools are the two ways the manifests are rendered.
+var tools = []string{"kustomize", "helm"}
+
+// eachRendering runs f in a subtest per variant and tool, so that one that
+// fails to render fails only its own subtests.
+func eachRendering(t *testing.T, f func(t *testing.T, r *rendering)) {
+	t.Helper()
+	for _, v := range variants {
+		for _, tool := range tools {
+			t.Run(tool+", "+v.name, func(t *testing.T) { f(t, render(t, tool, v)) })
+		}
+	}
+}
+
+func (r *rendering) String() string { return r.tool + ", " + r.variant.name }
+
+// renderKustomize builds an overlay as kubectl apply -k would. The tree is
+// copied into an in-memory filesystem, so that components are added by a
+// kustomization written next to the real ones, never onto the disk.
+func renderKustomize(t *testing.T, overlay string, components []string) []byte {
+	t.Helper()
+	mem := filesys.MakeFsInMemory()
+	err := filepath.WalkDir("kustomize", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile("/"+filepath.ToSlash(p), b)
+	})
+	if err != nil {
+		t.Fatalf("copy the kustomize tree: %v", err)
+	}
+	dir := path.Join("/kustomize/overlays", overlay)
+	if len(components) > 0 {
+		dir = "/kustomize/overlays/test-" + overlay + "-" + strings.Join(components, "-")
+		k := "resources:\n  - ../" + overlay + "\ncomponents:\n"
+		for _, c := range components {
+			k += "  - ../../components/" + c + "\n"
+		}
+		if err := mem.WriteFile(dir+"/kustomization.yaml", []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	return out
+}
+
+// renderHelm renders the chart as `helm template --namespace graceline`
+// would: values coalesced with the chart's and checked against its schema,
+// templates run in strict mode (a missing value is an error), NOTES.txt
+// left out.
+func renderHelm(t *testing.T, values map[string]any) []byte {
+	t.Helper()
+	out, err := renderHelmErr(values)
+	if err != nil {
+		t.Fatalf("render the chart: %v", err)
+	}
+	return out
+}
+
+func renderHelmErr(values map[string]any) ([]byte, error) {
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		return nil, err
+	}
+	if values == nil {
+		values = map[string]any{}
+	}
+	opts := chartutil.ReleaseOptions{Name: "graceline", Namespace: namespace, Revision: 1, IsInstall: true}
+	vals, err := chartutil.ToRenderValues(ch, values, opts, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	files, err := engine.Engine{Strict: true}.Render(ch, vals)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if !strings.HasSuffix(name, "NOTES.txt") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString("---\n# Source: " + name + "\n" + files[name] + "\n")
+	}
+	return []byte(b.String()), nil
+}
