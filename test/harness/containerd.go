@@ -42,6 +42,7 @@ type Containerd struct {
 	Log     string
 
 	root   string
+	opts   options
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
@@ -106,9 +107,27 @@ func StartContainerd(ctx context.Context, f Flavor, images ...string) (*Containe
 	return c, nil
 }
 
+// StartContainerdWith is StartContainerd with options, for example a CNI
+// network for a kubelet's runtime.
+func StartContainerdWith(ctx context.Context, f Flavor, opts []Option, images ...string) (*Containerd, error) {
+	c, err := NewContainerd(f, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := ImportImages(ctx, c.Address, images...); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
 // NewContainerd prepares a private containerd's directory and configuration
 // without starting it, so that a test can point a client at its socket first.
-func NewContainerd(f Flavor) (*Containerd, error) {
+func NewContainerd(f Flavor, opts ...Option) (*Containerd, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -119,6 +138,9 @@ func NewContainerd(f Flavor) (*Containerd, error) {
 		return nil, err
 	}
 	c := &Containerd{Flavor: f, Dir: dir, Address: filepath.Join(dir, "containerd.sock"), Log: filepath.Join(dir, "containerd.log"), root: root}
+	for _, o := range opts {
+		o(&c.opts)
+	}
 	if err := c.writeConfig(); err != nil {
 		c.Close()
 		return nil, err
@@ -264,6 +286,11 @@ func (c *Containerd) writeConfig() error {
 			return err
 		}
 	}
+	if c.opts.cniConfList != nil {
+		if err := os.WriteFile(filepath.Join(c.Dir, "cni", "10-graceline.conflist"), c.opts.cniConfList, 0o644); err != nil {
+			return fmt.Errorf("write CNI config: %w", err)
+		}
+	}
 	f, err := os.Create(filepath.Join(c.Dir, "config.toml"))
 	if err != nil {
 		return err
@@ -275,7 +302,8 @@ func (c *Containerd) writeConfig() error {
 }
 
 // Both configs keep every path inside Dir (including runc's state root, so
-// two daemons never share /run/containerd/runc), restrict oom_score_adj
+// two daemons never share /run/containerd/runc, and on 2.x the pods' network
+// namespaces, which would otherwise sit in /var/run/netns), restrict oom_score_adj
 // (the harness lacks CAP_SYS_RESOURCE), and pin the local pause image.
 const config16 = `version = 2
 root = "{{.Dir}}/root"
@@ -323,6 +351,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.bt
     sandbox = "{{.Pause}}"
 [plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.cri.v1.runtime".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
