@@ -47,7 +47,7 @@ gen_gomod() {
 # Regenerate the wrapper's go.mod when it is missing or describes another
 # version; `go mod tidy` then fills go.sum and the indirect requirements.
 want_head=$(gen_gomod)
-if ! grep -Eq "^(require )?[[:space:]]*k8s.io/kubernetes $K8S_VERSION\$" "$mod/go.mod" 2>/dev/null ||
+if ! grep -Eq "^(require )?[[:space:]]*k8s.io/kubernetes $K8S_VERSION( // indirect)?\$" "$mod/go.mod" 2>/dev/null ||
 	[ "$(printf '%s\n' "$want_head" | sed -n '/^replace (/,/^)/p')" != "$(sed -n '/^replace (/,/^)/p' "$mod/go.mod")" ]; then
 	log "generating test/cluster/k8s/go.mod for k8s.io/kubernetes $K8S_VERSION"
 	printf '%s\n' "$want_head" >"$mod/go.mod"

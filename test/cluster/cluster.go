@@ -30,6 +30,9 @@ type Options struct {
 	NodeName string
 	// Log receives progress; slog.Default() when nil.
 	Log *slog.Logger
+	// KeepLogs, when set, is a directory that Close copies the components'
+	// logs into before it removes the cluster's directory.
+	KeepLogs string
 }
 
 // Cluster is a running single-node cluster.
@@ -47,6 +50,7 @@ type Cluster struct {
 	StartupTime time.Duration
 
 	log        *slog.Logger
+	keepLogs   string
 	id         string
 	net        network
 	cgroupRoot string
@@ -66,7 +70,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{NodeName: opts.NodeName, log: opts.Log}
+	c = &Cluster{NodeName: opts.NodeName, log: opts.Log, keepLogs: opts.KeepLogs}
 	if c.NodeName == "" {
 		c.NodeName = "graceline-node"
 	}

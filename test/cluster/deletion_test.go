@@ -84,7 +84,7 @@ func TestPodDeletion(t *testing.T) {
 				}()
 			}
 			sent := deleteAndWaitGone(t, pod)
-			events := waitLifecycle(t, pod)
+			events := waitLifecycle(t, pod, sent)
 
 			code, reason, exitedAt := exitOf(t, events)
 			if code != tc.wantCode || reason != tc.wantReason {

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -58,6 +59,7 @@ func TestDeploymentScaledToZero(t *testing.T) {
 		})
 	}
 
+	scaled := time.Now()
 	scale := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}, Spec: autoscalingv1.ScaleSpec{Replicas: 0}}
 	if _, err := client.AppsV1().Deployments(ns).UpdateScale(ctx, "web", scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("scale deployment to 0: %v", err)
@@ -66,7 +68,7 @@ func TestDeploymentScaledToZero(t *testing.T) {
 		waitGone(t, &p)
 	}
 	for _, p := range pods {
-		events := waitLifecycle(t, &p)
+		events := waitLifecycle(t, &p, scaled)
 		if code, reason, _ := exitOf(t, events); code != 0 || reason != apiv1.ReasonCompleted {
 			t.Errorf("pod %s: container_exited code %d reason %q, want 0 Completed", p.Name, code, reason)
 		}

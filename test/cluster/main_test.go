@@ -70,7 +70,7 @@ func run(m *testing.M) int {
 	}
 	images = []string{busybox, pause}
 
-	testCluster, err = cluster.Start(ctx, cluster.Options{Images: images, Log: log})
+	testCluster, err = cluster.Start(ctx, cluster.Options{Images: images, Log: log, KeepLogs: os.Getenv("GRACELINE_CLUSTER_LOGS")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start cluster:", err)
 		return 1
@@ -93,11 +93,15 @@ func run(m *testing.M) int {
 		return code
 	}
 	// A signal while the tests run tears the cluster down before exiting.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	go func() {
-		<-ctx.Done()
-		fmt.Fprintln(os.Stderr, "interrupted: tearing the cluster down")
-		teardown()
-		os.Exit(1)
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(os.Stderr, "interrupted: tearing the cluster down")
+			teardown()
+			os.Exit(1)
+		}
 	}()
 	code := runTests(m)
 	if tc := teardown(); tc != 0 {

@@ -63,8 +63,8 @@ func TestPodNetworks(t *testing.T) {
 				}
 			}
 
-			deleteAndWaitGone(t, pod)
-			waitLifecycle(t, pod)
+			sent := deleteAndWaitGone(t, pod)
+			waitLifecycle(t, pod, sent)
 			if !tc.hostNetwork {
 				// The CNI DEL in StopPodSandbox releases the namespace.
 				waitFor(t, 30*time.Second, "netns "+podNetNS+" released", func() bool { return !netnsPinned(podNetNS) })

@@ -123,13 +123,19 @@ func waitGone(t *testing.T, pod *corev1.Pod) {
 
 // waitLifecycle waits until the agent reports the pod's sandbox removed and
 // checks that its events are the full sequence, about this pod and node.
-func waitLifecycle(t *testing.T, pod *corev1.Pod) []*apiv1.Event {
+// It logs the timeline relative to deleted, when the deletion was asked for.
+func waitLifecycle(t *testing.T, pod *corev1.Pod, deleted time.Time) []*apiv1.Event {
 	t.Helper()
 	uid := string(pod.UID)
 	waitFor(t, removedTimeout, "agent: sandbox_removed of "+pod.Name, func() bool {
 		return find(agent.forPod(uid), apiv1.KindSandboxRemoved) != nil
 	})
 	events := agent.forPod(uid)
+	var timeline strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&timeline, "\n  %+9.3fs  %s", e.Time.AsTime().Sub(deleted).Seconds(), e.Kind)
+	}
+	t.Logf("pod %s (uid %s), times relative to the delete:%s", pod.Name, uid, timeline.String())
 	if got := kinds(events); strings.Join(got, ",") != strings.Join(fullSequence, ",") {
 		t.Errorf("pod %s: agent events = %v, want %v", pod.Name, got, fullSequence)
 	}

@@ -25,6 +25,10 @@ func (c *Cluster) Close() error {
 	var errs []error
 	c.kubelet.stop(30 * time.Second)
 	if c.Containerd != nil {
+		// Its directory, log included, goes with it.
+		if c.keepLogs != "" {
+			c.copyLogs(c.Containerd.Log)
+		}
 		if err := c.Containerd.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close node containerd: %w", err))
 		}
@@ -57,13 +61,37 @@ func (c *Cluster) Close() error {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(30 * time.Second)
 	}
+	if c.keepLogs != "" && c.Dir != "" {
+		logs, _ := filepath.Glob(filepath.Join(c.Dir, "*.log"))
+		if err := c.copyLogs(logs...); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Dir != "" {
 		if err := os.RemoveAll(c.Dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove cluster dir: %w", err))
 		}
 	}
-	c.log.Info("cluster torn down", "took", time.Since(began).Round(time.Millisecond), "errors", len(errs))
+	c.log.Info("cluster torn down", "took", time.Since(began).Round(time.Millisecond), "errors", len(errs), "kept_logs", c.keepLogs)
 	return errors.Join(errs...)
+}
+
+// copyLogs copies log files into keepLogs/<cluster dir name>.
+func (c *Cluster) copyLogs(logs ...string) error {
+	dst := filepath.Join(c.keepLogs, filepath.Base(c.Dir))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("keep logs: %w", err)
+	}
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(l)), b, 0o644); err != nil {
+			return fmt.Errorf("keep logs: %w", err)
+		}
+	}
+	return nil
 }
 
 // Leftovers lists whatever of the cluster is still on the host after Close:
