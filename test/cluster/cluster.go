@@ -58,7 +58,8 @@ type Cluster struct {
 	procs      []*process // in start order; stopped in reverse
 	kubelet    *process
 	kubeletDir string
-	ctdDir     string // the containerd's directory, checked after it is gone
+	ctdDir     string   // the containerd's directory, checked after it is gone
+	hostPaths  []string // fixed host directories this cluster created
 }
 
 // Start builds nothing: it runs the binaries hack/build-k8s.sh built. It
@@ -89,13 +90,14 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, fmt.Errorf("read random id: %w", err)
 	}
 	c.id = hex.EncodeToString(id)
+	c.hostPaths = absentHostPaths()
 	// A short path: the kubelet's and containerd's unix sockets live below it.
 	if c.Dir, err = os.MkdirTemp("", "gl-k8s-"); err != nil {
 		return nil, fmt.Errorf("create cluster dir: %w", err)
 	}
 	// Names no other cluster on the host uses, so that two (a test run and
 	// a by-hand cluster) can run side by side and be removed apart.
-	c.net = network{bridge: "glk8s" + c.id, subnet: fmt.Sprintf("10.238.%d.0/24", id[0]), ipamDir: filepath.Join(c.Dir, "cni-ipam")}
+	c.net = network{name: "graceline-" + c.id, bridge: "glk8s" + c.id, subnet: fmt.Sprintf("10.238.%d.0/24", id[0]), ipamDir: filepath.Join(c.Dir, "cni-ipam")}
 	c.cgroupRoot = "/graceline-" + c.id
 	ports, err := freePorts(8)
 	if err != nil {

@@ -113,6 +113,8 @@ func controllerManagerArgs(dir, kubeconfig string, port int, creds *credentials)
 		"--root-ca-file", apiServerCA(dir),
 		"--service-account-private-key-file", creds.saKey,
 		"--use-service-account-credentials=false",
+		// It creates this directory at start; the default is /usr/libexec.
+		"--flex-volume-plugin-dir", filepath.Join(dir, "flexvolume"),
 		"--leader-elect=false",
 		"--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(port),

@@ -14,14 +14,14 @@ import (
 // routes nor turns on IP forwarding; pods get their own network namespace
 // with an address on the bridge, and nothing leaves the node.
 type network struct {
-	bridge, subnet, ipamDir string
+	name, bridge, subnet, ipamDir string
 }
 
 // confList returns the CNI configuration list for the private containerd.
 func (n network) confList() ([]byte, error) {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
-		"name":       "graceline",
+		"name":       n.name,
 		"plugins": []any{map[string]any{
 			"type":        "bridge",
 			"bridge":      n.bridge,

@@ -13,8 +13,9 @@ import (
 // Close tears the cluster down and removes everything it made: the kubelet
 // first (so it restarts nothing), then the runtime with every pod (its CNI
 // DEL removes the pods' veths and network namespaces), the kubelet's mounts
-// and cgroups, the bridge, the control plane, and the directory. It also
-// puts back the kernel settings the kubelet changed. It goes on past
+// and cgroups, the bridge, the control plane, the directories at fixed host
+// paths it created, and its own directory. It also puts back the kernel
+// settings the kubelet changed. It goes on past
 // errors and returns them all; Leftovers then says what, if anything,
 // survived. Close is safe on a partly started cluster.
 func (c *Cluster) Close() error {
@@ -61,6 +62,7 @@ func (c *Cluster) Close() error {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(30 * time.Second)
 	}
+	removeHostPaths(c.hostPaths)
 	if c.keepLogs != "" && c.Dir != "" {
 		logs, _ := filepath.Glob(filepath.Join(c.Dir, "*.log"))
 		if err := c.copyLogs(logs...); err != nil {
@@ -96,7 +98,8 @@ func (c *Cluster) copyLogs(logs ...string) error {
 
 // Leftovers lists whatever of the cluster is still on the host after Close:
 // processes that name its directories, mounts below them, the directories
-// themselves, its cgroups, its bridge, and kernel settings not put back.
+// themselves, its cgroups, its bridge, kernel settings not put back, and
+// what it made at fixed host paths.
 // An empty list means the host is as it was.
 func (c *Cluster) Leftovers() []string {
 	var out []string
@@ -125,6 +128,9 @@ func (c *Cluster) Leftovers() []string {
 	}
 	if c.sysctls != nil {
 		out = append(out, changedSysctls(c.sysctls)...)
+	}
+	if c.Dir != "" {
+		out = append(out, hostPathLeftovers(c.hostPaths, c.Dir, c.net.name)...)
 	}
 	return out
 }
