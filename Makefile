@@ -23,13 +23,15 @@ k8s:
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# Regenerate the protobuf code; the output is committed.
+# Regenerate the protobuf code and the eBPF objects (bpf2go, clang); the
+# output is committed.
 generate: deps
-	$(GO) generate ./api/...
+	$(GO) generate ./api/... ./bpf/...
 
 # Fails when the committed generated code is not what the sources produce.
 check-generated: generate
-	@git diff --exit-code -- api/ || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@git diff --exit-code -- api/ bpf/ || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api/ bpf/)" || { git status --porcelain -- api/ bpf/; echo "generate left untracked files"; exit 1; }
 
 lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -45,8 +47,10 @@ e2e: deps k8s
 test: deps k8s lint check-generated
 	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# The probe overhead benchmark runs its own rounds, so once is enough.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /bpf/)
 
 demo: deps
 	$(GO) run ./test/demo

@@ -11,11 +11,17 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/graceline/graceline/agent/diagnose"
+	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/timeline"
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/cri/containerd"
 )
@@ -37,7 +43,26 @@ type Config struct {
 	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables it.
 	MetricsAddress string
 	Observer       cri.Config
-	Output         io.Writer
+	Kernel         KernelConfig
+	Timeline       timeline.Config
+	Release        release.Config
+	// SummariesOnly prints only termination summaries and stuck reports.
+	SummariesOnly bool
+	Output        io.Writer
+}
+
+// KernelConfig configures the eBPF source.
+type KernelConfig struct {
+	Enabled bool
+	// Probe is passed to the loader; its HostMntNS is filled in from HostPID.
+	Probe termination.Config
+	// HostPID is a process in the host's mount namespace (1 with hostPID).
+	HostPID int
+	// AttributionWindow is how long an event about an unknown container is
+	// held before it is emitted without one.
+	AttributionWindow time.Duration
+	// RemovedTTL is how long a removed container still resolves.
+	RemovedTTL time.Duration
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a
@@ -55,7 +80,28 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)
 	out := newJSONLines(cfg.Output, m.events, m.dropped, log)
-	tracker := cri.NewTracker(cfg.NodeName, out.Emit)
+
+	// Every raw event passes through the correlator on its way out; the
+	// correlator's own summaries and stuck reports go straight out.
+	var observer atomic.Pointer[cri.Observer]
+	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, Now: time.Now, RuntimeErr: func() error {
+		if o := observer.Load(); o != nil {
+			return o.LastError()
+		}
+		return nil
+	}}
+	corr := timeline.New(cfg.NodeName, out.Emit, inspector, cfg.Timeline)
+	emit := func(e *apiv1.Event) {
+		corr.Observe(e)
+		if !cfg.SummariesOnly {
+			out.Emit(e)
+		}
+	}
+	releases := release.New(cfg.NodeName, emit, cfg.Release)
+	tracker := cri.NewTracker(cfg.NodeName, emit)
+	tracker.Subscribe(corr)
+	tracker.Subscribe(releases)
+	sources, unavailable := []string{"cri_relist"}, []string{}
 
 	var ready readiness
 	var wg sync.WaitGroup
@@ -75,6 +121,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}()
 	}
 
+	// The kernel source starts before the runtime is reached, so that no
+	// signal is missed while the agent waits for it.
+	if kernel, err := startKernel(ctx, cfg, tracker, emit, m, criMetrics, log, &wg); err != nil {
+		unavailable = append(unavailable, "ebpf")
+		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
+	} else if kernel {
+		sources = append(sources, "ebpf")
+	} else {
+		unavailable = append(unavailable, "ebpf")
+		log.Info("eBPF source disabled by flag; CRI only")
+	}
+
 	rs, rt, err := connect(ctx, cfg, log)
 	if err != nil {
 		return nil // ctx ended while waiting for the runtime
@@ -85,15 +143,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := obs.Seed(ctx); err != nil {
 		log.Warn("initial listing failed; existing containers will be reported as new", "err", err)
 	}
+	observer.Store(obs)
 	ready.set(obs.Healthy)
+	for _, run := range []func(context.Context){corr.Run, releases.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(ctx)
+		}()
+	}
 
-	sources := []string{"cri_relist"}
 	if obs.UsesStream() {
 		sources = append(sources, "cri_stream")
 	}
 	if addr := containerdAddress(cfg, rt); addr != "" {
 		sources = append(sources, "containerd")
-		w := containerd.NewWatcher(addr, tracker.Apply, criMetrics, cfg.Observer.Backoff, log)
+		w := containerd.NewWatcher(addr, tracker.Apply, releases.SnapshotRemoved, criMetrics, cfg.Observer.Backoff, log)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -102,7 +167,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}()
 	}
-	log.Info("sources", "live", strings.Join(sources, ","), "unavailable", "ebpf (not built into this agent yet)", "runtime", rt.String(), "node", cfg.NodeName)
+	log.Info("sources", "live", strings.Join(sources, ","), "unavailable", strings.Join(unavailable, ","), "runtime", rt.String(), "node", cfg.NodeName)
 	obs.Run(ctx)
 	log.Info("shutting down")
 	return nil

@@ -14,8 +14,9 @@ import (
 )
 
 type metrics struct {
-	events  *prometheus.CounterVec
-	dropped *prometheus.CounterVec
+	events       *prometheus.CounterVec
+	dropped      *prometheus.CounterVec
+	unattributed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,8 +28,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "graceline_events_dropped_total", Help: "Events lost, by reason.",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.events, m.dropped)
-	for _, r := range []string{"encode", "output"} {
+	m.unattributed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "graceline_ebpf_unattributed_total", Help: "Kernel events emitted without a container: none was known for their mount namespace within the attribution window.",
+	})
+	reg.MustRegister(m.events, m.dropped, m.unattributed)
+	for _, r := range []string{"encode", "output", "ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable"} {
 		m.dropped.WithLabelValues(r)
 	}
 	return m

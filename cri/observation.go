@@ -47,8 +47,11 @@ type Observation struct {
 	CreatedAt time.Time
 	StartedAt time.Time
 	Pid       int32
-	Exit      *Exit
-	Source    string
+	// CgroupsPath and NetNS come from a verbose status, when fetched.
+	CgroupsPath string
+	NetNS       string
+	Exit        *Exit
+	Source      string
 }
 
 // Exit is how a container's init process ended.

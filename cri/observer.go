@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -46,8 +47,17 @@ type Observer struct {
 
 	// relistMu serialises relists, which the stream goroutine also triggers.
 	relistMu sync.Mutex
-	healthy  sync.Map // source name -> bool
+	// relistState is the outcome of the last relist: relistUnknown before
+	// the first, then relistOK or relistFailed.
+	relistState atomic.Int32
+	lastErr     atomic.Pointer[error]
 }
+
+const (
+	relistUnknown int32 = iota
+	relistOK
+	relistFailed
+)
 
 // NewObserver returns an Observer for a runtime already connected and
 // identified.
@@ -57,7 +67,11 @@ func NewObserver(rs RuntimeService, rt Runtime, tracker *Tracker, cfg Config, m 
 
 // Seed lists what already exists into the tracker without emitting events.
 func (o *Observer) Seed(ctx context.Context) error {
-	return o.relist(ctx, false)
+	err := o.relist(ctx, false)
+	if err == nil {
+		o.relistState.Store(relistOK)
+	}
+	return err
 }
 
 // UsesStream reports whether the observer subscribes to GetContainerEvents.
@@ -99,30 +113,40 @@ func (o *Observer) Run(ctx context.Context) {
 	}
 }
 
+// relistAndLog relists and logs only the changes between failing and
+// working, so that a runtime that is down for minutes is one line, not one
+// a second.
 func (o *Observer) relistAndLog(ctx context.Context) {
 	err := o.relist(ctx, true)
-	wasUp, _ := o.healthy.Load(SourceRelist)
+	if ctx.Err() == nil {
+		o.lastErr.Store(&err)
+	}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		o.metrics.RelistErrors.Inc()
 		o.metrics.SourceUp.WithLabelValues(SourceRelist).Set(0)
-		if wasUp != false {
+		if o.relistState.Swap(relistFailed) != relistFailed {
 			o.log.Error("CRI relist failed; will retry", "err", err)
 		}
-		o.healthy.Store(SourceRelist, false)
 	case err == nil:
 		o.metrics.SourceUp.WithLabelValues(SourceRelist).Set(1)
-		if wasUp == false {
+		if o.relistState.Swap(relistOK) == relistFailed {
 			o.log.Info("CRI relist recovered")
 		}
-		o.healthy.Store(SourceRelist, true)
 	}
+}
+
+// LastError returns the last relist's error, nil when it succeeded.
+func (o *Observer) LastError() error {
+	if p := o.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Healthy reports whether the last relist succeeded.
 func (o *Observer) Healthy() bool {
-	up, _ := o.healthy.Load(SourceRelist)
-	return up == true
+	return o.relistState.Load() == relistOK
 }
 
 // describeContainer builds the observation for a container in the given CRI
@@ -172,17 +196,39 @@ func (o *Observer) fetchStatus(ctx context.Context, obs Observation) (Observatio
 		m := o.parseContainerMeta(s.Labels, s.Annotations)
 		obs.Meta = &m
 	}
+	info, err := ParseVerboseInfo(st.GetInfo())
+	if err != nil {
+		o.metrics.Warnings.WithLabelValues("status.info").Inc()
+		o.log.Warn("container pid and cgroup unknown", "container", obs.ID, "err", err)
+	}
+	obs.CgroupsPath = info.CgroupsPath
 	switch kind {
 	case ContainerStarted:
-		pid, err := PidFromInfo(st.GetInfo())
-		if err != nil {
-			o.log.Warn("container pid unknown", "container", obs.ID, "err", err)
-		}
-		obs.Pid = pid
+		obs.Pid = info.Pid
 	case ContainerStopped:
 		obs.Exit = &Exit{Code: s.ExitCode, Reason: s.Reason, At: unixNano(s.FinishedAt)}
 	}
 	return obs, true
+}
+
+// describeSandbox adds what the verbose sandbox status says (pid, cgroup,
+// network namespace) to the first observation of a sandbox.
+func (o *Observer) describeSandbox(ctx context.Context, obs Observation) Observation {
+	if obs.Meta == nil {
+		return obs // already known
+	}
+	st, err := o.rs.PodSandboxStatus(ctx, obs.ID, true)
+	if err != nil {
+		o.log.Debug("sandbox status failed", "sandbox", obs.ID, "err", err)
+		return obs
+	}
+	info, err := ParseVerboseInfo(st.GetInfo())
+	if err != nil {
+		o.metrics.Warnings.WithLabelValues("status.info").Inc()
+		o.log.Warn("sandbox pid and network namespace unknown", "sandbox", obs.ID, "err", err)
+	}
+	obs.Pid, obs.CgroupsPath, obs.NetNS = info.Pid, info.CgroupsPath, info.NetNS
+	return obs
 }
 
 func kindForState(s runtimeapi.ContainerState) (ObservationKind, bool) {

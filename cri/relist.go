@@ -85,6 +85,7 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 			m := o.parseSandboxMeta(s.Labels)
 			obs.Meta = &m
 		}
+		obs = o.describeSandbox(ctx, obs)
 		if s.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
 			obs.Kind = SandboxStopped
 			stoppedSandboxes = append(stoppedSandboxes, obs)

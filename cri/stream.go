@@ -168,6 +168,7 @@ func (o *Observer) handleSandboxEvent(ctx context.Context, ev *runtimeapi.Contai
 	switch ev.ContainerEventType {
 	case runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT, runtimeapi.ContainerEventType_CONTAINER_STARTED_EVENT:
 		obs.Kind = SandboxReady
+		obs = o.describeSandbox(ctx, obs)
 	case runtimeapi.ContainerEventType_CONTAINER_STOPPED_EVENT:
 		o.settle(ctx, id, stageStopped, SourceStream)
 		obs.Kind = SandboxStopped

@@ -45,23 +45,27 @@ const removedTTL = 5 * time.Minute
 const earlyLimit = 1024
 
 type container struct {
-	id        string
-	sandboxID string
-	meta      Meta
-	stage     stage
-	firstSeen time.Time
-	removedAt time.Time
-	pid       int32
-	oom       bool
-	exit      *Exit
+	id          string
+	sandboxID   string
+	meta        Meta
+	stage       stage
+	firstSeen   time.Time
+	removedAt   time.Time
+	pid         int32
+	cgroupsPath string
+	oom         bool
+	exit        *Exit
 }
 
 type sandbox struct {
-	id        string
-	meta      Meta
-	stage     stage
-	firstSeen time.Time
-	removedAt time.Time
+	id          string
+	meta        Meta
+	stage       stage
+	firstSeen   time.Time
+	removedAt   time.Time
+	pid         int32
+	cgroupsPath string
+	netNS       string
 }
 
 // Tracker holds the lifecycle stage of every sandbox and container on the
@@ -74,10 +78,11 @@ type Tracker struct {
 	emit func(*apiv1.Event)
 	now  func() time.Time
 
-	mu         sync.Mutex
-	containers map[string]*container
-	sandboxes  map[string]*sandbox
-	early      map[string]*container // exits and OOMs seen before the container
+	mu          sync.Mutex
+	subscribers []Subscriber
+	containers  map[string]*container
+	sandboxes   map[string]*sandbox
+	early       map[string]*container // exits and OOMs seen before the container
 }
 
 // NewTracker returns a Tracker that stamps events with node and hands them to
@@ -90,6 +95,60 @@ func NewTracker(node string, emit func(*apiv1.Event)) *Tracker {
 		containers: make(map[string]*container),
 		sandboxes:  make(map[string]*sandbox),
 		early:      make(map[string]*container),
+	}
+}
+
+// ContainerInfo is what the tracker knows of a container, for consumers that
+// attribute other events to it or watch its resources.
+type ContainerInfo struct {
+	ID          string
+	SandboxID   string
+	Meta        Meta
+	Pid         int32
+	CgroupsPath string
+	Stopped     bool
+	Removed     bool
+}
+
+// SandboxInfo is what the tracker knows of a sandbox.
+type SandboxInfo struct {
+	ID          string
+	Meta        Meta
+	Pid         int32
+	CgroupsPath string
+	NetNS       string
+	Stopped     bool
+	Removed     bool
+}
+
+// Subscriber learns of containers and sandboxes as they appear, gain a pid,
+// stop and are removed, seeded ones included. Its methods run under the
+// tracker's lock: they must be quick and must not call back into it.
+type Subscriber interface {
+	ContainerChanged(ContainerInfo)
+	SandboxChanged(SandboxInfo)
+}
+
+// Subscribe registers s. Call it before the first observation.
+func (t *Tracker) Subscribe(s Subscriber) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.subscribers = append(t.subscribers, s)
+}
+
+func (t *Tracker) notify(c *container) {
+	info := ContainerInfo{ID: c.id, SandboxID: c.sandboxID, Meta: c.meta, Pid: c.pid, CgroupsPath: c.cgroupsPath,
+		Stopped: c.stage >= stageStopped, Removed: c.stage == stageRemoved}
+	for _, s := range t.subscribers {
+		s.ContainerChanged(info)
+	}
+}
+
+func (t *Tracker) notifySandbox(sb *sandbox) {
+	info := SandboxInfo{ID: sb.id, Meta: sb.meta, Pid: sb.pid, CgroupsPath: sb.cgroupsPath, NetNS: sb.netNS,
+		Stopped: sb.stage >= sandboxStopped, Removed: sb.stage == sandboxRemoved}
+	for _, s := range t.subscribers {
+		s.SandboxChanged(info)
 	}
 }
 
@@ -139,8 +198,8 @@ func (t *Tracker) containerFor(obs Observation) *container {
 }
 
 func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
-	c, ok := t.containers[obs.ID]
-	if !ok {
+	c, known := t.containers[obs.ID]
+	if !known {
 		if obs.Meta == nil {
 			// A runtime-native event about a container CRI has not shown us
 			// yet: keep its exit for when it appears; ignore the rest.
@@ -158,20 +217,31 @@ func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
 		}
 		t.containers[obs.ID] = c
 	}
-	if obs.Pid > 0 && c.pid == 0 {
-		c.pid = obs.Pid
+	changed := !known
+	if obs.CgroupsPath != "" && c.cgroupsPath == "" {
+		c.cgroupsPath, changed = obs.CgroupsPath, true
+	}
+	if obs.Pid > 0 && c.pid == 0 && c.stage < stageExited {
+		c.pid, changed = obs.Pid, true
 	}
 	if obs.Exit != nil && (c.exit == nil || c.exit.Reason == "") {
 		c.exit = obs.Exit
 	}
 	for c.stage < target {
 		c.stage++
-		if c.stage == stageRemoved {
+		switch c.stage {
+		case stageStopped:
+			changed = true
+		case stageRemoved:
 			c.removedAt = t.now()
+			changed = true
 		}
 		if emit {
 			t.emit(t.containerEvent(c, obs))
 		}
+	}
+	if changed {
+		t.notify(c)
 	}
 }
 
@@ -233,8 +303,11 @@ func (t *Tracker) applySandbox(obs Observation, target stage, emit bool) {
 		if obs.Meta == nil {
 			return
 		}
-		s = &sandbox{id: obs.ID, meta: *obs.Meta, firstSeen: t.now()}
+		s = &sandbox{id: obs.ID, meta: *obs.Meta, firstSeen: t.now(), pid: obs.Pid, cgroupsPath: obs.CgroupsPath, netNS: obs.NetNS}
 		t.sandboxes[obs.ID] = s
+		if target == sandboxReady {
+			t.notifySandbox(s)
+		}
 	}
 	if target == sandboxRemoved && s.stage < sandboxRemoved {
 		// The kubelet stops a pod's containers, stops its sandbox, then
@@ -256,6 +329,9 @@ func (t *Tracker) advanceContainers(sandboxID string, target stage, at time.Time
 }
 
 func (t *Tracker) advanceSandbox(s *sandbox, obs Observation, target stage, emit bool) {
+	if s.stage < target {
+		defer t.notifySandbox(s)
+	}
 	for s.stage < target {
 		s.stage++
 		if s.stage == sandboxRemoved {

@@ -16,7 +16,7 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 
 # etcd-server, iptables and conntrack are for the real single-node cluster
 # (test/cluster); its Kubernetes binaries come from hack/build-k8s.sh.
-debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev
+debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev
 	etcd-server iptables conntrack)
 missing=()
 for p in "${debs[@]}"; do

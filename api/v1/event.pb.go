@@ -55,7 +55,7 @@ type Event struct {
 	// netns_released, cgroup_removed, rootfs_released, mounts_released.
 	Path string `protobuf:"bytes,16,opt,name=path,proto3" json:"path,omitempty"`
 	// termination_summary.
-	GracePeriodS *int64           `protobuf:"varint,17,opt,name=grace_period_s,json=gracePeriodS,proto3,oneof" json:"grace_period_s,omitempty"`
+	GracePeriodS *int32           `protobuf:"varint,17,opt,name=grace_period_s,json=gracePeriodS,proto3,oneof" json:"grace_period_s,omitempty"`
 	Phases       []*Phase         `protobuf:"bytes,18,rep,name=phases,proto3" json:"phases,omitempty"`
 	Killed       *bool            `protobuf:"varint,19,opt,name=killed,proto3,oneof" json:"killed,omitempty"`
 	Verdict      string           `protobuf:"bytes,20,opt,name=verdict,proto3" json:"verdict,omitempty"`
@@ -210,7 +210,7 @@ func (x *Event) GetPath() string {
 	return ""
 }
 
-func (x *Event) GetGracePeriodS() int64 {
+func (x *Event) GetGracePeriodS() int32 {
 	if x != nil && x.GracePeriodS != nil {
 		return *x.GracePeriodS
 	}
@@ -712,7 +712,7 @@ const file_event_proto_rawDesc = "" +
 	"\x06reason\x18\x0e \x01(\tR\x06reason\x127\n" +
 	"\texited_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bexitedAt\x12\x12\n" +
 	"\x04path\x18\x10 \x01(\tR\x04path\x12)\n" +
-	"\x0egrace_period_s\x18\x11 \x01(\x03H\x02R\fgracePeriodS\x88\x01\x01\x12+\n" +
+	"\x0egrace_period_s\x18\x11 \x01(\x05H\x02R\fgracePeriodS\x88\x01\x01\x12+\n" +
 	"\x06phases\x18\x12 \x03(\v2\x13.graceline.v1.PhaseR\x06phases\x12\x1b\n" +
 	"\x06killed\x18\x13 \x01(\bH\x03R\x06killed\x88\x01\x01\x12\x18\n" +
 	"\averdict\x18\x14 \x01(\tR\averdict\x12A\n" +

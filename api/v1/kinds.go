@@ -9,6 +9,22 @@ const (
 	KindContainerRemoved = "container_removed"
 	KindSandboxStopped   = "sandbox_stopped"
 	KindSandboxRemoved   = "sandbox_removed"
+
+	KindSignalGenerated = "signal_generated"
+	KindSignalDelivered = "signal_delivered"
+	KindProcessExited   = "process_exited"
+	// KindPreStopExec is an exec entering a container whose argv is the
+	// container's preStop exec command; KindExec is any other.
+	KindPreStopExec = "prestop_exec"
+	KindExec        = "exec"
+
+	KindCgroupRemoved  = "cgroup_removed"
+	KindNetNSReleased  = "netns_released"
+	KindRootfsReleased = "rootfs_released"
+	KindMountsReleased = "mounts_released"
+
+	KindTerminationSummary = "termination_summary"
+	KindStuck              = "stuck"
 )
 
 // Exit reasons carried by container_exited, with the meaning CRI gives them.

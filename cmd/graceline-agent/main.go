@@ -8,14 +8,20 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 
 	"github.com/graceline/graceline/agent"
+	"github.com/graceline/graceline/agent/cgroups"
+	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/timeline"
 	"github.com/graceline/graceline/cri"
 )
 
@@ -27,16 +33,31 @@ func main() {
 
 func newCommand() *cobra.Command {
 	hostname, _ := os.Hostname()
-	cfg := agent.Config{Observer: cri.DefaultConfig()}
+	cfg := agent.Config{
+		Observer: cri.DefaultConfig(),
+		Timeline: timeline.DefaultConfig(),
+		Release:  release.Config{CgroupRoot: cgroups.Root, MountInfo: "/proc/self/mountinfo"},
+	}
 	var output, logLevel string
+	var signals []string
 	cmd := &cobra.Command{
 		Use:   "graceline-agent",
 		Short: "Report how pods on this node terminate",
 		Long: `graceline-agent follows the node's container runtime through CRI (an event
-stream where that is safe, a relist always) and containerd's own event API,
-and writes one event per lifecycle step of every sandbox and container:
-container_created, container_started, container_exited, container_stopped,
-sandbox_stopped, container_removed, sandbox_removed.
+stream where that is safe, a relist always), containerd's own event API, and
+the kernel through eBPF, and writes one event per step of every pod's
+termination: container_created, container_started, prestop_exec,
+signal_generated, signal_delivered, process_exited, container_exited,
+container_stopped, sandbox_stopped, cgroup_removed, netns_released,
+rootfs_released, mounts_released, container_removed, sandbox_removed; then one
+termination_summary per pod (phases, grace period, exit codes, verdict
+graceful or killed), and stuck reports with evidence for a pod whose
+termination runs past its grace period plus --stuck-slack.
+
+Kernel events are attributed to the container of their target (a SIGTERM
+sent by runc from the host belongs to the container that receives it). If
+eBPF cannot be used (no BTF, no CAP_BPF/CAP_PERFMON), the agent says so once
+and runs on CRI alone.
 
 With --output - the events are JSON lines on stdout, in graceline's event
 contract. Logs go to stderr.`,
@@ -47,6 +68,9 @@ contract. Logs go to stderr.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
 			if err != nil {
+				return err
+			}
+			if cfg.Kernel.Probe.Signals, err = parseSignals(signals); err != nil {
 				return err
 			}
 			if output != "-" {
@@ -76,8 +100,44 @@ contract. Logs go to stderr.`,
 	f.DurationVar(&cfg.Observer.RelistPeriod, "relist-period", cfg.Observer.RelistPeriod, "how often to relist the runtime when no event stream is live")
 	f.DurationVar(&cfg.Observer.SafetyRelistPeriod, "safety-relist-period", cfg.Observer.SafetyRelistPeriod, "how often to relist while the event stream is live, to catch anything it missed")
 	f.BoolVar(&cfg.Observer.DisableStream, "disable-event-stream", false, "never subscribe to CRI GetContainerEvents; relist only")
+	f.BoolVar(&cfg.Kernel.Enabled, "ebpf", true, "load the eBPF probes (signals, exits, entering execs); --ebpf=false runs on CRI alone")
+	f.BoolVar(&cfg.Kernel.Probe.IncludeHost, "ebpf-include-host", false, "also report host processes (normally dropped in the kernel unless a signal targets a container)")
+	f.StringSliceVar(&signals, "ebpf-signals", []string{"TERM", "KILL", "INT", "QUIT", "HUP", "ABRT"}, "signals to trace; add a container's custom stop signal here")
+	f.Uint64Var(&cfg.Kernel.Probe.RatePerSec, "ebpf-rate-limit", 1000, "kernel events per second allowed per container before they are dropped (and counted)")
+	f.Uint64Var(&cfg.Kernel.Probe.Burst, "ebpf-burst", 2000, "burst of kernel events allowed per container above the rate limit")
+	f.DurationVar(&cfg.Kernel.AttributionWindow, "ebpf-attribution-window", 2*time.Second, "how long to hold a kernel event whose container is not known yet")
+	f.DurationVar(&cfg.Kernel.RemovedTTL, "ebpf-removed-ttl", 5*time.Second, "how long a removed container still resolves late kernel events")
+	f.IntVar(&cfg.Kernel.HostPID, "host-pid", 1, "a process in the host's mount namespace (the agent runs with hostPID)")
+	f.BoolVar(&cfg.SummariesOnly, "summaries-only", false, "print only termination_summary and stuck events")
+	f.DurationVar(&cfg.Timeline.Slack, "stuck-slack", cfg.Timeline.Slack, "how long past its grace period a termination may run before it is reported stuck")
+	f.DurationVar(&cfg.Timeline.StuckEvery, "stuck-every", cfg.Timeline.StuckEvery, "how often a stuck report is repeated with fresh evidence")
+	f.DurationVar(&cfg.Timeline.Settle, "summary-settle", cfg.Timeline.Settle, "how long after a sandbox's removal the summary waits for late resource-release events")
+	f.DurationVar(&cfg.Release.Period, "release-poll-period", 200*time.Millisecond, "how often released cgroups, network namespaces and mounts are checked for")
+	f.DurationVar(&cfg.Release.GiveUp, "release-give-up", 10*time.Minute, "stop watching a resource that is still held after this long")
+	f.StringVar(&cfg.Release.KubeletRoot, "kubelet-root", "/var/lib/kubelet", "the kubelet's --root-dir, where pods' volumes are mounted (mounted into the agent with HostToContainer propagation)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+// parseSignals reads names like TERM or SIGTERM, or numbers.
+func parseSignals(names []string) ([]syscall.Signal, error) {
+	out := make([]syscall.Signal, 0, len(names))
+	for _, n := range names {
+		n = strings.ToUpper(strings.TrimSpace(n))
+		if num, err := strconv.Atoi(n); err == nil {
+			out = append(out, syscall.Signal(num))
+			continue
+		}
+		if !strings.HasPrefix(n, "SIG") {
+			n = "SIG" + n
+		}
+		s := unix.SignalNum(n)
+		if s == 0 {
+			return nil, fmt.Errorf("--ebpf-signals: unknown signal %q", n)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 func newLogger(level string) (*slog.Logger, error) {

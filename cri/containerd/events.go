@@ -37,15 +37,17 @@ var topics = []string{TopicTaskExit, TopicTaskOOM, TopicTaskDelete, TopicContain
 type Watcher struct {
 	address string
 	apply   func(cri.Observation)
-	metrics *cri.Metrics
-	log     *slog.Logger
-	backoff wait.Backoff
+	// snapshotRemoved, if set, learns of every removed snapshot.
+	snapshotRemoved func(key, snapshotter string, at time.Time)
+	metrics         *cri.Metrics
+	log             *slog.Logger
+	backoff         wait.Backoff
 }
 
 // NewWatcher returns a Watcher for the containerd at address (a socket path)
 // that hands each observation to apply.
-func NewWatcher(address string, apply func(cri.Observation), m *cri.Metrics, backoff wait.Backoff, log *slog.Logger) *Watcher {
-	return &Watcher{address: address, apply: apply, metrics: m, log: log, backoff: backoff}
+func NewWatcher(address string, apply func(cri.Observation), snapshotRemoved func(key, snapshotter string, at time.Time), m *cri.Metrics, backoff wait.Backoff, log *slog.Logger) *Watcher {
+	return &Watcher{address: address, apply: apply, snapshotRemoved: snapshotRemoved, metrics: m, log: log, backoff: backoff}
 }
 
 // Run subscribes until ctx ends, resubscribing with backoff after containerd
@@ -114,6 +116,10 @@ func (w *Watcher) handle(env *events.Envelope) {
 		w.log.Warn("undecodable containerd event", "topic", env.Topic, "err", err)
 		return
 	}
+	if sr, ok := ev.(*apievents.SnapshotRemove); ok && w.snapshotRemoved != nil {
+		w.snapshotRemoved(sr.Key, sr.Snapshotter, env.Timestamp)
+		return
+	}
 	if obs, ok := Observe(ev, env.Timestamp); ok {
 		w.apply(obs)
 	}
@@ -141,10 +147,10 @@ func Observe(ev any, at time.Time) (cri.Observation, bool) {
 	case *apievents.TaskOOM:
 		obs.Kind, obs.ID = cri.ContainerOOM, e.ContainerID
 	default:
-		// /containers/delete and /snapshot/remove are counted above but not
-		// used for the lifecycle: a container's removal is only in order
-		// against its sandbox's stop when CRI reports both, so removals come
-		// from CRI alone.
+		// /containers/delete is counted but not used for the lifecycle: a
+		// container's removal is only in order against its sandbox's stop
+		// when CRI reports both, so removals come from CRI alone.
+		// /snapshot/remove goes to the resource-release watcher.
 		return obs, false
 	}
 	return obs, obs.ID != ""

@@ -106,10 +106,12 @@ func run(ctx context.Context) error {
 	}
 	defer d.Close()
 	shell := func(s string) []string { return []string{"/bin/sh", "-c", s} }
+	// The workloads wait on one long sleep rather than polling, so that
+	// their timelines hold only what the termination did.
 	pods := []harness.PodSpec{
-		{Name: "graceful", GracePeriod: 5, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap 'exit 0' TERM; while :; do sleep 0.1; done")}}},
-		{Name: "ignores-sigterm", GracePeriod: 3, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap '' TERM; while :; do sleep 0.1; done")}}},
-		{Name: "prestop-sleep", GracePeriod: 4, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap 'exit 0' TERM; while :; do sleep 0.1; done"),
+		{Name: "graceful", GracePeriod: 5, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap 'exit 0' TERM; sleep 3600 & wait")}}},
+		{Name: "ignores-sigterm", GracePeriod: 3, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap '' TERM; sleep 3600 & wait")}}},
+		{Name: "prestop-sleep", GracePeriod: 4, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap 'exit 0' TERM; sleep 3600 & wait"),
 			PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"sleep", "1"}}}}}},
 	}
 	for _, spec := range pods {
@@ -155,16 +157,29 @@ func waitRemoved(ctx context.Context, mu *sync.Mutex, byPod map[string][]*apiv1.
 func printTimeline(name string, start time.Time, events []*apiv1.Event) {
 	fmt.Printf("POD demo/%s\n", name)
 	for _, e := range events {
-		var detail []string
-		if e.Container != nil {
-			detail = append(detail, e.Container.Name)
-		}
-		if e.ExitCode != nil {
-			detail = append(detail, fmt.Sprintf("exit=%d reason=%s", *e.ExitCode, e.Reason))
-		}
-		if p := e.GetProcess(); p != nil {
-			detail = append(detail, fmt.Sprintf("pid=%d", p.Pid))
-		}
-		fmt.Printf("  %+8.3fs  %-18s %s\n", e.Time.AsTime().Sub(start).Seconds(), e.Kind, strings.Join(detail, " "))
+		fmt.Printf("  %+8.3fs  %-18s %s\n", e.Time.AsTime().Sub(start).Seconds(), e.Kind, describe(e))
 	}
+}
+
+// describe says who acted on whom, in one line.
+func describe(e *apiv1.Event) string {
+	var d []string
+	if c := e.GetContainer(); c != nil {
+		d = append(d, c.Name)
+	}
+	switch e.Kind {
+	case apiv1.KindSignalGenerated:
+		d = append(d, fmt.Sprintf("%s %s(%d) -> pid %d (%s) result=%s", e.Signal.Name, e.Sender.Comm, e.Sender.Pid, e.Target.Pid, e.Target.Comm, e.Signal.Result))
+	case apiv1.KindSignalDelivered:
+		d = append(d, fmt.Sprintf("%s to pid %d (%s) disposition=%s", e.Signal.Name, e.Target.Pid, e.Target.Comm, e.Disposition))
+	case apiv1.KindProcessExited:
+		d = append(d, fmt.Sprintf("pid %d (%s) exit=%d signal=%d", e.Process.Pid, e.Process.Comm, e.GetExitCode(), e.GetExitSignal()))
+	case apiv1.KindPreStopExec, apiv1.KindExec:
+		d = append(d, fmt.Sprintf("pid %d %q", e.Process.Pid, strings.Join(e.Process.Argv, " ")))
+	case apiv1.KindContainerStarted:
+		d = append(d, fmt.Sprintf("pid %d", e.GetProcess().GetPid()))
+	case apiv1.KindContainerExited:
+		d = append(d, fmt.Sprintf("exit=%d reason=%s", e.GetExitCode(), e.Reason))
+	}
+	return strings.Join(d, " ")
 }

@@ -25,14 +25,30 @@ type agentProc struct {
 	bad    []string
 	stderr bytes.Buffer
 	done   chan struct{}
+	// crashed is set when a test killed the agent on purpose.
+	crashed bool
+}
+
+// crash kills the agent with SIGKILL, as a node would on an OOM kill.
+func (a *agentProc) crash() {
+	a.crashed = true
+	a.cmd.Process.Kill()
+	<-a.done
 }
 
 // startAgent runs graceline-agent with args and stops it with SIGTERM at the
 // end of the test, checking that it exits cleanly.
 func startAgent(t *testing.T, args ...string) *agentProc {
 	t.Helper()
+	return startAgentWrapped(t, nil, args...)
+}
+
+// startAgentWrapped runs the agent under a wrapper command (setpriv, say).
+func startAgentWrapped(t *testing.T, wrap []string, args ...string) *agentProc {
+	t.Helper()
 	a := &agentProc{done: make(chan struct{})}
-	a.cmd = exec.Command(agentBin, append([]string{"--output", "-", "--node-name", "e2e-node"}, args...)...)
+	argv := append(append(wrap, agentBin, "--output", "-", "--node-name", "e2e-node"), args...)
+	a.cmd = exec.Command(argv[0], argv[1:]...)
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +59,10 @@ func startAgent(t *testing.T, args ...string) *agentProc {
 	}
 	go a.read(stdout)
 	t.Cleanup(func() {
+		if a.crashed {
+			a.cmd.Wait()
+			return
+		}
 		a.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-a.done:

@@ -72,7 +72,7 @@ func checkSequences(t *testing.T, agent *agentProc, specs []harness.PodSpec, wan
 	t.Helper()
 	for _, s := range specs {
 		events := agent.forPod(s.UID)
-		if got := kinds(events); fmt.Sprint(got) != fmt.Sprint(fullSequence) {
+		if got := lifecycle(events); fmt.Sprint(got) != fmt.Sprint(fullSequence) {
 			t.Errorf("%s: events = %v, want %v", s.Name, got, fullSequence)
 			continue
 		}

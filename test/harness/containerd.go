@@ -41,10 +41,36 @@ type Containerd struct {
 	Address string
 	Log     string
 
+	// Bridge is the CNI bridge of the pods with their own network.
+	Bridge string
+
 	root   string
 	opts   options
 	cmd    *exec.Cmd
 	exited chan struct{}
+}
+
+// Pid is the daemon's process ID, or 0 when it is not running.
+func (c *Containerd) Pid() int {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
+// ShimPid finds the shim that serves a sandbox, by its command line.
+func ShimPid(sandboxID string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), "containerd-shim") || !strings.Contains(string(b), "\x00"+sandboxID+"\x00") {
+			continue
+		}
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+		return pid
+	}
+	return 0
 }
 
 // Endpoint is the CRI endpoint URL.
@@ -229,6 +255,9 @@ func (c *Containerd) Close() error {
 	c.Stop()
 	killShims(c.Address)
 	unmountUnder(c.Dir)
+	if c.Bridge != "" {
+		exec.Command("ip", "link", "del", c.Bridge).Run()
+	}
 	return os.RemoveAll(c.Dir)
 }
 
@@ -281,15 +310,18 @@ func (c *Containerd) writeConfig() error {
 	if c.Flavor == Containerd2 {
 		tmpl = config2
 	}
-	for _, d := range []string{"root", "state", "cni", "opt", "runc"} {
+	for _, d := range []string{"root", "state", "cni", "opt", "runc", "ipam"} {
 		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o755); err != nil {
 			return err
 		}
 	}
 	if c.opts.cniConfList != nil {
+		// The caller owns this network, its bridge included.
 		if err := os.WriteFile(filepath.Join(c.Dir, "cni", "10-graceline.conflist"), c.opts.cniConfList, 0o644); err != nil {
 			return fmt.Errorf("write CNI config: %w", err)
 		}
+	} else if err := c.writeCNIConfig(); err != nil {
+		return err
 	}
 	f, err := os.Create(filepath.Join(c.Dir, "config.toml"))
 	if err != nil {
@@ -299,6 +331,31 @@ func (c *Containerd) writeConfig() error {
 	return template.Must(template.New("config").Parse(tmpl)).Execute(f, map[string]string{
 		"Dir": c.Dir, "Address": c.Address, "Pause": PauseImage,
 	})
+}
+
+// writeCNIConfig gives the daemon a bridge network of its own: a bridge and
+// a /24 named after the directory, so that two daemons never share one, and
+// IPAM state inside Dir.
+func (c *Containerd) writeCNIConfig() error {
+	sum := 0
+	for _, b := range []byte(filepath.Base(c.Dir)) {
+		sum = sum*31 + int(b)
+	}
+	if sum < 0 {
+		sum = -sum
+	}
+	c.Bridge = fmt.Sprintf("gl%06x", sum%0xffffff)
+	conf := fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": "graceline-test",
+  "plugins": [
+    {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false,
+     "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": "10.%d.%d.0/24"}]]}},
+    {"type": "loopback"}
+  ]
+}
+`, c.Bridge, filepath.Join(c.Dir, "ipam"), 200+sum%50, sum%250)
+	return os.WriteFile(filepath.Join(c.Dir, "cni", "10-graceline.conflist"), []byte(conf), 0o644)
 }
 
 // Both configs keep every path inside Dir (including runc's state root, so

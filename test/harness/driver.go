@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -23,12 +25,14 @@ import (
 const minGracePeriod = 2
 
 // PodSpec describes a pod the way the kubelet would hand it to the runtime.
-// Pods use the host network: the harness's runtime has no CNI network.
 type PodSpec struct {
 	Namespace, Name, UID string
 	GracePeriod          int64
 	Labels               map[string]string
 	Containers           []ContainerSpec
+	// PodNetwork gives the pod its own network namespace on the daemon's
+	// CNI bridge; otherwise it uses the host's network.
+	PodNetwork bool
 }
 
 // ContainerSpec is one container of a PodSpec.
@@ -51,6 +55,8 @@ type Pod struct {
 // the same labels and annotations, and the same order of calls on deletion.
 type Driver struct {
 	rs internalapi.RuntimeService
+	// logRoot holds the pods' container logs, as /var/log/pods does.
+	logRoot string
 	// Retry is how long a call keeps being retried while the runtime is
 	// unavailable (for example while containerd restarts).
 	Retry time.Duration
@@ -62,11 +68,19 @@ func NewDriver(ctx context.Context, endpoint string) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect driver to %s: %w", endpoint, err)
 	}
-	return &Driver{rs: rs, Retry: time.Minute}, nil
+	logRoot, err := os.MkdirTemp("", "gl-pod-logs-")
+	if err != nil {
+		rs.Close(ctx)
+		return nil, err
+	}
+	return &Driver{rs: rs, logRoot: logRoot, Retry: time.Minute}, nil
 }
 
-// Close closes the connection.
-func (d *Driver) Close() error { return d.rs.Close(context.Background()) }
+// Close closes the connection and removes the pods' logs.
+func (d *Driver) Close() error {
+	os.RemoveAll(d.logRoot)
+	return d.rs.Close(context.Background())
+}
 
 // retry runs f until it succeeds, fails with something other than
 // Unavailable, or d.Retry passes, as the kubelet's next sync would.
@@ -97,12 +111,16 @@ func (d *Driver) RunPod(ctx context.Context, spec PodSpec) (*Pod, error) {
 	}
 	labels[cri.LabelPodName], labels[cri.LabelPodNamespace], labels[cri.LabelPodUID] = spec.Name, spec.Namespace, spec.UID
 	nsOpts := &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD}
+	if spec.PodNetwork {
+		nsOpts.Network = runtimeapi.NamespaceMode_POD
+	}
 	sbConfig := &runtimeapi.PodSandboxConfig{
 		Metadata:    &runtimeapi.PodSandboxMetadata{Name: spec.Name, Namespace: spec.Namespace, Uid: spec.UID},
 		Labels:      labels,
 		Annotations: map[string]string{"kubernetes.io/config.source": "api", "kubernetes.io/config.seen": time.Now().Format(time.RFC3339Nano)},
 		Linux:       &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{NamespaceOptions: nsOpts}},
 	}
+	sbConfig.LogDirectory = filepath.Join(d.logRoot, spec.Namespace+"_"+spec.Name+"_"+spec.UID)
 	pod := &Pod{Spec: spec, Containers: map[string]string{}, config: sbConfig}
 	err := d.retry(ctx, "run pod sandbox "+spec.Name, func() (err error) {
 		pod.SandboxID, err = d.rs.RunPodSandbox(ctx, sbConfig, "")
@@ -149,6 +167,7 @@ func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, 
 			cri.LabelPodName: spec.Name, cri.LabelPodNamespace: spec.Namespace, cri.LabelPodUID: spec.UID, cri.LabelContainerName: c.Name,
 		},
 		Annotations: annotations,
+		LogPath:     c.Name + "/0.log",
 		Linux:       &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: nsOpts}},
 	}
 	var id string
@@ -160,6 +179,11 @@ func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, 
 		return "", err
 	}
 	return id, d.retry(ctx, "start container "+c.Name, func() error { return d.rs.StartContainer(ctx, id) })
+}
+
+// LogPath is where the runtime writes the named container's output.
+func (p *Pod) LogPath(container string) string {
+	return filepath.Join(p.config.LogDirectory, container, "0.log")
 }
 
 // DeletePod deletes a pod in the kubelet's order: for every container in

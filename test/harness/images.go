@@ -43,7 +43,11 @@ func BuildImages(ctx context.Context, root, dir string) (busybox, pause string, 
 	if err != nil {
 		return "", "", fmt.Errorf("read busybox (Debian busybox-static): %w", err)
 	}
-	files := []file{{name: "bin/busybox", mode: 0o755, data: bb}, {name: "tmp/", mode: 0o1777}}
+	storm, err := buildStatic(ctx, root, dir, "storm")
+	if err != nil {
+		return "", "", err
+	}
+	files := []file{{name: "bin/busybox", mode: 0o755, data: bb}, {name: "bin/storm", mode: 0o755, data: storm}, {name: "tmp/", mode: 0o1777}}
 	for _, a := range busyboxApplets {
 		files = append(files, file{name: "bin/" + a, link: "busybox"})
 	}
@@ -52,14 +56,7 @@ func BuildImages(ctx context.Context, root, dir string) (busybox, pause string, 
 		return "", "", err
 	}
 
-	pauseBin := filepath.Join(dir, "pause")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", pauseBin, "./test/harness/pause")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("build pause: %w: %s", err, out)
-	}
-	pb, err := os.ReadFile(pauseBin)
+	pb, err := buildStatic(ctx, root, dir, "pause")
 	if err != nil {
 		return "", "", err
 	}
@@ -68,6 +65,19 @@ func BuildImages(ctx context.Context, root, dir string) (busybox, pause string, 
 		return "", "", err
 	}
 	return busybox, pause, nil
+}
+
+// buildStatic builds the harness program test/harness/<name> as a static
+// binary and returns its bytes.
+func buildStatic(ctx context.Context, root, dir, name string) ([]byte, error) {
+	out := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./test/harness/"+name)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build %s: %w: %s", name, err, b)
+	}
+	return os.ReadFile(out)
 }
 
 // writeLayout writes a single-layer image in OCI image-layout form as a tar.

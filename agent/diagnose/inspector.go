@@ -1,0 +1,128 @@
+// Package diagnose gathers evidence about a pod whose termination does not
+// finish: its processes' states and signals, frozen cgroups, mounts still
+// held, a shim or runtime that does not answer. It reads /proc and
+// /sys/fs/cgroup and closes every file it opens.
+package diagnose
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/graceline/graceline/agent/cgroups"
+	"github.com/graceline/graceline/agent/timeline"
+)
+
+// maxEvidence bounds a report, whatever the pod holds.
+const maxEvidence = 24
+
+// Inspector implements timeline.Inspector on the node itself.
+type Inspector struct {
+	// KubeletRoot is the kubelet's --root-dir; pods' volumes live below it.
+	KubeletRoot string
+	// RuntimeErr returns the last error from the runtime's CRI API, or nil.
+	RuntimeErr func() error
+	Now        func() time.Time
+}
+
+// Inspect is part of timeline.Inspector.
+func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
+	now := in.Now()
+	add := func(line string) {
+		if len(evidence) < maxEvidence {
+			evidence = append(evidence, line)
+		}
+	}
+	if in.RuntimeErr != nil {
+		if err := in.RuntimeErr(); err != nil {
+			add("container runtime not answering CRI calls: " + err.Error())
+		}
+	}
+	if shim := findShim(s.SandboxID); shim != nil {
+		if shim.state == "T" || shim.state == "t" || shim.state == "D" {
+			add(fmt.Sprintf("runtime shim %d (%s) for sandbox %.12s is %s: it cannot act on the pod's containers", shim.pid, shim.comm, s.SandboxID, stateNames[shim.state]))
+		}
+	}
+	for _, c := range s.Containers {
+		dirs := cgroups.Dirs(cgroups.Root, c.CgroupsPath)
+		frozen := cgroups.Frozen(dirs)
+		pids := cgroups.Procs(dirs)
+		if len(pids) == 0 && c.Pid > 0 && !c.Exited {
+			pids = []int{int(c.Pid)}
+		}
+		for i, pid := range pids {
+			p, err := readProc(pid)
+			if err != nil {
+				continue
+			}
+			line := p.describe(frozen, c.KilledAt, now)
+			add(fmt.Sprintf("container %s: %s", c.Name, line))
+			if frozen && i == 0 {
+				// Kept for the summary: the freezer held the signals back.
+				notes = append(notes, fmt.Sprintf("container %s was frozen: %s", c.Name, line))
+			}
+			if p.state == "Z" {
+				if parent, err := readProc(p.ppid); err == nil {
+					add(fmt.Sprintf("container %s: zombie %d not reaped by its parent %d (%s, state %s)", c.Name, pid, parent.pid, parent.comm, parent.state))
+				}
+			}
+		}
+	}
+	if s.Phase == timeline.PhaseSandboxTeardown && s.NetNS != "" {
+		if _, err := os.Stat(s.NetNS); err == nil {
+			add("sandbox network namespace still present: " + s.NetNS + " (network teardown has not finished)")
+		}
+	}
+	if in.KubeletRoot != "" {
+		for _, m := range mountsUnder(filepath.Join(in.KubeletRoot, "pods", s.PodUID)) {
+			add("mount still present: " + m)
+		}
+	}
+	return evidence, notes
+}
+
+// findShim finds the runtime shim serving a sandbox by its command line.
+func findShim(sandboxID string) *procState {
+	if sandboxID == "" {
+		return nil
+	}
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, path := range cmdlines {
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(b), "containerd-shim") || !strings.Contains(string(b), "\x00"+sandboxID+"\x00") {
+			continue
+		}
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(path)), "%d", &pid)
+		if p, err := readProc(pid); err == nil {
+			return &p
+		}
+	}
+	return nil
+}
+
+// mountsUnder lists the mount points at or below dir.
+func mountsUnder(dir string) []string {
+	return MountsUnder("/proc/self/mountinfo", dir)
+}
+
+// MountsUnder lists the mount points at or below dir in a mountinfo file.
+func MountsUnder(mountinfo, dir string) []string {
+	f, err := os.Open(mountinfo)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
+			out = append(out, fields[4])
+		}
+	}
+	return out
+}

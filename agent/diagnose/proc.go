@@ -1,0 +1,106 @@
+package diagnose
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// procState is what /proc says about one process.
+type procState struct {
+	pid   int
+	ppid  int
+	comm  string
+	state string // R, S, D, T, Z, ...
+	wchan string
+	stack []string
+	sigs  map[string]uint64 // SigPnd, ShdPnd, SigBlk, SigIgn, SigCgt
+}
+
+var stateNames = map[string]string{
+	"R": "running", "S": "sleeping", "D": "uninterruptible sleep", "T": "stopped", "t": "traced",
+	"Z": "zombie", "X": "dead", "I": "idle",
+}
+
+// readProc reads a process's state. Each file is opened, read and closed.
+func readProc(pid int) (procState, error) {
+	p := procState{pid: pid, sigs: map[string]uint64{}}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return p, err
+	}
+	// comm is parenthesised and may hold spaces; the fields follow the last ')'.
+	s := string(stat)
+	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || close < open {
+		return p, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	p.comm = s[open+1 : close]
+	fields := strings.Fields(s[close+1:])
+	if len(fields) > 1 {
+		p.state = fields[0]
+		p.ppid, _ = strconv.Atoi(fields[1])
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid)); err == nil && string(b) != "0" {
+		p.wchan = string(b)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", pid)); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && len(p.stack) < 4 {
+				p.stack = append(p.stack, f[1])
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			switch k {
+			case "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt":
+				if ok {
+					p.sigs[k], _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// signalSet names the signals of a /proc/<pid>/status mask that matter for
+// a termination, or "-" for none of them.
+func signalSet(mask uint64) string {
+	var names []string
+	for _, s := range []unix.Signal{unix.SIGTERM, unix.SIGKILL, unix.SIGINT, unix.SIGQUIT, unix.SIGHUP, unix.SIGSTOP, unix.SIGCONT, unix.SIGCHLD} {
+		if mask&(1<<(uint(s)-1)) != 0 {
+			names = append(names, strings.TrimPrefix(unix.SignalName(s), "SIG"))
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ",")
+}
+
+// describe renders a process as one line of evidence.
+func (p procState) describe(frozen bool, killedAt time.Time, now time.Time) string {
+	state := p.state + " (" + stateNames[p.state] + ")"
+	if frozen {
+		state += " in a frozen cgroup"
+	}
+	line := fmt.Sprintf("process %d (%s) state %s", p.pid, p.comm, state)
+	if p.wchan != "" {
+		line += " wchan=" + p.wchan
+	}
+	if len(p.stack) > 0 {
+		line += " stack=" + strings.Join(p.stack, "<")
+	}
+	line += fmt.Sprintf(" pending=%s shared-pending=%s blocked=%s ignored=%s caught=%s",
+		signalSet(p.sigs["SigPnd"]), signalSet(p.sigs["ShdPnd"]), signalSet(p.sigs["SigBlk"]), signalSet(p.sigs["SigIgn"]), signalSet(p.sigs["SigCgt"]))
+	if !killedAt.IsZero() {
+		line += fmt.Sprintf("; %s since SIGKILL", now.Sub(killedAt).Round(100*time.Millisecond))
+	}
+	return line
+}

@@ -1,0 +1,180 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/termination"
+)
+
+// Bounds on the kernel event path. The reader never blocks on the ring
+// buffer's behalf: past these, events are dropped and counted.
+const (
+	kernelQueueLen = 8192
+	pendingLimit   = 4096
+)
+
+// kernelSource turns probe events into contract events attributed to the
+// target's container.
+type kernelSource struct {
+	probe   *termination.Probe
+	reg     *registry
+	emit    func(*apiv1.Event)
+	node    string
+	hostNS  uint32
+	window  time.Duration
+	dropped *prometheus.CounterVec
+	// unattributed counts events emitted without a container.
+	unattributed prometheus.Counter
+	log          *slog.Logger
+
+	queue   chan termination.Event
+	pending []termination.Event
+}
+
+func (k *kernelSource) run(ctx context.Context) {
+	k.queue = make(chan termination.Event, kernelQueueLen)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		undecodable, err := k.probe.Run(ctx, func(e termination.Event) {
+			select {
+			case k.queue <- e:
+			default:
+				k.dropped.WithLabelValues("ebpf_queue_full").Inc()
+			}
+		})
+		k.dropped.WithLabelValues("ebpf_undecodable").Add(float64(undecodable))
+		if err != nil {
+			k.log.Error("eBPF reader stopped", "err", err)
+		}
+	}()
+	go k.pollKernelDrops(ctx)
+
+	tick := time.NewTicker(k.window / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case e := <-k.queue:
+			k.handle(e)
+		case <-k.reg.changed:
+			k.retryPending(false)
+		case <-tick.C:
+			k.reg.prune()
+			k.retryPending(true)
+		}
+	}
+}
+
+// handle emits e now if its target can be attributed, or holds it: a
+// container's first events can arrive before the runtime reports it.
+func (k *kernelSource) handle(e termination.Event) {
+	if e.Type == termination.EventExit && !e.Leader {
+		return // one process_exited per process, not per thread
+	}
+	if ref, ok := k.reg.lookup(e.MntNS); ok || e.MntNS == k.hostNS {
+		k.emit(k.convert(e, ref))
+		return
+	}
+	if len(k.pending) >= pendingLimit {
+		k.dropped.WithLabelValues("ebpf_pending_full").Inc()
+		return
+	}
+	k.pending = append(k.pending, e)
+}
+
+// retryPending emits the held events that now resolve, and with expire also
+// those held past the window, without a container.
+func (k *kernelSource) retryPending(expire bool) {
+	cutoff := time.Now().Add(-k.window)
+	kept := k.pending[:0]
+	for _, e := range k.pending {
+		ref, ok := k.reg.lookup(e.MntNS)
+		switch {
+		case ok:
+			k.emit(k.convert(e, ref))
+		case expire && e.Time.Before(cutoff):
+			k.unattributed.Inc()
+			k.emit(k.convert(e, nil))
+		default:
+			kept = append(kept, e)
+		}
+	}
+	k.pending = kept
+}
+
+// pollKernelDrops moves the kernel's drop counters into the metric.
+func (k *kernelSource) pollKernelDrops(ctx context.Context) {
+	seen := map[string]uint64{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastWarn time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		drops, err := k.probe.KernelDrops()
+		if err != nil {
+			k.log.Warn("read kernel drop counters", "err", err)
+			continue
+		}
+		for reason, n := range drops {
+			if n > seen[reason] {
+				k.dropped.WithLabelValues("ebpf_" + reason).Add(float64(n - seen[reason]))
+				if time.Since(lastWarn) > 10*time.Second {
+					k.log.Warn("kernel events dropped", "reason", reason, "total", n)
+					lastWarn = time.Now()
+				}
+				seen[reason] = n
+			}
+		}
+	}
+}
+
+func (k *kernelSource) convert(e termination.Event, ref *containerRef) *apiv1.Event {
+	ev := &apiv1.Event{Time: timestamppb.New(e.Time), Node: k.node}
+	if ref != nil {
+		ev.Pod = ref.pod
+		ev.Container = &apiv1.ContainerRef{Id: ref.id, Name: ref.name}
+	}
+	target := &apiv1.Task{Pid: int32(e.Pid), Tid: int32(e.Tid), Comm: e.Comm}
+	switch e.Type {
+	case termination.EventSignalGenerate:
+		ev.Kind = apiv1.KindSignalGenerated
+		ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal), Result: e.Result.String()}
+		ev.Target = target
+		ev.Sender = &apiv1.Sender{Pid: int32(e.SenderPid), Comm: e.SenderComm}
+		if s, ok := k.reg.lookup(e.SenderMntNS); ok {
+			ev.Sender.ContainerId = s.id
+		}
+	case termination.EventSignalDeliver:
+		ev.Kind = apiv1.KindSignalDelivered
+		ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal)}
+		ev.Target = target
+		ev.Disposition = e.Disposition.String()
+	case termination.EventExit:
+		ev.Kind = apiv1.KindProcessExited
+		ev.Process = &apiv1.Process{Pid: int32(e.Pid), Comm: e.Comm}
+		code, sig := e.ExitStatus, int32(e.ExitSignal)
+		ev.ExitCode, ev.ExitSignal = &code, &sig
+	case termination.EventExec:
+		ev.Kind = apiv1.KindExec
+		if ref != nil && len(ref.preStop) > 0 && slices.Equal(ref.preStop, e.Argv) {
+			ev.Kind = apiv1.KindPreStopExec
+		}
+		ev.Process = &apiv1.Process{Pid: int32(e.Pid), Comm: e.Comm, Argv: e.Argv}
+	}
+	return ev
+}

@@ -1,0 +1,108 @@
+package agent
+
+import (
+	"io"
+	"log/slog"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/termination"
+)
+
+func newTestKernelSource(t *testing.T) (*kernelSource, *[]*apiv1.Event) {
+	t.Helper()
+	var out []*apiv1.Event
+	m := newMetrics(prometheus.NewRegistry())
+	reg := newRegistry(5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	k := &kernelSource{reg: reg, emit: func(e *apiv1.Event) { out = append(out, e) }, node: "n", hostNS: 1, window: time.Second, dropped: m.dropped, unattributed: m.unattributed, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return k, &out
+}
+
+func TestKernelAttribution(t *testing.T) {
+	const ns = 4026532000
+	known := &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}, preStop: []string{"sleep", "1"}}
+	now := time.Now()
+	cases := []struct {
+		name      string
+		known     bool
+		event     termination.Event
+		expire    bool
+		wantKind  string
+		wantOwner string // container id, "" for none
+		wantHeld  bool
+	}{
+		{
+			name:     "a signal to a known container is attributed to the target's container, with the host sender named",
+			known:    true,
+			event:    termination.Event{Type: termination.EventSignalGenerate, Time: now, Signal: syscall.SIGTERM, MntNS: ns, Pid: 10, Tid: 10, Comm: "sh", SenderPid: 99, SenderComm: "runc", SenderMntNS: 1},
+			wantKind: apiv1.KindSignalGenerated, wantOwner: "c1",
+		},
+		{
+			name:     "an entering exec with the preStop argv is a prestop_exec",
+			known:    true,
+			event:    termination.Event{Type: termination.EventExec, Time: now, MntNS: ns, Pid: 11, Comm: "sleep", Argv: []string{"sleep", "1"}},
+			wantKind: apiv1.KindPreStopExec, wantOwner: "c1",
+		},
+		{
+			name:     "any other entering exec is an exec",
+			known:    true,
+			event:    termination.Event{Type: termination.EventExec, Time: now, MntNS: ns, Pid: 12, Comm: "ls", Argv: []string{"ls"}},
+			wantKind: apiv1.KindExec, wantOwner: "c1",
+		},
+		{
+			name:     "an event about an unknown container is held",
+			event:    termination.Event{Type: termination.EventExit, Time: now, MntNS: ns, Pid: 13, Leader: true},
+			wantHeld: true,
+		},
+		{
+			name:     "a held event past the window is emitted without a container",
+			event:    termination.Event{Type: termination.EventExit, Time: now.Add(-time.Minute), MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL},
+			expire:   true,
+			wantKind: apiv1.KindProcessExited,
+		},
+		{
+			name:     "a host process is emitted at once",
+			event:    termination.Event{Type: termination.EventSignalDeliver, Time: now, MntNS: 1, Signal: syscall.SIGTERM},
+			wantKind: apiv1.KindSignalDelivered,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k, out := newTestKernelSource(t)
+			if tc.known {
+				k.reg.byNS[ns] = known
+			}
+			k.handle(tc.event)
+			k.retryPending(tc.expire)
+			if tc.wantHeld {
+				if len(*out) != 0 || len(k.pending) != 1 {
+					t.Fatalf("emitted %d, held %d; want it held", len(*out), len(k.pending))
+				}
+				k.reg.byNS[ns] = known
+				k.retryPending(false)
+				if len(*out) != 1 || (*out)[0].Container.GetId() != "c1" {
+					t.Fatalf("held event not attributed once the container was known: %v", *out)
+				}
+				return
+			}
+			if len(*out) != 1 {
+				t.Fatalf("emitted %d events, want 1", len(*out))
+			}
+			e := (*out)[0]
+			if e.Kind != tc.wantKind || e.Container.GetId() != tc.wantOwner {
+				t.Errorf("got %s for container %q, want %s for %q", e.Kind, e.Container.GetId(), tc.wantKind, tc.wantOwner)
+			}
+			if e.Kind == apiv1.KindSignalGenerated && (e.Sender.GetComm() != "runc" || e.Sender.GetContainerId() != "") {
+				t.Errorf("sender = %v, want runc on the host", e.Sender)
+			}
+			if tc.expire && testutil.ToFloat64(k.unattributed) != 1 {
+				t.Errorf("unattributed event not counted")
+			}
+		})
+	}
+}

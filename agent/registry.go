@@ -1,0 +1,110 @@
+package agent
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/cri"
+)
+
+// containerRef is what a kernel event about a container is attributed to.
+type containerRef struct {
+	id      string
+	name    string
+	pod     *apiv1.PodRef
+	preStop []string // the preStop exec command, if any
+	removed time.Time
+}
+
+// registry maps mount-namespace inodes to containers. It learns a
+// container's namespace from its pid by reading /proc/<pid>/ns/mnt once,
+// and holds no file descriptor on it. A removed container stays for
+// removedTTL so that its last kernel events still resolve.
+type registry struct {
+	mu         sync.Mutex
+	byNS       map[uint32]*containerRef
+	byID       map[string]uint32
+	removedTTL time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+	// changed is signalled (without blocking) when a container is added,
+	// so that held events are retried at once.
+	changed chan struct{}
+}
+
+func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
+	return &registry{
+		byNS:       make(map[uint32]*containerRef),
+		byID:       make(map[string]uint32),
+		removedTTL: removedTTL,
+		now:        time.Now,
+		log:        log,
+		changed:    make(chan struct{}, 1),
+	}
+}
+
+// SandboxChanged is part of cri.Subscriber; kernel events are attributed
+// to containers only.
+func (r *registry) SandboxChanged(cri.SandboxInfo) {}
+
+// ContainerChanged is part of cri.Subscriber.
+func (r *registry) ContainerChanged(info cri.ContainerInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if info.Pid == 0 {
+		return
+	}
+	if _, ok := r.byID[info.ID]; ok && !info.Removed {
+		return // namespace already known
+	}
+	if info.Removed {
+		if ns, ok := r.byID[info.ID]; ok {
+			r.byNS[ns].removed = r.now()
+		}
+		return
+	}
+	ns, err := termination.MountNamespace(int(info.Pid))
+	if err != nil {
+		// The container may already be gone; its events stay unattributed.
+		r.log.Debug("container mount namespace unknown", "container", info.ID, "err", err)
+		return
+	}
+	ref := &containerRef{id: info.ID, name: info.Meta.ContainerName}
+	if info.Meta.PodUID != "" || info.Meta.PodName != "" {
+		ref.pod = &apiv1.PodRef{Namespace: info.Meta.PodNamespace, Name: info.Meta.PodName, Uid: info.Meta.PodUID}
+	}
+	if h := info.Meta.PreStop; h != nil && h.Exec != nil {
+		ref.preStop = slices.Clone(h.Exec.Command)
+	}
+	r.byNS[ns] = ref
+	r.byID[info.ID] = ns
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+// lookup returns the container living in mount namespace ns.
+func (r *registry) lookup(ns uint32) (*containerRef, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ref, ok := r.byNS[ns]
+	return ref, ok
+}
+
+// prune forgets containers removed more than removedTTL ago.
+func (r *registry) prune() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cutoff := r.now().Add(-r.removedTTL)
+	for ns, ref := range r.byNS {
+		if !ref.removed.IsZero() && ref.removed.Before(cutoff) {
+			delete(r.byNS, ns)
+			delete(r.byID, ref.id)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+// Package release reports when a pod's node resources are released: its
+// containers' and sandbox's cgroups removed, its network namespace gone, its
+// rootfs snapshots removed, its volume mounts unmounted.
+//
+// Snapshot removal comes as a containerd event. The rest is polled, with a
+// bounded period, from the moment the runtime reports the owner stopped; the
+// watcher only stats paths and reads mountinfo, so it never holds a
+// resource it watches.
+package release
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/graceline/graceline/agent/cgroups"
+	"github.com/graceline/graceline/agent/diagnose"
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/cri"
+)
+
+// Config tunes a Watcher.
+type Config struct {
+	// Period is how often pending resources are checked.
+	Period time.Duration
+	// GiveUp bounds how long one resource is watched.
+	GiveUp time.Duration
+	// KubeletRoot is the kubelet's --root-dir; empty skips mounts.
+	KubeletRoot string
+	// CgroupRoot is where the cgroup hierarchies are mounted.
+	CgroupRoot string
+	// MountInfo is the mountinfo file to read.
+	MountInfo string
+}
+
+// pending is one resource waiting to be released.
+type pending struct {
+	kind      string
+	path      string // as reported
+	gone      func() bool
+	pod       *apiv1.PodRef
+	container *apiv1.ContainerRef
+	since     time.Time
+}
+
+type owner struct {
+	pod       *apiv1.PodRef
+	container *apiv1.ContainerRef
+	cgroup    string
+	netNS     string
+	watched   bool // its resources are being watched already
+	removed   time.Time
+}
+
+// Watcher is a cri.Subscriber that emits release events.
+type Watcher struct {
+	cfg  Config
+	node string
+	emit func(*apiv1.Event)
+
+	mu         sync.Mutex
+	containers map[string]*owner // by container ID, for snapshot keys
+	sandboxes  map[string]*owner
+	pending    []*pending
+}
+
+// New returns a Watcher that hands its events to emit.
+func New(node string, emit func(*apiv1.Event), cfg Config) *Watcher {
+	return &Watcher{cfg: cfg, node: node, emit: emit, containers: map[string]*owner{}, sandboxes: map[string]*owner{}}
+}
+
+func podRef(m cri.Meta) *apiv1.PodRef {
+	if m.PodUID == "" {
+		return nil
+	}
+	return &apiv1.PodRef{Namespace: m.PodNamespace, Name: m.PodName, Uid: m.PodUID}
+}
+
+// ContainerChanged is part of cri.Subscriber.
+func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o, ok := w.containers[info.ID]
+	if !ok {
+		o = &owner{pod: podRef(info.Meta), container: &apiv1.ContainerRef{Id: info.ID, Name: info.Meta.ContainerName}}
+		w.containers[info.ID] = o
+	}
+	if info.CgroupsPath != "" {
+		o.cgroup = info.CgroupsPath
+	}
+	if info.Stopped && !o.watched {
+		o.watched = true
+		w.watchCgroup(o)
+	}
+	if info.Removed && o.removed.IsZero() {
+		o.removed = time.Now()
+	}
+}
+
+// SandboxChanged is part of cri.Subscriber.
+func (w *Watcher) SandboxChanged(info cri.SandboxInfo) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o, ok := w.sandboxes[info.ID]
+	if !ok {
+		o = &owner{pod: podRef(info.Meta), cgroup: info.CgroupsPath, netNS: info.NetNS}
+		w.sandboxes[info.ID] = o
+	}
+	if info.Removed {
+		delete(w.sandboxes, info.ID)
+	}
+	if !info.Stopped || o.watched {
+		return
+	}
+	o.watched = true
+	w.watchCgroup(o)
+	if o.netNS != "" {
+		path := o.netNS
+		w.add(&pending{kind: apiv1.KindNetNSReleased, path: path, pod: o.pod, gone: func() bool { return !exists(path) }})
+	}
+	if w.cfg.KubeletRoot != "" && o.pod != nil {
+		dir := filepath.Join(w.cfg.KubeletRoot, "pods", o.pod.Uid)
+		w.add(&pending{kind: apiv1.KindMountsReleased, path: dir, pod: o.pod, gone: func() bool {
+			return len(diagnose.MountsUnder(w.cfg.MountInfo, dir)) == 0
+		}})
+	}
+}
+
+func (w *Watcher) watchCgroup(o *owner) {
+	if o.cgroup == "" {
+		return
+	}
+	dirs := cgroups.Dirs(w.cfg.CgroupRoot, o.cgroup)
+	if len(dirs) == 0 {
+		return
+	}
+	w.add(&pending{kind: apiv1.KindCgroupRemoved, path: o.cgroup, pod: o.pod, container: o.container, gone: func() bool { return !cgroups.Exists(dirs) }})
+}
+
+func (w *Watcher) add(p *pending) {
+	p.since = time.Now()
+	w.pending = append(w.pending, p)
+}
+
+// SnapshotRemoved reports a containerd snapshot removal. The CRI plugin keys
+// a container's rootfs snapshot by the container's ID.
+func (w *Watcher) SnapshotRemoved(key, snapshotter string, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o, ok := w.containers[key]
+	if !ok {
+		if sb, isSandbox := w.sandboxes[key]; isSandbox {
+			o = sb
+		} else {
+			return
+		}
+	}
+	path := key
+	if snapshotter != "" { // containerd 1.6 leaves it out
+		path = snapshotter + "/" + key
+	}
+	w.emit(&apiv1.Event{Kind: apiv1.KindRootfsReleased, Time: timestamppb.New(at), Node: w.node, Pod: o.pod, Container: o.container, Path: path})
+	delete(w.containers, key)
+}
+
+// Run polls pending resources until ctx ends.
+func (w *Watcher) Run(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.Period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			w.poll()
+		}
+	}
+}
+
+func (w *Watcher) poll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	kept := w.pending[:0]
+	for _, p := range w.pending {
+		switch {
+		case p.gone():
+			w.emit(&apiv1.Event{Kind: p.kind, Time: timestamppb.New(now), Node: w.node, Pod: p.pod, Container: p.container, Path: p.path})
+		case now.Sub(p.since) > w.cfg.GiveUp:
+			// Still held: the stuck diagnosis reports it; stop polling.
+		default:
+			kept = append(kept, p)
+		}
+	}
+	w.pending = kept
+	// A removed container whose snapshot removal never came is forgotten.
+	for id, o := range w.containers {
+		if !o.removed.IsZero() && now.Sub(o.removed) > w.cfg.GiveUp {
+			delete(w.containers, id)
+		}
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

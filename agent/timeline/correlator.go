@@ -1,0 +1,300 @@
+// Package timeline joins a pod's runtime and kernel events into one
+// termination: it emits a termination_summary when the pod is gone, and
+// stuck reports, with evidence, while it is not.
+package timeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/cri"
+)
+
+// Config tunes a Correlator.
+type Config struct {
+	// Slack is how long past its grace period a termination may run before
+	// it is reported stuck.
+	Slack time.Duration
+	// StuckEvery is how often a stuck report is repeated with fresh evidence.
+	StuckEvery time.Duration
+	// Settle is how long after the sandbox's removal the summary waits for
+	// late resource-release events.
+	Settle time.Duration
+	// Tick is how often evidence is sampled and deadlines are checked.
+	Tick time.Duration
+	// DefaultGrace stands in for an unknown grace period.
+	DefaultGrace time.Duration
+}
+
+// DefaultConfig returns the agent's defaults.
+func DefaultConfig() Config {
+	return Config{Slack: 30 * time.Second, StuckEvery: 30 * time.Second, Settle: 2 * time.Second, Tick: time.Second, DefaultGrace: 30 * time.Second}
+}
+
+// Subject is what an Inspector looks at: a pod that is terminating.
+type Subject struct {
+	PodUID     string
+	SandboxID  string
+	SandboxPid int32
+	NetNS      string
+	Containers []SubjectContainer
+	// Phase is where the termination is now.
+	Phase string
+}
+
+// SubjectContainer is one container of a Subject.
+type SubjectContainer struct {
+	ID, Name    string
+	Pid         int32
+	CgroupsPath string
+	KilledAt    time.Time
+	Exited      bool
+}
+
+// Inspector gathers evidence about a terminating pod from the node: process
+// states, signals, frozen cgroups, mounts, an unresponsive runtime. Notes are
+// facts worth keeping for the summary even after they stop being true (the
+// container was frozen).
+type Inspector interface {
+	Inspect(s Subject) (evidence, notes []string)
+}
+
+// Correlator follows every pod's termination. It is a cri.Subscriber (for
+// grace periods, pids and cgroups) and sees every event through Observe.
+type Correlator struct {
+	node    string
+	emit    func(*apiv1.Event)
+	inspect Inspector
+	cfg     Config
+	now     func() time.Time
+
+	mu   sync.Mutex
+	pods map[string]*pod
+	done map[string]time.Time // finished pods, so late events don't revive them
+}
+
+// New returns a Correlator that hands summaries and stuck reports to emit.
+func New(node string, emit func(*apiv1.Event), inspect Inspector, cfg Config) *Correlator {
+	return &Correlator{node: node, emit: emit, inspect: inspect, cfg: cfg, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{}}
+}
+
+// ContainerChanged is part of cri.Subscriber.
+func (c *Correlator) ContainerChanged(info cri.ContainerInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.podFor(info.Meta.PodUID, info.Meta.PodNamespace, info.Meta.PodName)
+	if p == nil {
+		return
+	}
+	if info.Meta.GracePeriod >= 0 {
+		p.grace = info.Meta.GracePeriod
+	}
+	p.sandboxID = info.SandboxID
+	ct := p.container(info.ID, info.Meta.ContainerName)
+	if info.Pid > 0 {
+		ct.pid = info.Pid
+	}
+	if info.CgroupsPath != "" {
+		ct.cgroupsPath = info.CgroupsPath
+	}
+}
+
+// SandboxChanged is part of cri.Subscriber.
+func (c *Correlator) SandboxChanged(info cri.SandboxInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.podFor(info.Meta.PodUID, info.Meta.PodNamespace, info.Meta.PodName)
+	if p == nil {
+		return
+	}
+	p.sandboxID, p.sandboxPid, p.netNS = info.ID, info.Pid, info.NetNS
+}
+
+func (c *Correlator) podFor(uid, ns, name string) *pod {
+	if uid == "" {
+		return nil
+	}
+	if _, finished := c.done[uid]; finished {
+		return nil
+	}
+	p, ok := c.pods[uid]
+	if !ok {
+		p = newPod(&apiv1.PodRef{Namespace: ns, Name: name, Uid: uid})
+		c.pods[uid] = p
+	}
+	return p
+}
+
+// Observe feeds one event into its pod's termination.
+func (c *Correlator) Observe(e *apiv1.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.podFor(e.GetPod().GetUid(), e.GetPod().GetNamespace(), e.GetPod().GetName())
+	if p == nil {
+		return
+	}
+	at := e.GetTime().AsTime()
+	var ct *container
+	if ref := e.GetContainer(); ref != nil {
+		ct = p.container(ref.Id, ref.Name)
+	}
+	switch e.Kind {
+	case apiv1.KindContainerStarted:
+		if pid := e.GetProcess().GetPid(); pid > 0 {
+			ct.pid = pid
+		}
+	case apiv1.KindPreStopExec:
+		if p.prestopStart.IsZero() {
+			p.prestopStart, p.prestopPid = at, e.GetProcess().GetPid()
+			p.begin(at)
+		}
+	case apiv1.KindProcessExited:
+		if pid := e.GetProcess().GetPid(); pid == p.prestopPid && pid != 0 && p.prestopEnd.IsZero() {
+			p.prestopEnd = at
+		}
+	case apiv1.KindSignalGenerated:
+		c.observeSignal(p, ct, e, at)
+	case apiv1.KindContainerExited:
+		if x := e.GetExitedAt(); x != nil {
+			at = x.AsTime()
+		}
+		if e.ExitCode != nil {
+			code := *e.ExitCode
+			ct.exitCode = &code
+		}
+		ct.exitedAt = at
+		if p.allExited() {
+			p.begin(p.lastExit())
+		}
+	case apiv1.KindContainerStopped:
+		ct.stoppedAt = at
+	case apiv1.KindSandboxStopped:
+		p.sandboxStop = at
+		p.begin(at)
+	case apiv1.KindContainerRemoved:
+		ct.removedAt = at
+		if p.firstRemoval.IsZero() {
+			p.firstRemoval = at
+		}
+	case apiv1.KindSandboxRemoved:
+		p.sandboxGone = at
+		p.begin(at)
+	case apiv1.KindCgroupRemoved, apiv1.KindNetNSReleased, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
+		if at.After(p.lastRelease) {
+			p.lastRelease = at
+		}
+	}
+}
+
+// observeSignal records the runtime's stop signals: those aimed at a
+// container's init process from outside it. A SIGKILL that a dying PID 1
+// sends its namespace is the kernel's doing, not the runtime's, and its
+// sender is inside the container.
+func (c *Correlator) observeSignal(p *pod, ct *container, e *apiv1.Event, at time.Time) {
+	if ct == nil || ct.pid == 0 || e.GetTarget().GetPid() != ct.pid || e.GetSender().GetContainerId() == ct.id {
+		return
+	}
+	if e.GetSignal().GetName() == "SIGKILL" {
+		if ct.killedAt.IsZero() {
+			ct.killedAt = at
+		}
+		if p.sigkillAt.IsZero() {
+			p.sigkillAt = at
+		}
+	} else if p.stopSignalAt.IsZero() {
+		p.stopSignalAt = at
+	}
+	p.begin(at)
+}
+
+// Run checks deadlines and samples evidence until ctx ends.
+func (c *Correlator) Run(ctx context.Context) {
+	tick := time.NewTicker(c.cfg.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			c.Check()
+		}
+	}
+}
+
+// Check emits the summaries that are due and the stuck reports that are
+// due, after sampling evidence for every terminating pod.
+func (c *Correlator) Check() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for uid, t := range c.done {
+		if now.Sub(t) > 5*time.Minute {
+			delete(c.done, uid)
+		}
+	}
+	for uid, p := range c.pods {
+		if p.start.IsZero() {
+			continue
+		}
+		if !p.sandboxGone.IsZero() {
+			// Finished: only late release events are awaited.
+			if now.Sub(p.sandboxGone) >= c.cfg.Settle {
+				c.emit(c.summary(p))
+				delete(c.pods, uid)
+				c.done[uid] = now
+			}
+			continue
+		}
+		evidence, notes := c.inspect.Inspect(p.subject())
+		for _, n := range notes {
+			p.note(n)
+		}
+		grace := c.cfg.DefaultGrace
+		if p.grace >= 0 {
+			grace = time.Duration(p.grace) * time.Second
+		}
+		if now.Sub(p.start) < grace+c.cfg.Slack || (!p.stuckReported.IsZero() && now.Sub(p.stuckReported) < c.cfg.StuckEvery) {
+			continue
+		}
+		p.stuckReported = now
+		c.emit(&apiv1.Event{
+			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,
+			Since: timestamppb.New(p.start), BlockingPhase: p.blockingPhase(), Evidence: append(evidence, p.notes...),
+		})
+	}
+}
+
+func (p *pod) subject() Subject {
+	s := Subject{PodUID: p.ref.Uid, SandboxID: p.sandboxID, SandboxPid: p.sandboxPid, NetNS: p.netNS, Phase: p.blockingPhase()}
+	for _, c := range p.containers {
+		s.Containers = append(s.Containers, SubjectContainer{ID: c.id, Name: c.name, Pid: c.pid, CgroupsPath: c.cgroupsPath, KilledAt: c.killedAt, Exited: !c.exitedAt.IsZero()})
+	}
+	return s
+}
+
+func (c *Correlator) summary(p *pod) *apiv1.Event {
+	grace := p.grace
+	killed := p.killed()
+	verdict := VerdictGraceful
+	if killed {
+		verdict = VerdictKilled
+	}
+	notes := p.notes
+	if !p.stuckReported.IsZero() {
+		notes = append(notes, fmt.Sprintf("was reported stuck; took %s in all", p.sandboxGone.Sub(p.start).Round(time.Millisecond)))
+	}
+	e := &apiv1.Event{
+		Kind: apiv1.KindTerminationSummary, Time: timestamppb.New(p.sandboxGone), Node: c.node, Pod: p.ref,
+		Phases: p.phases(), Killed: &killed, Verdict: verdict, ExitCodes: p.exitCodes(), Since: timestamppb.New(p.start), Evidence: notes,
+	}
+	if grace >= 0 {
+		g := int32(grace)
+		e.GracePeriodS = &g
+	}
+	return e
+}

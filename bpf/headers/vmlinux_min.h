@@ -1,0 +1,80 @@
+/* Minimal kernel types for graceline's CO-RE programs.
+ *
+ * Only the fields the programs read are declared. preserve_access_index makes
+ * clang record every access as a CO-RE relocation, so the loader resolves
+ * each field's real offset from the running kernel's BTF: the layout here
+ * does not have to match any kernel. A full bpftool-dumped vmlinux.h would
+ * tie the committed object to the machine that generated it.
+ */
+#ifndef GRACELINE_VMLINUX_MIN_H
+#define GRACELINE_VMLINUX_MIN_H
+
+typedef unsigned char __u8;
+typedef short int __s16;
+typedef unsigned short int __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long int __s64;
+typedef unsigned long long int __u64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+enum { BPF_ANY = 0 };
+
+struct bpf_raw_tracepoint_args {
+	__u64 args[0];
+};
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct mnt_namespace {
+	struct ns_common ns;
+};
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+};
+
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+};
+
+typedef void (*__sighandler_t)(int);
+
+struct sigaction {
+	__sighandler_t sa_handler;
+};
+
+struct k_sigaction {
+	struct sigaction sa;
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	int exit_code;
+	char comm[16];
+	struct task_struct *real_parent;
+	struct nsproxy *nsproxy;
+	struct mm_struct *mm;
+};
+
+#pragma clang attribute pop
+
+#endif

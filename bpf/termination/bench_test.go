@@ -1,0 +1,74 @@
+package termination
+
+import (
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkOverhead measures what the attached probes cost host workloads
+// that they see but filter out in the kernel (the common case on a node):
+// a fork/exec/exit loop and a kill loop. Each round is timed in CPU time
+// (user + system, children included), where the programs' cost lands, so
+// that other load on the machine does not count. Rounds with and without the
+// probes alternate, and the cheapest round of each is compared. Run it with
+// -benchtime=1x.
+func BenchmarkOverhead(b *testing.B) {
+	requireRoot(b)
+	signal.Ignore(syscall.SIGHUP)
+	defer signal.Reset(syscall.SIGHUP)
+	self := os.Getpid()
+	workloads := []struct {
+		name  string
+		iters int
+		run   func() error
+	}{
+		{"fork_exec_exit", 1500, func() error { return exec.Command("/bin/true").Run() }},
+		{"kill", 300000, func() error { return syscall.Kill(self, syscall.SIGHUP) }},
+	}
+	const rounds = 5
+	for _, w := range workloads {
+		b.Run(w.name, func(b *testing.B) {
+			var off, on []time.Duration
+			for range rounds {
+				off = append(off, timeLoop(b, w.iters, w.run))
+				p, err := New(Config{HostMntNS: hostMntNS(b), RatePerSec: 1000, Burst: 2000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				on = append(on, timeLoop(b, w.iters, w.run))
+				p.Close()
+			}
+			base, probed := slices.Min(off), slices.Min(on)
+			b.ReportMetric(float64(base.Nanoseconds())/float64(w.iters), "ns/op-without")
+			b.ReportMetric(float64(probed.Nanoseconds())/float64(w.iters), "ns/op-with")
+			b.ReportMetric(100*(float64(probed)/float64(base)-1), "%overhead")
+		})
+	}
+}
+
+func timeLoop(b *testing.B, n int, f func() error) time.Duration {
+	start := cpuTime()
+	for range n {
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return cpuTime() - start
+}
+
+// cpuTime is the CPU time used so far by this process and its waited-for
+// children.
+func cpuTime() time.Duration {
+	var total time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		syscall.Getrusage(who, &ru)
+		total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return total
+}

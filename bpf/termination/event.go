@@ -1,0 +1,88 @@
+package termination
+
+import (
+	"syscall"
+	"time"
+)
+
+// EventType says which probe produced an Event.
+type EventType uint32
+
+// Event types, as the kernel side numbers them.
+const (
+	EventSignalGenerate EventType = 1
+	EventSignalDeliver  EventType = 2
+	EventExit           EventType = 3
+	EventExec           EventType = 4
+)
+
+// SignalResult is the kernel's verdict on a generated signal
+// (TRACE_SIGNAL_* in include/trace/events/signal.h).
+type SignalResult int32
+
+// Signal results.
+const (
+	ResultDelivered SignalResult = iota
+	ResultIgnored
+	ResultAlreadyPending
+	ResultOverflow
+	ResultLoseInfo
+)
+
+var resultNames = [...]string{"delivered", "ignored", "already_pending", "overflow", "lose_info"}
+
+func (r SignalResult) String() string {
+	if r >= 0 && int(r) < len(resultNames) {
+		return resultNames[r]
+	}
+	return "unknown"
+}
+
+// Disposition is what the receiving task had set for a delivered signal.
+type Disposition uint32
+
+// Dispositions.
+const (
+	DispositionDefault Disposition = iota
+	DispositionIgnored
+	DispositionHandler
+)
+
+var dispositionNames = [...]string{"default", "ignored", "handler"}
+
+func (d Disposition) String() string {
+	if int(d) < len(dispositionNames) {
+		return dispositionNames[d]
+	}
+	return "unknown"
+}
+
+// Event is one kernel event. Pid, Tid, Comm and MntNS describe the process
+// the event is about: a signal's target, the process that exited, or the
+// process that exec'd.
+type Event struct {
+	Type   EventType
+	Time   time.Time
+	Signal syscall.Signal
+	// Result and Group are set for EventSignalGenerate.
+	Result SignalResult
+	Group  bool
+	Pid    uint32
+	Tid    uint32
+	MntNS  uint32
+	Comm   string
+	// The Sender fields are set for EventSignalGenerate.
+	SenderPid   uint32
+	SenderTid   uint32
+	SenderMntNS uint32
+	SenderComm  string
+	// Disposition is set for EventSignalDeliver.
+	Disposition Disposition
+	// Leader, ExitStatus and ExitSignal are set for EventExit.
+	Leader     bool
+	ExitStatus int32
+	ExitSignal syscall.Signal
+	// Argv and ParentMntNS are set for EventExec.
+	Argv        []string
+	ParentMntNS uint32
+}

@@ -1,0 +1,3 @@
+package termination
+
+//go:generate go tool bpf2go -tags linux -type event -target bpfel termination termination.c -- -I../headers -O2 -g -Wall -Werror
