@@ -27,9 +27,9 @@ type agentProc struct {
 
 // startAgent runs the agent on the node's CRI socket and waits until it
 // reports its sources live.
-func startAgent(bin, node, endpoint string) (*agentProc, error) {
+func startAgent(bin, node, endpoint, kubeletRoot string) (*agentProc, error) {
 	a := &agentProc{done: make(chan struct{})}
-	a.cmd = exec.Command(bin, "--output", "-", "--node-name", node, "--cri-endpoint", endpoint)
+	a.cmd = exec.Command(bin, "--output", "-", "--node-name", node, "--cri-endpoint", endpoint, "--kubelet-root", kubeletRoot)
 	stdout, err := a.cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start agent: %w", err)

@@ -200,6 +200,9 @@ func (c *Cluster) LogPath(component string) string { return filepath.Join(c.Dir,
 // (<namespace>_<name>_<uid>/<container>/<restart>.log, in CRI log format).
 func (c *Cluster) PodLogsDir() string { return filepath.Join(c.Dir, "pod-logs") }
 
+// KubeletRootDir is the kubelet's --root-dir (pods' volumes are below it).
+func (c *Cluster) KubeletRootDir() string { return c.kubeletDir }
+
 // PodSubnet is the CNI bridge network's address range.
 func (c *Cluster) PodSubnet() string { return c.net.subnet }
 

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -10,15 +11,17 @@ import (
 )
 
 // TestPodDeletion deletes pods through the API and checks the agent's
-// account of what the real kubelet did against the kubelet's own log.
+// account of what the real kubelet did against the kubelet's own log, which
+// names the timeout it passed to the runtime's StopContainer.
 //
-// What the kubelet (v1.37.2) was seen to do here:
-//   - It passes the pod's grace period to StopContainer unchanged when the
-//     container has no preStop hook (3 s → SIGKILL 3 s after SIGTERM).
+// What the kubelet (v1.37.2) did here:
+//   - Without a preStop hook it passes the pod's grace period to
+//     StopContainer unchanged: a container that ignores SIGTERM with grace
+//     3 s gets SIGKILL 3 s after SIGTERM.
 //   - With an exec preStop hook it runs the hook first, then subtracts the
 //     whole seconds the hook took from the grace period and passes the rest
-//     (4 s − 1 s = 3 s) to StopContainer, with a floor of 2 s. So the
-//     container gets SIGTERM about 1 s after the delete and SIGKILL 3 s
+//     to StopContainer, with a floor of 2 s: grace 4 s with `sleep 1` gives
+//     a 3 s timeout. SIGTERM comes about 1 s after the delete and SIGKILL 3 s
 //     later, 4 s after the delete in all: the preStop time comes out of the
 //     grace period, it does not extend it.
 func TestPodDeletion(t *testing.T) {
@@ -28,40 +31,40 @@ func TestPodDeletion(t *testing.T) {
 		script  string
 		grace   int64
 		preStop []string
-		// The exit the agent must report.
-		wantCode   int32
-		wantReason string
+		// The exit and verdict the agent must report.
+		wantCode    int32
+		wantReason  string
+		wantVerdict string
 		// wantStopTimeout is the StopContainer timeout the kubelet must log;
 		// 0 means "less than the grace period" (a preStop hook used some).
 		wantStopTimeout int64
-		// termLogged: the container writes "got TERM" when SIGTERM arrives,
-		// so the time from SIGTERM to SIGKILL can be measured.
-		termLogged bool
 	}{
 		{
 			name:            "a pod that exits on SIGTERM completes with 0",
-			script:          "trap 'echo got TERM; exit 0' TERM; echo started; while :; do sleep 0.1; done",
+			script:          exitsOnTerm,
 			grace:           30,
 			wantCode:        0,
 			wantReason:      apiv1.ReasonCompleted,
+			wantVerdict:     "graceful",
 			wantStopTimeout: 30,
 		},
 		{
 			name:            "a pod that ignores SIGTERM is killed with 137 when its 3 s grace period runs out",
-			script:          "trap '' TERM; echo started; while :; do sleep 0.1; done",
+			script:          ignoresTerm,
 			grace:           3,
 			wantCode:        137,
 			wantReason:      apiv1.ReasonError,
+			wantVerdict:     "killed",
 			wantStopTimeout: 3,
 		},
 		{
-			name:       "a pod with a 1 s preStop hook and grace 4 s is killed when the rest of the grace period runs out",
-			script:     "trap 'echo got TERM' TERM; echo started; while :; do sleep 0.1; done",
-			grace:      4,
-			preStop:    []string{"sleep", "1"},
-			wantCode:   137,
-			wantReason: apiv1.ReasonError,
-			termLogged: true,
+			name:        "a pod with a 1 s preStop hook and grace 4 s is killed when the rest of the grace period runs out",
+			script:      ignoresTerm,
+			grace:       4,
+			preStop:     []string{"sleep", "1"},
+			wantCode:    137,
+			wantReason:  apiv1.ReasonError,
+			wantVerdict: "killed",
 		},
 	}
 	ns := newNamespace(t, "deletion")
@@ -73,16 +76,6 @@ func TestPodDeletion(t *testing.T) {
 				pod.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: tc.preStop}}}
 			}
 			pod = createRunning(t, pod)
-
-			var termAt time.Time
-			termErr := make(chan error, 1)
-			if tc.termLogged {
-				go func() {
-					var err error
-					termAt, err = containerLogLine(pod, "got TERM", goneTimeout)
-					termErr <- err
-				}()
-			}
 			sent := deleteAndWaitGone(t, pod)
 			events := waitLifecycle(t, pod, sent)
 
@@ -90,6 +83,14 @@ func TestPodDeletion(t *testing.T) {
 			if code != tc.wantCode || reason != tc.wantReason {
 				t.Errorf("container_exited: code %d reason %q, want %d %q", code, reason, tc.wantCode, tc.wantReason)
 			}
+			if tc.wantCode == 137 {
+				// SIGKILL cannot come before the grace period has passed.
+				if d := exitedAt.Sub(sent); d < time.Duration(tc.grace)*time.Second-100*time.Millisecond {
+					t.Errorf("killed %s after the delete request, before the %d s grace period", d, tc.grace)
+				}
+			}
+
+			// The kubelet's own word on the StopContainer timeout.
 			stopTimeout := kubeletGracePeriod(t, containerID(t, events))
 			t.Logf("delete sent → container exited: %s; kubelet's StopContainer timeout: %d s (grace %d s)", exitedAt.Sub(sent).Round(time.Millisecond), stopTimeout, tc.grace)
 			switch {
@@ -98,24 +99,38 @@ func TestPodDeletion(t *testing.T) {
 			case tc.wantStopTimeout == 0 && (stopTimeout >= tc.grace || stopTimeout < 2):
 				t.Errorf("kubelet stopped the container with timeout %d s, want the grace period %d s less the preStop time, at least 2 s", stopTimeout, tc.grace)
 			}
-			if tc.wantCode == 137 {
-				// SIGKILL cannot come before the grace period has passed.
-				if d := exitedAt.Sub(sent); d < time.Duration(tc.grace)*time.Second-100*time.Millisecond {
-					t.Errorf("killed %s after the delete request, before the %d s grace period", d, tc.grace)
+
+			// The agent's kernel events must tell the same story: SIGTERM from
+			// the runtime to the container's PID 1, then SIGKILL when the
+			// kubelet's timeout ran out.
+			pid := find(events, apiv1.KindContainerStarted).GetProcess().GetPid()
+			term := findWhere(events, apiv1.KindSignalGenerated, signalTo(pid, "SIGTERM"))
+			if term == nil {
+				t.Fatalf("agent saw no SIGTERM to the container's pid %d", pid)
+			}
+			if kill := findWhere(events, apiv1.KindSignalGenerated, signalTo(pid, "SIGKILL")); tc.wantCode == 137 {
+				if kill == nil {
+					t.Fatalf("agent saw no SIGKILL to the container's pid %d", pid)
+				}
+				d, want := kill.Time.AsTime().Sub(term.Time.AsTime()), time.Duration(stopTimeout)*time.Second
+				t.Logf("agent: SIGTERM → SIGKILL %s", d.Round(time.Millisecond))
+				if d < want-200*time.Millisecond || d > want+2*time.Second {
+					t.Errorf("agent: SIGTERM → SIGKILL took %s, want the kubelet's %s timeout", d, want)
 				}
 			}
-			if tc.termLogged {
-				if err := <-termErr; err != nil {
-					t.Fatal(err)
+			if tc.preStop != nil {
+				pre := find(events, apiv1.KindPreStopExec)
+				if pre == nil || strings.Join(pre.Process.GetArgv(), " ") != strings.Join(tc.preStop, " ") {
+					t.Fatalf("agent: prestop_exec %v, want argv %v", pre, tc.preStop)
 				}
-				// SIGTERM → SIGKILL is the StopContainer timeout; the trap runs up
-				// to 0.1 s late (after the running sleep), which only shortens it.
-				d := exitedAt.Sub(termAt)
-				t.Logf("SIGTERM (logged by the container) → exit (agent): %s", d.Round(time.Millisecond))
-				want := time.Duration(stopTimeout) * time.Second
-				if d < want-time.Second || d > want+2*time.Second {
-					t.Errorf("SIGTERM → exit took %s, want about the kubelet's %s timeout", d, want)
+				if gap := term.Time.AsTime().Sub(pre.Time.AsTime()); gap < 900*time.Millisecond {
+					t.Errorf("agent: SIGTERM came %s after prestop_exec, want after the hook's 1 s", gap)
 				}
+			}
+
+			s := summaryOf(t, pod)
+			if s.Verdict != tc.wantVerdict || s.GetGracePeriodS() != int32(tc.grace) || s.ExitCodes["main"] != tc.wantCode {
+				t.Errorf("termination_summary: verdict %q grace %d s exit codes %v, want %q %d s main=%d", s.Verdict, s.GetGracePeriodS(), s.ExitCodes, tc.wantVerdict, tc.grace, tc.wantCode)
 			}
 		})
 	}

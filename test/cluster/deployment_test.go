@@ -31,7 +31,7 @@ func TestDeploymentScaledToZero(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: &grace,
-					Containers:                    []corev1.Container{busyboxContainer("trap 'exit 0' TERM; while :; do sleep 0.1; done")},
+					Containers:                    []corev1.Container{busyboxContainer(exitsOnTerm)},
 				},
 			},
 		},

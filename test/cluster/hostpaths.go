@@ -29,13 +29,32 @@ func absentHostPaths() []string {
 	return out
 }
 
-// removeHostPaths removes the directories the cluster created, when empty.
-// A directory another cluster on the host still uses is not empty and
-// stays.
-func removeHostPaths(created []string) {
+// removeHostPaths removes the cluster's entries in the hostPaths (the
+// kubelet leaves the log symlinks of pods still running when it stops), then
+// the directories the cluster created, when empty. A directory another
+// cluster on the host still uses is not empty and stays.
+func removeHostPaths(created []string, dir string) {
+	for _, l := range logSymlinks(dir) {
+		os.Remove(l)
+	}
 	for _, p := range created {
 		os.Remove(p)
 	}
+}
+
+// logSymlinks lists the kubelet's legacy log symlinks that point into dir.
+func logSymlinks(dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	links, _ := filepath.Glob("/var/log/containers/*")
+	var out []string
+	for _, l := range links {
+		if target, err := os.Readlink(l); err == nil && strings.HasPrefix(target, dir+"/") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // hostPathLeftovers lists the created directories that still exist, and
@@ -48,11 +67,8 @@ func hostPathLeftovers(created []string, dir, network string) []string {
 			out = append(out, "host directory "+p)
 		}
 	}
-	links, _ := filepath.Glob("/var/log/containers/*")
-	for _, l := range links {
-		if target, err := os.Readlink(l); err == nil && strings.HasPrefix(target, dir+"/") {
-			out = append(out, "log symlink "+l)
-		}
+	for _, l := range logSymlinks(dir) {
+		out = append(out, "log symlink "+l)
 	}
 	results, _ := filepath.Glob(filepath.Join("/var/lib/cni/results", network+"-*"))
 	for _, r := range results {

@@ -118,7 +118,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if agent, err = startAgent(agentBin, testCluster.NodeName, testCluster.Containerd.Endpoint()); err != nil {
+	if agent, err = startAgent(agentBin, testCluster.NodeName, testCluster.Containerd.Endpoint(), testCluster.KubeletRootDir()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -35,7 +35,7 @@ func TestPodNetworks(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pod := busyboxPod(ns, []string{"bridge", "host"}[i], "trap 'exit 0' TERM; while :; do sleep 0.1; done", 5)
+			pod := busyboxPod(ns, []string{"bridge", "host"}[i], exitsOnTerm, 5)
 			pod.Spec.HostNetwork = tc.hostNetwork
 			pod = createRunning(t, pod)
 

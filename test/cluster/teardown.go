@@ -62,7 +62,7 @@ func (c *Cluster) Close() error {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(30 * time.Second)
 	}
-	removeHostPaths(c.hostPaths)
+	removeHostPaths(c.hostPaths, c.Dir)
 	if c.keepLogs != "" && c.Dir != "" {
 		logs, _ := filepath.Glob(filepath.Join(c.Dir, "*.log"))
 		if err := c.copyLogs(logs...); err != nil {
