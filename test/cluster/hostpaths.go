@@ -3,6 +3,7 @@ package cluster
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -12,7 +13,7 @@ import (
 // container log symlinks, and the CNI library's result cache. Deepest first,
 // so that a parent is tried after its children.
 var hostPaths = []string{
-	"/var/lib/kubelet/device-plugins", "/var/lib/kubelet",
+	devicePluginDir, "/var/lib/kubelet",
 	"/var/log/containers",
 	"/var/lib/cni/results", "/var/lib/cni",
 }
@@ -37,9 +38,29 @@ func removeHostPaths(created []string, dir string) {
 	for _, l := range logSymlinks(dir) {
 		os.Remove(l)
 	}
+	// A kubelet leaves its device-plugin socket behind when it stops. Every
+	// kubelet uses the same path, so the socket is removed only when no
+	// kubelet runs on the host any more.
+	if slices.Contains(created, devicePluginDir) && !kubeletRunning() {
+		os.Remove(filepath.Join(devicePluginDir, "kubelet.sock"))
+	}
 	for _, p := range created {
 		os.Remove(p)
 	}
+}
+
+// devicePluginDir is where every kubelet puts its device-plugin socket.
+const devicePluginDir = "/var/lib/kubelet/device-plugins"
+
+// kubeletRunning reports whether any kubelet process is running.
+func kubeletRunning() bool {
+	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, c := range comms {
+		if b, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(b)) == "kubelet" {
+			return true
+		}
+	}
+	return false
 }
 
 // logSymlinks lists the kubelet's legacy log symlinks that point into dir.
