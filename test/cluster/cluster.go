@@ -7,11 +7,8 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -62,9 +59,9 @@ type Cluster struct {
 	hostPaths  []string // fixed host directories this cluster created
 }
 
-// Start builds nothing: it runs the binaries hack/build-k8s.sh built. It
+// Start runs a cluster with the binaries hack/build-k8s.sh built, and
 // returns once the node is Ready and the default namespace's ServiceAccount
-// exists. On error everything started so far is torn down.
+// exists. On error it tears down everything it started.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	began := time.Now()
 	bins, err := binaries()
@@ -85,91 +82,18 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
-	id := make([]byte, 3)
-	if _, err := rand.Read(id); err != nil {
-		return nil, fmt.Errorf("read random id: %w", err)
-	}
-	c.id = hex.EncodeToString(id)
-	c.hostPaths = absentHostPaths()
-	// A short path: the kubelet's and containerd's unix sockets live below it.
-	if c.Dir, err = os.MkdirTemp("", "gl-k8s-"); err != nil {
-		return nil, fmt.Errorf("create cluster dir: %w", err)
-	}
-	// Names no other cluster on the host uses, so that two (a test run and
-	// a by-hand cluster) can run side by side and be removed apart.
-	c.net = network{name: "graceline-" + c.id, bridge: "glk8s" + c.id, subnet: fmt.Sprintf("10.238.%d.0/24", id[0]), ipamDir: filepath.Join(c.Dir, "cni-ipam")}
-	c.cgroupRoot = "/graceline-" + c.id
-	ports, err := freePorts(8)
+	p, err := c.prepare()
 	if err != nil {
 		return nil, err
 	}
-	etcdPort, peerPort, apiPort, kcmPort, schedPort, kubeletPort, healthzPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
-	c.log.Info("starting cluster", "dir", c.Dir, "node", c.NodeName, "bridge", c.net.bridge, "subnet", c.net.subnet)
-
 	creds, err := newCredentials(c.Dir, c.NodeName)
 	if err != nil {
 		return nil, err
 	}
-	etcd, etcdURL, err := startEtcd(c.Dir, etcdPort, peerPort)
-	if err != nil {
+	if err := c.startControlPlane(ctx, bins, p, creds, began); err != nil {
 		return nil, err
 	}
-	c.procs = append(c.procs, etcd)
-	if err := waitEtcd(ctx, etcd, etcdURL); err != nil {
-		return nil, err
-	}
-	c.log.Info("etcd ready", "elapsed", time.Since(began).Round(time.Millisecond))
-
-	api, err := startProcess(c.Dir, "kube-apiserver", bins.apiserver, apiServerArgs(c.Dir, etcdURL, apiPort, creds)...)
-	if err != nil {
-		return nil, err
-	}
-	c.procs = append(c.procs, api)
-	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
-	c.Kubeconfig = filepath.Join(c.Dir, "admin.kubeconfig")
-	nodeKubeconfig := filepath.Join(c.Dir, "kubelet.kubeconfig")
-	if err := writeKubeconfig(c.Kubeconfig, server, apiServerCA(c.Dir), "admin", creds.adminToken); err != nil {
-		return nil, err
-	}
-	if err := writeKubeconfig(nodeKubeconfig, server, apiServerCA(c.Dir), "system:node:"+c.NodeName, creds.nodeToken); err != nil {
-		return nil, err
-	}
-	if err := waitAPIServer(ctx, api, c.Dir, c.Client); err != nil {
-		return nil, err
-	}
-	c.log.Info("kube-apiserver ready", "server", server, "elapsed", time.Since(began).Round(time.Millisecond))
-
-	kcm, err := startProcess(c.Dir, "kube-controller-manager", bins.controllerManager, controllerManagerArgs(c.Dir, c.Kubeconfig, kcmPort, creds)...)
-	if err != nil {
-		return nil, err
-	}
-	c.procs = append(c.procs, kcm)
-	sched, err := startProcess(c.Dir, "kube-scheduler", bins.scheduler, schedulerArgs(c.Kubeconfig, schedPort)...)
-	if err != nil {
-		return nil, err
-	}
-	c.procs = append(c.procs, sched)
-
-	conflist, err := c.net.confList()
-	if err != nil {
-		return nil, err
-	}
-	if c.Containerd, err = harness.StartContainerdWith(ctx, harness.Containerd2, []harness.Option{harness.WithCNIConfList(conflist)}, opts.Images...); err != nil {
-		return nil, fmt.Errorf("start node containerd: %w", err)
-	}
-	c.ctdDir = c.Containerd.Dir
-	c.log.Info("node containerd ready", "address", c.Containerd.Address, "elapsed", time.Since(began).Round(time.Millisecond))
-
-	if c.sysctls, err = saveSysctls(); err != nil {
-		return nil, err
-	}
-	if err := makeCgroupRoot(c.cgroupRoot); err != nil {
-		return nil, err
-	}
-	k := kubelet{dir: c.Dir, bin: bins.kubelet, node: c.NodeName, runtime: c.Containerd.Endpoint(), cgroupRoot: c.cgroupRoot,
-		kubeconfig: nodeKubeconfig, port: kubeletPort, healthzPort: healthzPort}
-	c.kubeletDir = k.rootDir()
-	if c.kubelet, err = k.start(); err != nil {
+	if err := c.startNode(ctx, bins, p, opts.Images, began); err != nil {
 		return nil, err
 	}
 	cs, err := c.Client()
