@@ -46,9 +46,13 @@ type Config struct {
 	Kernel         KernelConfig
 	Timeline       timeline.Config
 	Release        release.Config
-	// SummariesOnly prints only termination summaries and stuck reports.
+	// SummariesOnly prints and sends only termination summaries and stuck
+	// reports.
 	SummariesOnly bool
-	Output        io.Writer
+	// Output receives JSON lines when set.
+	Output io.Writer
+	// Delivery sends events to a collector when its address is set.
+	Delivery DeliveryConfig
 }
 
 // KernelConfig configures the eBPF source.
@@ -79,7 +83,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)
-	out := newJSONLines(cfg.Output, m.events, m.dropped, log)
+	out, closeOut, err := openSinks(ctx, cfg, reg, m, log)
+	if err != nil {
+		return err
+	}
+	// Deferred before wg.Wait, so it runs after every source has stopped.
+	defer closeOut()
 
 	// Every raw event passes through the correlator on its way out; the
 	// correlator's own summaries and stuck reports go straight out.

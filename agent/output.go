@@ -11,27 +11,24 @@ import (
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
-// jsonLines writes each event as one JSON line. It is the agent's only
-// output until the collector stream exists; a write that fails is counted
-// as a drop and logged once, never retried forever.
+// jsonLines writes each event as one JSON line. A write that fails is
+// counted as a drop and logged once, never retried forever.
 type jsonLines struct {
 	mu      sync.Mutex
 	out     io.Writer
 	w       *bufio.Writer
-	events  *prometheus.CounterVec
 	dropped *prometheus.CounterVec
 	log     *slog.Logger
 	failed  bool
 }
 
-func newJSONLines(w io.Writer, events, dropped *prometheus.CounterVec, log *slog.Logger) *jsonLines {
-	return &jsonLines{out: w, w: bufio.NewWriter(w), events: events, dropped: dropped, log: log}
+func newJSONLines(w io.Writer, dropped *prometheus.CounterVec, log *slog.Logger) *jsonLines {
+	return &jsonLines{out: w, w: bufio.NewWriter(w), dropped: dropped, log: log}
 }
 
 // Emit writes e and flushes, so a reader of the stream sees each event as
 // soon as it happens.
 func (o *jsonLines) Emit(e *apiv1.Event) {
-	o.events.WithLabelValues(e.Kind).Inc()
 	b, err := apiv1.MarshalJSONLine(e)
 	if err != nil {
 		o.dropped.WithLabelValues("encode").Inc()

@@ -171,8 +171,11 @@ func (o *Observer) fetchStatus(ctx context.Context, obs Observation) (Observatio
 	st, err := o.rs.ContainerStatus(ctx, obs.ID, true)
 	if err != nil || st.GetStatus() == nil {
 		if isNotFound(err) {
-			obs.Kind = ContainerRemoved
-			return obs, true
+			// Removed since it was listed. Its removal is reported by the
+			// next relist or the stream's DELETED event, in order with its
+			// sandbox's stop, which may also have happened since. That it
+			// had exited was seen, and is reported now, before the stop.
+			return obs, obs.Meta != nil && obs.Kind == ContainerStopped
 		}
 		if err == nil {
 			err = errors.New("empty status")

@@ -25,14 +25,19 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 		apply = o.tracker.Seed
 	}
 
+	// Containers are listed before sandboxes: the kubelet stops a sandbox
+	// before it removes the sandbox's containers, so a container already
+	// gone from the first listing is sure to have a stopped (or gone)
+	// sandbox in the second. The other order can see a removed container
+	// next to a sandbox that still looks ready.
 	start := time.Now()
-	sandboxes, err := o.rs.ListPodSandbox(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("list pod sandboxes: %w", err)
-	}
 	containers, err := o.rs.ListContainers(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
+	}
+	sandboxes, err := o.rs.ListPodSandbox(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("list pod sandboxes: %w", err)
 	}
 	knownContainers, knownSandboxes := o.tracker.Known(start)
 	now := time.Now()
@@ -56,10 +61,6 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 			base.Meta = &m
 		}
 		if obs, ok := o.describeContainer(ctx, base, c.State); ok {
-			if obs.Kind == ContainerRemoved {
-				removedContainers = append(removedContainers, obs)
-				continue
-			}
 			apply(obs)
 		}
 	}

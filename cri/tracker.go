@@ -367,7 +367,7 @@ func (t *Tracker) Known(since time.Time) (containers, sandboxes []string) {
 
 // ContainerNeeds says what a source should fetch from the runtime before it
 // reports a container: its pid (once it runs) and its exit status (once it
-// stopped). A container never seen (known false) needs its metadata too.
+// stopped, unless containerd's own events already gave it). A container never seen (known false) needs its metadata too.
 func (t *Tracker) ContainerNeeds(id string) (known, pid, exit bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -375,7 +375,7 @@ func (t *Tracker) ContainerNeeds(id string) (known, pid, exit bool) {
 	if !ok {
 		return false, true, true
 	}
-	return true, c.pid == 0 && c.stage < stageExited, c.stage < stageStopped
+	return true, c.pid == 0 && c.stage < stageExited, c.stage < stageStopped && c.exit == nil
 }
 
 // IsSandbox reports whether id is a sandbox the tracker knows.

@@ -11,6 +11,9 @@ CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.4.2}
 STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
 # protoc-gen-go follows the google.golang.org/protobuf version pinned in go.mod.
 PROTOC_GEN_GO_VERSION=$(cd "$root" && go list -m -f '{{.Version}}' google.golang.org/protobuf)
+# protoc-gen-go-grpc is its own module; its output needs the grpc in go.mod to be
+# at least as new as this generator expects.
+PROTOC_GEN_GO_GRPC_VERSION=${PROTOC_GEN_GO_GRPC_VERSION:-v1.6.2}
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
@@ -62,5 +65,10 @@ if [ ! -x "$bin/protoc-gen-go" ] || [ "$(cat "$bin/.protoc-gen-go" 2>/dev/null)"
 	log "installing protoc-gen-go $PROTOC_GEN_GO_VERSION"
 	GOBIN="$bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@$PROTOC_GEN_GO_VERSION"
 	echo "$PROTOC_GEN_GO_VERSION" >"$bin/.protoc-gen-go"
+fi
+if [ ! -x "$bin/protoc-gen-go-grpc" ] || [ "$(cat "$bin/.protoc-gen-go-grpc" 2>/dev/null)" != "$PROTOC_GEN_GO_GRPC_VERSION" ]; then
+	log "installing protoc-gen-go-grpc $PROTOC_GEN_GO_GRPC_VERSION"
+	GOBIN="$bin" go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@$PROTOC_GEN_GO_GRPC_VERSION"
+	echo "$PROTOC_GEN_GO_GRPC_VERSION" >"$bin/.protoc-gen-go-grpc"
 fi
 log "ok"

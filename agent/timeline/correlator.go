@@ -185,6 +185,9 @@ func (c *Correlator) Observe(e *apiv1.Event) {
 		p.sandboxGone = at
 		p.begin(at)
 	case apiv1.KindCgroupRemoved, apiv1.KindNetNSReleased, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
+		if e.Kind == apiv1.KindNetNSReleased {
+			p.netNSGone = true
+		}
 		if at.After(p.lastRelease) {
 			p.lastRelease = at
 		}
@@ -280,9 +283,9 @@ func (p *pod) subject() Subject {
 func (c *Correlator) summary(p *pod) *apiv1.Event {
 	grace := p.grace
 	killed := p.killed()
-	verdict := VerdictGraceful
+	verdict := apiv1.VerdictGraceful
 	if killed {
-		verdict = VerdictKilled
+		verdict = apiv1.VerdictKilled
 	}
 	notes := p.notes
 	if !p.stuckReported.IsZero() {

@@ -66,7 +66,7 @@ func TestCorrelator(t *testing.T) {
 			events: append([]*apiv1.Event{started,
 				s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, "")),
 				s.ev(apiv1.KindContainerExited, 50*time.Millisecond, exit(0))}, tail(time.Second)...),
-			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: VerdictGraceful,
+			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: apiv1.VerdictGraceful,
 			wantPhases: []string{PhaseStopSignal, PhaseSandboxTeardown, PhaseResourceRelease, PhaseRemoval},
 		},
 		{
@@ -77,7 +77,7 @@ func TestCorrelator(t *testing.T) {
 				s.ev(apiv1.KindSignalGenerated, time.Second, signal("SIGTERM", 42, "")),
 				s.ev(apiv1.KindSignalGenerated, 4*time.Second, signal("SIGKILL", 42, "")),
 				s.ev(apiv1.KindContainerExited, 4*time.Second, exit(137))}, tail(5*time.Second)...),
-			checkAt: 20 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: VerdictKilled,
+			checkAt: 20 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: apiv1.VerdictKilled,
 			wantPhases: []string{PhasePreStop, PhaseStopSignal, PhaseSIGKILL, PhaseSandboxTeardown, PhaseResourceRelease, PhaseRemoval},
 		},
 		{
@@ -86,7 +86,7 @@ func TestCorrelator(t *testing.T) {
 				s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, "")),
 				s.ev(apiv1.KindSignalGenerated, 10*time.Millisecond, signal("SIGKILL", 42, "c1")),
 				s.ev(apiv1.KindContainerExited, 20*time.Millisecond, exit(0))}, tail(time.Second)...),
-			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: VerdictGraceful,
+			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: apiv1.VerdictGraceful,
 		},
 		{
 			name: "no exit past grace plus slack is stuck in the stop signal phase",

@@ -20,13 +20,6 @@ const (
 	PhaseRemoval         = "removal"
 )
 
-// Verdicts.
-const (
-	VerdictGraceful = "graceful"
-	VerdictKilled   = "killed"
-	VerdictStuck    = "stuck"
-)
-
 type container struct {
 	id, name    string
 	pid         int32 // init process, from container_started
@@ -46,6 +39,8 @@ type pod struct {
 	sandboxID  string
 	sandboxPid int32
 	netNS      string
+	// netNSGone is set once the sandbox's network namespace is released.
+	netNSGone bool
 
 	start         time.Time // the termination's first sign
 	prestopStart  time.Time
@@ -135,7 +130,9 @@ func (p *pod) blockingPhase() string {
 		return PhaseSIGKILL
 	case !p.allExited():
 		return PhaseStopSignal
-	case p.sandboxStop.IsZero():
+	case p.sandboxStop.IsZero() || (p.netNS != "" && !p.netNSGone):
+		// A stopped sandbox whose network namespace is still there has
+		// not finished its network teardown (CNI DEL).
 		return PhaseSandboxTeardown
 	case !p.allRemoved() || p.sandboxGone.IsZero():
 		return PhaseRemoval

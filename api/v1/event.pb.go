@@ -64,6 +64,8 @@ type Event struct {
 	Since         *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=since,proto3" json:"since,omitempty"`
 	BlockingPhase string                 `protobuf:"bytes,23,opt,name=blocking_phase,json=blockingPhase,proto3" json:"blocking_phase,omitempty"`
 	Evidence      []string               `protobuf:"bytes,24,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	// events_dropped.
+	Drop          *Drop `protobuf:"bytes,25,opt,name=drop,proto3" json:"drop,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +264,13 @@ func (x *Event) GetBlockingPhase() string {
 func (x *Event) GetEvidence() []string {
 	if x != nil {
 		return x.Evidence
+	}
+	return nil
+}
+
+func (x *Event) GetDrop() *Drop {
+	if x != nil {
+		return x.Drop
 	}
 	return nil
 }
@@ -626,6 +635,61 @@ func (x *Sender) GetContainerId() string {
 	return ""
 }
 
+// Drop says that events were lost before reaching the collector: how many,
+// and why (for example "spool_full": the agent's spool overflowed while the
+// collector was unreachable).
+type Drop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Drop) Reset() {
+	*x = Drop{}
+	mi := &file_event_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Drop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Drop) ProtoMessage() {}
+
+func (x *Drop) ProtoReflect() protoreflect.Message {
+	mi := &file_event_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Drop.ProtoReflect.Descriptor instead.
+func (*Drop) Descriptor() ([]byte, []int) {
+	return file_event_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Drop) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Drop) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // Phase is one stretch of a termination.
 type Phase struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -638,7 +702,7 @@ type Phase struct {
 
 func (x *Phase) Reset() {
 	*x = Phase{}
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +714,7 @@ func (x *Phase) String() string {
 func (*Phase) ProtoMessage() {}
 
 func (x *Phase) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +727,7 @@ func (x *Phase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Phase.ProtoReflect.Descriptor instead.
 func (*Phase) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{7}
+	return file_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Phase) GetName() string {
@@ -691,7 +755,7 @@ var File_event_proto protoreflect.FileDescriptor
 
 const file_event_proto_rawDesc = "" +
 	"\n" +
-	"\vevent.proto\x12\fgraceline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\b\n" +
+	"\vevent.proto\x12\fgraceline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\b\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -720,7 +784,8 @@ const file_event_proto_rawDesc = "" +
 	"exit_codes\x18\x15 \x03(\v2\".graceline.v1.Event.ExitCodesEntryR\texitCodes\x120\n" +
 	"\x05since\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12%\n" +
 	"\x0eblocking_phase\x18\x17 \x01(\tR\rblockingPhase\x12\x1a\n" +
-	"\bevidence\x18\x18 \x03(\tR\bevidence\x1a<\n" +
+	"\bevidence\x18\x18 \x03(\tR\bevidence\x12&\n" +
+	"\x04drop\x18\x19 \x01(\v2\x12.graceline.v1.DropR\x04drop\x1a<\n" +
 	"\x0eExitCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\f\n" +
@@ -751,7 +816,10 @@ const file_event_proto_rawDesc = "" +
 	"\x06Sender\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x12\n" +
 	"\x04comm\x18\x02 \x01(\tR\x04comm\x12!\n" +
-	"\fcontainer_id\x18\x03 \x01(\tR\vcontainerId\"{\n" +
+	"\fcontainer_id\x18\x03 \x01(\tR\vcontainerId\"4\n" +
+	"\x04Drop\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\"{\n" +
 	"\x05Phase\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
@@ -769,7 +837,7 @@ func file_event_proto_rawDescGZIP() []byte {
 	return file_event_proto_rawDescData
 }
 
-var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: graceline.v1.Event
 	(*PodRef)(nil),                // 1: graceline.v1.PodRef
@@ -778,29 +846,31 @@ var file_event_proto_goTypes = []any{
 	(*Signal)(nil),                // 4: graceline.v1.Signal
 	(*Task)(nil),                  // 5: graceline.v1.Task
 	(*Sender)(nil),                // 6: graceline.v1.Sender
-	(*Phase)(nil),                 // 7: graceline.v1.Phase
-	nil,                           // 8: graceline.v1.Event.ExitCodesEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Drop)(nil),                  // 7: graceline.v1.Drop
+	(*Phase)(nil),                 // 8: graceline.v1.Phase
+	nil,                           // 9: graceline.v1.Event.ExitCodesEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_event_proto_depIdxs = []int32{
-	9,  // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
+	10, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
 	2,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
 	3,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
 	4,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
 	5,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
 	6,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
-	9,  // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
-	7,  // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
-	8,  // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
-	9,  // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
-	9,  // 11: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
-	9,  // 12: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	10, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
+	8,  // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
+	9,  // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
+	10, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
+	7,  // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
+	10, // 12: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
+	10, // 13: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_event_proto_init() }
@@ -815,7 +885,7 @@ func file_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_event_proto_rawDesc), len(file_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -27,6 +27,20 @@ const (
 	KindStuck              = "stuck"
 )
 
+// KindEventsDropped reports events lost on the way to the collector; its
+// drop field says how many and why.
+const KindEventsDropped = "events_dropped"
+
+// DropReasonSpoolFull is the drop reason when the agent's spool overflowed.
+const DropReasonSpoolFull = "spool_full"
+
+// Verdicts carried by termination_summary.
+const (
+	VerdictGraceful = "graceful"
+	VerdictKilled   = "killed"
+	VerdictStuck    = "stuck"
+)
+
 // Exit reasons carried by container_exited, with the meaning CRI gives them.
 const (
 	ReasonCompleted = "Completed"

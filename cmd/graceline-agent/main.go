@@ -21,6 +21,7 @@ import (
 	"github.com/graceline/graceline/agent"
 	"github.com/graceline/graceline/agent/cgroups"
 	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/spool"
 	"github.com/graceline/graceline/agent/timeline"
 	"github.com/graceline/graceline/cri"
 )
@@ -60,8 +61,16 @@ eBPF cannot be used (no BTF, no CAP_BPF/CAP_PERFMON), the agent says so once
 and runs on CRI alone.
 
 With --output - the events are JSON lines on stdout, in graceline's event
-contract. Logs go to stderr.`,
-		Example:       "  graceline-agent --cri-endpoint unix:///run/containerd/containerd.sock --output -",
+contract. With --collector they are sent to graceline-collector: first
+appended to a durable spool on disk (--spool-dir, bounded by
+--spool-max-bytes), then streamed and removed only once the collector has
+stored them, so neither an agent crash nor a collector outage loses them.
+When the spool is full, the oldest raw events are dropped first and the loss
+is reported as an events_dropped event. --output defaults to "-" without
+--collector and to "none" with it; give both to get both. Logs go to stderr.`,
+		Example: `  graceline-agent --cri-endpoint unix:///run/containerd/containerd.sock --output -
+  graceline-agent --collector collector.graceline:7070 --token-file /etc/graceline/token \
+      --spool-dir /var/lib/graceline/spool`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -73,10 +82,16 @@ contract. Logs go to stderr.`,
 			if cfg.Kernel.Probe.Signals, err = parseSignals(signals); err != nil {
 				return err
 			}
-			if output != "-" {
-				return fmt.Errorf("--output %q: only \"-\" (JSON lines on stdout) is supported", output)
+			switch {
+			case output == "-" || (output == "" && cfg.Delivery.Collector.Address == ""):
+				cfg.Output = os.Stdout
+			case output == "none" || output == "":
+			default:
+				return fmt.Errorf("--output %q: want \"-\" (JSON lines on stdout) or \"none\"", output)
 			}
-			cfg.Output = os.Stdout
+			if cfg.Delivery.Collector.Address != "" && cfg.Delivery.Collector.TokenFile == "" {
+				return fmt.Errorf("--collector needs --token-file with an agent token")
+			}
 			// cri-client logs every failed call through klog; the agent
 			// already logs each failure once, with context, so klog is muted.
 			klog.SetLogger(logr.Discard())
@@ -94,7 +109,12 @@ contract. Logs go to stderr.`,
 	f.StringVar(&cfg.CRIEndpoint, "cri-endpoint", "unix:///run/containerd/containerd.sock", "CRI runtime socket to watch (unix:// URL or path)")
 	f.StringVar(&cfg.ContainerdAddress, "containerd-address", "", `containerd socket for its native events; default: the CRI socket when the runtime is containerd; "none" disables them`)
 	f.StringVar(&cfg.NodeName, "node-name", hostname, "node name stamped on every event")
-	f.StringVar(&output, "output", "-", `where events go; "-" writes JSON lines to stdout`)
+	f.StringVar(&output, "output", "", `"-" writes JSON lines to stdout, "none" does not; default "-" unless --collector is given`)
+	cfg.Delivery.Collector.AddFlags(f)
+	f.StringVar(&cfg.Delivery.Collector.TokenFile, "token-file", "", "file holding the agent's token for the collector (the bare token, or an \"agent TOKEN\" line)")
+	f.StringVar(&cfg.Delivery.SpoolDir, "spool-dir", "/var/lib/graceline/spool", "directory of the durable spool of events on their way to the collector")
+	f.Int64Var(&cfg.Delivery.SpoolMaxBytes, "spool-max-bytes", spool.DefaultMaxBytes, "bound on the spool's size on disk")
+	f.DurationVar(&cfg.Delivery.SyncInterval, "spool-sync-interval", time.Second, "how often the spool is flushed to stable storage (a crash of the agent alone loses nothing in between)")
 	f.StringVar(&cfg.MetricsAddress, "metrics-address", "", `serve Prometheus /metrics, /healthz and /readyz here (e.g. ":9090"); empty disables`)
 	f.DurationVar(&cfg.CRITimeout, "cri-timeout", 5*time.Second, "bound on connecting to the runtime and on each CRI call")
 	f.DurationVar(&cfg.Observer.RelistPeriod, "relist-period", cfg.Observer.RelistPeriod, "how often to relist the runtime when no event stream is live")

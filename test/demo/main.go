@@ -142,8 +142,10 @@ func waitRemoved(ctx context.Context, mu *sync.Mutex, byPod map[string][]*apiv1.
 		mu.Lock()
 		events := byPod[name]
 		mu.Unlock()
-		if len(events) > 0 && events[len(events)-1].Kind == apiv1.KindSandboxRemoved {
-			return nil
+		for _, e := range events {
+			if e.Kind == apiv1.KindTerminationSummary {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -151,12 +153,23 @@ func waitRemoved(ctx context.Context, mu *sync.Mutex, byPod map[string][]*apiv1.
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("pod %s: no sandbox_removed within 30s", name)
+	return fmt.Errorf("pod %s: no termination_summary within 30s", name)
 }
 
 func printTimeline(name string, start time.Time, events []*apiv1.Event) {
 	fmt.Printf("POD demo/%s\n", name)
 	for _, e := range events {
+		if e.Kind == apiv1.KindTerminationSummary {
+			fmt.Printf("VERDICT %s  grace=%ds killed=%v exit codes %v\n", e.Verdict, e.GetGracePeriodS(), e.GetKilled(), e.ExitCodes)
+			for _, p := range e.Phases {
+				fmt.Printf("  phase %-17s %+8.3fs .. %+8.3fs\n", p.Name, p.Start.AsTime().Sub(start).Seconds(), p.End.AsTime().Sub(start).Seconds())
+			}
+		}
+	}
+	for _, e := range events {
+		if e.Kind == apiv1.KindTerminationSummary {
+			continue
+		}
 		fmt.Printf("  %+8.3fs  %-18s %s\n", e.Time.AsTime().Sub(start).Seconds(), e.Kind, describe(e))
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func churn(t *testing.T, d *harness.Driver, agent *agentProc, prefix string, n i
 		}
 	}
 	for _, s := range specs {
-		waitFor(t, 60*time.Second, s.Name+" container_started", func() bool { return hasKind(agent.forPod(s.UID), apiv1.KindContainerStarted) })
+		waitStarted(t, agent, s)
 	}
 	for i := range pods {
 		wg.Add(1)
@@ -73,7 +74,13 @@ func checkSequences(t *testing.T, agent *agentProc, specs []harness.PodSpec, wan
 	for _, s := range specs {
 		events := agent.forPod(s.UID)
 		if got := lifecycle(events); fmt.Sprint(got) != fmt.Sprint(fullSequence) {
-			t.Errorf("%s: events = %v, want %v", s.Name, got, fullSequence)
+			var detail []string
+			for _, e := range events {
+				if slices.Contains(fullSequence, e.Kind) {
+					detail = append(detail, fmt.Sprintf("%s@%s", e.Kind, e.Time.AsTime().Format("05.000000")))
+				}
+			}
+			t.Errorf("%s: events = %v, want %v", s.Name, detail, fullSequence)
 			continue
 		}
 		if e := find(events, apiv1.KindContainerExited); e.ExitCode == nil || *e.ExitCode != wantCode {

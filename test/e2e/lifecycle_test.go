@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,7 +58,7 @@ func TestLifecycleOrder(t *testing.T) {
 						if e.Pod.Namespace != "e2e" || e.Pod.Name != spec.Name || e.Node != "e2e-node" {
 							t.Errorf("%s: pod = %v node = %q, want e2e/%s on e2e-node", e.Kind, e.Pod, e.Node, spec.Name)
 						}
-						if e.Kind == apiv1.KindSandboxStopped || e.Kind == apiv1.KindSandboxRemoved {
+						if !slices.Contains(fullSequence, e.Kind) || e.Kind == apiv1.KindSandboxStopped || e.Kind == apiv1.KindSandboxRemoved {
 							continue
 						}
 						if e.Container.GetName() != "main" || e.Container.GetId() != pod.Containers["main"] {
@@ -88,7 +91,7 @@ func runAndDelete(t *testing.T, d *harness.Driver, agent *agentProc, spec harnes
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+	waitStarted(t, agent, spec)
 	if err := d.DeletePod(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +104,45 @@ func runAndDelete(t *testing.T, d *harness.Driver, agent *agentProc, spec harnes
 		t.Fatalf("lifecycle events = %v, want %v", got, fullSequence)
 	}
 	return pod, events
+}
+
+// waitStarted waits until the agent saw every container of the pod start and
+// each one's PID 1 has set its SIGTERM disposition (the workloads' first
+// command is a trap). A SIGTERM that came earlier would find a namespace's
+// init without a handler, and the kernel drops those.
+func waitStarted(t *testing.T, agent *agentProc, spec harness.PodSpec) {
+	t.Helper()
+	var pids []int32
+	waitFor(t, 30*time.Second, "container_started", func() bool {
+		pids = pids[:0]
+		for _, e := range agent.forPod(spec.UID) {
+			if e.Kind == apiv1.KindContainerStarted {
+				pids = append(pids, e.GetProcess().GetPid())
+			}
+		}
+		return len(pids) == len(spec.Containers)
+	})
+	for _, pid := range pids {
+		waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return handlesTerm(pid) })
+	}
+}
+
+// handlesTerm reports whether pid catches or ignores SIGTERM.
+func handlesTerm(pid int32) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if k == "SigCgt" || k == "SigIgn" {
+			mask, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if mask&(1<<(15-1)) != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // lifecycle returns the kinds of the runtime's lifecycle events, leaving out

@@ -14,8 +14,8 @@ import (
 )
 
 var (
-	agentBin             string
-	busyboxTar, pauseTar string
+	agentBin, collectorBin, cliBin string
+	busyboxTar, pauseTar           string
 )
 
 func TestMain(m *testing.M) {
@@ -39,10 +39,12 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	agentBin = filepath.Join(dir, "graceline-agent")
-	build := exec.Command("go", "build", "-o", agentBin, "./cmd/graceline-agent")
+	collectorBin = filepath.Join(dir, "graceline-collector")
+	cliBin = filepath.Join(dir, "kubectl-graceline")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build graceline-agent: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "build graceline binaries: %v\n%s", err, out)
 		return 1
 	}
 	busyboxTar, pauseTar, err = harness.BuildImages(context.Background(), root, dir)

@@ -214,7 +214,7 @@ func TestStuck(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+					waitStarted(t, agent, spec)
 					done := deleteInBackground(d, pod)
 					waitSIGTERM(t, agent, spec.UID)
 					pid := tc.stop(c, pod)
@@ -259,7 +259,7 @@ func TestFrozenContainer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(agent.forPod(spec.UID), apiv1.KindContainerStarted) })
+			waitStarted(t, agent, spec)
 			state := filepath.Join("/sys/fs/cgroup/freezer/k8s.io", pod.Containers["main"], "freezer.state")
 			if err := os.WriteFile(state, []byte("FROZEN"), 0o644); err != nil {
 				t.Fatalf("freeze: %v", err)
@@ -291,7 +291,8 @@ func TestFrozenContainer(t *testing.T) {
 }
 
 // TestAgentRestartDuringDeletion kills the agent with SIGKILL in the middle
-// of a deletion and starts a new one: the summary still comes, once.
+// of a deletion and starts a new one (printing summaries only): the summary
+// still comes, once.
 func TestAgentRestartDuringDeletion(t *testing.T) {
 	c, d := startRuntime(t, harness.Containerd2)
 	first := startSummaryAgent(t, c)
@@ -300,11 +301,11 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "container_started", func() bool { return hasKind(first.forPod(spec.UID), apiv1.KindContainerStarted) })
+	waitStarted(t, first, spec)
 	done := deleteInBackground(d, pod)
 	waitSIGTERM(t, first, spec.UID)
 	first.crash()
-	second := startSummaryAgent(t, c)
+	second := startSummaryAgent(t, c, "--summaries-only")
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +315,52 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 	}
 	if !s.GetKilled() || s.ExitCodes["main"] != 137 {
 		t.Errorf("summary after restart: killed %v exit codes %v, want killed, main=137", s.GetKilled(), s.ExitCodes)
+	}
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	for _, e := range second.events {
+		if e.Kind != apiv1.KindTerminationSummary && e.Kind != apiv1.KindStuck {
+			t.Errorf("--summaries-only printed a %s event", e.Kind)
+		}
+	}
+}
+
+// TestFailingCNIDel breaks the network plugin's DEL: the pod is stuck in
+// sandbox teardown with its network namespace still there, and completes
+// once DEL works again.
+func TestFailingCNIDel(t *testing.T) {
+	for _, f := range harness.Flavors {
+		t.Run(string(f), func(t *testing.T) {
+			c, d := startRuntime(t, f)
+			agent := startSummaryAgent(t, c)
+			spec := newSpec("cnidel", 2, harness.ContainerSpec{Name: "main", Command: shell(exitsOnTerm)})
+			spec.PodNetwork = true
+			pod, err := d.RunPod(context.Background(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitStarted(t, agent, spec)
+			if err := c.FailCNIDel(true); err != nil {
+				t.Fatal(err)
+			}
+			err = d.DeletePod(context.Background(), pod)
+			if err == nil || !strings.Contains(err.Error(), "DEL fails") {
+				t.Fatalf("deletion with a failing CNI DEL: err = %v, want the plugin's error", err)
+			}
+			s := stuckWith(t, agent, spec.UID, "network namespace still present")
+			if s.BlockingPhase != "sandbox_teardown" {
+				t.Errorf("blocking_phase %q, want sandbox_teardown; evidence %q", s.BlockingPhase, s.Evidence)
+			}
+			if err := c.FailCNIDel(false); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.DeletePod(context.Background(), pod); err != nil {
+				t.Fatalf("deletion once DEL works: %v", err)
+			}
+			summaryOf(t, agent, spec.UID)
+			if !hasKind(agent.forPod(spec.UID), apiv1.KindNetNSReleased) {
+				t.Errorf("no netns_released after the retry")
+			}
+		})
 	}
 }

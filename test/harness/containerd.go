@@ -118,19 +118,7 @@ func binaryFor(root string, f Flavor) (bin, path string, err error) {
 // temporary directory, waits until its CRI plugin answers, and imports the
 // local images. Call Close to stop it and remove everything it made.
 func StartContainerd(ctx context.Context, f Flavor, images ...string) (*Containerd, error) {
-	c, err := NewContainerd(f)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Start(ctx); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if err := ImportImages(ctx, c.Address, images...); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+	return StartContainerdWith(ctx, f, nil, images...)
 }
 
 // StartContainerdWith is StartContainerd with options, for example a CNI
@@ -323,6 +311,9 @@ func (c *Containerd) writeConfig() error {
 	} else if err := c.writeCNIConfig(); err != nil {
 		return err
 	}
+	if err := c.installCNIPlugins(); err != nil {
+		return err
+	}
 	f, err := os.Create(filepath.Join(c.Dir, "config.toml"))
 	if err != nil {
 		return err
@@ -351,11 +342,39 @@ func (c *Containerd) writeCNIConfig() error {
   "plugins": [
     {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false,
      "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": "10.%d.%d.0/24"}]]}},
+    {"type": "cnifail", "failMarker": %q},
     {"type": "loopback"}
   ]
 }
-`, c.Bridge, filepath.Join(c.Dir, "ipam"), 200+sum%50, sum%250)
+`, c.Bridge, filepath.Join(c.Dir, "ipam"), 200+sum%50, sum%250, c.failMarker())
 	return os.WriteFile(filepath.Join(c.Dir, "cni", "10-graceline.conflist"), []byte(conf), 0o644)
+}
+
+// installCNIPlugins makes the daemon's CNI bin dir: Debian's plugins and
+// the harness's cnifail, which breaks DEL on demand (FailCNIDel).
+func (c *Containerd) installCNIPlugins() error {
+	dir := filepath.Join(c.Dir, "cni-bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	plugins, _ := filepath.Glob("/usr/lib/cni/*")
+	for _, p := range plugins {
+		if err := os.Symlink(p, filepath.Join(dir, filepath.Base(p))); err != nil {
+			return err
+		}
+	}
+	_, err := buildStatic(context.Background(), c.root, dir, "cnifail")
+	return err
+}
+
+func (c *Containerd) failMarker() string { return filepath.Join(c.Dir, "cni-fail-del") }
+
+// FailCNIDel makes the CNI DEL of every pod network fail, or work again.
+func (c *Containerd) FailCNIDel(fail bool) error {
+	if !fail {
+		return os.Remove(c.failMarker())
+	}
+	return os.WriteFile(c.failMarker(), nil, 0o644)
 }
 
 // Both configs keep every path inside Dir (including runc's state root, so
@@ -385,7 +404,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "{{.Dir}}/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "{{.Dir}}/cni-bin"
     conf_dir = "{{.Dir}}/cni"
 `
 
@@ -416,6 +435,6 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.bt
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
         Root = "{{.Dir}}/runc"
   [plugins."io.containerd.cri.v1.runtime".cni]
-    bin_dirs = ["/usr/lib/cni"]
+    bin_dirs = ["{{.Dir}}/cni-bin"]
     conf_dir = "{{.Dir}}/cni"
 `

@@ -1,0 +1,51 @@
+package spool
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics counts what the spool does; one set per spool.
+type metrics struct {
+	bytes        prometheus.Gauge
+	appended     prometheus.Counter
+	acked        prometheus.Counter
+	dropped      *prometheus.CounterVec // by reason
+	damaged      *prometheus.CounterVec // by reason
+	damagedBytes prometheus.Counter
+}
+
+// Drop reasons, as labels of graceline_spool_dropped_total.
+const (
+	dropFull     = "spool_full"
+	dropTooLarge = "too_large"
+	dropWrite    = "write_error"
+)
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		bytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "graceline_spool_bytes", Help: "Bytes the spool holds on disk.",
+		}),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_spool_appended_total", Help: "Records written to the spool.",
+		}),
+		acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_spool_acked_total", Help: "Records the collector acknowledged.",
+		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graceline_spool_dropped_total", Help: "Events lost by the spool before the collector acknowledged them, by reason.",
+		}, []string{"reason"}),
+		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graceline_spool_damaged_records_total", Help: "Damaged places found in the spool and skipped: truncated, corrupt or undecodable records, or a bad segment header.",
+		}, []string{"reason"}),
+		damagedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_spool_damaged_bytes_total", Help: "Bytes of the spool skipped because they were damaged.",
+		}),
+	}
+	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes)
+	for _, r := range []string{dropFull, dropTooLarge, dropWrite} {
+		m.dropped.WithLabelValues(r)
+	}
+	for _, r := range []string{"truncated", "corrupt", "undecodable", "header"} {
+		m.damaged.WithLabelValues(r)
+	}
+	return m
+}

@@ -1,0 +1,92 @@
+// Command graceline-collector stores the events of every node's agent and
+// answers queries about them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/graceline/graceline/collector"
+)
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	var cfg collector.Config
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "graceline-collector --data-dir DIR",
+		Short: "Store every node's pod terminations and answer queries about them",
+		Long: `graceline-collector receives events from graceline agents over one gRPC
+stream each, stores them in SQLite under --data-dir exactly once (a resent
+batch is recognised by its delivery key), and serves queries: the gRPC Query
+service (used by kubectl-graceline) and the same queries as HTTP with JSON
+lines, for curl:
+
+  GET /api/v1/namespaces/NS/pods/NAME/timeline
+  GET /api/v1/terminations?namespace=&node=&verdict=&since=1h&limit=
+  GET /api/v1/stuck?namespace=&node=
+  GET /api/v1/watch?namespace=&node=&name=
+
+/healthz, /readyz and /metrics (Prometheus) are served on the HTTP address
+without a token.
+
+Authentication: every gRPC call and every /api request needs a bearer token
+("authorization: Bearer TOKEN"). Tokens come from --token-file, one
+"ROLE TOKEN" per line, where ROLE is agent (may only send events) or reader
+(may only query). Without --token-file the collector uses DIR/tokens and, on
+first start, creates it (mode 0600) with one new agent token and one new
+reader token: read them from there. Requests without a valid token are
+refused and counted in graceline_collector_auth_refused_total.
+
+TLS: with --tls-cert and --tls-key both listeners serve TLS; adding
+--tls-client-ca requires clients to present a certificate signed by it
+(mutual TLS), on top of their token.
+
+Events older than --retention (by their own time) are purged in the
+background. SIGTERM or SIGINT shut the collector down cleanly.`,
+		Example: `  graceline-collector --data-dir /var/lib/graceline
+  curl -H "Authorization: Bearer $(awk '$1=="reader"{print $2}' /var/lib/graceline/tokens)" \
+      localhost:7071/api/v1/terminations`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: %w", logLevel, err)
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			if err := collector.Run(ctx, cfg, log); err != nil {
+				log.Error("collector failed", "err", err)
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the database (and the token file by default); created if missing")
+	f.StringVar(&cfg.GRPCAddress, "grpc-address", collector.DefaultGRPCAddress, "listen address of the gRPC ingest and query services")
+	f.StringVar(&cfg.HTTPAddress, "http-address", collector.DefaultHTTPAddress, "listen address of the HTTP API, /metrics, /healthz and /readyz")
+	f.StringVar(&cfg.TokenFile, "token-file", "", `file of "ROLE TOKEN" lines (roles: agent, reader); default DATA_DIR/tokens, created with new tokens if missing`)
+	f.StringVar(&cfg.CertFile, "tls-cert", "", "serve TLS with this certificate (PEM)")
+	f.StringVar(&cfg.KeyFile, "tls-key", "", "the TLS certificate's private key (PEM)")
+	f.StringVar(&cfg.ClientCAFile, "tls-client-ca", "", "require client certificates signed by this CA (PEM): mutual TLS")
+	f.DurationVar(&cfg.Retention, "retention", collector.DefaultRetention, "how long events are kept")
+	f.DurationVar(&cfg.PurgeInterval, "purge-interval", collector.DefaultPurgeInterval, "how often expired events are purged")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.MarkFlagRequired("data-dir")
+	return cmd
+}

@@ -1,0 +1,185 @@
+// Package format turns events into the short phrases kubectl-graceline
+// prints: who acted on whom, relative times, signal names.
+package format
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+)
+
+// clusterKinds come from the collector's watch of the API server.
+var clusterKinds = map[string]bool{
+	"delete_requested": true, "endpoint_removed": true, "finalizer_removed": true, "pod_deleted": true,
+}
+
+// Source says who reported e: "API" for the cluster side, "node" for an
+// agent.
+func Source(e *apiv1.Event) string {
+	if clusterKinds[e.Kind] || e.Node == "" && e.Pod != nil {
+		return "API"
+	}
+	return "node"
+}
+
+// Relative formats an offset with about four significant digits, as a
+// timeline reads best: +0.041s, +5.125s, +30.13s, +312.4s.
+func Relative(d time.Duration) string {
+	sign := "+"
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	s := d.Seconds()
+	switch {
+	case s < 10:
+		return fmt.Sprintf("%s%.3fs", sign, s)
+	case s < 100:
+		return fmt.Sprintf("%s%.2fs", sign, s)
+	case s < 1000:
+		return fmt.Sprintf("%s%.1fs", sign, s)
+	}
+	return fmt.Sprintf("%s%.0fs", sign, s)
+}
+
+// Duration formats a span the same way, without a sign.
+func Duration(d time.Duration) string { return strings.TrimPrefix(Relative(d), "+") }
+
+var signalNames = map[int32]string{
+	1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 10: "SIGUSR1",
+	12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 17: "SIGCHLD", 19: "SIGSTOP", 28: "SIGWINCH",
+}
+
+// SignalName names a signal: the event's own name when given.
+func SignalName(s *apiv1.Signal) string {
+	if s.GetName() != "" {
+		return s.GetName()
+	}
+	if n, ok := signalNames[s.GetNumber()]; ok {
+		return n
+	}
+	return "signal " + strconv.Itoa(int(s.GetNumber()))
+}
+
+// exitSignalName is the short form process exits use: KILL, TERM.
+func exitSignalName(n int32) string {
+	return strings.TrimPrefix(SignalName(&apiv1.Signal{Number: n}), "SIG")
+}
+
+// Detail describes e in one line.
+func Detail(e *apiv1.Event) string {
+	ctr := e.GetContainer().GetName()
+	switch e.Kind {
+	case apiv1.KindContainerStarted:
+		if pid := e.GetProcess().GetPid(); pid > 0 {
+			return fmt.Sprintf("%s pid=%d", ctr, pid)
+		}
+	case apiv1.KindContainerExited:
+		return join(ctr, exit(e), kv("reason", e.Reason))
+	case apiv1.KindPreStopExec:
+		return fmt.Sprintf("%s: %s", ctr, argv(e.GetProcess()))
+	case apiv1.KindSignalGenerated:
+		d := fmt.Sprintf("%s %s → %s", SignalName(e.Signal), sender(e.Sender), target(ctr, e.Target))
+		if r := e.GetSignal().GetResult(); r != "" && r != "delivered" {
+			d += "  result=" + r
+		}
+		return d
+	case apiv1.KindSignalDelivered:
+		return join(fmt.Sprintf("%s → %s", SignalName(e.Signal), target(ctr, e.Target)), kv("disposition", e.Disposition))
+	case apiv1.KindProcessExited:
+		p := e.GetProcess()
+		return join(ctr, fmt.Sprintf("pid %d (%s)", p.GetPid(), p.GetComm()), exit(e))
+	case apiv1.KindNetNSReleased, apiv1.KindCgroupRemoved, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
+		return e.Path
+	case apiv1.KindTerminationSummary:
+		return join(kv("verdict", e.Verdict), phases(e.Phases))
+	case apiv1.KindStuck:
+		d := kv("blocking", e.BlockingPhase)
+		if len(e.Evidence) > 0 {
+			d = join(d, e.Evidence[0])
+		}
+		return d
+	case apiv1.KindEventsDropped:
+		return fmt.Sprintf("%d events lost (%s)", e.GetDrop().GetCount(), e.GetDrop().GetReason())
+	}
+	return join(ctr, kv("reason", e.Reason), e.Path)
+}
+
+func exit(e *apiv1.Event) string {
+	var parts []string
+	if e.ExitCode != nil {
+		parts = append(parts, fmt.Sprintf("exit=%d", *e.ExitCode))
+	}
+	if e.ExitSignal != nil && *e.ExitSignal != 0 {
+		parts = append(parts, "signal="+exitSignalName(*e.ExitSignal))
+	}
+	return strings.Join(parts, " ")
+}
+
+func sender(s *apiv1.Sender) string {
+	if s == nil {
+		return "?"
+	}
+	d := fmt.Sprintf("%s(%d)", s.Comm, s.Pid)
+	if s.ContainerId != "" {
+		d += " in " + short(s.ContainerId)
+	}
+	return d
+}
+
+func target(ctr string, t *apiv1.Task) string {
+	d := fmt.Sprintf("pid %d (%s)", t.GetPid(), t.GetComm())
+	if ctr != "" {
+		d = ctr + " " + d
+	}
+	return d
+}
+
+func argv(p *apiv1.Process) string {
+	var out []string
+	for _, a := range p.GetArgv() {
+		if a == "" || strings.ContainsAny(a, " \t\"'") {
+			a = strconv.Quote(a)
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return p.GetComm()
+	}
+	return strings.Join(out, " ")
+}
+
+func phases(ps []*apiv1.Phase) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, fmt.Sprintf("%s=%s", p.Name, Duration(p.End.AsTime().Sub(p.Start.AsTime()))))
+	}
+	return strings.Join(out, " ")
+}
+
+// short abbreviates a container id the way crictl does.
+func short(id string) string {
+	if len(id) > 13 {
+		return id[:13]
+	}
+	return id
+}
+
+func kv(k, v string) string {
+	if v == "" {
+		return ""
+	}
+	return k + "=" + v
+}
+
+func join(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}

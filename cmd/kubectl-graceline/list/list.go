@@ -1,0 +1,139 @@
+// Package list is `kubectl graceline list`: recent terminations, one line
+// each, with verdict and duration.
+package list
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
+)
+
+// NewCommand returns the list subcommand.
+func NewCommand(o *conn.Options) *cobra.Command {
+	var output, node, verdict string
+	var all bool
+	var since time.Duration
+	var limit int32
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List recent pod terminations with their verdict and duration",
+		Long: `List recent terminations, newest first: one line per pod with its node, verdict
+(graceful, killed, stuck), whether SIGKILL was needed, how long it took and
+the containers' exit codes. With -o json each is a termination_summary event.`,
+		Example: "  kubectl graceline list -A --verdict killed --since 1h",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := conn.CheckOutput(output); err != nil {
+				return err
+			}
+			req := &apiv1.ListRequest{Node: node, Verdict: verdict, Limit: limit}
+			if !all {
+				req.Namespace = o.Namespace()
+			}
+			if since > 0 {
+				req.Since = timestamppb.New(time.Now().Add(-since))
+			}
+			cc, err := o.Dial()
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			resp, err := apiv1.NewQueryClient(cc).List(ctx, req)
+			if err != nil {
+				return conn.Explain(err, o.Collector.Address)
+			}
+			if output == conn.OutputJSON {
+				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Terminations)
+			}
+			return Render(cmd.OutOrStdout(), resp.Terminations, time.Now())
+		},
+	}
+	f := cmd.Flags()
+	conn.AddOutputFlag(f, &output)
+	f.BoolVarP(&all, "all-namespaces", "A", false, "list every namespace, not only the current one")
+	f.StringVar(&node, "node", "", "only pods of this node")
+	f.StringVar(&verdict, "verdict", "", "only this verdict: graceful, killed or stuck")
+	f.DurationVar(&since, "since", 0, "only pods active within this long (e.g. 1h)")
+	f.Int32Var(&limit, "limit", 50, "at most this many pods")
+	return cmd
+}
+
+// Render writes one row per termination summary.
+func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
+	if len(summaries) == 0 {
+		_, err := fmt.Fprintln(w, "no terminations found")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tVERDICT\tKILLED\tDURATION\tLAST EVENT\tEXIT CODES")
+	for _, s := range summaries {
+		v := s.Verdict
+		if v == "" {
+			v = "terminating"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.GetPod().GetNamespace(), s.GetPod().GetName(), s.Node, v,
+			yesNo(s.GetKilled()), duration(s), age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))
+	}
+	return tw.Flush()
+}
+
+// duration spans the summary's phases.
+func duration(s *apiv1.Event) string {
+	var start, end time.Time
+	for _, p := range s.Phases {
+		if st := p.Start.AsTime(); start.IsZero() || st.Before(start) {
+			start = st
+		}
+		if en := p.End.AsTime(); en.After(end) {
+			end = en
+		}
+	}
+	if start.IsZero() {
+		return "-"
+	}
+	return format.Duration(end.Sub(start))
+}
+
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func exitCodes(m map[string]int32) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var out []string
+	for name, c := range m {
+		out = append(out, fmt.Sprintf("%s=%d", name, c))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}

@@ -1,0 +1,49 @@
+// Command kubectl-graceline is graceline's kubectl plugin: it asks the
+// collector how pods terminated (`kubectl graceline timeline`), lists recent
+// terminations, shows stuck pods and streams events live.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/list"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/stuck"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/timeline"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/watch"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newCommand().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	o := conn.NewOptions()
+	cmd := &cobra.Command{
+		Use:   "kubectl-graceline",
+		Short: "Ask graceline how pods terminated",
+		Long: `kubectl graceline asks the graceline collector what happened when pods were
+deleted: the timeline of one pod, recent terminations, pods stuck in
+Terminating now, and a live stream of events.
+
+The collector is found at --collector (default $` + conn.EnvCollector + `, else
+localhost:7070) and needs a reader token: --token, --token-file or $` + conn.EnvToken + `.
+Namespaces follow kubectl: -n, else the current kubeconfig context's.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	o.AddFlags(cmd.PersistentFlags())
+	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o))
+	return cmd
+}

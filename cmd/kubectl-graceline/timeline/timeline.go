@@ -1,0 +1,200 @@
+// Package timeline is `kubectl graceline timeline`: one pod's termination,
+// step by step, relative to the start of its deletion.
+package timeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
+)
+
+// NewCommand returns the timeline subcommand.
+func NewCommand(o *conn.Options) *cobra.Command {
+	var output, uid string
+	cmd := &cobra.Command{
+		Use:   "timeline NAMESPACE/POD | POD",
+		Short: "Show how one pod terminated, step by step",
+		Long: `Show every event of one pod's termination, in time order and relative to the
+start of its deletion, with the verdict first: graceful, killed (SIGKILL was
+needed) or stuck. Signals read sender → target.
+
+A pod name seen more than once (a pod recreated under the same name) shows
+the most recent one; --uid picks another. With -o json the events are
+printed as the agents sent them, one JSON object per line.`,
+		Example: "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := conn.CheckOutput(output); err != nil {
+				return err
+			}
+			ns, name, err := conn.SplitPod(args[0], o.Namespace())
+			if err != nil {
+				return err
+			}
+			cc, err := o.Dial()
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			resp, err := apiv1.NewQueryClient(cc).Timeline(ctx, &apiv1.TimelineRequest{Namespace: ns, Name: name, Uid: uid})
+			if err != nil {
+				return conn.Explain(err, o.Collector.Address)
+			}
+			if output == conn.OutputJSON {
+				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Events)
+			}
+			return Render(cmd.OutOrStdout(), resp.Events, resp.Summary)
+		},
+	}
+	conn.AddOutputFlag(cmd.Flags(), &output)
+	cmd.Flags().StringVar(&uid, "uid", "", "show the pod with this UID instead of the latest of its name")
+	return cmd
+}
+
+// startKinds mark the start of a deletion, best first: the delete request
+// when the cluster side reported it, else the first thing the node did.
+var startKinds = [][]string{
+	{"delete_requested"},
+	{apiv1.KindPreStopExec, apiv1.KindSignalGenerated, apiv1.KindSignalDelivered, apiv1.KindContainerExited},
+}
+
+// origin picks time zero of the timeline.
+func origin(events []*apiv1.Event) time.Time {
+	for _, kinds := range startKinds {
+		for _, e := range events {
+			for _, k := range kinds {
+				if e.Kind == k {
+					return e.GetTime().AsTime()
+				}
+			}
+		}
+	}
+	return events[0].GetTime().AsTime()
+}
+
+// Render writes the timeline table: a header, the verdict, then one row per
+// event.
+func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event) error {
+	if len(events) == 0 {
+		_, err := fmt.Fprintln(w, "no events")
+		return err
+	}
+	t0 := origin(events)
+	last := events[len(events)-1].GetTime().AsTime()
+	fmt.Fprintln(w, header(events, summary))
+	fmt.Fprintln(w, verdict(events, summary, last.Sub(t0)))
+	var rows bytes.Buffer
+	tw := tabwriter.NewWriter(&rows, 0, 0, 2, ' ', 0)
+	for _, e := range events {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", format.Relative(e.GetTime().AsTime().Sub(t0)), format.Source(e), e.Kind, format.Detail(e))
+	}
+	tw.Flush()
+	// Rows without detail would end in the kind column's padding.
+	for _, line := range strings.SplitAfter(rows.String(), "\n") {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+strings.Repeat("\n", strings.Count(line, "\n"))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func header(events []*apiv1.Event, summary *apiv1.Event) string {
+	var pod *apiv1.PodRef
+	node := ""
+	for _, e := range events {
+		if pod == nil && e.Pod != nil {
+			pod = e.Pod
+		}
+		if node == "" && e.Node != "" {
+			node = e.Node
+		}
+	}
+	h := fmt.Sprintf("POD %s/%s  uid %s  node %s", pod.GetNamespace(), pod.GetName(), shortUID(pod.GetUid()), node)
+	if summary != nil && summary.GracePeriodS != nil {
+		h += fmt.Sprintf("  grace %ds", *summary.GracePeriodS)
+	}
+	return h
+}
+
+func shortUID(uid string) string {
+	if len(uid) > 8 {
+		return uid[:8] + "…"
+	}
+	return uid
+}
+
+// verdict writes the one line a reader looks at first.
+func verdict(events []*apiv1.Event, summary *apiv1.Event, total time.Duration) string {
+	v := summary.GetVerdict()
+	var why string
+	switch v {
+	case apiv1.VerdictKilled:
+		why = killedWhy(summary)
+	case apiv1.VerdictGraceful:
+		why = "every container exited on its own" + codes(summary)
+	case apiv1.VerdictStuck:
+		why = stuckWhy(events)
+	default:
+		v, why = "unknown", "no end of the termination seen yet"
+	}
+	line := fmt.Sprintf("VERDICT %s — %s", v, why)
+	if total > 0 {
+		line += "; total " + format.Duration(total)
+	}
+	return line
+}
+
+func killedWhy(summary *apiv1.Event) string {
+	var killed []string
+	for _, name := range sortedKeys(summary.GetExitCodes()) {
+		if c := summary.ExitCodes[name]; c == 137 {
+			killed = append(killed, fmt.Sprintf("%s exit=%d", name, c))
+		}
+	}
+	if len(killed) == 0 {
+		return "SIGKILL was needed"
+	}
+	return strings.Join(killed, ", ") + "; SIGKILL was needed"
+}
+
+func codes(summary *apiv1.Event) string {
+	var out []string
+	for _, name := range sortedKeys(summary.GetExitCodes()) {
+		out = append(out, fmt.Sprintf("%s=%d", name, summary.ExitCodes[name]))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " (exit codes " + strings.Join(out, ", ") + ")"
+}
+
+func stuckWhy(events []*apiv1.Event) string {
+	for i := len(events) - 1; i >= 0; i-- {
+		if e := events[i]; e.Kind == apiv1.KindStuck {
+			return format.Detail(e)
+		}
+	}
+	return "no progress"
+}
+
+func sortedKeys(m map[string]int32) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// Why a request was refused, as metric labels.
+const (
+	reasonMissing   = "missing_token"
+	reasonInvalid   = "invalid_token"
+	reasonForbidden = "wrong_role"
+)
+
+var (
+	errMissing = errors.New(`missing bearer token: send the header "authorization: Bearer <token>"`)
+	errInvalid = errors.New("invalid bearer token")
+)
+
+// Checker authenticates requests and counts refusals.
+type Checker struct {
+	tokens  *Tokens
+	refused *prometheus.CounterVec
+	log     *slog.Logger
+}
+
+// NewChecker returns a Checker for tokens whose metric is registered with
+// reg.
+func NewChecker(tokens *Tokens, reg prometheus.Registerer, log *slog.Logger) *Checker {
+	c := &Checker{
+		tokens: tokens,
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graceline_collector_auth_refused_total", Help: "Requests refused for want of a valid token, by API and reason.",
+		}, []string{"api", "reason"}),
+		log: log,
+	}
+	reg.MustRegister(c.refused)
+	for _, api := range []string{"ingest", "query", "http"} {
+		for _, r := range []string{reasonMissing, reasonInvalid, reasonForbidden} {
+			c.refused.WithLabelValues(api, r)
+		}
+	}
+	return c
+}
+
+// check returns nil when header (an authorization value) grants role; the
+// error says why not, and its reason is counted under api.
+func (c *Checker) check(api, header string, role Role, from string) (reason string, err error) {
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	token = strings.TrimSpace(token)
+	switch known, allowed := c.tokens.Has(token, role); {
+	case !ok || token == "":
+		reason, err = reasonMissing, errMissing
+	case !known:
+		reason, err = reasonInvalid, errInvalid
+	case !allowed:
+		reason, err = reasonForbidden, fmt.Errorf("token not allowed here: %s needs a token of role %s", api, role)
+	default:
+		return "", nil
+	}
+	c.refused.WithLabelValues(api, reason).Inc()
+	c.log.Warn("request refused", "api", api, "reason", reason, "peer", from)
+	return reason, err
+}
+
+// grpcRole maps a full method name to the API it belongs to and the role
+// it needs. Anything not listed is refused.
+func grpcRole(method string) (api string, role Role, ok bool) {
+	switch {
+	case strings.HasPrefix(method, "/graceline.v1.Ingest/"):
+		return "ingest", RoleAgent, true
+	case strings.HasPrefix(method, "/graceline.v1.Query/"):
+		return "query", RoleReader, true
+	}
+	return "", "", false
+}
+
+func (c *Checker) authorize(ctx context.Context, method string) error {
+	api, role, ok := grpcRole(method)
+	if !ok {
+		return status.Errorf(codes.PermissionDenied, "method %s is not served", method)
+	}
+	var header string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("authorization"); len(v) > 0 {
+			header = v[0]
+		}
+	}
+	from := "unknown"
+	if p, ok := peer.FromContext(ctx); ok {
+		from = p.Addr.String()
+	}
+	reason, err := c.check(api, header, role, from)
+	switch reason {
+	case "":
+		return nil
+	case reasonForbidden:
+		return status.Error(codes.PermissionDenied, err.Error())
+	}
+	return status.Error(codes.Unauthenticated, err.Error())
+}
+
+// UnaryInterceptor authenticates unary calls.
+func (c *Checker) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := c.authorize(ctx, info.FullMethod); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamInterceptor authenticates streams when they open.
+func (c *Checker) StreamInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := c.authorize(ss.Context(), info.FullMethod); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}
+
+// HTTP wraps h so that it requires a token with role.
+func (c *Checker) HTTP(role Role, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reason, err := c.check("http", r.Header.Get("Authorization"), role, r.RemoteAddr)
+		switch reason {
+		case "":
+			h.ServeHTTP(w, r)
+			return
+		case reasonForbidden:
+			http.Error(w, err.Error(), http.StatusForbidden)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="graceline"`)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+	})
+}

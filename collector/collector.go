@@ -1,0 +1,195 @@
+package collector
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/collector/auth"
+	"github.com/graceline/graceline/collector/httpapi"
+	"github.com/graceline/graceline/collector/ingest"
+	"github.com/graceline/graceline/collector/query"
+	"github.com/graceline/graceline/collector/store"
+	"github.com/graceline/graceline/collector/watch"
+)
+
+// maxMessage bounds one gRPC message; agents batch below it.
+const maxMessage = 16 << 20
+
+// shutdownGrace is how long open calls get to finish at shutdown. Agents'
+// streams never end by themselves; what they had in flight is resent.
+const shutdownGrace = time.Second
+
+// Run serves until ctx ends, then shuts down cleanly: listeners close, open
+// streams are given a moment, and the database is closed last.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	tokens, err := loadTokens(&cfg, log)
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.dbPath())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	purged := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "graceline_collector_events_purged_total", Help: "Events deleted because they outlived the retention.",
+	})
+	reg.MustRegister(purged)
+	checker := auth.NewChecker(tokens, reg, log)
+	hub := watch.NewHub(reg)
+	svc := query.NewService(st, hub)
+
+	grpcLn, err := net.Listen("tcp", cfg.GRPCAddress)
+	if err != nil {
+		return fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddress, err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddress)
+	if err != nil {
+		grpcLn.Close()
+		return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddress, err)
+	}
+	gs := newGRPCServer(tlsConfig, checker)
+	apiv1.RegisterIngestServer(gs, ingest.NewServer(st, hub, ingest.NewMetrics(reg), log))
+	apiv1.RegisterQueryServer(gs, query.NewServer(svc))
+
+	httpCtx, stopHTTP := context.WithCancel(context.Background())
+	defer stopHTTP()
+	hs := &http.Server{
+		Handler:           httpHandler(reg, st, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         httpTLS(tlsConfig),
+		// Long-lived watch requests end when shutdown begins.
+		BaseContext: func(net.Listener) context.Context { return httpCtx },
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := gs.Serve(grpcLn); err != nil {
+			log.Error("gRPC server stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		var err error
+		if tlsConfig != nil {
+			err = hs.ServeTLS(httpLn, "", "")
+		} else {
+			err = hs.Serve(httpLn)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		purgeLoop(ctx, st, cfg.Retention, cfg.PurgeInterval, purged, log)
+	}()
+	log.Info("collector serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
+		"tls", tlsConfig != nil, "mutual_tls", cfg.ClientCAFile != "", "data_dir", cfg.DataDir, "retention", cfg.Retention)
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	stopHTTP()
+	shutdown(gs, hs)
+	wg.Wait()
+	return nil
+}
+
+func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker) *grpc.Server {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxMessage),
+		grpc.ChainUnaryInterceptor(checker.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(checker.StreamInterceptor()),
+		// Agents ping every 30 s to notice a dead collector; allow it.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		// Stop waits for handlers, so that no insert runs once the store
+		// is closed.
+		grpc.WaitForHandlers(true),
+	}
+	if tlsConfig != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
+	}
+	return grpc.NewServer(opts...)
+}
+
+func httpHandler(reg *prometheus.Registry, st *store.Store, api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/api/", api)
+	return mux
+}
+
+// shutdown stops both servers, giving open streams shutdownGrace to end.
+func shutdown(gs *grpc.Server, hs *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		gs.GracefulStop()
+		close(done)
+	}()
+	hs.Shutdown(ctx)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		gs.Stop()
+		<-done
+	}
+}
+
+// loadTokens reads the token file, first creating the default one with
+// fresh tokens when none was given and none exists yet.
+func loadTokens(cfg *Config, log *slog.Logger) (*auth.Tokens, error) {
+	if cfg.TokenFile == "" {
+		cfg.TokenFile = cfg.defaultTokenFile()
+		created, err := auth.EnsureTokenFile(cfg.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("created a token file with a new agent token and a new reader token; give agents the agent token and readers the reader token", "file", cfg.TokenFile)
+		}
+	}
+	return auth.LoadTokens(cfg.TokenFile)
+}

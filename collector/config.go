@@ -1,0 +1,70 @@
+// Package collector wires graceline's central collector together: the
+// SQLite store, the ingest and query gRPC services, the HTTP API, health
+// and metrics endpoints, token authentication and optional (mutual) TLS,
+// and the background purge of expired events.
+package collector
+
+import (
+	"errors"
+	"path/filepath"
+	"time"
+)
+
+// Defaults for Config.
+const (
+	DefaultRetention     = 7 * 24 * time.Hour
+	DefaultPurgeInterval = 10 * time.Minute
+	DefaultGRPCAddress   = ":7070"
+	DefaultHTTPAddress   = ":7071"
+)
+
+// Config is everything the collector needs to run.
+type Config struct {
+	// DataDir holds the database and, unless TokenFile says otherwise, the
+	// token file.
+	DataDir string
+	// GRPCAddress serves the Ingest and Query services.
+	GRPCAddress string
+	// HTTPAddress serves the HTTP API, /metrics, /healthz and /readyz.
+	HTTPAddress string
+	// TokenFile lists the accepted tokens. Empty means DataDir/tokens,
+	// created with fresh tokens when missing.
+	TokenFile string
+	// TLS, when CertFile is set, serves both listeners over TLS; with
+	// ClientCAFile, clients must also present a certificate it signed.
+	CertFile, KeyFile, ClientCAFile string
+	// Retention is how long events are kept, by their own time.
+	Retention time.Duration
+	// PurgeInterval is how often expired events are deleted.
+	PurgeInterval time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	if c.DataDir == "" {
+		return errors.New("no data directory given")
+	}
+	if c.GRPCAddress == "" {
+		c.GRPCAddress = DefaultGRPCAddress
+	}
+	if c.HTTPAddress == "" {
+		c.HTTPAddress = DefaultHTTPAddress
+	}
+	if c.Retention <= 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.PurgeInterval <= 0 {
+		c.PurgeInterval = DefaultPurgeInterval
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("a TLS certificate needs its key, and a key its certificate")
+	}
+	if c.ClientCAFile != "" && c.CertFile == "" {
+		return errors.New("client certificates (mutual TLS) need the collector to serve TLS: give a certificate and key")
+	}
+	return nil
+}
+
+func (c *Config) dbPath() string { return filepath.Join(c.DataDir, "graceline.db") }
+
+// defaultTokenFile is where tokens live when no token file is given.
+func (c *Config) defaultTokenFile() string { return filepath.Join(c.DataDir, "tokens") }

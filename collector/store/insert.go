@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Row is one event as the store keeps it: its delivery key, the fields it
+// is found by, and the encoded event exactly as the agent sent it.
+type Row struct {
+	Node      string
+	Epoch     int64
+	Seq       int64
+	TimeNs    int64
+	Kind      string
+	Namespace string
+	Name      string
+	UID       string
+	// Verdict is a termination_summary's verdict, which decides whether it
+	// ends the pod's termination or reports it stuck.
+	Verdict string
+	Body    []byte
+}
+
+// InsertResult says what an Insert did with each row.
+type InsertResult struct {
+	// New[i] is true when rows[i] was not stored before.
+	New        []bool
+	Stored     int
+	Duplicates int
+}
+
+// chunk is how many rows one INSERT statement carries; one statement per
+// row costs several times more in SQLite's virtual machine setup.
+const chunk = 100
+
+const insertHead = "INSERT INTO events (stream, seq, time_ns, kind, uid, body) VALUES "
+const insertTail = " ON CONFLICT (stream, seq) DO NOTHING RETURNING stream, seq"
+
+// Insert stores rows in one transaction, skipping those whose delivery key
+// is already stored. When it returns without error, the rows are durable.
+func (s *Store) Insert(ctx context.Context, rows []Row) (InsertResult, error) {
+	res := InsertResult{New: make([]bool, len(rows))}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("begin insert: %w", err)
+	}
+	defer tx.Rollback()
+	ids, fresh, err := s.streamIDs(ctx, tx, rows)
+	if err != nil {
+		return res, err
+	}
+	full, err := tx.PrepareContext(ctx, insertSQL(chunk))
+	if err != nil {
+		return res, fmt.Errorf("prepare insert: %w", err)
+	}
+	defer full.Close()
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		stmt := full
+		if end-start < chunk {
+			if stmt, err = tx.PrepareContext(ctx, insertSQL(end-start)); err != nil {
+				return res, fmt.Errorf("prepare insert: %w", err)
+			}
+			defer stmt.Close()
+		}
+		if err := insertChunk(ctx, stmt, rows[start:end], ids, res.New[start:end]); err != nil {
+			return res, err
+		}
+	}
+	if err := upsertPods(ctx, tx, rows); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit insert: %w", err)
+	}
+	// Only a committed stream id may be remembered.
+	for k, id := range fresh {
+		s.streams[k] = id
+	}
+	for _, n := range res.New {
+		if n {
+			res.Stored++
+		}
+	}
+	res.Duplicates = len(rows) - res.Stored
+	return res, nil
+}
+
+func insertSQL(n int) string {
+	return insertHead + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?),", n), ",") + insertTail
+}
+
+func insertChunk(ctx context.Context, stmt *sql.Stmt, rows []Row, ids map[streamKey]int64, isNew []bool) error {
+	type key struct{ stream, seq int64 }
+	where := make(map[key]int, len(rows))
+	args := make([]any, 0, 6*len(rows))
+	for i, r := range rows {
+		id := ids[streamKey{r.Node, r.Epoch}]
+		if _, seen := where[key{id, r.Seq}]; !seen {
+			where[key{id, r.Seq}] = i // the first of repeated keys is the one stored
+		}
+		args = append(args, id, r.Seq, r.TimeNs, r.Kind, r.UID, r.Body)
+	}
+	res, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var k key
+		if err := res.Scan(&k.stream, &k.seq); err != nil {
+			return fmt.Errorf("read inserted keys: %w", err)
+		}
+		if i, ok := where[k]; ok {
+			isNew[i] = true
+		}
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	return nil
+}
+
+// streamIDs maps each (node, epoch) of rows to its stream id, creating
+// streams not seen before. fresh holds the ids created or looked up in this
+// transaction, for the cache once it commits.
+func (s *Store) streamIDs(ctx context.Context, tx *sql.Tx, rows []Row) (ids, fresh map[streamKey]int64, err error) {
+	ids, fresh = map[streamKey]int64{}, map[streamKey]int64{}
+	for _, r := range rows {
+		k := streamKey{r.Node, r.Epoch}
+		if _, ok := ids[k]; ok {
+			continue
+		}
+		if id, ok := s.streams[k]; ok {
+			ids[k] = id
+			continue
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx,
+			`INSERT INTO streams (node, epoch) VALUES (?, ?)
+			 ON CONFLICT (node, epoch) DO UPDATE SET node = excluded.node
+			 RETURNING id`, k.node, k.epoch).Scan(&id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("register stream %s/%d: %w", k.node, k.epoch, err)
+		}
+		ids[k], fresh[k] = id, id
+	}
+	return ids, fresh, nil
+}
+
+// podSum is what one batch says about one pod.
+type podSum struct {
+	namespace, name, node       string
+	first, last, term, end, stk int64
+}
+
+// upsertPods folds the batch into the per-pod rows. Every column is a
+// minimum or maximum, so folding a resent batch again changes nothing.
+func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) error {
+	pods := map[string]*podSum{}
+	var order []string
+	for _, r := range rows {
+		if r.UID == "" {
+			continue
+		}
+		p, ok := pods[r.UID]
+		if !ok {
+			p = &podSum{namespace: r.Namespace, name: r.Name, node: r.Node, first: r.TimeNs, last: r.TimeNs}
+			pods[r.UID] = p
+			order = append(order, r.UID)
+		}
+		p.first, p.last = min(p.first, r.TimeNs), max(p.last, r.TimeNs)
+		if startsTermination(r.Kind) && (p.term == 0 || r.TimeNs < p.term) {
+			p.term = r.TimeNs
+		}
+		if endsTermination(r.Kind, r.Verdict) {
+			p.end = max(p.end, r.TimeNs)
+		}
+		if reportsStuck(r.Kind, r.Verdict) {
+			p.stk = max(p.stk, r.TimeNs)
+		}
+	}
+	if len(pods) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO pods (uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (uid) DO UPDATE SET
+			namespace = CASE WHEN excluded.namespace != '' THEN excluded.namespace ELSE namespace END,
+			name      = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
+			node      = CASE WHEN excluded.node != '' THEN excluded.node ELSE node END,
+			first_ns  = min(first_ns, excluded.first_ns),
+			last_ns   = max(last_ns, excluded.last_ns),
+			term_ns   = CASE WHEN term_ns = 0 THEN excluded.term_ns
+			                 WHEN excluded.term_ns = 0 THEN term_ns
+			                 ELSE min(term_ns, excluded.term_ns) END,
+			end_ns    = max(end_ns, excluded.end_ns),
+			stuck_ns  = max(stuck_ns, excluded.stuck_ns)`)
+	if err != nil {
+		return fmt.Errorf("prepare pod update: %w", err)
+	}
+	defer stmt.Close()
+	for _, uid := range order {
+		p := pods[uid]
+		if _, err := stmt.ExecContext(ctx, uid, p.namespace, p.name, p.node, p.first, p.last, p.term, p.end, p.stk); err != nil {
+			return fmt.Errorf("update pod %s: %w", uid, err)
+		}
+	}
+	return nil
+}
