@@ -49,9 +49,12 @@ lint: deps
 e2e: deps k8s
 	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) -v ./test/e2e ./test/cluster
 
-# test/cluster starts a real single-node Kubernetes; it needs root too.
+# test/cluster starts a real single-node Kubernetes; it needs root too. It
+# runs on its own, verbose, so that the log shows the cluster's start-up time
+# and what the real kubelet did to each pod.
 test: deps k8s lint check-generated
-	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) ./...
+	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/cluster)
+	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) -v ./test/cluster
 	$(MAKE) fuzz
 
 # Fuzzes the spool's record reader and the collector's ingest decoding for
