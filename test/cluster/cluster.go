@@ -62,58 +62,61 @@ type Cluster struct {
 // Start runs a cluster with the binaries hack/build-k8s.sh built, and
 // returns once the node is Ready and the default namespace's ServiceAccount
 // exists. On error it tears down everything it started.
-func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	began := time.Now()
 	bins, err := binaries()
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{NodeName: opts.NodeName, log: opts.Log, keepLogs: opts.KeepLogs}
+	c := &Cluster{NodeName: opts.NodeName, log: opts.Log, keepLogs: opts.KeepLogs}
 	if c.NodeName == "" {
 		c.NodeName = "graceline-node"
 	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	defer func() {
-		if err != nil {
-			c.log.Error("cluster start failed; tearing down", "err", err)
-			c.Close()
-			c = nil
-		}
-	}()
-	p, err := c.prepare()
-	if err != nil {
+	if err := c.start(ctx, bins, opts.Images, began); err != nil {
+		c.log.Error("cluster start failed; tearing down", "err", err)
+		c.Close()
 		return nil, err
-	}
-	creds, err := newCredentials(c.Dir, c.NodeName)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.startControlPlane(ctx, bins, p, creds, began); err != nil {
-		return nil, err
-	}
-	if err := c.startNode(ctx, bins, p, opts.Images, began); err != nil {
-		return nil, err
-	}
-	cs, err := c.Client()
-	if err != nil {
-		return nil, err
-	}
-	if err := waitNodeReady(ctx, c.kubelet, cs, c.NodeName); err != nil {
-		return nil, err
-	}
-	if err := WaitServiceAccount(ctx, cs, "default"); err != nil {
-		return nil, err
-	}
-	for _, p := range c.procs {
-		if err := p.running(); err != nil {
-			return nil, err
-		}
 	}
 	c.StartupTime = time.Since(began)
 	c.log.Info("cluster ready", "startup", c.StartupTime.Round(time.Millisecond), "kubeconfig", c.Kubeconfig)
 	return c, nil
+}
+
+// start brings every part up in order and waits until the node is ready.
+func (c *Cluster) start(ctx context.Context, bins k8sBinaries, images []string, began time.Time) error {
+	p, err := c.prepare()
+	if err != nil {
+		return err
+	}
+	creds, err := newCredentials(c.Dir, c.NodeName)
+	if err != nil {
+		return err
+	}
+	if err := c.startControlPlane(ctx, bins, p, creds, began); err != nil {
+		return err
+	}
+	if err := c.startNode(ctx, bins, p, images, began); err != nil {
+		return err
+	}
+	cs, err := c.Client()
+	if err != nil {
+		return err
+	}
+	if err := waitNodeReady(ctx, c.kubelet, cs, c.NodeName); err != nil {
+		return err
+	}
+	if err := WaitServiceAccount(ctx, cs, "default"); err != nil {
+		return err
+	}
+	for _, p := range c.procs {
+		if err := p.running(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LogPath is the log file of a component: "etcd", "kube-apiserver",
