@@ -17,7 +17,10 @@ PROTOC_GEN_GO_GRPC_VERSION=${PROTOC_GEN_GO_GRPC_VERSION:-v1.6.2}
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
-debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev)
+# etcd-server, iptables and conntrack are for the real single-node cluster
+# (test/cluster); its Kubernetes binaries come from hack/build-k8s.sh.
+debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev
+	etcd-server iptables conntrack)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,12 +35,14 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The Debian package starts a system containerd; graceline's tests run their own
-# private daemons and must never touch (or be confused by) the system one.
-if systemctl is-active --quiet containerd 2>/dev/null; then
-	systemctl stop containerd || true
-	systemctl disable containerd >/dev/null 2>&1 || true
-fi
+# The Debian packages start a system containerd and etcd; graceline's tests run
+# their own private daemons and must never touch (or be confused by) them.
+for svc in containerd etcd; do
+	if systemctl is-active --quiet "$svc" 2>/dev/null; then
+		systemctl stop "$svc" || true
+		systemctl disable "$svc" >/dev/null 2>&1 || true
+	fi
+done
 
 # containerd 2.x and its shim, built from the module proxy. The shim must sit beside
 # containerd: the harness puts this directory first on the daemon's PATH so that the

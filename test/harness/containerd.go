@@ -45,6 +45,7 @@ type Containerd struct {
 	Bridge string
 
 	root   string
+	opts   options
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
@@ -117,7 +118,13 @@ func binaryFor(root string, f Flavor) (bin, path string, err error) {
 // temporary directory, waits until its CRI plugin answers, and imports the
 // local images. Call Close to stop it and remove everything it made.
 func StartContainerd(ctx context.Context, f Flavor, images ...string) (*Containerd, error) {
-	c, err := NewContainerd(f)
+	return StartContainerdWith(ctx, f, nil, images...)
+}
+
+// StartContainerdWith is StartContainerd with options, for example a CNI
+// network for a kubelet's runtime.
+func StartContainerdWith(ctx context.Context, f Flavor, opts []Option, images ...string) (*Containerd, error) {
+	c, err := NewContainerd(f, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +141,7 @@ func StartContainerd(ctx context.Context, f Flavor, images ...string) (*Containe
 
 // NewContainerd prepares a private containerd's directory and configuration
 // without starting it, so that a test can point a client at its socket first.
-func NewContainerd(f Flavor) (*Containerd, error) {
+func NewContainerd(f Flavor, opts ...Option) (*Containerd, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -145,6 +152,9 @@ func NewContainerd(f Flavor) (*Containerd, error) {
 		return nil, err
 	}
 	c := &Containerd{Flavor: f, Dir: dir, Address: filepath.Join(dir, "containerd.sock"), Log: filepath.Join(dir, "containerd.log"), root: root}
+	for _, o := range opts {
+		o(&c.opts)
+	}
 	if err := c.writeConfig(); err != nil {
 		c.Close()
 		return nil, err
@@ -293,7 +303,12 @@ func (c *Containerd) writeConfig() error {
 			return err
 		}
 	}
-	if err := c.writeCNIConfig(); err != nil {
+	if c.opts.cniConfList != nil {
+		// The caller owns this network, its bridge included.
+		if err := os.WriteFile(filepath.Join(c.Dir, "cni", "10-graceline.conflist"), c.opts.cniConfList, 0o644); err != nil {
+			return fmt.Errorf("write CNI config: %w", err)
+		}
+	} else if err := c.writeCNIConfig(); err != nil {
 		return err
 	}
 	if err := c.installCNIPlugins(); err != nil {
@@ -363,7 +378,8 @@ func (c *Containerd) FailCNIDel(fail bool) error {
 }
 
 // Both configs keep every path inside Dir (including runc's state root, so
-// two daemons never share /run/containerd/runc), restrict oom_score_adj
+// two daemons never share /run/containerd/runc, and on 2.x the pods' network
+// namespaces, which would otherwise sit in /var/run/netns), restrict oom_score_adj
 // (the harness lacks CAP_SYS_RESOURCE), and pin the local pause image.
 const config16 = `version = 2
 root = "{{.Dir}}/root"
@@ -411,6 +427,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.bt
     sandbox = "{{.Pause}}"
 [plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.cri.v1.runtime".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]

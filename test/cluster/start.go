@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/graceline/graceline/test/harness"
+)
+
+// ports are one cluster's loopback ports.
+type ports struct {
+	etcd, etcdPeer, apiServer, controllerManager, scheduler, kubelet, kubeletHealthz int
+}
+
+// prepare makes the cluster's directory and picks the names and ports that
+// set it apart from any other cluster on the host (a test run and a
+// by-hand cluster can run side by side and be removed apart).
+func (c *Cluster) prepare() (ports, error) {
+	id := make([]byte, 3)
+	if _, err := rand.Read(id); err != nil {
+		return ports{}, fmt.Errorf("read random id: %w", err)
+	}
+	c.id = hex.EncodeToString(id)
+	c.hostPaths = absentHostPaths()
+	var err error
+	// A short path: the kubelet's and containerd's unix sockets live below it.
+	if c.Dir, err = os.MkdirTemp("", "gl-k8s-"); err != nil {
+		return ports{}, fmt.Errorf("create cluster dir: %w", err)
+	}
+	c.net = network{name: "graceline-" + c.id, bridge: "glk8s" + c.id, subnet: fmt.Sprintf("10.238.%d.0/24", id[0]), ipamDir: filepath.Join(c.Dir, "cni-ipam")}
+	c.cgroupRoot = "/graceline-" + c.id
+	c.Kubeconfig = filepath.Join(c.Dir, "admin.kubeconfig")
+	free, err := freePorts(7)
+	if err != nil {
+		return ports{}, err
+	}
+	c.log.Info("starting cluster", "dir", c.Dir, "node", c.NodeName, "bridge", c.net.bridge, "subnet", c.net.subnet)
+	return ports{free[0], free[1], free[2], free[3], free[4], free[5], free[6]}, nil
+}
+
+// startControlPlane starts etcd and the API server and waits for each, then
+// starts the controller manager and the scheduler.
+func (c *Cluster) startControlPlane(ctx context.Context, bins k8sBinaries, p ports, creds *credentials, began time.Time) error {
+	etcd, etcdURL, err := startEtcd(c.Dir, p.etcd, p.etcdPeer)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, etcd)
+	if err := waitEtcd(ctx, etcd, etcdURL); err != nil {
+		return err
+	}
+	c.log.Info("etcd ready", "elapsed", time.Since(began).Round(time.Millisecond))
+
+	api, err := startProcess(c.Dir, "kube-apiserver", bins.apiserver, apiServerArgs(c.Dir, etcdURL, p.apiServer, creds)...)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, api)
+	server := fmt.Sprintf("https://127.0.0.1:%d", p.apiServer)
+	if err := writeKubeconfig(c.Kubeconfig, server, apiServerCA(c.Dir), "admin", creds.adminToken); err != nil {
+		return err
+	}
+	if err := writeKubeconfig(c.nodeKubeconfig(), server, apiServerCA(c.Dir), "system:node:"+c.NodeName, creds.nodeToken); err != nil {
+		return err
+	}
+	if err := waitAPIServer(ctx, api, c.Dir, c.Client); err != nil {
+		return err
+	}
+	c.log.Info("kube-apiserver ready", "server", server, "elapsed", time.Since(began).Round(time.Millisecond))
+
+	kcm, err := startProcess(c.Dir, "kube-controller-manager", bins.controllerManager, controllerManagerArgs(c.Dir, c.Kubeconfig, p.controllerManager, creds)...)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, kcm)
+	sched, err := startProcess(c.Dir, "kube-scheduler", bins.scheduler, schedulerArgs(c.Kubeconfig, p.scheduler)...)
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, sched)
+	return nil
+}
+
+// nodeKubeconfig is the kubelet's kubeconfig, with the node's token.
+func (c *Cluster) nodeKubeconfig() string { return filepath.Join(c.Dir, "kubelet.kubeconfig") }
+
+// startNode starts the node's private containerd with the CNI network and
+// the images, then the kubelet on it. The kernel settings the kubelet
+// rewrites are saved first, and its cgroup root made.
+func (c *Cluster) startNode(ctx context.Context, bins k8sBinaries, p ports, images []string, began time.Time) error {
+	conflist, err := c.net.confList()
+	if err != nil {
+		return err
+	}
+	if c.Containerd, err = harness.StartContainerdWith(ctx, harness.Containerd2, []harness.Option{harness.WithCNIConfList(conflist)}, images...); err != nil {
+		return fmt.Errorf("start node containerd: %w", err)
+	}
+	c.ctdDir = c.Containerd.Dir
+	c.log.Info("node containerd ready", "address", c.Containerd.Address, "elapsed", time.Since(began).Round(time.Millisecond))
+
+	if c.sysctls, err = saveSysctls(); err != nil {
+		return err
+	}
+	if err := makeCgroupRoot(c.cgroupRoot); err != nil {
+		return err
+	}
+	k := kubelet{dir: c.Dir, bin: bins.kubelet, node: c.NodeName, runtime: c.Containerd.Endpoint(), cgroupRoot: c.cgroupRoot,
+		kubeconfig: c.nodeKubeconfig(), port: p.kubelet, healthzPort: p.kubeletHealthz}
+	c.kubeletDir = k.rootDir()
+	if c.kubelet, err = k.start(); err != nil {
+		return err
+	}
+	return nil
+}
