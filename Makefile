@@ -71,7 +71,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/...
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /bpf/)
 
-demo: deps
+demo: deps k8s
 	$(GO) run ./test/demo
 
 # A real single-node cluster to try things by hand; it runs in the background

@@ -99,7 +99,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		return nil
 	}}
-	corr := timeline.New(cfg.NodeName, out.Emit, inspector, cfg.Timeline)
+	tcfg := cfg.Timeline
+	tcfg.ExpectMounts = cfg.Release.KubeletRoot != ""
+	corr := timeline.New(cfg.NodeName, out.Emit, inspector, tcfg)
 	emit := func(e *apiv1.Event) {
 		corr.Observe(e)
 		if !cfg.SummariesOnly {

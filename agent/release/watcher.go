@@ -86,6 +86,10 @@ func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 	defer w.mu.Unlock()
 	o, ok := w.containers[info.ID]
 	if !ok {
+		if info.Removed || info.Stopped {
+			// Already watched and forgotten, or never running here.
+			return
+		}
 		o = &owner{pod: podRef(info.Meta), container: &apiv1.ContainerRef{Id: info.ID, Name: info.Meta.ContainerName}}
 		w.containers[info.ID] = o
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	Tick time.Duration
 	// DefaultGrace stands in for an unknown grace period.
 	DefaultGrace time.Duration
+	// ExpectMounts says mounts_released events come (the kubelet root is
+	// watched), so a termination waits for one before it is complete.
+	ExpectMounts bool
 }
 
 // DefaultConfig returns the agent's defaults.
@@ -112,7 +115,7 @@ func (c *Correlator) SandboxChanged(info cri.SandboxInfo) {
 	if p == nil {
 		return
 	}
-	p.sandboxID, p.sandboxPid, p.netNS = info.ID, info.Pid, info.NetNS
+	p.sandboxID, p.sandboxPid, p.netNS, p.sandboxCgroup = info.ID, info.Pid, info.NetNS, info.CgroupsPath
 }
 
 func (c *Correlator) podFor(uid, ns, name string) *pod {
@@ -185,8 +188,15 @@ func (c *Correlator) Observe(e *apiv1.Event) {
 		p.sandboxGone = at
 		p.begin(at)
 	case apiv1.KindCgroupRemoved, apiv1.KindNetNSReleased, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
-		if e.Kind == apiv1.KindNetNSReleased {
+		switch {
+		case e.Kind == apiv1.KindNetNSReleased:
 			p.netNSGone = true
+		case e.Kind == apiv1.KindMountsReleased:
+			p.mountsGone = true
+		case e.Kind == apiv1.KindCgroupRemoved && ct != nil:
+			ct.cgroupGone = true
+		case e.Kind == apiv1.KindCgroupRemoved:
+			p.sandboxCgroupGone = true
 		}
 		if at.After(p.lastRelease) {
 			p.lastRelease = at
@@ -244,10 +254,10 @@ func (c *Correlator) Check() {
 		if p.start.IsZero() {
 			continue
 		}
-		if !p.sandboxGone.IsZero() {
+		if end, ok := p.completedAt(c.cfg.ExpectMounts); ok {
 			// Finished: only late release events are awaited.
-			if now.Sub(p.sandboxGone) >= c.cfg.Settle {
-				c.emit(c.summary(p))
+			if now.Sub(end) >= c.cfg.Settle {
+				c.emit(c.summary(p, end))
 				delete(c.pods, uid)
 				c.done[uid] = now
 			}
@@ -280,7 +290,7 @@ func (p *pod) subject() Subject {
 	return s
 }
 
-func (c *Correlator) summary(p *pod) *apiv1.Event {
+func (c *Correlator) summary(p *pod, end time.Time) *apiv1.Event {
 	grace := p.grace
 	killed := p.killed()
 	verdict := apiv1.VerdictGraceful
@@ -289,10 +299,10 @@ func (c *Correlator) summary(p *pod) *apiv1.Event {
 	}
 	notes := p.notes
 	if !p.stuckReported.IsZero() {
-		notes = append(notes, fmt.Sprintf("was reported stuck; took %s in all", p.sandboxGone.Sub(p.start).Round(time.Millisecond)))
+		notes = append(notes, fmt.Sprintf("was reported stuck; took %s in all", end.Sub(p.start).Round(time.Millisecond)))
 	}
 	e := &apiv1.Event{
-		Kind: apiv1.KindTerminationSummary, Time: timestamppb.New(p.sandboxGone), Node: c.node, Pod: p.ref,
+		Kind: apiv1.KindTerminationSummary, Time: timestamppb.New(end), Node: c.node, Pod: p.ref,
 		Phases: p.phases(), Killed: &killed, Verdict: verdict, ExitCodes: p.exitCodes(), Since: timestamppb.New(p.start), Evidence: notes,
 	}
 	if grace >= 0 {

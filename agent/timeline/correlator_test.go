@@ -89,6 +89,17 @@ func TestCorrelator(t *testing.T) {
 			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: apiv1.VerdictGraceful,
 		},
 		{
+			name: "a stopped sandbox whose resources are released completes before the kubelet's garbage collection removes it",
+			events: []*apiv1.Event{started,
+				s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, "")),
+				s.ev(apiv1.KindContainerExited, 50*time.Millisecond, exit(0)),
+				s.ev(apiv1.KindContainerStopped, 100*time.Millisecond, nil),
+				s.ev(apiv1.KindSandboxStopped, 200*time.Millisecond, func(e *apiv1.Event) { e.Container = nil }),
+				s.ev(apiv1.KindCgroupRemoved, 300*time.Millisecond, nil)},
+			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: apiv1.VerdictGraceful,
+			wantPhases: []string{PhaseStopSignal, PhaseSandboxTeardown, PhaseResourceRelease},
+		},
+		{
 			name: "no exit past grace plus slack is stuck in the stop signal phase",
 			events: []*apiv1.Event{started,
 				s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, ""))},

@@ -24,6 +24,7 @@ type container struct {
 	id, name    string
 	pid         int32 // init process, from container_started
 	cgroupsPath string
+	cgroupGone  bool
 	exitCode    *int32
 	exitedAt    time.Time
 	stoppedAt   time.Time
@@ -40,7 +41,11 @@ type pod struct {
 	sandboxPid int32
 	netNS      string
 	// netNSGone is set once the sandbox's network namespace is released.
-	netNSGone bool
+	netNSGone     bool
+	sandboxCgroup string
+	// sandboxCgroupGone and mountsGone are set by their release events.
+	sandboxCgroupGone bool
+	mountsGone        bool
 
 	start         time.Time // the termination's first sign
 	prestopStart  time.Time
@@ -120,6 +125,33 @@ func (p *pod) allRemoved() bool {
 }
 
 func (p *pod) killed() bool { return !p.sigkillAt.IsZero() }
+
+// completedAt says whether, and since when, the termination is over: the
+// sandbox was removed, or it stopped and everything it held on the node was
+// released. The kubelet removes a deleted pod's sandbox only at its next
+// garbage collection, which can come a minute later; that is not part of
+// the termination.
+func (p *pod) completedAt(expectMounts bool) (time.Time, bool) {
+	if !p.sandboxGone.IsZero() {
+		return p.sandboxGone, true
+	}
+	if p.sandboxStop.IsZero() || !p.allExited() {
+		return time.Time{}, false
+	}
+	for _, c := range p.containers {
+		if c.cgroupsPath != "" && !c.cgroupGone {
+			return time.Time{}, false
+		}
+	}
+	if (p.sandboxCgroup != "" && !p.sandboxCgroupGone) || (p.netNS != "" && !p.netNSGone) || (expectMounts && !p.mountsGone) {
+		return time.Time{}, false
+	}
+	end := p.sandboxStop
+	if p.lastRelease.After(end) {
+		end = p.lastRelease
+	}
+	return end, true
+}
 
 // blockingPhase names where an unfinished termination hangs.
 func (p *pod) blockingPhase() string {

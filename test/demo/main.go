@@ -1,25 +1,22 @@
-// Command demo shows graceline-agent at work on a real containerd 2.x: it
-// starts a private containerd, runs three pods, deletes them the way the
-// kubelet does, and prints the agent's events for each. It cleans up on exit
-// and on Ctrl-C.
+// Command demo shows graceline on a real single-node Kubernetes cluster: it
+// starts the cluster, a collector and an agent, deletes four pods through the
+// API (graceful, ignoring SIGTERM, with a preStop hook, and one whose runtime
+// shim hangs until the demo releases it), and prints each pod's timeline
+// with kubectl-graceline. It cleans up on exit and on Ctrl-C; with
+// DEMO_KEEP=1 the collector keeps running.
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
-	"time"
 
-	v1 "k8s.io/api/core/v1"
-
-	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/test/cluster"
 	"github.com/graceline/graceline/test/harness"
 )
 
@@ -32,11 +29,11 @@ func main() {
 	}
 }
 
-func step(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
+func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
 func run(ctx context.Context) error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("the demo runs containerd and runc and needs root")
+		return fmt.Errorf("the demo runs a kubelet, containerd and runc, and needs root")
 	}
 	root, err := harness.RepoRoot()
 	if err != nil {
@@ -46,11 +43,16 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	keep := os.Getenv("DEMO_KEEP") == "1"
+	defer func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}()
 
-	step("building graceline-agent and the local busybox and pause images")
-	agentBin := filepath.Join(dir, "graceline-agent")
-	if err := harness.BuildCommands(ctx, root, dir, "./cmd/graceline-agent"); err != nil {
+	step("building graceline (agent, collector, kubectl-graceline) and the local busybox and pause images")
+	bin := filepath.Join(dir, "bin")
+	if err := harness.BuildCommands(ctx, root, bin, "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline"); err != nil {
 		return err
 	}
 	busybox, pause, err := harness.BuildImages(ctx, root, dir)
@@ -58,139 +60,57 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	step("starting a private containerd 2.x")
-	c, err := harness.StartContainerd(ctx, harness.Containerd2, busybox, pause)
+	step("starting a single-node Kubernetes v1.37.2: etcd, kube-apiserver, controller-manager, scheduler, kubelet on containerd 2.x")
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := cluster.Start(ctx, cluster.Options{Images: []string{busybox, pause}, Log: log})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		step("cleaning up containerd")
+		step("stopping the cluster")
 		c.Close()
 	}()
+	fmt.Printf("    ready in %s (kubeconfig %s)\n", c.StartupTime.Round(1e7), c.Kubeconfig)
 
-	step("starting graceline-agent --output -")
-	agent := exec.Command(agentBin, "--cri-endpoint", c.Endpoint(), "--output", "-", "--node-name", "demo-node")
-	agent.Stderr = os.Stderr
-	out, err := agent.StdoutPipe()
+	step("starting graceline-collector and graceline-agent")
+	g, err := startGraceline(ctx, bin, dir, c, keep)
 	if err != nil {
 		return err
 	}
-	if err := agent.Start(); err != nil {
+	defer g.stop()
+
+	cs, err := c.Client()
+	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	byPod := map[string][]*apiv1.Event{}
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var e apiv1.Event
-			if apiv1.UnmarshalJSONLine(sc.Bytes(), &e) == nil {
-				mu.Lock()
-				byPod[e.GetPod().GetName()] = append(byPod[e.GetPod().GetName()], &e)
-				mu.Unlock()
-			}
+	for _, sc := range scenarios {
+		if err := sc.run(ctx, cs, g); err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
 		}
-	}()
-	defer func() {
-		agent.Process.Signal(syscall.SIGTERM)
-		agent.Wait()
-	}()
-
-	d, err := harness.NewDriver(ctx, c.Endpoint())
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	shell := func(s string) []string { return []string{"/bin/sh", "-c", s} }
-	// The workloads wait on one long sleep rather than polling, so that
-	// their timelines hold only what the termination did.
-	pods := []harness.PodSpec{
-		{Name: "graceful", GracePeriod: 5, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap 'exit 0' TERM; sleep 3600 & wait")}}},
-		{Name: "ignores-sigterm", GracePeriod: 3, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap '' TERM; sleep 3600 & wait")}}},
-		{Name: "prestop-sleep", GracePeriod: 4, Containers: []harness.ContainerSpec{{Name: "web", Command: shell("trap 'exit 0' TERM; sleep 3600 & wait"),
-			PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"sleep", "1"}}}}}},
-	}
-	for _, spec := range pods {
-		spec.Namespace, spec.UID = "demo", fmt.Sprintf("%s-%d", spec.Name, time.Now().UnixNano())
-		step("pod demo/%s (grace %ds): create, then delete as the kubelet does", spec.Name, spec.GracePeriod)
-		pod, err := d.RunPod(ctx, spec)
+		out, err := g.cli(ctx, "timeline", "demo/"+sc.name)
 		if err != nil {
-			return err
+			return fmt.Errorf("timeline of %s: %w", sc.name, err)
 		}
-		time.Sleep(time.Second)
-		start := time.Now()
-		if err := d.DeletePod(ctx, pod); err != nil {
-			return err
-		}
-		if err := waitRemoved(ctx, &mu, byPod, spec.Name); err != nil {
-			return err
-		}
-		mu.Lock()
-		printTimeline(spec.Name, start, byPod[spec.Name])
-		mu.Unlock()
+		fmt.Println(out)
+	}
+	step("recent terminations")
+	out, err := g.cli(ctx, "list", "-n", "demo")
+	if err != nil {
+		return err
+	}
+	fmt.Println(out)
+	if keep {
+		g.keep()
 	}
 	return nil
 }
 
-func waitRemoved(ctx context.Context, mu *sync.Mutex, byPod map[string][]*apiv1.Event, name string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		events := byPod[name]
-		mu.Unlock()
-		for _, e := range events {
-			if e.Kind == apiv1.KindTerminationSummary {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+// freePort returns a loopback address with a free port.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
 	}
-	return fmt.Errorf("pod %s: no termination_summary within 30s", name)
-}
-
-func printTimeline(name string, start time.Time, events []*apiv1.Event) {
-	fmt.Printf("POD demo/%s\n", name)
-	for _, e := range events {
-		if e.Kind == apiv1.KindTerminationSummary {
-			fmt.Printf("VERDICT %s  grace=%ds killed=%v exit codes %v\n", e.Verdict, e.GetGracePeriodS(), e.GetKilled(), e.ExitCodes)
-			for _, p := range e.Phases {
-				fmt.Printf("  phase %-17s %+8.3fs .. %+8.3fs\n", p.Name, p.Start.AsTime().Sub(start).Seconds(), p.End.AsTime().Sub(start).Seconds())
-			}
-		}
-	}
-	for _, e := range events {
-		if e.Kind == apiv1.KindTerminationSummary {
-			continue
-		}
-		fmt.Printf("  %+8.3fs  %-18s %s\n", e.Time.AsTime().Sub(start).Seconds(), e.Kind, describe(e))
-	}
-}
-
-// describe says who acted on whom, in one line.
-func describe(e *apiv1.Event) string {
-	var d []string
-	if c := e.GetContainer(); c != nil {
-		d = append(d, c.Name)
-	}
-	switch e.Kind {
-	case apiv1.KindSignalGenerated:
-		d = append(d, fmt.Sprintf("%s %s(%d) -> pid %d (%s) result=%s", e.Signal.Name, e.Sender.Comm, e.Sender.Pid, e.Target.Pid, e.Target.Comm, e.Signal.Result))
-	case apiv1.KindSignalDelivered:
-		d = append(d, fmt.Sprintf("%s to pid %d (%s) disposition=%s", e.Signal.Name, e.Target.Pid, e.Target.Comm, e.Disposition))
-	case apiv1.KindProcessExited:
-		d = append(d, fmt.Sprintf("pid %d (%s) exit=%d signal=%d", e.Process.Pid, e.Process.Comm, e.GetExitCode(), e.GetExitSignal()))
-	case apiv1.KindPreStopExec, apiv1.KindExec:
-		d = append(d, fmt.Sprintf("pid %d %q", e.Process.Pid, strings.Join(e.Process.Argv, " ")))
-	case apiv1.KindContainerStarted:
-		d = append(d, fmt.Sprintf("pid %d", e.GetProcess().GetPid()))
-	case apiv1.KindContainerExited:
-		d = append(d, fmt.Sprintf("exit=%d reason=%s", e.GetExitCode(), e.Reason))
-	}
-	return strings.Join(d, " ")
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
