@@ -132,6 +132,24 @@ func TestPodDeletion(t *testing.T) {
 			if s.Verdict != tc.wantVerdict || s.GetGracePeriodS() != int32(tc.grace) || s.ExitCodes["main"] != tc.wantCode {
 				t.Errorf("termination_summary: verdict %q grace %d s exit codes %v, want %q %d s main=%d", s.Verdict, s.GetGracePeriodS(), s.ExitCodes, tc.wantVerdict, tc.grace, tc.wantCode)
 			}
+			if tc.preStop != nil {
+				pre, stop := phaseOf(s, "prestop"), phaseOf(s, "stop_signal")
+				if pre == nil || stop == nil {
+					t.Fatalf("termination_summary phases %v lack prestop or stop_signal", s.Phases)
+				}
+				if d := pre.End.AsTime().Sub(pre.Start.AsTime()); d < 900*time.Millisecond || pre.End.AsTime().After(stop.Start.AsTime()) {
+					t.Errorf("prestop phase %s..%s (%s), stop_signal from %s: want about the hook's 1 s, ending before", pre.Start.AsTime(), pre.End.AsTime(), d, stop.Start.AsTime())
+				}
+			}
 		})
 	}
+}
+
+func phaseOf(e *apiv1.Event, name string) *apiv1.Phase {
+	for _, p := range e.GetPhases() {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
 }

@@ -144,7 +144,7 @@ func verdict(events []*apiv1.Event, summary *apiv1.Event, total time.Duration) s
 	case apiv1.VerdictKilled:
 		why = killedWhy(summary)
 	case apiv1.VerdictGraceful:
-		why = "every container exited on its own" + codes(summary)
+		why = "every container exited within its grace period, no SIGKILL needed" + codes(summary)
 	case apiv1.VerdictStuck:
 		why = stuckWhy(events)
 	default:

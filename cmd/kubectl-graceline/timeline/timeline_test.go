@@ -53,7 +53,7 @@ func TestRender(t *testing.T) {
 				{Kind: apiv1.KindContainerExited, Time: at(0), Node: "n1", Pod: pod, Container: main, ExitCode: i32(0), Reason: "Completed"},
 				{Kind: apiv1.KindSandboxStopped, Time: at(time.Second), Node: "n1", Pod: pod},
 			},
-			want: []string{"VERDICT graceful — every container exited on its own (exit codes main=0); total 1.000s"},
+			want: []string{"VERDICT graceful — every container exited within its grace period, no SIGKILL needed (exit codes main=0); total 1.000s"},
 		},
 		{
 			name: "a stuck pod shows the blocking phase in its verdict",
