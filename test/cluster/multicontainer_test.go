@@ -2,13 +2,12 @@ package cluster_test
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/test/harness"
 )
 
 // TestMultiContainerPod deletes a three-container pod through the API: the
@@ -40,7 +39,7 @@ func TestMultiContainerPod(t *testing.T) {
 	// A SIGTERM that came before a shell set its trap would find a PID
 	// namespace's init without a handler, and the kernel drops it.
 	for _, pid := range pids {
-		waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return trapsTerm(pid) })
+		waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return harness.HandlesSignal(pid, syscall.SIGTERM) })
 	}
 	deleteAndWaitGone(t, pod)
 	s := summaryOf(t, pod)
@@ -57,22 +56,4 @@ func TestMultiContainerPod(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d termination summaries, want 1", n)
 	}
-}
-
-// trapsTerm reports whether pid catches or ignores SIGTERM.
-func trapsTerm(pid int32) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		if k == "SigCgt" || k == "SigIgn" {
-			mask, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if mask&(1<<(15-1)) != 0 {
-				return true
-			}
-		}
-	}
-	return false
 }

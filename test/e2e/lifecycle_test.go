@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -123,26 +121,8 @@ func waitStarted(t *testing.T, agent *agentProc, spec harness.PodSpec) {
 		return len(pids) == len(spec.Containers)
 	})
 	for _, pid := range pids {
-		waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return handlesTerm(pid) })
+		waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return harness.HandlesSignal(pid, syscall.SIGTERM) })
 	}
-}
-
-// handlesTerm reports whether pid catches or ignores SIGTERM.
-func handlesTerm(pid int32) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		if k == "SigCgt" || k == "SigIgn" {
-			mask, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if mask&(1<<(15-1)) != 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // lifecycle returns the kinds of the runtime's lifecycle events, leaving out
