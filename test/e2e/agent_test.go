@@ -1,15 +1,9 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,12 +13,7 @@ import (
 
 // agentProc is a running graceline-agent whose JSON lines are collected.
 type agentProc struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	events []*apiv1.Event
-	bad    []string
-	stderr bytes.Buffer
-	done   chan struct{}
+	*harness.Agent
 	// crashed is set when a test killed the agent on purpose.
 	crashed bool
 }
@@ -32,8 +21,7 @@ type agentProc struct {
 // crash kills the agent with SIGKILL, as a node would on an OOM kill.
 func (a *agentProc) crash() {
 	a.crashed = true
-	a.cmd.Process.Kill()
-	<-a.done
+	a.Crash()
 }
 
 // startAgent runs graceline-agent with args and stops it with SIGTERM at the
@@ -46,32 +34,18 @@ func startAgent(t *testing.T, args ...string) *agentProc {
 // startAgentWrapped runs the agent under a wrapper command (setpriv, say).
 func startAgentWrapped(t *testing.T, wrap []string, args ...string) *agentProc {
 	t.Helper()
-	a := &agentProc{done: make(chan struct{})}
 	argv := append(append(wrap, agentBin, "--output", "-", "--node-name", "e2e-node"), args...)
-	a.cmd = exec.Command(argv[0], argv[1:]...)
-	stdout, err := a.cmd.StdoutPipe()
+	h, err := harness.StartAgent(argv...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.cmd.Stderr = &syncWriter{mu: &a.mu, w: &a.stderr}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go a.read(stdout)
+	a := &agentProc{Agent: h}
 	t.Cleanup(func() {
 		if a.crashed {
-			a.cmd.Wait()
 			return
 		}
-		a.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-a.done:
-		case <-time.After(20 * time.Second):
-			a.cmd.Process.Kill()
-			t.Errorf("agent did not exit within 20s of SIGTERM")
-		}
-		if err := a.cmd.Wait(); err != nil {
-			t.Errorf("agent exited with %v after SIGTERM", err)
+		if err := a.Stop(); err != nil {
+			t.Error(err)
 		}
 		if t.Failed() {
 			t.Logf("agent stderr:\n%s", a.logs())
@@ -80,41 +54,10 @@ func startAgentWrapped(t *testing.T, wrap []string, args ...string) *agentProc {
 	return a
 }
 
-func (a *agentProc) read(r io.Reader) {
-	defer close(a.done)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var e apiv1.Event
-		err := apiv1.UnmarshalJSONLine(sc.Bytes(), &e)
-		a.mu.Lock()
-		if err != nil {
-			a.bad = append(a.bad, sc.Text())
-		} else {
-			a.events = append(a.events, &e)
-		}
-		a.mu.Unlock()
-	}
-}
-
-func (a *agentProc) logs() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.stderr.String()
-}
+func (a *agentProc) logs() string { return a.Logs(0) }
 
 // forPod returns the events about the pod with the given UID, in order.
-func (a *agentProc) forPod(uid string) []*apiv1.Event {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []*apiv1.Event
-	for _, e := range a.events {
-		if e.GetPod().GetUid() == uid {
-			out = append(out, e)
-		}
-	}
-	return out
-}
+func (a *agentProc) forPod(uid string) []*apiv1.Event { return a.ForPod(uid) }
 
 // waitFor polls until cond holds or the deadline passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -131,17 +74,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func (a *agentProc) waitLog(t *testing.T, timeout time.Duration, substr string) {
 	t.Helper()
 	waitFor(t, timeout, fmt.Sprintf("agent log %q", substr), func() bool { return strings.Contains(a.logs(), substr) })
-}
-
-type syncWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // startRuntime starts a private containerd of flavor f with the test images.

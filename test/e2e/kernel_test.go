@@ -137,7 +137,7 @@ func TestSignalStorm(t *testing.T) {
 		if code := httpStatus(t, "http://"+metrics+"/healthz"); code != 200 {
 			t.Fatalf("/healthz = %d during the storm", code)
 		}
-		maxRSS = max(maxRSS, rssKiB(t, agent.cmd.Process.Pid))
+		maxRSS = max(maxRSS, rssKiB(t, agent.Pid()))
 		if stormDone(t, stormPod) {
 			break
 		}

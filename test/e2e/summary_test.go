@@ -316,9 +316,7 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 	if !s.GetKilled() || s.ExitCodes["main"] != 137 {
 		t.Errorf("summary after restart: killed %v exit codes %v, want killed, main=137", s.GetKilled(), s.ExitCodes)
 	}
-	second.mu.Lock()
-	defer second.mu.Unlock()
-	for _, e := range second.events {
+	for _, e := range second.Events() {
 		if e.Kind != apiv1.KindTerminationSummary && e.Kind != apiv1.KindStuck {
 			t.Errorf("--summaries-only printed a %s event", e.Kind)
 		}
