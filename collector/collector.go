@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/graceline/graceline/collector/auth"
 	"github.com/graceline/graceline/collector/httpapi"
 	"github.com/graceline/graceline/collector/ingest"
+	"github.com/graceline/graceline/collector/kube"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
 	"github.com/graceline/graceline/collector/watch"
@@ -68,6 +71,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hub := watch.NewHub(reg)
 	svc := query.NewService(st, hub)
 
+	agents := ingest.NewAgents()
+	var kw *kube.Watcher
+	if cfg.Kubernetes != nil {
+		rc, err := kube.RestConfig(cfg.Kubernetes.Kubeconfig)
+		if err != nil {
+			return err
+		}
+		if kw, err = kube.New(*cfg.Kubernetes, rc, st, hub, agents, reg, log.With("part", "kubernetes")); err != nil {
+			return err
+		}
+	}
+
 	grpcLn, err := net.Listen("tcp", cfg.GRPCAddress)
 	if err != nil {
 		return fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddress, err)
@@ -78,13 +93,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddress, err)
 	}
 	gs := newGRPCServer(tlsConfig, checker)
-	apiv1.RegisterIngestServer(gs, ingest.NewServer(st, hub, ingest.NewMetrics(reg), log))
+	apiv1.RegisterIngestServer(gs, ingest.NewServer(st, hub, agents, ingest.NewMetrics(reg), log))
 	apiv1.RegisterQueryServer(gs, query.NewServer(svc))
 
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	defer stopHTTP()
 	hs := &http.Server{
-		Handler:           httpHandler(reg, st, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))),
+		Handler:           httpHandler(reg, st, kw, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))),
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig:         httpTLS(tlsConfig),
 		// Long-lived watch requests end when shutdown begins.
@@ -115,8 +130,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		defer wg.Done()
 		purgeLoop(ctx, st, cfg.Retention, cfg.PurgeInterval, purged, log)
 	}()
+	if kw != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := kw.Run(ctx); err != nil {
+				log.Error("cluster side stopped; node data is still served", "err", err)
+			}
+		}()
+	}
 	log.Info("collector serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
-		"tls", tlsConfig != nil, "mutual_tls", cfg.ClientCAFile != "", "data_dir", cfg.DataDir, "retention", cfg.Retention)
+		"tls", tlsConfig != nil, "mutual_tls", cfg.ClientCAFile != "", "data_dir", cfg.DataDir, "retention", cfg.Retention,
+		"kubernetes", kw != nil)
 
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -143,10 +168,10 @@ func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker) *grpc.Server {
 	return grpc.NewServer(opts...)
 }
 
-func httpHandler(reg *prometheus.Registry, st *store.Store, api http.Handler) http.Handler {
+func httpHandler(reg *prometheus.Registry, st *store.Store, kw *kube.Watcher, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeHealth(w, kw) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -192,4 +217,23 @@ func loadTokens(cfg *Config, log *slog.Logger) (*auth.Tokens, error) {
 		}
 	}
 	return auth.LoadTokens(cfg.TokenFile)
+}
+
+// writeHealth answers /healthz. A failing Kubernetes watch is reported
+// ("degraded", one line per failing resource) but keeps the status 200:
+// restarting the collector would not fix it, and it still serves the
+// node data.
+func writeHealth(w http.ResponseWriter, kw *kube.Watcher) {
+	var problems map[string]string
+	if kw != nil {
+		problems = kw.Health().Problems()
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	fmt.Fprintln(w, "degraded")
+	for _, name := range slices.Sorted(maps.Keys(problems)) {
+		fmt.Fprintf(w, "kubernetes %s watch failing: %s\n", name, problems[name])
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"path/filepath"
 	"time"
+
+	"github.com/graceline/graceline/collector/kube"
 )
 
 // Defaults for Config.
@@ -37,6 +39,9 @@ type Config struct {
 	Retention time.Duration
 	// PurgeInterval is how often expired events are deleted.
 	PurgeInterval time.Duration
+	// Kubernetes, when set, runs the cluster side: watches of the API that
+	// add delete requests, endpoints, finalizers and pod removals.
+	Kubernetes *kube.Config
 }
 
 func (c *Config) setDefaults() error {

@@ -13,6 +13,7 @@ package apiv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -65,7 +66,29 @@ type Event struct {
 	BlockingPhase string                 `protobuf:"bytes,23,opt,name=blocking_phase,json=blockingPhase,proto3" json:"blocking_phase,omitempty"`
 	Evidence      []string               `protobuf:"bytes,24,rep,name=evidence,proto3" json:"evidence,omitempty"`
 	// events_dropped.
-	Drop          *Drop `protobuf:"bytes,25,opt,name=drop,proto3" json:"drop,omitempty"`
+	Drop *Drop `protobuf:"bytes,25,opt,name=drop,proto3" json:"drop,omitempty"`
+	// Where the event was seen: "api" for the collector's watches of the
+	// Kubernetes API; empty for the node's agent.
+	Source string `protobuf:"bytes,26,opt,name=source,proto3" json:"source,omitempty"`
+	// delete_requested: the finalizers present; finalizers_changed and a stuck
+	// report blocked by finalizers: the finalizers now present.
+	Finalizers []string `protobuf:"bytes,27,rep,name=finalizers,proto3" json:"finalizers,omitempty"`
+	// delete_requested: the API's deletionTimestamp, the request time plus the
+	// grace period (grace_period_s), to the second.
+	DeletionDeadline *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=deletion_deadline,json=deletionDeadline,proto3" json:"deletion_deadline,omitempty"`
+	// endpoint_not_ready, endpoint_removed: the Service ("namespace/name")
+	// whose EndpointSlice stopped offering the pod, and that slice.
+	Service       string `protobuf:"bytes,29,opt,name=service,proto3" json:"service,omitempty"`
+	EndpointSlice string `protobuf:"bytes,30,opt,name=endpoint_slice,json=endpointSlice,proto3" json:"endpoint_slice,omitempty"`
+	// termination_summary, when the cluster side is known. api_to_node: the
+	// delete request to the node's first action. endpoint_lag: the stop
+	// signal's time minus the time the pod's endpoints stopped taking
+	// traffic; negative means the pod was signalled while still receiving
+	// traffic (traffic_risk). node_to_api: the node done to the object gone.
+	ApiToNode     *durationpb.Duration `protobuf:"bytes,31,opt,name=api_to_node,json=apiToNode,proto3" json:"api_to_node,omitempty"`
+	EndpointLag   *durationpb.Duration `protobuf:"bytes,32,opt,name=endpoint_lag,json=endpointLag,proto3" json:"endpoint_lag,omitempty"`
+	TrafficRisk   *bool                `protobuf:"varint,33,opt,name=traffic_risk,json=trafficRisk,proto3,oneof" json:"traffic_risk,omitempty"`
+	NodeToApi     *durationpb.Duration `protobuf:"bytes,34,opt,name=node_to_api,json=nodeToApi,proto3" json:"node_to_api,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +294,69 @@ func (x *Event) GetEvidence() []string {
 func (x *Event) GetDrop() *Drop {
 	if x != nil {
 		return x.Drop
+	}
+	return nil
+}
+
+func (x *Event) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Event) GetFinalizers() []string {
+	if x != nil {
+		return x.Finalizers
+	}
+	return nil
+}
+
+func (x *Event) GetDeletionDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletionDeadline
+	}
+	return nil
+}
+
+func (x *Event) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *Event) GetEndpointSlice() string {
+	if x != nil {
+		return x.EndpointSlice
+	}
+	return ""
+}
+
+func (x *Event) GetApiToNode() *durationpb.Duration {
+	if x != nil {
+		return x.ApiToNode
+	}
+	return nil
+}
+
+func (x *Event) GetEndpointLag() *durationpb.Duration {
+	if x != nil {
+		return x.EndpointLag
+	}
+	return nil
+}
+
+func (x *Event) GetTrafficRisk() bool {
+	if x != nil && x.TrafficRisk != nil {
+		return *x.TrafficRisk
+	}
+	return false
+}
+
+func (x *Event) GetNodeToApi() *durationpb.Duration {
+	if x != nil {
+		return x.NodeToApi
 	}
 	return nil
 }
@@ -755,7 +841,7 @@ var File_event_proto protoreflect.FileDescriptor
 
 const file_event_proto_rawDesc = "" +
 	"\n" +
-	"\vevent.proto\x12\fgraceline.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\b\n" +
+	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\f\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -785,7 +871,18 @@ const file_event_proto_rawDesc = "" +
 	"\x05since\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12%\n" +
 	"\x0eblocking_phase\x18\x17 \x01(\tR\rblockingPhase\x12\x1a\n" +
 	"\bevidence\x18\x18 \x03(\tR\bevidence\x12&\n" +
-	"\x04drop\x18\x19 \x01(\v2\x12.graceline.v1.DropR\x04drop\x1a<\n" +
+	"\x04drop\x18\x19 \x01(\v2\x12.graceline.v1.DropR\x04drop\x12\x16\n" +
+	"\x06source\x18\x1a \x01(\tR\x06source\x12\x1e\n" +
+	"\n" +
+	"finalizers\x18\x1b \x03(\tR\n" +
+	"finalizers\x12G\n" +
+	"\x11deletion_deadline\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\x10deletionDeadline\x12\x18\n" +
+	"\aservice\x18\x1d \x01(\tR\aservice\x12%\n" +
+	"\x0eendpoint_slice\x18\x1e \x01(\tR\rendpointSlice\x129\n" +
+	"\vapi_to_node\x18\x1f \x01(\v2\x19.google.protobuf.DurationR\tapiToNode\x12<\n" +
+	"\fendpoint_lag\x18  \x01(\v2\x19.google.protobuf.DurationR\vendpointLag\x12&\n" +
+	"\ftraffic_risk\x18! \x01(\bH\x04R\vtrafficRisk\x88\x01\x01\x129\n" +
+	"\vnode_to_api\x18\" \x01(\v2\x19.google.protobuf.DurationR\tnodeToApi\x1a<\n" +
 	"\x0eExitCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\f\n" +
@@ -793,7 +890,8 @@ const file_event_proto_rawDesc = "" +
 	"_exit_codeB\x0e\n" +
 	"\f_exit_signalB\x11\n" +
 	"\x0f_grace_period_sB\t\n" +
-	"\a_killed\"L\n" +
+	"\a_killedB\x0f\n" +
+	"\r_traffic_risk\"L\n" +
 	"\x06PodRef\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -850,6 +948,7 @@ var file_event_proto_goTypes = []any{
 	(*Phase)(nil),                 // 8: graceline.v1.Phase
 	nil,                           // 9: graceline.v1.Event.ExitCodesEntry
 	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
 }
 var file_event_proto_depIdxs = []int32{
 	10, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
@@ -864,13 +963,17 @@ var file_event_proto_depIdxs = []int32{
 	9,  // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
 	10, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
 	7,  // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
-	10, // 12: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
-	10, // 13: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	10, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
+	11, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
+	11, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
+	11, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
+	10, // 16: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
+	10, // 17: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_event_proto_init() }

@@ -50,3 +50,39 @@ const (
 	// (for example while the runtime was down) and whose status is lost.
 	ReasonUnknown = "Unknown"
 )
+
+// Kinds seen by the collector's watches of the Kubernetes API; their source
+// is SourceAPI.
+const (
+	// KindDeleteRequested: the pod got a deletionTimestamp.
+	KindDeleteRequested = "delete_requested"
+	// KindEndpointNotReady: the first moment an EndpointSlice of a Service
+	// lists the pod's address as not ready.
+	KindEndpointNotReady = "endpoint_not_ready"
+	// KindEndpointRemoved: the pod's address left a Service's EndpointSlices.
+	KindEndpointRemoved = "endpoint_removed"
+	// KindFinalizersChanged: a deleting pod's finalizers changed.
+	KindFinalizersChanged = "finalizers_changed"
+	// KindPodDeleted: the pod object is gone from the API.
+	KindPodDeleted = "pod_deleted"
+)
+
+// SourceAPI marks events from the collector's watches of the API.
+const SourceAPI = "api"
+
+// Blocking phases of a stuck report that the collector makes from the
+// cluster side: the node finished but finalizers hold the object, or the
+// node never acted on the deletion.
+const (
+	PhaseFinalizers = "finalizers"
+	PhaseNode       = "node"
+)
+
+// IsAPIKind tells whether kind comes from the collector's API watches.
+func IsAPIKind(kind string) bool {
+	switch kind {
+	case KindDeleteRequested, KindEndpointNotReady, KindEndpointRemoved, KindFinalizersChanged, KindPodDeleted:
+		return true
+	}
+	return false
+}

@@ -11,8 +11,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/graceline/graceline/collector"
+	"github.com/graceline/graceline/collector/kube"
 )
 
 func main() {
@@ -23,7 +25,8 @@ func main() {
 
 func newCommand() *cobra.Command {
 	var cfg collector.Config
-	var logLevel string
+	var logLevel, kubeMode string
+	var kubeCfg kube.Config
 	cmd := &cobra.Command{
 		Use:   "graceline-collector --data-dir DIR",
 		Short: "Store every node's pod terminations and answer queries about them",
@@ -53,6 +56,20 @@ TLS: with --tls-cert and --tls-key both listeners serve TLS; adding
 --tls-client-ca requires clients to present a certificate signed by it
 (mutual TLS), on top of their token.
 
+Cluster side: with --kubernetes=on (or auto, the default, inside a pod or
+with --kubeconfig), the collector also watches Pods, EndpointSlices and
+Nodes (shared informers; it needs get, list and watch on those three and
+nothing more) and stores, beside the node's events and under the same pod
+UID: delete_requested, endpoint_not_ready, endpoint_removed,
+finalizers_changed and pod_deleted. Each pod's final termination_summary
+then carries api_to_node, endpoint_lag (negative: the pod got its stop
+signal while a Service still sent it traffic, traffic_risk) and node_to_api.
+A deletion the node finished but whose object stays longer than
+--stuck-after (finalizers, or a kubelet that does not confirm), or that the
+node never starts, is reported stuck with blocking_phase finalizers or node.
+If the API refuses the watches (missing rights), the collector logs one
+error, reports it on /healthz ("degraded") and keeps serving the node data.
+
 Events older than --retention (by their own time) are purged in the
 background. SIGTERM or SIGINT shut the collector down cleanly.`,
 		Example: `  graceline-collector --data-dir /var/lib/graceline
@@ -67,6 +84,13 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 				return fmt.Errorf("--log-level %q: %w", logLevel, err)
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			// client-go logs through klog; send it the same way.
+			klog.SetSlogLogger(log.With("part", "client-go"))
+			k, err := kubeConfig(kubeMode, kubeCfg, log)
+			if err != nil {
+				return err
+			}
+			cfg.Kubernetes = k
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			if err := collector.Run(ctx, cfg, log); err != nil {
@@ -87,6 +111,28 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.DurationVar(&cfg.Retention, "retention", collector.DefaultRetention, "how long events are kept")
 	f.DurationVar(&cfg.PurgeInterval, "purge-interval", collector.DefaultPurgeInterval, "how often expired events are purged")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&kubeMode, "kubernetes", "auto", "watch the Kubernetes API for the cluster side: on, off, or auto (on inside a pod or with --kubeconfig)")
+	f.StringVar(&kubeCfg.Kubeconfig, "kubeconfig", "", "kubeconfig for the API watches; default: the pod's service account")
+	f.DurationVar(&kubeCfg.StuckAfter, "stuck-after", kube.DefaultStuckAfter, "report a deletion stuck when the object outlives the node's work, or the node stays idle after the delete request, this long")
+	f.DurationVar(&kubeCfg.StuckEvery, "stuck-every", kube.DefaultStuckEvery, "repeat a cluster-side stuck report this often")
+	f.DurationVar(&kubeCfg.FinalWait, "final-summary-wait", kube.DefaultFinalWait, "how long a deleted pod's final summary waits for its node's own summary")
 	cmd.MarkFlagRequired("data-dir")
 	return cmd
+}
+
+// kubeConfig decides from --kubernetes whether the cluster side runs.
+func kubeConfig(mode string, cfg kube.Config, log *slog.Logger) (*kube.Config, error) {
+	switch mode {
+	case "off":
+		return nil, nil
+	case "on":
+		return &cfg, nil
+	case "auto":
+		if cfg.Kubeconfig != "" || os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+			return &cfg, nil
+		}
+		log.Info("not in a Kubernetes pod and no --kubeconfig: the cluster side (API watches) is off")
+		return nil, nil
+	}
+	return nil, fmt.Errorf("--kubernetes %q: want on, off or auto", mode)
 }

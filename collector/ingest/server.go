@@ -31,14 +31,15 @@ type Server struct {
 	store   Inserter
 	pub     Publisher
 	metrics *Metrics
+	agents  *Agents
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-// NewServer returns an Ingest server that stores into st and publishes new
-// events to pub.
-func NewServer(st Inserter, pub Publisher, m *Metrics, log *slog.Logger) *Server {
-	return &Server{store: st, pub: pub, metrics: m, log: log, now: time.Now}
+// NewServer returns an Ingest server that stores into st, publishes new
+// events to pub, and notes in agents (which may be nil) which nodes stream.
+func NewServer(st Inserter, pub Publisher, agents *Agents, m *Metrics, log *slog.Logger) *Server {
+	return &Server{store: st, pub: pub, agents: agents, metrics: m, log: log, now: time.Now}
 }
 
 // Stream receives batches until the agent closes the stream, acknowledging
@@ -53,6 +54,12 @@ func (s *Server) Stream(stream apiv1.Ingest_StreamServer) error {
 		from = p.Addr.String()
 	}
 	s.log.Debug("agent stream opened", "peer", from)
+	node := "" // known from the first stored batch
+	defer func() {
+		if node != "" {
+			s.agents.closed(node)
+		}
+	}()
 	for {
 		batch, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -61,9 +68,15 @@ func (s *Server) Stream(stream apiv1.Ingest_StreamServer) error {
 		if err != nil {
 			return err
 		}
-		ack, err := s.handle(ctx, batch, from)
+		ack, batchNode, err := s.handle(ctx, batch, from)
 		if err != nil {
 			return err
+		}
+		if batchNode != "" {
+			s.agents.seen(batchNode, s.now(), node == "")
+			if node == "" {
+				node = batchNode
+			}
 		}
 		if err := stream.Send(ack); err != nil {
 			return err
@@ -71,7 +84,8 @@ func (s *Server) Stream(stream apiv1.Ingest_StreamServer) error {
 	}
 }
 
-func (s *Server) handle(ctx context.Context, batch *apiv1.Batch, from string) (*apiv1.Ack, error) {
+// handle stores one batch and returns its ack and the node that sent it.
+func (s *Server) handle(ctx context.Context, batch *apiv1.Batch, from string) (*apiv1.Ack, string, error) {
 	d := decodeBatch(batch, s.now())
 	for _, r := range d.rejected {
 		s.metrics.rejected.WithLabelValues(r.reason).Inc()
@@ -81,7 +95,7 @@ func (s *Server) handle(ctx context.Context, batch *apiv1.Batch, from string) (*
 	res, err := s.store.Insert(ctx, d.rows)
 	if err != nil {
 		s.log.Error("store batch failed; the agent will resend it", "peer", from, "records", len(d.rows), "err", err)
-		return nil, status.Errorf(codes.Unavailable, "store batch %d: %v", batch.Id, err)
+		return nil, "", status.Errorf(codes.Unavailable, "store batch %d: %v", batch.Id, err)
 	}
 	s.metrics.commit.Observe(time.Since(start).Seconds())
 	s.metrics.batches.Inc()
@@ -96,10 +110,14 @@ func (s *Server) handle(ctx context.Context, batch *apiv1.Batch, from string) (*
 		}
 		s.pub.Publish(fresh)
 	}
+	var node string
+	if len(d.rows) > 0 {
+		node = d.rows[0].Node
+	}
 	return &apiv1.Ack{
 		BatchId:    batch.Id,
 		Stored:     uint32(res.Stored),
 		Duplicates: uint32(res.Duplicates),
 		Rejected:   uint32(len(d.rejected)),
-	}, nil
+	}, node, nil
 }

@@ -8,28 +8,28 @@ import (
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
-// Kinds of the cluster side (the collector's own watches), recognised
-// before they exist.
-const (
-	kindDeleteRequested = "delete_requested"
-	kindPodDeleted      = "pod_deleted"
-)
-
 const sigkill = 9
 
-// Summarize returns a pod's termination_summary: the newest one an agent
-// sent, or else one derived from whatever kinds the pod's events include,
-// so that listing works before (and without) the agent's own summaries.
-// events must be in time order. A derived summary leaves out what events do
-// not tell (the grace period, for one).
+// Summarize returns a pod's termination_summary: the newest one its agent
+// sent, or else one derived from whatever kinds the pod's events include, so
+// that listing works before (and without) the agent's own summaries; joined
+// with the cluster side when the collector watched the API. events must be
+// in time order. A derived summary leaves out what events do not tell (the
+// grace period, for one).
 func Summarize(events []*apiv1.Event) *apiv1.Event {
-	for i := len(events) - 1; i >= 0; i-- {
-		if events[i].Kind == apiv1.KindTerminationSummary {
-			return events[i]
-		}
-	}
 	if len(events) == 0 {
 		return nil
+	}
+	return joinCluster(nodeSummary(events), events)
+}
+
+// nodeSummary is the newest summary from the pod's node, or one derived
+// from its events.
+func nodeSummary(events []*apiv1.Event) *apiv1.Event {
+	for i := len(events) - 1; i >= 0; i-- {
+		if e := events[i]; e.Kind == apiv1.KindTerminationSummary && e.Source != apiv1.SourceAPI {
+			return e
+		}
 	}
 	var d derivation
 	for _, e := range events {
@@ -69,9 +69,12 @@ func (d *derivation) add(e *apiv1.Event) {
 		d.lastStuck = at
 		return
 	}
+	if e.Kind == apiv1.KindTerminationSummary {
+		return // the collector's own, which joinCluster redoes
+	}
 	d.lastProgress = at
 	switch e.Kind {
-	case kindDeleteRequested, apiv1.KindPreStopExec, apiv1.KindSignalGenerated, apiv1.KindContainerExited:
+	case apiv1.KindDeleteRequested, apiv1.KindPreStopExec, apiv1.KindSignalGenerated, apiv1.KindContainerExited:
 		if d.stopStart.IsZero() {
 			d.stopStart = at
 		}
@@ -94,7 +97,7 @@ func (d *derivation) add(e *apiv1.Event) {
 		d.stopEnd = at
 	case apiv1.KindSandboxStopped:
 		d.sandboxStop = at
-	case apiv1.KindSandboxRemoved, kindPodDeleted:
+	case apiv1.KindSandboxRemoved, apiv1.KindPodDeleted:
 		d.sandboxGone = at
 	}
 }

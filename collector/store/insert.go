@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
 // Row is one event as the store keeps it: its delivery key, the fields it
@@ -22,6 +24,21 @@ type Row struct {
 	// ends the pod's termination or reports it stuck.
 	Verdict string
 	Body    []byte
+	// Cluster marks an event of the collector's own API watches. Those share
+	// one stream, whatever Node (the pod's node) says, and Seq is a hash of
+	// what the event is about, so that seeing it again stores nothing.
+	Cluster bool
+}
+
+// clusterStream is the delivery key's stream of cluster events; no agent has
+// an empty node name or epoch 0.
+var clusterStream = streamKey{}
+
+func (r *Row) stream() streamKey {
+	if r.Cluster {
+		return clusterStream
+	}
+	return streamKey{r.Node, r.Epoch}
 }
 
 // InsertResult says what an Insert did with each row.
@@ -103,7 +120,7 @@ func insertChunk(ctx context.Context, stmt *sql.Stmt, rows []Row, ids map[stream
 	where := make(map[key]int, len(rows))
 	args := make([]any, 0, 6*len(rows))
 	for i, r := range rows {
-		id := ids[streamKey{r.Node, r.Epoch}]
+		id := ids[r.stream()]
 		if _, seen := where[key{id, r.Seq}]; !seen {
 			where[key{id, r.Seq}] = i // the first of repeated keys is the one stored
 		}
@@ -135,7 +152,7 @@ func insertChunk(ctx context.Context, stmt *sql.Stmt, rows []Row, ids map[stream
 func (s *Store) streamIDs(ctx context.Context, tx *sql.Tx, rows []Row) (ids, fresh map[streamKey]int64, err error) {
 	ids, fresh = map[streamKey]int64{}, map[streamKey]int64{}
 	for _, r := range rows {
-		k := streamKey{r.Node, r.Epoch}
+		k := r.stream()
 		if _, ok := ids[k]; ok {
 			continue
 		}
@@ -160,6 +177,7 @@ func (s *Store) streamIDs(ctx context.Context, tx *sql.Tx, rows []Row) (ids, fre
 type podSum struct {
 	namespace, name, node       string
 	first, last, term, end, stk int64
+	del, gone, final            int64
 }
 
 // upsertPods folds the batch into the per-pod rows. Every column is a
@@ -187,12 +205,24 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) error {
 		if reportsStuck(r.Kind, r.Verdict) {
 			p.stk = max(p.stk, r.TimeNs)
 		}
+		if r.Cluster {
+			switch r.Kind {
+			case apiv1.KindDeleteRequested:
+				if p.del == 0 || r.TimeNs < p.del {
+					p.del = r.TimeNs
+				}
+			case apiv1.KindPodDeleted:
+				p.gone = max(p.gone, r.TimeNs)
+			case apiv1.KindTerminationSummary:
+				p.final = max(p.final, r.TimeNs)
+			}
+		}
 	}
 	if len(pods) == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO pods (uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO pods (uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns, del_ns, gone_ns, final_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (uid) DO UPDATE SET
 			namespace = CASE WHEN excluded.namespace != '' THEN excluded.namespace ELSE namespace END,
 			name      = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
@@ -203,14 +233,19 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) error {
 			                 WHEN excluded.term_ns = 0 THEN term_ns
 			                 ELSE min(term_ns, excluded.term_ns) END,
 			end_ns    = max(end_ns, excluded.end_ns),
-			stuck_ns  = max(stuck_ns, excluded.stuck_ns)`)
+			stuck_ns  = max(stuck_ns, excluded.stuck_ns),
+			del_ns    = CASE WHEN del_ns = 0 THEN excluded.del_ns
+			                 WHEN excluded.del_ns = 0 THEN del_ns
+			                 ELSE min(del_ns, excluded.del_ns) END,
+			gone_ns   = max(gone_ns, excluded.gone_ns),
+			final_ns  = max(final_ns, excluded.final_ns)`)
 	if err != nil {
 		return fmt.Errorf("prepare pod update: %w", err)
 	}
 	defer stmt.Close()
 	for _, uid := range order {
 		p := pods[uid]
-		if _, err := stmt.ExecContext(ctx, uid, p.namespace, p.name, p.node, p.first, p.last, p.term, p.end, p.stk); err != nil {
+		if _, err := stmt.ExecContext(ctx, uid, p.namespace, p.name, p.node, p.first, p.last, p.term, p.end, p.stk, p.del, p.gone, p.final); err != nil {
 			return fmt.Errorf("update pod %s: %w", uid, err)
 		}
 	}

@@ -2,19 +2,12 @@ package store
 
 import apiv1 "github.com/graceline/graceline/api/v1"
 
-// Kinds from the cluster side (the collector's own watches) that say a pod's
-// deletion began and ended. They are recognised here before they exist.
-const (
-	kindDeleteRequested = "delete_requested"
-	kindPodDeleted      = "pod_deleted"
-)
-
 // startsTermination tells whether an event of kind shows a pod on its way
 // out. A container exit alone does not: containers also exit and restart in
 // a pod that lives on. A stopped sandbox, a summary or a stuck report does.
 func startsTermination(kind string) bool {
 	switch kind {
-	case kindDeleteRequested, apiv1.KindSandboxStopped, apiv1.KindSandboxRemoved,
+	case apiv1.KindDeleteRequested, apiv1.KindSandboxStopped, apiv1.KindSandboxRemoved,
 		apiv1.KindTerminationSummary, apiv1.KindStuck:
 		return true
 	}
@@ -25,7 +18,7 @@ func startsTermination(kind string) bool {
 // removed, the pod object deleted, or a summary with a final verdict.
 func endsTermination(kind, verdict string) bool {
 	switch kind {
-	case apiv1.KindSandboxRemoved, kindPodDeleted:
+	case apiv1.KindSandboxRemoved, apiv1.KindPodDeleted:
 		return true
 	case apiv1.KindTerminationSummary:
 		return verdict != apiv1.VerdictStuck

@@ -18,6 +18,8 @@ type Pod struct {
 	UID, Namespace, Name, Node string
 	FirstNs, LastNs            int64
 	TermNs, EndNs, StuckNs     int64
+	// The cluster side: delete requested, object gone, final summary stored.
+	DeleteNs, GoneNs, FinalNs int64
 }
 
 // Filter narrows pod listings. Empty fields match everything.
@@ -29,14 +31,14 @@ type Filter struct {
 	Offset  int
 }
 
-const podColumns = "uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns"
+const podColumns = "uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns, del_ns, gone_ns, final_ns"
 
 func scanPods(rows *sql.Rows) ([]Pod, error) {
 	defer rows.Close()
 	var out []Pod
 	for rows.Next() {
 		var p Pod
-		if err := rows.Scan(&p.UID, &p.Namespace, &p.Name, &p.Node, &p.FirstNs, &p.LastNs, &p.TermNs, &p.EndNs, &p.StuckNs); err != nil {
+		if err := rows.Scan(&p.UID, &p.Namespace, &p.Name, &p.Node, &p.FirstNs, &p.LastNs, &p.TermNs, &p.EndNs, &p.StuckNs, &p.DeleteNs, &p.GoneNs, &p.FinalNs); err != nil {
 			return nil, fmt.Errorf("read pod: %w", err)
 		}
 		out = append(out, p)

@@ -52,6 +52,12 @@ var schema = []string{
 	`CREATE INDEX pods_name ON pods (namespace, name, last_ns)`,
 	`CREATE INDEX pods_last ON pods (last_ns)`,
 	`CREATE INDEX pods_stuck ON pods (stuck_ns) WHERE stuck_ns > 0`,
+	// The cluster side: when the API was asked to delete the pod, when the
+	// object went, and when the collector stored its final summary.
+	`ALTER TABLE pods ADD COLUMN del_ns INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE pods ADD COLUMN gone_ns INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE pods ADD COLUMN final_ns INTEGER NOT NULL DEFAULT 0`,
+	`CREATE INDEX pods_open ON pods (del_ns) WHERE del_ns > 0 AND final_ns = 0`,
 }
 
 // Store is the collector's database. Writes go through one connection, one
