@@ -82,7 +82,7 @@ func (k *kernelSource) handle(e termination.Event) {
 	if e.Type == termination.EventExit && !e.Leader {
 		return // one process_exited per process, not per thread
 	}
-	if ref, ok := k.reg.lookup(e.MntNS); ok || e.MntNS == k.hostNS {
+	if ref, ok := k.reg.lookup(e.MntNS, e.Time); ok || e.MntNS == k.hostNS {
 		k.emit(k.convert(e, ref))
 		return
 	}
@@ -99,7 +99,7 @@ func (k *kernelSource) retryPending(expire bool) {
 	cutoff := time.Now().Add(-k.window)
 	kept := k.pending[:0]
 	for _, e := range k.pending {
-		ref, ok := k.reg.lookup(e.MntNS)
+		ref, ok := k.reg.lookup(e.MntNS, e.Time)
 		switch {
 		case ok:
 			k.emit(k.convert(e, ref))
@@ -156,7 +156,7 @@ func (k *kernelSource) convert(e termination.Event, ref *containerRef) *apiv1.Ev
 		ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal), Result: e.Result.String()}
 		ev.Target = target
 		ev.Sender = &apiv1.Sender{Pid: int32(e.SenderPid), Comm: e.SenderComm}
-		if s, ok := k.reg.lookup(e.SenderMntNS); ok {
+		if s, ok := k.reg.lookup(e.SenderMntNS, e.Time); ok {
 			ev.Sender.ContainerId = s.id
 		}
 	case termination.EventSignalDeliver:

@@ -17,13 +17,23 @@ type containerRef struct {
 	name    string
 	pod     *apiv1.PodRef
 	preStop []string // the preStop exec command, if any
+	stopped time.Time
 	removed time.Time
+}
+
+// holds tells whether an event at time at can come from the container: not
+// once the runtime reported it stopped, because by then every process of
+// its namespace is gone, and the kernel may give the namespace's inode
+// number to a new container.
+func (c *containerRef) holds(at time.Time) bool {
+	return c.stopped.IsZero() || !at.After(c.stopped)
 }
 
 // registry maps mount-namespace inodes to containers. It learns a
 // container's namespace from its pid by reading /proc/<pid>/ns/mnt once,
 // and holds no file descriptor on it. A removed container stays for
-// removedTTL so that its last kernel events still resolve.
+// removedTTL so that its last kernel events, which may arrive late, still
+// resolve; events after it stopped do not.
 type registry struct {
 	mu         sync.Mutex
 	byNS       map[uint32]*containerRef
@@ -58,13 +68,20 @@ func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	if info.Pid == 0 {
 		return
 	}
-	if _, ok := r.byID[info.ID]; ok && !info.Removed {
-		return // namespace already known
-	}
-	if info.Removed {
-		if ns, ok := r.byID[info.ID]; ok {
-			r.byNS[ns].removed = r.now()
+	if ns, ok := r.byID[info.ID]; ok {
+		// The namespace is known; only the end of the container matters.
+		// A newer container may hold the same inode by now.
+		if ref := r.byNS[ns]; ref != nil && ref.id == info.ID {
+			if (info.Stopped || info.Removed) && ref.stopped.IsZero() {
+				ref.stopped = r.now()
+			}
+			if info.Removed && ref.removed.IsZero() {
+				ref.removed = r.now()
+			}
 		}
+		return
+	}
+	if info.Stopped || info.Removed {
 		return
 	}
 	ns, err := termination.MountNamespace(int(info.Pid))
@@ -80,6 +97,9 @@ func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	if h := info.Meta.PreStop; h != nil && h.Exec != nil {
 		ref.preStop = slices.Clone(h.Exec.Command)
 	}
+	if old := r.byNS[ns]; old != nil {
+		delete(r.byID, old.id) // the inode was reused: the old container is gone
+	}
 	r.byNS[ns] = ref
 	r.byID[info.ID] = ns
 	select {
@@ -88,12 +108,15 @@ func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	}
 }
 
-// lookup returns the container living in mount namespace ns.
-func (r *registry) lookup(ns uint32) (*containerRef, bool) {
+// lookup returns the container living in mount namespace ns at time at.
+func (r *registry) lookup(ns uint32, at time.Time) (*containerRef, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ref, ok := r.byNS[ns]
-	return ref, ok
+	if !ok || !ref.holds(at) {
+		return nil, false
+	}
+	return ref, true
 }
 
 // prune forgets containers removed more than removedTTL ago.
@@ -104,7 +127,9 @@ func (r *registry) prune() {
 	for ns, ref := range r.byNS {
 		if !ref.removed.IsZero() && ref.removed.Before(cutoff) {
 			delete(r.byNS, ns)
-			delete(r.byID, ref.id)
+			if r.byID[ref.id] == ns {
+				delete(r.byID, ref.id)
+			}
 		}
 	}
 }

@@ -16,6 +16,10 @@ import (
 	"github.com/graceline/graceline/collector/store"
 )
 
+// finalSettle is how long a deleted pod's summary waits at least, for the
+// EndpointSlice updates that follow the object's removal.
+const finalSettle = 5 * time.Second
+
 // nodeActions are the agent's event kinds that show the node working on a
 // deletion.
 var nodeActions = []string{
@@ -28,16 +32,18 @@ var nodeActions = []string{
 func (w *Watcher) check(ctx context.Context) {
 	now := w.now()
 	w.state.mu.Lock()
-	w.state.endpoints.prune(now)
+	w.state.prune(now)
 	w.state.mu.Unlock()
 	for uid, d := range w.state.snapshot() {
 		if ctx.Err() != nil {
 			return
 		}
 		var err error
-		if d.deleted.IsZero() {
+		switch {
+		case !d.finalized.IsZero():
+		case d.deleted.IsZero():
 			err = w.checkStuck(ctx, uid, &d, now)
-		} else {
+		default:
 			err = w.finalize(ctx, uid, &d, now)
 		}
 		if err != nil {
@@ -156,7 +162,8 @@ func (w *Watcher) finalize(ctx context.Context, uid string, d *deletion, now tim
 	if err != nil {
 		return err
 	}
-	if done.IsZero() && d.node != "" && now.Sub(d.deleted) < w.cfg.FinalWait {
+	since := now.Sub(d.deleted)
+	if since < finalSettle || done.IsZero() && d.node != "" && since < w.cfg.FinalWait {
 		return nil
 	}
 	bodies, err := w.st.PodEvents(ctx, uid)
@@ -172,14 +179,12 @@ func (w *Watcher) finalize(ctx context.Context, uid string, d *deletion, now tim
 		events = append(events, e)
 	}
 	s := query.Summarize(events)
-	if s == nil {
-		w.state.finished(uid)
-		return nil
+	if s != nil {
+		s = proto.Clone(s).(*apiv1.Event)
+		s.Source = apiv1.SourceAPI
+		w.writer.add(s, uid+"/"+apiv1.KindTerminationSummary)
 	}
-	s = proto.Clone(s).(*apiv1.Event)
-	s.Source = apiv1.SourceAPI
-	w.writer.add(s, uid+"/"+apiv1.KindTerminationSummary)
-	w.state.finished(uid)
+	w.state.finished(uid, now)
 	return nil
 }
 

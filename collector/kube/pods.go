@@ -22,9 +22,9 @@ type deletion struct {
 	ref        *apiv1.PodRef
 	node       string
 	requested  time.Time // the delete request, as recorded
-	deadline   time.Time // deletionTimestamp
 	finalizers []string
 	deleted    time.Time // the object gone; zero while it exists
+	finalized  time.Time // the final summary stored; kept a while for late endpoint events
 	lastStuck  time.Time
 	// offServices are the Services whose endpoints stopped offering the pod,
 	// as recorded: a restarted collector checks that they are gone.
@@ -102,34 +102,38 @@ func (t *tracker) podSeen(p *corev1.Pod, live bool) {
 	defer t.mu.Unlock()
 	uid := string(p.UID)
 	d := t.deleting[uid]
-	deadline := p.DeletionTimestamp.Time
 	fins := sortedFinalizers(p)
+	// Only the first deletion timestamp is the request: a later delete may
+	// shorten the deadline (the kubelet's own final delete sets it to now).
 	switch {
-	case d == nil || !d.deadline.Equal(deadline):
+	case d == nil:
 		at := requestTime(p)
 		if live {
 			at = t.now()
 		}
-		if d == nil {
-			d = &deletion{ref: podRef(p), node: p.Spec.NodeName, requested: at}
-			t.deleting[uid] = d
-		}
-		d.deadline, d.finalizers = deadline, fins
+		d = &deletion{ref: podRef(p), node: p.Spec.NodeName, requested: at, finalizers: fins}
+		t.deleting[uid] = d
 		e := t.event(apiv1.KindDeleteRequested, d, at)
 		e.Finalizers = fins
-		e.DeletionDeadline = timestamppb.New(deadline)
+		e.DeletionDeadline = timestamppb.New(p.DeletionTimestamp.Time)
 		if p.DeletionGracePeriodSeconds != nil {
 			g := int32(*p.DeletionGracePeriodSeconds)
 			e.GracePeriodS = &g
 		}
-		t.emit(e, fmt.Sprintf("%s/%s/%d", uid, apiv1.KindDeleteRequested, deadline.Unix()))
+		t.emit(e, uid+"/"+apiv1.KindDeleteRequested)
 		t.endpoints.flushPending(uid, d.requested)
 	case !slices.Equal(d.finalizers, fins):
-		d.finalizers = fins
-		e := t.event(apiv1.KindFinalizersChanged, d, t.now())
-		e.Finalizers = fins
-		t.emit(e, fmt.Sprintf("%s/%s/%s", uid, apiv1.KindFinalizersChanged, strings.Join(fins, ",")))
+		t.finalizersChanged(uid, d, fins, "")
 	}
+}
+
+// finalizersChanged records a deleting pod's new finalizers; the caller
+// holds t.mu.
+func (t *tracker) finalizersChanged(uid string, d *deletion, fins []string, note string) {
+	d.finalizers = fins
+	e := t.event(apiv1.KindFinalizersChanged, d, t.now())
+	e.Finalizers, e.Reason = fins, note
+	t.emit(e, fmt.Sprintf("%s/%s/%s", uid, apiv1.KindFinalizersChanged, strings.Join(fins, ",")))
 }
 
 // podGone handles a pod deleted from the API. note, when set, says why its
@@ -149,7 +153,11 @@ func (t *tracker) podGone(p *corev1.Pod, note string) {
 		t.deleting[uid] = d
 		e := t.event(apiv1.KindDeleteRequested, d, at)
 		e.Finalizers = sortedFinalizers(p)
-		t.emit(e, fmt.Sprintf("%s/%s/gone", uid, apiv1.KindDeleteRequested))
+		t.emit(e, uid+"/"+apiv1.KindDeleteRequested)
+	} else if fins := sortedFinalizers(p); !slices.Equal(d.finalizers, fins) {
+		// Removing the last finalizer of a pod past its deadline deletes
+		// it in the same write: the watch sees only the deletion.
+		t.finalizersChanged(uid, d, fins, "")
 	}
 	t.markGone(uid, d, note)
 }
@@ -180,9 +188,6 @@ func (t *tracker) restore(p store.Pod, events []*apiv1.Event) {
 	for _, e := range events {
 		switch e.Kind {
 		case apiv1.KindDeleteRequested:
-			if e.DeletionDeadline != nil {
-				d.deadline = e.DeletionDeadline.AsTime()
-			}
 			d.finalizers = e.Finalizers
 		case apiv1.KindFinalizersChanged:
 			d.finalizers = e.Finalizers
@@ -213,7 +218,12 @@ func (t *tracker) reconcile(pods cache.Indexer) {
 				continue
 			}
 		}
-		t.markGone(uid, d, "deleted while the collector was not watching; the time is when it noticed")
+		const note = "while the collector was not watching; the time is when it noticed"
+		if len(d.finalizers) > 0 {
+			// The API deletes an object only once its finalizers are gone.
+			t.finalizersChanged(uid, d, nil, "removed "+note)
+		}
+		t.markGone(uid, d, "deleted "+note)
 	}
 }
 
@@ -233,11 +243,25 @@ func (t *tracker) snapshot() map[string]deletion {
 	return out
 }
 
-// finished forgets a deletion whose final summary is stored.
-func (t *tracker) finished(uid string) {
+// finished marks a deletion whose final summary is stored. It is kept for
+// a while, so that endpoint changes arriving late still reach its timeline.
+func (t *tracker) finished(uid string, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.deleting, uid)
+	if d := t.deleting[uid]; d != nil {
+		d.finalized = at
+	}
+}
+
+// prune forgets deletions finalized longer than pendingAge ago; the caller
+// holds t.mu.
+func (t *tracker) prune(now time.Time) {
+	for uid, d := range t.deleting {
+		if !d.finalized.IsZero() && now.Sub(d.finalized) > pendingAge {
+			delete(t.deleting, uid)
+		}
+	}
+	t.endpoints.prune(now)
 }
 
 // stuckReported records the time of a stuck report.

@@ -114,7 +114,7 @@ func (c *clusterSide) endpointsOff() time.Time {
 // request, the endpoints and the object's removal, with the lags between
 // them, and a stuck verdict when the collector found the object held. The
 // node's summary is returned as is when the API watches saw nothing.
-func joinCluster(node *apiv1.Event, events []*apiv1.Event) *apiv1.Event {
+func joinCluster(node *apiv1.Event, fromNode bool, events []*apiv1.Event) *apiv1.Event {
 	var c clusterSide
 	for _, e := range events {
 		if e.Source == apiv1.SourceAPI && e.Kind == apiv1.KindDeleteRequested {
@@ -139,7 +139,14 @@ func joinCluster(node *apiv1.Event, events []*apiv1.Event) *apiv1.Event {
 	if s.GracePeriodS == nil {
 		s.GracePeriodS = c.grace
 	}
-	firstAction, stopSignal, nodeDone := nodeTimes(s, &c)
+	var firstAction, stopSignal, nodeDone time.Time
+	if fromNode {
+		firstAction, stopSignal, nodeDone = nodeTimes(s, c.deleteAt)
+	}
+	// Without the node's summary, or where it lacks them, its raw events tell.
+	firstAction = orTime(firstAction, c.firstAction)
+	stopSignal = orTime(stopSignal, c.firstStopSignal)
+	nodeDone = orTime(nodeDone, c.lastStop)
 	if !c.deleteAt.IsZero() && !firstAction.IsZero() {
 		s.ApiToNode = durationpb.New(firstAction.Sub(c.deleteAt))
 	}
@@ -169,12 +176,12 @@ func joinCluster(node *apiv1.Event, events []*apiv1.Event) *apiv1.Event {
 	return s
 }
 
-// nodeTimes reads the node's first action, its stop signal and when it was
-// done from its summary's phases, or from its raw events without one.
-func nodeTimes(s *apiv1.Event, c *clusterSide) (firstAction, stopSignal, done time.Time) {
+// nodeTimes reads the node's first action after deleteAt, its stop signal
+// and when it was done from its summary's phases.
+func nodeTimes(s *apiv1.Event, deleteAt time.Time) (firstAction, stopSignal, done time.Time) {
 	for _, p := range s.Phases {
 		start, end := p.GetStart().AsTime(), p.GetEnd().AsTime()
-		if p.GetStart() != nil && (firstAction.IsZero() || start.Before(firstAction)) && !start.Before(c.deleteAt) {
+		if p.GetStart() != nil && (firstAction.IsZero() || start.Before(firstAction)) && !start.Before(deleteAt) {
 			firstAction = start
 		}
 		if p.Name == phaseStopSignal && p.GetStart() != nil {
@@ -186,22 +193,20 @@ func nodeTimes(s *apiv1.Event, c *clusterSide) (firstAction, stopSignal, done ti
 			done = end
 		}
 	}
-	if firstAction.IsZero() {
-		firstAction = c.firstAction
-	}
-	if stopSignal.IsZero() {
-		stopSignal = c.firstStopSignal
-	}
-	if done.IsZero() {
-		done = c.lastStop
-	}
 	return firstAction, stopSignal, done
+}
+
+func orTime(t, otherwise time.Time) time.Time {
+	if t.IsZero() {
+		return otherwise
+	}
+	return t
 }
 
 // NodeDone is when the node finished a termination by its summary: the end
 // of its last phase before removal, or the summary's own time.
 func NodeDone(s *apiv1.Event) time.Time {
-	_, _, done := nodeTimes(s, &clusterSide{})
+	_, _, done := nodeTimes(s, time.Time{})
 	if done.IsZero() {
 		done = s.GetTime().AsTime()
 	}

@@ -20,22 +20,23 @@ func Summarize(events []*apiv1.Event) *apiv1.Event {
 	if len(events) == 0 {
 		return nil
 	}
-	return joinCluster(nodeSummary(events), events)
+	s, fromNode := nodeSummary(events)
+	return joinCluster(s, fromNode, events)
 }
 
-// nodeSummary is the newest summary from the pod's node, or one derived
-// from its events.
-func nodeSummary(events []*apiv1.Event) *apiv1.Event {
+// nodeSummary is the newest summary from the pod's node (fromNode), or one
+// derived from the node's events.
+func nodeSummary(events []*apiv1.Event) (s *apiv1.Event, fromNode bool) {
 	for i := len(events) - 1; i >= 0; i-- {
 		if e := events[i]; e.Kind == apiv1.KindTerminationSummary && e.Source != apiv1.SourceAPI {
-			return e
+			return e, true
 		}
 	}
 	var d derivation
 	for _, e := range events {
 		d.add(e)
 	}
-	return d.summary()
+	return d.summary(), false
 }
 
 // derivation gathers what a summary needs in one pass over the events.
@@ -69,12 +70,12 @@ func (d *derivation) add(e *apiv1.Event) {
 		d.lastStuck = at
 		return
 	}
-	if e.Kind == apiv1.KindTerminationSummary {
-		return // the collector's own, which joinCluster redoes
+	if e.Source == apiv1.SourceAPI {
+		return // the cluster side, which joinCluster adds
 	}
 	d.lastProgress = at
 	switch e.Kind {
-	case apiv1.KindDeleteRequested, apiv1.KindPreStopExec, apiv1.KindSignalGenerated, apiv1.KindContainerExited:
+	case apiv1.KindPreStopExec, apiv1.KindSignalGenerated, apiv1.KindContainerExited:
 		if d.stopStart.IsZero() {
 			d.stopStart = at
 		}
@@ -97,7 +98,7 @@ func (d *derivation) add(e *apiv1.Event) {
 		d.stopEnd = at
 	case apiv1.KindSandboxStopped:
 		d.sandboxStop = at
-	case apiv1.KindSandboxRemoved, apiv1.KindPodDeleted:
+	case apiv1.KindSandboxRemoved:
 		d.sandboxGone = at
 	}
 }

@@ -15,8 +15,8 @@ type agentProc struct{ *harness.Agent }
 
 // startAgent runs the agent on the node's CRI socket and waits until it
 // reports its sources live.
-func startAgent(bin, node, endpoint, kubeletRoot string) (*agentProc, error) {
-	h, err := harness.StartAgent(bin, "--output", "-", "--node-name", node, "--cri-endpoint", endpoint, "--kubelet-root", kubeletRoot)
+func startAgent(bin, node, endpoint, kubeletRoot string, extra ...string) (*agentProc, error) {
+	h, err := harness.StartAgent(append([]string{bin, "--output", "-", "--node-name", node, "--cri-endpoint", endpoint, "--kubelet-root", kubeletRoot}, extra...)...)
 	if err != nil {
 		return nil, err
 	}

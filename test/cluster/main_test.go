@@ -24,11 +24,14 @@ import (
 // watching its node, as a DaemonSet's agent would; TestMain starts both
 // and, after the tests, stops them and fails the run if anything is left.
 var (
-	testCluster *cluster.Cluster
-	client      *kubernetes.Clientset
-	agent       *agentProc
-	images      []string // image-layout tarballs, for clusters a test starts itself
-	agentBin    string
+	testCluster  *cluster.Cluster
+	client       *kubernetes.Clientset
+	agent        *agentProc
+	collector    *collectorProc // the agent sends to it; its cluster side runs as the deployment's ServiceAccount
+	images       []string       // image-layout tarballs, for clusters a test starts itself
+	agentBin     string
+	collectorBin string
+	tmpDir       string
 )
 
 func TestMain(m *testing.M) {
@@ -56,11 +59,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	agentBin = filepath.Join(dir, "graceline-agent")
-	build := exec.Command("go", "build", "-o", agentBin, "./cmd/graceline-agent")
+	tmpDir = dir
+	agentBin, collectorBin = filepath.Join(dir, "graceline-agent"), filepath.Join(dir, "graceline-collector")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-agent", "./cmd/graceline-collector")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build graceline-agent: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "build graceline-agent and graceline-collector: %v\n%s", err, out)
 		return 1
 	}
 	busybox, pause, err := harness.BuildImages(ctx, root, dir)
@@ -103,23 +107,46 @@ func run(m *testing.M) int {
 			os.Exit(1)
 		}
 	}()
-	code := runTests(m)
+	code := runTests(m, root)
 	if tc := teardown(); tc != 0 {
 		code = tc
 	}
 	return code
 }
 
-// runTests starts the agent on the node's containerd, runs the tests, and
-// stops the agent, which must exit cleanly.
-func runTests(m *testing.M) int {
+// runTests starts a collector watching the cluster with the deployment's
+// RBAC and the agent on the node's containerd sending to it, runs the
+// tests, and stops both, which must exit cleanly.
+func runTests(m *testing.M, root string) int {
+	ctx := context.Background()
 	var err error
 	if client, err = testCluster.Client(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if agent, err = startAgent(agentBin, testCluster.NodeName, testCluster.Containerd.Endpoint(), testCluster.KubeletRootDir()); err != nil {
+	saNS, saName, err := applyCollectorRBAC(ctx, client, root)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	kubeconfig := filepath.Join(tmpDir, "collector.kubeconfig")
+	if err := serviceAccountKubeconfig(ctx, client, testCluster.Kubeconfig, kubeconfig, saNS, saName); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	collectorDir := filepath.Join(tmpDir, "collector")
+	if err := os.Mkdir(collectorDir, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if collector, err = startCollector(collectorBin, collectorDir, kubeconfig); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if agent, err = startAgent(agentBin, testCluster.NodeName, testCluster.Containerd.Endpoint(), testCluster.KubeletRootDir(),
+		"--collector", collector.grpc, "--token-file", collector.tokenFile()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		collector.stop()
 		return 1
 	}
 	code := m.Run()
@@ -127,8 +154,19 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		code = 1
 	}
+	if err := collector.stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "agent log tail:\n%s\n%s", agent.logTail(4000), testCluster.Logs(4000))
+		fmt.Fprintf(os.Stderr, "agent log tail:\n%s\ncollector log:\n%s\n%s", agent.logTail(4000), tail(collector.logs.String(), 8000), testCluster.Logs(4000))
 	}
 	return code
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

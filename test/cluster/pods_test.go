@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,4 +161,18 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// waitHandlesTerm waits until the pod's first container's PID 1 has trapped
+// SIGTERM: a SIGTERM before the shell set its trap would find a PID
+// namespace's init without a handler, and the kernel drops it.
+func waitHandlesTerm(t *testing.T, pod *corev1.Pod) {
+	t.Helper()
+	var pid int32
+	waitFor(t, runningTimeout, "agent: the container's pid", func() bool {
+		e := find(agent.forPod(string(pod.UID)), apiv1.KindContainerStarted)
+		pid = e.GetProcess().GetPid()
+		return pid > 0
+	})
+	waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return harness.HandlesSignal(pid, syscall.SIGTERM) })
 }

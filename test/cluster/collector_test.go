@@ -1,0 +1,306 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	collectorclient "github.com/graceline/graceline/collector/client"
+)
+
+const (
+	agentToken  = "agent-token-of-the-cluster-tests"
+	readerToken = "reader-token-of-the-cluster-tests"
+	// The collector's cluster-side thresholds in the tests: short, so that
+	// a stuck report comes within seconds.
+	testStuckAfter = 3 * time.Second
+	testStuckEvery = 5 * time.Second
+)
+
+// collectorProc is a graceline-collector on loopback; it keeps its data
+// directory and addresses across restarts.
+type collectorProc struct {
+	bin, dir, kubeconfig string
+	grpc, web            string
+	cmd                  *exec.Cmd
+	logs                 *syncBuffer
+	exited               chan struct{}
+}
+
+// startCollector runs a collector whose cluster side uses kubeconfig.
+func startCollector(bin, dir, kubeconfig string) (*collectorProc, error) {
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte("agent "+agentToken+"\nreader "+readerToken+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	c := &collectorProc{bin: bin, dir: dir, kubeconfig: kubeconfig, logs: &syncBuffer{}}
+	var err error
+	if c.grpc, err = freeAddr(); err != nil {
+		return nil, err
+	}
+	if c.web, err = freeAddr(); err != nil {
+		return nil, err
+	}
+	return c, c.start()
+}
+
+func (c *collectorProc) tokenFile() string { return filepath.Join(c.dir, "tokens") }
+
+func (c *collectorProc) start() error {
+	c.cmd = exec.Command(c.bin, "--data-dir", filepath.Join(c.dir, "data"), "--token-file", c.tokenFile(),
+		"--grpc-address", c.grpc, "--http-address", c.web,
+		"--kubernetes", "on", "--kubeconfig", c.kubeconfig,
+		"--stuck-after", testStuckAfter.String(), "--stuck-every", testStuckEvery.String(), "--final-summary-wait", "30s")
+	fmt.Fprintf(c.logs, "----- collector started %s -----\n", time.Now().Format(time.RFC3339Nano))
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := c.cmd.Start(); err != nil {
+		return fmt.Errorf("start collector: %w", err)
+	}
+	c.exited = make(chan struct{})
+	go func() {
+		c.cmd.Wait()
+		close(c.exited)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + c.web + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("collector exited at start: %v\n%s", c.cmd.ProcessState, c.logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.cmd.Process.Kill()
+			return fmt.Errorf("collector not ready after 30s:\n%s", c.logs.String())
+		}
+	}
+}
+
+// stop ends the collector with SIGTERM; it must exit cleanly.
+func (c *collectorProc) stop() error {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+		return fmt.Errorf("collector did not exit within 30s of SIGTERM")
+	}
+	if !c.cmd.ProcessState.Success() {
+		return fmt.Errorf("collector exited with %v after SIGTERM", c.cmd.ProcessState)
+	}
+	return nil
+}
+
+// query dials the collector as a reader.
+func (c *collectorProc) query() (apiv1.QueryClient, func(), error) {
+	cc, err := collectorclient.Dial(collectorclient.Options{Address: c.grpc, Token: readerToken})
+	if err != nil {
+		return nil, nil, err
+	}
+	return apiv1.NewQueryClient(cc), func() { cc.Close() }, nil
+}
+
+// timeline returns the pod's events and summary as the collector has them.
+func (c *collectorProc) timeline(uid string) ([]*apiv1.Event, *apiv1.Event, error) {
+	q, done, err := c.query()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := q.Timeline(ctx, &apiv1.TimelineRequest{Uid: uid})
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.Events, resp.Summary, nil
+}
+
+// stuck returns the collector's stuck reports in a namespace.
+func (c *collectorProc) stuck(namespace string) ([]*apiv1.Event, error) {
+	q, done, err := c.query()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := q.Stuck(ctx, &apiv1.StuckRequest{Namespace: namespace})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Stuck, nil
+}
+
+// httpGet returns the status and body of one of the collector's HTTP paths.
+func (c *collectorProc) httpGet(path string) (int, string, error) {
+	resp, err := http.Get("http://" + c.web + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// syncBuffer is a log buffer written by a process and read by tests.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// collectorRBAC is the deployment's RBAC for the collector, applied to the
+// test cluster as is, so that the tests prove those rights are enough.
+const collectorRBAC = "deploy/kustomize/base/collector-rbac.yaml"
+
+// applyCollectorRBAC creates the collector's ServiceAccount and applies the
+// deployment's ClusterRole and binding; it returns the ServiceAccount's
+// namespace and name.
+func applyCollectorRBAC(ctx context.Context, cs kubernetes.Interface, root string) (string, string, error) {
+	raw, err := os.ReadFile(filepath.Join(root, collectorRBAC))
+	if err != nil {
+		return "", "", err
+	}
+	var saNS, saName string
+	for _, doc := range strings.Split(string(raw), "\n---") {
+		b, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			return "", "", fmt.Errorf("read %s: %w", collectorRBAC, err)
+		}
+		if string(b) == "null" {
+			continue
+		}
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(b, nil, nil)
+		if err != nil {
+			return "", "", fmt.Errorf("decode %s: %w", collectorRBAC, err)
+		}
+		switch o := obj.(type) {
+		case *rbacv1.ClusterRole:
+			if _, err := cs.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{}); err != nil {
+				return "", "", fmt.Errorf("create ClusterRole: %w", err)
+			}
+		case *rbacv1.ClusterRoleBinding:
+			for _, s := range o.Subjects {
+				if s.Kind == "ServiceAccount" {
+					saNS, saName = s.Namespace, s.Name
+				}
+			}
+			if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{}); err != nil {
+				return "", "", fmt.Errorf("create ClusterRoleBinding: %w", err)
+			}
+		default:
+			return "", "", fmt.Errorf("%s holds a %T, not RBAC", collectorRBAC, obj)
+		}
+	}
+	if saName == "" {
+		return "", "", fmt.Errorf("%s binds no ServiceAccount", collectorRBAC)
+	}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: saNS}}, metav1.CreateOptions{}); err != nil {
+		return "", "", fmt.Errorf("create namespace %s: %w", saNS, err)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(saNS).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: saName}}, metav1.CreateOptions{}); err != nil {
+		return "", "", fmt.Errorf("create ServiceAccount %s/%s: %w", saNS, saName, err)
+	}
+	return saNS, saName, nil
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that authenticates as the
+// ServiceAccount with a fresh token, as a pod of it would.
+func serviceAccountKubeconfig(ctx context.Context, cs kubernetes.Interface, admin, path, ns, name string) error {
+	expiry := int64(4 * 3600)
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("request a token for %s/%s: %w", ns, name, err)
+	}
+	cfg, err := clientcmd.LoadFromFile(admin)
+	if err != nil {
+		return err
+	}
+	for _, ai := range cfg.AuthInfos {
+		ai.Token = tr.Status.Token
+	}
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// apiEvents returns the cluster-side events among events.
+func apiEvents(events []*apiv1.Event) []*apiv1.Event {
+	var out []*apiv1.Event
+	for _, e := range events {
+		if e.Source == apiv1.SourceAPI {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// countKinds counts events by kind, as "kind×n" in kind order, for messages.
+func countKinds(events []*apiv1.Event) map[string]int {
+	n := map[string]int{}
+	for _, e := range events {
+		n[e.Kind]++
+	}
+	return n
+}
+
+// describe renders events one per line, for failure messages.
+func describe(events []*apiv1.Event) string {
+	var b strings.Builder
+	for _, e := range events {
+		line, _ := apiv1.MarshalJSONLine(e)
+		b.Write(line)
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
