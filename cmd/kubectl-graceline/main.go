@@ -39,7 +39,8 @@ Terminating now, and a live stream of events.
 
 The collector is found at --collector (default $` + conn.EnvCollector + `, else
 localhost:7070) and needs a reader token: --token, --token-file or $` + conn.EnvToken + `.
-Namespaces follow kubectl: -n, else the current kubeconfig context's.`,
+Namespaces follow kubectl: -n, else the current kubeconfig context's, and -A
+for all; stuck looks at every namespace unless -n is given.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -11,15 +11,11 @@ import (
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
-// clusterKinds come from the collector's watch of the API server.
-var clusterKinds = map[string]bool{
-	"delete_requested": true, "endpoint_removed": true, "finalizer_removed": true, "pod_deleted": true,
-}
-
-// Source says who reported e: "API" for the cluster side, "node" for an
-// agent.
+// Source says who reported e: "API" for the collector's watches of the
+// Kubernetes API, "node" for an agent. A kind only those watches make
+// counts as theirs even without the source field.
 func Source(e *apiv1.Event) string {
-	if clusterKinds[e.Kind] || e.Node == "" && e.Pod != nil {
+	if e.Source == apiv1.SourceAPI || apiv1.IsAPIKind(e.Kind) {
 		return "API"
 	}
 	return "node"
@@ -94,13 +90,29 @@ func Detail(e *apiv1.Event) string {
 	case apiv1.KindNetNSReleased, apiv1.KindCgroupRemoved, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
 		return e.Path
 	case apiv1.KindTerminationSummary:
-		return join(kv("verdict", e.Verdict), phases(e.Phases))
+		return join(kv("verdict", e.Verdict), phases(e.Phases), clusterKV(e))
 	case apiv1.KindStuck:
-		d := kv("blocking", e.BlockingPhase)
-		if len(e.Evidence) > 0 {
-			d = join(d, e.Evidence[0])
+		return stuck(e)
+	case apiv1.KindDeleteRequested:
+		d := "finalizers=" + Finalizers(e.Finalizers)
+		if e.GracePeriodS != nil {
+			d = fmt.Sprintf("grace=%ds %s", *e.GracePeriodS, d)
 		}
 		return d
+	case apiv1.KindEndpointNotReady, apiv1.KindEndpointRemoved:
+		d := "svc " + e.Service
+		if e.EndpointSlice != "" {
+			d += " (slice " + e.EndpointSlice + ")"
+		}
+		return d
+	case apiv1.KindFinalizersChanged:
+		return "finalizers=" + Finalizers(e.Finalizers)
+	case apiv1.KindPodDeleted:
+		// The reason, when set, says why the time is only approximate.
+		if e.Reason != "" {
+			return "(" + e.Reason + ")"
+		}
+		return ""
 	case apiv1.KindEventsDropped:
 		return fmt.Sprintf("%d events lost (%s)", e.GetDrop().GetCount(), e.GetDrop().GetReason())
 	}

@@ -30,7 +30,11 @@ func NewCommand(o *conn.Options) *cobra.Command {
 		Short: "List recent pod terminations with their verdict and duration",
 		Long: `List recent terminations, newest first: one line per pod with its node, verdict
 (graceful, killed, stuck), whether SIGKILL was needed, how long it took and
-the containers' exit codes. With -o json each is a termination_summary event.`,
+the containers' exit codes. When the collector watched the API for some of
+them, an ENDPOINT LAG column gives the stop signal's time minus the moment
+the pod's endpoints stopped taking traffic; a negative lag is marked RISK:
+the pod was signalled while it could still receive requests. With -o json
+each is a termination_summary event.`,
 		Example: "  kubectl graceline list -A --verdict killed --since 1h",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -77,17 +81,43 @@ func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
 		_, err := fmt.Fprintln(w, "no terminations found")
 		return err
 	}
+	// The endpoint lag is known only where the collector watched the API;
+	// without it anywhere, the column would be dashes only.
+	lags := false
+	for _, s := range summaries {
+		lags = lags || s.GetEndpointLag() != nil
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tVERDICT\tKILLED\tDURATION\tLAST EVENT\tEXIT CODES")
+	head := "NAMESPACE\tPOD\tNODE\tVERDICT\tKILLED\tDURATION"
+	if lags {
+		head += "\tENDPOINT LAG"
+	}
+	fmt.Fprintln(tw, head+"\tLAST EVENT\tEXIT CODES")
 	for _, s := range summaries {
 		v := s.Verdict
 		if v == "" {
 			v = "terminating"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.GetPod().GetNamespace(), s.GetPod().GetName(), s.Node, v,
-			yesNo(s.GetKilled()), duration(s), age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", s.GetPod().GetNamespace(), s.GetPod().GetName(), s.Node, v,
+			yesNo(s.GetKilled()), duration(s))
+		if lags {
+			row += "\t" + endpointLag(s)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", row, age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))
 	}
 	return tw.Flush()
+}
+
+// endpointLag is the lag with RISK after a negative one, or "-".
+func endpointLag(s *apiv1.Event) string {
+	if s.GetEndpointLag() == nil {
+		return "-"
+	}
+	d := format.Relative(s.GetEndpointLag().AsDuration())
+	if format.TrafficRisk(s) {
+		d += " RISK"
+	}
+	return d
 }
 
 // duration spans the summary's phases.

@@ -13,6 +13,7 @@ import (
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
 )
 
 // NewCommand returns the stuck subcommand.
@@ -22,20 +23,22 @@ func NewCommand(o *conn.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stuck",
 		Short: "Show pods stuck in Terminating now, and why",
-		Long: `Show every pod that an agent reports stuck now (and that has not been seen to
-go since): the phase that blocks it, the evidence (process states, signals,
-mounts, finalizers), and what to try. With -o json each is the pod's latest
-stuck event.`,
-		Example: "  kubectl graceline stuck -A",
+		Long: `Show every pod reported stuck now (and not seen to go since), in every
+namespace unless -n is given: the phase that blocks it first, then what
+holds it (finalizers, process states, signals, mounts), then what to try.
+
+A pod is reported stuck by its node's agent (source node: the preStop hook,
+the stop signal, SIGKILL, the sandbox teardown or the removal has not
+finished) or by the collector's watch of the Kubernetes API (source API: the
+node finished but finalizers hold the object, or the node never acted on
+the deletion). With -o json each is the pod's latest stuck event.`,
+		Example: "  kubectl graceline stuck\n  kubectl graceline stuck -n shop --node worker-3",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := conn.CheckOutput(output); err != nil {
 				return err
 			}
-			req := &apiv1.StuckRequest{Node: node}
-			if !all {
-				req.Namespace = o.Namespace()
-			}
+			req := &apiv1.StuckRequest{Namespace: namespace(*o.Kube.Namespace, all), Node: node}
 			cc, err := o.Dial()
 			if err != nil {
 				return err
@@ -55,23 +58,38 @@ stuck event.`,
 	}
 	f := cmd.Flags()
 	conn.AddOutputFlag(f, &output)
-	f.BoolVarP(&all, "all-namespaces", "A", false, "every namespace, not only the current one")
+	f.BoolVarP(&all, "all-namespaces", "A", false, "every namespace, even with -n (the default without -n)")
 	f.StringVar(&node, "node", "", "only pods of this node")
 	return cmd
 }
 
-// hints say what to try for the blocking phases a diagnosis names.
-var hints = map[string]string{
-	"prestop":    "the preStop hook has not returned: check what it waits for, or lower its timeout",
-	"stop":       "the container has not exited: look at the evidence for a process in D state or a blocked signal",
-	"exit":       "a process did not exit after SIGKILL: it is likely in uninterruptible sleep (D state) on I/O or a hung mount",
-	"teardown":   "the sandbox is not torn down: check the CNI plugin (DEL) and the runtime's logs",
-	"mounts":     "a volume is still mounted: look for a process holding it (lsof, fuser) or a hung NFS server",
-	"volumes":    "a volume is still mounted: look for a process holding it (lsof, fuser) or a hung NFS server",
-	"finalizers": "a finalizer is still set: find the controller that owns it, or remove it once you know why it is there",
+// namespace is the namespace to ask about: every one ("") unless -n gave
+// one. Unlike kubectl get, the kubeconfig context's namespace is not the
+// default, since a stuck pod anywhere is the question; -A still overrides
+// -n, as in kubectl.
+func namespace(flag string, all bool) string {
+	if all {
+		return ""
+	}
+	return flag
 }
 
-// Render writes one block per stuck pod.
+// hints say what to try for the blocking phases that the agents' and the
+// collector's stuck reports name.
+var hints = map[string]string{
+	"prestop":             "the preStop hook has not returned: check what it waits for, or lower its timeout",
+	"stop_signal":         "the container has not exited: look at the evidence for a process in D state or a blocked signal",
+	"sigkill":             "a process did not exit after SIGKILL: it is likely in uninterruptible sleep (D state) on I/O or a hung mount",
+	"sandbox_teardown":    "the sandbox is not torn down: check the CNI plugin (DEL) and the runtime's logs",
+	"resource_release":    "a volume is still mounted or a cgroup is left: look for a process holding it (lsof, fuser) or a hung NFS server",
+	"removal":             "the runtime has not removed the containers or the sandbox: check the kubelet's and the runtime's logs",
+	apiv1.PhaseFinalizers: "a finalizer is still set: find the controller that owns it, or remove it once you know why it is there",
+	apiv1.PhaseNode:       "the node has not confirmed the deletion: check that its kubelet is running and reaches the API server",
+}
+
+// Render writes one block per stuck pod: who reported it and since when,
+// the blocking phase, the finalizers that hold it, the evidence, and a
+// hint.
 func Render(w io.Writer, stuck []*apiv1.Event, now time.Time) error {
 	if len(stuck) == 0 {
 		_, err := fmt.Fprintln(w, "no stuck pods")
@@ -85,23 +103,33 @@ func Render(w io.Writer, stuck []*apiv1.Event, now time.Time) error {
 		if e.Since == nil {
 			since = e.GetTime().AsTime()
 		}
-		fmt.Fprintf(w, "POD %s/%s  node %s  stuck for %s (since %s)\n", e.GetPod().GetNamespace(), e.GetPod().GetName(), e.Node,
-			now.Sub(since).Round(time.Second), since.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "POD %s/%s  node %s  source %s  stuck for %s (since %s)\n", e.GetPod().GetNamespace(), e.GetPod().GetName(),
+			orDash(e.Node), format.Source(e), now.Sub(since).Round(time.Second), since.UTC().Format(time.RFC3339))
 		phase := e.BlockingPhase
 		if phase == "" {
-			phase = e.Verdict
+			phase = "unknown"
 		}
-		fmt.Fprintf(w, "  BLOCKING  %s\n", phase)
+		fmt.Fprintf(w, "  BLOCKING    %s\n", phase)
+		if len(e.Finalizers) > 0 {
+			fmt.Fprintf(w, "  FINALIZERS  %s\n", strings.Join(e.Finalizers, ", "))
+		}
 		for j, ev := range e.Evidence {
-			label := "          "
+			label := "            "
 			if j == 0 {
-				label = "EVIDENCE  "
+				label = "EVIDENCE    "
 			}
 			fmt.Fprintf(w, "  %s- %s\n", label, ev)
 		}
 		if h, ok := hints[strings.ToLower(phase)]; ok {
-			fmt.Fprintf(w, "  TRY       %s\n", h)
+			fmt.Fprintf(w, "  TRY         %s\n", h)
 		}
 	}
 	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

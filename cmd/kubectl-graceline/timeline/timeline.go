@@ -26,12 +26,24 @@ func NewCommand(o *conn.Options) *cobra.Command {
 		Use:   "timeline NAMESPACE/POD | POD",
 		Short: "Show how one pod terminated, step by step",
 		Long: `Show every event of one pod's termination, in time order and relative to the
-start of its deletion, with the verdict first: graceful, killed (SIGKILL was
-needed) or stuck. Signals read sender → target.
+delete request (or, when the collector did not see it, to the node's first
+action), with the verdict first: graceful, killed (SIGKILL was needed) or
+stuck, and for a stuck pod the phase that holds it. Signals read
+sender → target.
+
+Rows marked API come from the collector's watch of the Kubernetes API (the
+delete request, the endpoints dropping the pod, finalizer changes, the
+object's removal); rows marked node come from the node's agent. When both
+were seen, a CLUSTER line gives the delay from the delete request to the
+node's first action (api→node), the endpoint lag (the stop signal's time
+minus the moment the last Service stopped offering the pod; negative is a
+TRAFFIC RISK: the pod was signalled while it could still receive requests),
+and how long the object outlived the node's work (node→API).
 
 A pod name seen more than once (a pod recreated under the same name) shows
 the most recent one; --uid picks another. With -o json the events are
-printed as the agents sent them, one JSON object per line.`,
+printed as the agents and the collector stored them, one JSON object per
+line.`,
 		Example: "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,10 +76,12 @@ printed as the agents sent them, one JSON object per line.`,
 	return cmd
 }
 
+const sigkill = 9
+
 // startKinds mark the start of a deletion, best first: the delete request
 // when the cluster side reported it, else the first thing the node did.
 var startKinds = [][]string{
-	{"delete_requested"},
+	{apiv1.KindDeleteRequested},
 	{apiv1.KindPreStopExec, apiv1.KindSignalGenerated, apiv1.KindSignalDelivered, apiv1.KindContainerExited},
 }
 
@@ -96,6 +110,9 @@ func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event) error {
 	last := events[len(events)-1].GetTime().AsTime()
 	fmt.Fprintln(w, header(events, summary))
 	fmt.Fprintln(w, verdict(events, summary, last.Sub(t0)))
+	if c := format.Cluster(summary, stopSignal(events)); c != "" {
+		fmt.Fprintln(w, "CLUSTER "+c)
+	}
 	var rows bytes.Buffer
 	tw := tabwriter.NewWriter(&rows, 0, 0, 2, ' ', 0)
 	for _, e := range events {
@@ -136,21 +153,20 @@ func shortUID(uid string) string {
 	return uid
 }
 
-// verdict writes the one line a reader looks at first.
+// verdict writes the one line a reader looks at first. A stuck pod's line
+// names what holds it instead of a reason.
 func verdict(events []*apiv1.Event, summary *apiv1.Event, total time.Duration) string {
-	v := summary.GetVerdict()
-	var why string
-	switch v {
+	var line string
+	switch summary.GetVerdict() {
 	case apiv1.VerdictKilled:
-		why = killedWhy(summary)
+		line = "VERDICT killed — " + killedWhy(summary)
 	case apiv1.VerdictGraceful:
-		why = "every container exited within its grace period, no SIGKILL needed" + codes(summary)
+		line = "VERDICT graceful — every container exited within its grace period, no SIGKILL needed" + codes(summary)
 	case apiv1.VerdictStuck:
-		why = stuckWhy(events)
+		line = "VERDICT stuck " + stuckWhy(events, summary)
 	default:
-		v, why = "unknown", "no end of the termination seen yet"
+		line = "VERDICT unknown — no end of the termination seen yet"
 	}
-	line := fmt.Sprintf("VERDICT %s — %s", v, why)
 	if total > 0 {
 		line += "; total " + format.Duration(total)
 	}
@@ -181,13 +197,53 @@ func codes(summary *apiv1.Event) string {
 	return " (exit codes " + strings.Join(out, ", ") + ")"
 }
 
-func stuckWhy(events []*apiv1.Event) string {
-	for i := len(events) - 1; i >= 0; i-- {
-		if e := events[i]; e.Kind == apiv1.KindStuck {
-			return format.Detail(e)
+// stuckWhy says where a stuck pod is held: by the summary's blocking phase
+// and evidence when the collector joined them in, else by the latest stuck
+// report. Finalizers come from the latest report or cluster event that
+// lists them.
+func stuckWhy(events []*apiv1.Event, summary *apiv1.Event) string {
+	phase, evidence, fins := summary.GetBlockingPhase(), summary.GetEvidence(), summary.GetFinalizers()
+	var last *apiv1.Event
+	for i := len(events) - 1; i >= 0 && last == nil; i-- {
+		if events[i].Kind == apiv1.KindStuck {
+			last = events[i]
 		}
 	}
-	return "no progress"
+	if phase == "" && last != nil {
+		phase, evidence = last.BlockingPhase, last.Evidence
+	}
+	if phase == "" {
+		return "— no progress"
+	}
+	if len(fins) == 0 && phase == apiv1.PhaseFinalizers {
+		fins = latestFinalizers(events)
+	}
+	return "at " + format.Blocking(phase, fins, evidence)
+}
+
+// latestFinalizers are the finalizers the last cluster event or stuck
+// report listed.
+func latestFinalizers(events []*apiv1.Event) []string {
+	for i := len(events) - 1; i >= 0; i-- {
+		switch e := events[i]; e.Kind {
+		case apiv1.KindStuck, apiv1.KindFinalizersChanged, apiv1.KindDeleteRequested:
+			if e.Kind != apiv1.KindStuck || len(e.Finalizers) > 0 {
+				return e.Finalizers
+			}
+		}
+	}
+	return nil
+}
+
+// stopSignal names the first signal the node sent other than SIGKILL, for
+// the endpoint lag's warning; "" when the node's events have none.
+func stopSignal(events []*apiv1.Event) string {
+	for _, e := range events {
+		if e.Kind == apiv1.KindSignalGenerated && e.GetSignal().GetNumber() != sigkill {
+			return format.SignalName(e.Signal)
+		}
+	}
+	return ""
 }
 
 func sortedKeys(m map[string]int32) []string {

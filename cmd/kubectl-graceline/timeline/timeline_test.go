@@ -18,6 +18,23 @@ func at(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(t0.Add(
 
 func i32(v int32) *int32 { return &v }
 
+func yes(v bool) *bool { return &v }
+
+// cluster is an event of the collector's API watches.
+func cluster(kind string, d time.Duration, pod *apiv1.PodRef, mod func(*apiv1.Event)) *apiv1.Event {
+	e := &apiv1.Event{Kind: kind, Source: apiv1.SourceAPI, Time: at(d), Node: "n1", Pod: pod}
+	if mod != nil {
+		mod(e)
+	}
+	return e
+}
+
+func phase(name string, start, end time.Duration) *apiv1.Phase {
+	return &apiv1.Phase{Name: name, Start: at(start), End: at(end)}
+}
+
+const ms = time.Millisecond
+
 func TestRender(t *testing.T) {
 	pod := &apiv1.PodRef{Namespace: "shop", Name: "web-1", Uid: "1f2e3d4c-5b6a"}
 	main := &apiv1.ContainerRef{Id: "c1", Name: "main"}
@@ -56,12 +73,111 @@ func TestRender(t *testing.T) {
 			want: []string{"VERDICT graceful — every container exited within its grace period, no SIGKILL needed (exit codes main=0); total 1.000s"},
 		},
 		{
+			name: "a killed pod reads from the delete request, with the API rows and the cluster numbers",
+			events: []*apiv1.Event{
+				cluster(apiv1.KindDeleteRequested, 0, pod, func(e *apiv1.Event) { e.GracePeriodS = i32(30) }),
+				cluster(apiv1.KindEndpointNotReady, 41*ms, pod, func(e *apiv1.Event) { e.Service, e.EndpointSlice = "shop/web", "web-abc12" }),
+				{Kind: apiv1.KindPreStopExec, Time: at(118 * ms), Node: "n1", Pod: pod, Container: main,
+					Process: &apiv1.Process{Pid: 4400, Comm: "sh", Argv: []string{"/bin/sh", "-c", "sleep 5"}}},
+				cluster(apiv1.KindEndpointRemoved, 1200*ms, pod, func(e *apiv1.Event) { e.Service = "shop/web" }),
+				{Kind: apiv1.KindSignalGenerated, Time: at(5125 * ms), Node: "n1", Pod: pod, Container: main,
+					Signal: &apiv1.Signal{Number: 15, Name: "SIGTERM", Result: "ignored"}, Sender: &apiv1.Sender{Pid: 4411, Comm: "runc"}, Target: &apiv1.Task{Pid: 1, Tid: 1, Comm: "nginx"}},
+				{Kind: apiv1.KindSignalGenerated, Time: at(30130 * ms), Node: "n1", Pod: pod, Container: main,
+					Signal: &apiv1.Signal{Number: 9}, Sender: &apiv1.Sender{Pid: 4470, Comm: "runc"}, Target: &apiv1.Task{Pid: 1, Tid: 1, Comm: "nginx"}},
+				{Kind: apiv1.KindContainerExited, Time: at(30150 * ms), Node: "n1", Pod: pod, Container: main, ExitCode: i32(137), Reason: "Error"},
+				{Kind: apiv1.KindSandboxStopped, Time: at(30400 * ms), Node: "n1", Pod: pod},
+				cluster(apiv1.KindPodDeleted, 30650*ms, pod, nil),
+				{Kind: apiv1.KindTerminationSummary, Time: at(31300 * ms), Node: "n1", Pod: pod, GracePeriodS: i32(30), Killed: yes(true),
+					Verdict: apiv1.VerdictKilled, ExitCodes: map[string]int32{"main": 137}, Phases: []*apiv1.Phase{
+						phase("prestop", 118*ms, 5125*ms), phase("stop_signal", 5125*ms, 30150*ms), phase("sigkill", 30130*ms, 30150*ms),
+						phase("sandbox_teardown", 30150*ms, 30400*ms), phase("removal", 31020*ms, 31300*ms)}},
+			},
+			want: []string{
+				"POD shop/web-1  uid 1f2e3d4c…  node n1  grace 30s\n",
+				"VERDICT killed — main exit=137; SIGKILL was needed; total 31.30s\n",
+				"CLUSTER api→node 0.118s  endpoint lag +5.084s: safe  node→API 0.250s\n",
+				"  +0.000s  API   delete_requested     grace=30s finalizers=[]\n",
+				"  +0.041s  API   endpoint_not_ready   svc shop/web (slice web-abc12)\n",
+				"  +0.118s  node  prestop_exec         main: /bin/sh -c \"sleep 5\"\n",
+				"  +1.200s  API   endpoint_removed     svc shop/web\n",
+				"  +5.125s  node  signal_generated     SIGTERM runc(4411) → main pid 1 (nginx)  result=ignored\n",
+				"  +30.65s  API   pod_deleted\n",
+				"  +31.30s  node  termination_summary  verdict=killed",
+			},
+		},
+		{
+			name: "a SIGTERM before the endpoints dropped the pod is a traffic risk",
+			events: []*apiv1.Event{
+				cluster(apiv1.KindDeleteRequested, 0, pod, func(e *apiv1.Event) { e.GracePeriodS = i32(30) }),
+				{Kind: apiv1.KindSignalGenerated, Time: at(200 * ms), Node: "n1", Pod: pod, Container: main,
+					Signal: &apiv1.Signal{Number: 15}, Sender: &apiv1.Sender{Pid: 4411, Comm: "runc"}, Target: &apiv1.Task{Pid: 1, Tid: 1, Comm: "web"}},
+				{Kind: apiv1.KindContainerExited, Time: at(500 * ms), Node: "n1", Pod: pod, Container: main, ExitCode: i32(0), Reason: "Completed"},
+				cluster(apiv1.KindEndpointNotReady, time.Second, pod, func(e *apiv1.Event) { e.Service = "shop/web" }),
+				{Kind: apiv1.KindSandboxStopped, Time: at(1100 * ms), Node: "n1", Pod: pod},
+				cluster(apiv1.KindPodDeleted, 1250*ms, pod, nil),
+				{Kind: apiv1.KindTerminationSummary, Time: at(1300 * ms), Node: "n1", Pod: pod, GracePeriodS: i32(30), Killed: yes(false),
+					Verdict: apiv1.VerdictGraceful, ExitCodes: map[string]int32{"main": 0}, Phases: []*apiv1.Phase{
+						phase("stop_signal", 200*ms, 500*ms), phase("sandbox_teardown", 500*ms, 1100*ms)}},
+			},
+			want: []string{
+				"VERDICT graceful — every container exited within its grace period, no SIGKILL needed (exit codes main=0); total 1.300s\n",
+				"CLUSTER api→node 0.200s  endpoint lag -0.800s: TRAFFIC RISK (SIGTERM before the endpoints dropped the pod)  node→API 0.150s\n",
+				"  +1.000s  API   endpoint_not_ready   svc shop/web\n",
+			},
+		},
+		{
+			name: "a pod held by a finalizer is stuck at finalizers, naming them",
+			events: []*apiv1.Event{
+				cluster(apiv1.KindDeleteRequested, 0, pod, func(e *apiv1.Event) {
+					e.GracePeriodS, e.Finalizers = i32(30), []string{"example.com/hold", "example.com/other"}
+				}),
+				{Kind: apiv1.KindContainerExited, Time: at(500 * ms), Node: "n1", Pod: pod, Container: main, ExitCode: i32(0), Reason: "Completed"},
+				{Kind: apiv1.KindSandboxStopped, Time: at(time.Second), Node: "n1", Pod: pod},
+				cluster(apiv1.KindFinalizersChanged, 2*time.Second, pod, func(e *apiv1.Event) { e.Finalizers = []string{"example.com/hold"} }),
+				cluster(apiv1.KindStuck, 32*time.Second, pod, func(e *apiv1.Event) {
+					e.BlockingPhase, e.Since, e.Finalizers = apiv1.PhaseFinalizers, at(time.Second), []string{"example.com/hold"}
+					e.Evidence = []string{"the node finished 31s ago, but the object is held by finalizers: example.com/hold; whatever owns them has not removed them"}
+				}),
+			},
+			want: []string{
+				"VERDICT stuck at finalizers: example.com/hold; total 32.00s\n",
+				"  +0.000s  API   delete_requested    grace=30s finalizers=[example.com/hold,example.com/other]\n",
+				"  +2.000s  API   finalizers_changed  finalizers=[example.com/hold]\n",
+				"  +32.00s  API   stuck               blocking=finalizers finalizers=[example.com/hold]\n",
+			},
+		},
+		{
+			name: "a pod its node never acted on is stuck at node, with the collector's evidence",
+			events: []*apiv1.Event{
+				cluster(apiv1.KindDeleteRequested, 0, pod, func(e *apiv1.Event) { e.GracePeriodS = i32(30) }),
+				cluster(apiv1.KindStuck, 45*time.Second, pod, func(e *apiv1.Event) {
+					e.BlockingPhase, e.Since = apiv1.PhaseNode, at(0)
+					e.Evidence = []string{"nothing from node n1 about this pod since the delete request 45s ago", "node n1 Ready=Unknown (NodeStatusUnknown)"}
+				}),
+			},
+			want: []string{
+				"VERDICT stuck at node: nothing from node n1 about this pod since the delete request 45s ago; total 45.00s\n",
+				"  +45.00s  API  stuck             blocking=node nothing from node n1 about this pod since the delete request 45s ago\n",
+			},
+		},
+		{
+			name: "a pod deleted while the collector was away says its time is approximate",
+			events: []*apiv1.Event{
+				{Kind: apiv1.KindContainerExited, Time: at(0), Node: "n1", Pod: pod, Container: main, ExitCode: i32(0)},
+				{Kind: apiv1.KindSandboxStopped, Time: at(time.Second), Node: "n1", Pod: pod},
+				cluster(apiv1.KindPodDeleted, 5*time.Second, pod, func(e *apiv1.Event) {
+					e.Reason = "deleted while the collector was not watching; the time is when it noticed"
+				}),
+			},
+			want: []string{"  +5.000s  API   pod_deleted       (deleted while the collector was not watching; the time is when it noticed)\n"},
+		},
+		{
 			name: "a stuck pod shows the blocking phase in its verdict",
 			events: []*apiv1.Event{
 				{Kind: apiv1.KindContainerExited, Time: at(0), Node: "n1", Pod: pod, Container: main, ExitCode: i32(0)},
 				{Kind: apiv1.KindStuck, Time: at(time.Minute), Node: "n1", Pod: pod, BlockingPhase: "mounts", Evidence: []string{"/data still mounted"}},
 			},
-			want: []string{"VERDICT stuck — blocking=mounts /data still mounted; total 60.00s"},
+			want: []string{"VERDICT stuck at mounts: /data still mounted; total 60.00s"},
 		},
 		{
 			name:   "a pod with no end yet has no verdict",
