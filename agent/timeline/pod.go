@@ -12,12 +12,12 @@ import (
 
 // Phase names, in the order a termination goes through them.
 const (
-	PhasePreStop         = "prestop"
-	PhaseStopSignal      = "stop_signal"
-	PhaseSIGKILL         = "sigkill"
-	PhaseSandboxTeardown = "sandbox_teardown"
-	PhaseResourceRelease = "resource_release"
-	PhaseRemoval         = "removal"
+	PhasePreStop         = apiv1.PhasePreStop
+	PhaseStopSignal      = apiv1.PhaseStopSignal
+	PhaseSIGKILL         = apiv1.PhaseSIGKILL
+	PhaseSandboxTeardown = apiv1.PhaseSandboxTeardown
+	PhaseResourceRelease = apiv1.PhaseResourceRelease
+	PhaseRemoval         = apiv1.PhaseRemoval
 )
 
 type container struct {

@@ -70,9 +70,20 @@ const (
 // SourceAPI marks events from the collector's watches of the API.
 const SourceAPI = "api"
 
+// Phases of a termination_summary, in the order a termination goes through
+// them on the node; each can also be a stuck report's blocking_phase.
+const (
+	PhasePreStop         = "prestop"
+	PhaseStopSignal      = "stop_signal"
+	PhaseSIGKILL         = "sigkill"
+	PhaseSandboxTeardown = "sandbox_teardown"
+	PhaseResourceRelease = "resource_release"
+	PhaseRemoval         = "removal"
+)
+
 // Blocking phases of a stuck report that the collector makes from the
 // cluster side: the node finished but finalizers hold the object, or the
-// node never acted on the deletion.
+// node never acted on the deletion (or the kubelet never confirmed it).
 const (
 	PhaseFinalizers = "finalizers"
 	PhaseNode       = "node"

@@ -154,10 +154,11 @@ func (t *tracker) podGone(p *corev1.Pod, note string) {
 		e := t.event(apiv1.KindDeleteRequested, d, at)
 		e.Finalizers = sortedFinalizers(p)
 		t.emit(e, uid+"/"+apiv1.KindDeleteRequested)
-	} else if fins := sortedFinalizers(p); !slices.Equal(d.finalizers, fins) {
-		// Removing the last finalizer of a pod past its deadline deletes
-		// it in the same write: the watch sees only the deletion.
-		t.finalizersChanged(uid, d, fins, "")
+	} else if len(d.finalizers) > 0 {
+		// The API deletes an object only without finalizers; removing the
+		// last one of a pod past its deadline deletes it in the same write,
+		// and the watch's deleted object still shows the finalizers.
+		t.finalizersChanged(uid, d, nil, "")
 	}
 	t.markGone(uid, d, note)
 }

@@ -13,12 +13,6 @@ import (
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
-// Phase names of the agent's summaries that the join reads.
-const (
-	phaseStopSignal = "stop_signal"
-	phaseRemoval    = "removal"
-)
-
 // clusterSide is what the collector's API watches saw of one deletion.
 type clusterSide struct {
 	seen       bool
@@ -167,7 +161,7 @@ func joinCluster(node *apiv1.Event, fromNode bool, events []*apiv1.Event) *apiv1
 	case c.stuck != nil && c.deletedAt.IsZero():
 		s.Verdict = apiv1.VerdictStuck
 		s.BlockingPhase = c.stuck.BlockingPhase
-		s.Since = c.stuck.Since
+		s.Since, s.Finalizers = c.stuck.Since, c.stuck.Finalizers
 		s.Evidence = append(slices.Clone(c.stuck.Evidence), s.Evidence...)
 	case c.stuck != nil && c.stuck.BlockingPhase == apiv1.PhaseFinalizers:
 		s.Evidence = append(s.Evidence, fmt.Sprintf("finalizers held the object until %s (%s after the first stuck report): %s",
@@ -184,12 +178,12 @@ func nodeTimes(s *apiv1.Event, deleteAt time.Time) (firstAction, stopSignal, don
 		if p.GetStart() != nil && (firstAction.IsZero() || start.Before(firstAction)) && !start.Before(deleteAt) {
 			firstAction = start
 		}
-		if p.Name == phaseStopSignal && p.GetStart() != nil {
+		if p.Name == apiv1.PhaseStopSignal && p.GetStart() != nil {
 			stopSignal = start
 		}
 		// Removal is the runtime's garbage collection, long after the
 		// kubelet may delete the object.
-		if p.Name != phaseRemoval && p.GetEnd() != nil && end.After(done) {
+		if p.Name != apiv1.PhaseRemoval && p.GetEnd() != nil && end.After(done) {
 			done = end
 		}
 	}

@@ -131,6 +131,17 @@ func TestFullTimeline(t *testing.T) {
 	}
 	t.Logf("api_to_node %s, endpoint_lag %s (traffic_risk %v), node_to_api %s",
 		sum.ApiToNode.AsDuration(), sum.EndpointLag.AsDuration(), sum.GetTrafficRisk(), sum.NodeToApi.AsDuration())
+
+	out, err := collector.cli("timeline", ns+"/"+pod.Name, "--uid", uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubectl-graceline timeline:\n%s", out)
+	for _, row := range []string{"API   delete_requested", "API   endpoint_removed", "node  signal_generated", "API   pod_deleted", "endpoint lag"} {
+		if !strings.Contains(out, row) {
+			t.Errorf("kubectl-graceline timeline lacks %q", row)
+		}
+	}
 }
 
 // TestFinalizerHoldsPod deletes a pod with a finalizer nobody removes: once
@@ -169,6 +180,13 @@ func TestFinalizerHoldsPod(t *testing.T) {
 	}
 	if report.Source != apiv1.SourceAPI {
 		t.Errorf("stuck report from %q, want the collector's cluster side", report.Source)
+	}
+	out, err := collector.cli("stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "POD "+ns+"/held") || !strings.Contains(out, "finalizers") || !strings.Contains(out, holdFinalizer) {
+		t.Errorf("kubectl-graceline stuck does not list the pod held at finalizers:\n%s", out)
 	}
 	_, sum, err := collector.timeline(uid)
 	if err != nil {

@@ -159,6 +159,18 @@ func (c *collectorProc) stuck(namespace string) ([]*apiv1.Event, error) {
 	return resp.Stuck, nil
 }
 
+// cli runs kubectl-graceline against the collector as a reader.
+func (c *collectorProc) cli(args ...string) (string, error) {
+	cmd := exec.Command(cliBin, append([]string{"--collector", c.grpc, "--token", readerToken}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl-graceline %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
+
 // httpGet returns the status and body of one of the collector's HTTP paths.
 func (c *collectorProc) httpGet(path string) (int, string, error) {
 	resp, err := http.Get("http://" + c.web + path)

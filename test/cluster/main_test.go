@@ -31,6 +31,7 @@ var (
 	images       []string       // image-layout tarballs, for clusters a test starts itself
 	agentBin     string
 	collectorBin string
+	cliBin       string
 	tmpDir       string
 )
 
@@ -60,11 +61,11 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	tmpDir = dir
-	agentBin, collectorBin = filepath.Join(dir, "graceline-agent"), filepath.Join(dir, "graceline-collector")
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-agent", "./cmd/graceline-collector")
+	agentBin, collectorBin, cliBin = filepath.Join(dir, "graceline-agent"), filepath.Join(dir, "graceline-collector"), filepath.Join(dir, "kubectl-graceline")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build graceline-agent and graceline-collector: %v\n%s", err, out)
+		fmt.Fprintf(os.Stderr, "build graceline's commands: %v\n%s", err, out)
 		return 1
 	}
 	busybox, pause, err := harness.BuildImages(ctx, root, dir)

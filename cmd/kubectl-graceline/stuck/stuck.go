@@ -77,14 +77,14 @@ func namespace(flag string, all bool) string {
 // hints say what to try for the blocking phases that the agents' and the
 // collector's stuck reports name.
 var hints = map[string]string{
-	"prestop":             "the preStop hook has not returned: check what it waits for, or lower its timeout",
-	"stop_signal":         "the container has not exited: look at the evidence for a process in D state or a blocked signal",
-	"sigkill":             "a process did not exit after SIGKILL: it is likely in uninterruptible sleep (D state) on I/O or a hung mount",
-	"sandbox_teardown":    "the sandbox is not torn down: check the CNI plugin (DEL) and the runtime's logs",
-	"resource_release":    "a volume is still mounted or a cgroup is left: look for a process holding it (lsof, fuser) or a hung NFS server",
-	"removal":             "the runtime has not removed the containers or the sandbox: check the kubelet's and the runtime's logs",
-	apiv1.PhaseFinalizers: "a finalizer is still set: find the controller that owns it, or remove it once you know why it is there",
-	apiv1.PhaseNode:       "the node has not confirmed the deletion: check that its kubelet is running and reaches the API server",
+	apiv1.PhasePreStop:         "the preStop hook has not returned: check what it waits for, or lower its timeout",
+	apiv1.PhaseStopSignal:      "the container has not exited: look at the evidence for a process in D state or a blocked signal",
+	apiv1.PhaseSIGKILL:         "a process did not exit after SIGKILL: it is likely in uninterruptible sleep (D state) on I/O or a hung mount",
+	apiv1.PhaseSandboxTeardown: "the sandbox is not torn down: check the CNI plugin (DEL) and the runtime's logs",
+	apiv1.PhaseResourceRelease: "a volume is still mounted or a cgroup is left: look for a process holding it (lsof, fuser) or a hung NFS server",
+	apiv1.PhaseRemoval:         "the runtime has not removed the containers or the sandbox: check the kubelet's and the runtime's logs",
+	apiv1.PhaseFinalizers:      "a finalizer is still set: find the controller that owns it, or remove it once you know why it is there",
+	apiv1.PhaseNode:            "the node has not confirmed the deletion: check that its kubelet is running and reaches the API server",
 }
 
 // Render writes one block per stuck pod: who reported it and since when,
