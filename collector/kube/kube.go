@@ -231,4 +231,3 @@ func (w *Watcher) reconcileAfterSync(ctx context.Context, pods cache.SharedIndex
 	}
 	w.state.reconcile(pods.GetIndexer())
 }
-

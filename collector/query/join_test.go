@@ -12,7 +12,9 @@ import (
 
 func TestJoinCluster(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	at := func(ms int) *timestamppb.Timestamp { return timestamppb.New(t0.Add(time.Duration(ms) * time.Millisecond)) }
+	at := func(ms int) *timestamppb.Timestamp {
+		return timestamppb.New(t0.Add(time.Duration(ms) * time.Millisecond))
+	}
 	pod := &apiv1.PodRef{Namespace: "shop", Name: "web", Uid: "u1"}
 	api := func(kind string, ms int, edit ...func(*apiv1.Event)) *apiv1.Event {
 		e := &apiv1.Event{Kind: kind, Source: apiv1.SourceAPI, Time: at(ms), Node: "n1", Pod: pod}
