@@ -64,21 +64,5 @@ func (s *Store) FirstNodeEvent(ctx context.Context, uid string, sinceNs int64, k
 // ClusterEvents returns the encoded events the collector's own watches
 // stored for the pod, in time order.
 func (s *Store) ClusterEvents(ctx context.Context, uid string) ([][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT body FROM events WHERE uid = ? AND NOT "+nodeStreams+" ORDER BY time_ns, seq", uid)
-	if err != nil {
-		return nil, fmt.Errorf("query cluster events of pod %s: %w", uid, err)
-	}
-	defer rows.Close()
-	var out [][]byte
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, fmt.Errorf("read event: %w", err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read cluster events of pod %s: %w", uid, err)
-	}
-	return out, nil
+	return s.bodies(ctx, "cluster events of pod "+uid, "SELECT body FROM events WHERE uid = ? AND NOT "+nodeStreams+" ORDER BY time_ns, seq", uid)
 }

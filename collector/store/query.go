@@ -85,21 +85,27 @@ func (s *Store) PodByUID(ctx context.Context, uid string) (Pod, error) {
 // PodEvents returns the encoded events of one pod in time order; events at
 // the same instant keep the order their agent produced them in.
 func (s *Store) PodEvents(ctx context.Context, uid string) ([][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT body FROM events WHERE uid = ? ORDER BY time_ns, stream, seq", uid)
+	return s.bodies(ctx, "events of pod "+uid, "SELECT body FROM events WHERE uid = ? ORDER BY time_ns, stream, seq", uid)
+}
+
+// bodies runs a query whose rows are encoded events; what names them in
+// errors.
+func (s *Store) bodies(ctx context.Context, what, q string, args ...any) ([][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query events of pod %s: %w", uid, err)
+		return nil, fmt.Errorf("query %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out [][]byte
 	for rows.Next() {
 		var b []byte
 		if err := rows.Scan(&b); err != nil {
-			return nil, fmt.Errorf("read event: %w", err)
+			return nil, fmt.Errorf("read %s: %w", what, err)
 		}
 		out = append(out, b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read events of pod %s: %w", uid, err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	return out, nil
 }

@@ -236,18 +236,7 @@ func TestFinalizerHoldsPod(t *testing.T) {
 func TestCollectorRestartMidDeletion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, err := startCollector(collectorBin, t.TempDir(), filepath.Join(tmpDir, "collector.kubeconfig"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("collector log:\n%s", c.logs.String())
-		}
-	})
+	c := ownCollector(t, t.TempDir(), filepath.Join(tmpDir, "collector.kubeconfig"))
 	ns := newNamespace(t, "restart")
 	labels := map[string]string{"app": "held"}
 	createService(t, ns, "held", labels)
@@ -292,6 +281,7 @@ func TestCollectorRestartMidDeletion(t *testing.T) {
 	var got map[string]int
 	var events []*apiv1.Event
 	waitFor(t, collectorTimeout, "every API event of the deletion", func() bool {
+		var err error
 		events, _, err = c.timeline(uid)
 		if err != nil {
 			return false
@@ -329,18 +319,7 @@ func TestCollectorWithoutRights(t *testing.T) {
 	if err := serviceAccountKubeconfig(ctx, client, testCluster.Kubeconfig, kubeconfig, ns, "nobody"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := startCollector(collectorBin, dir, kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("collector log:\n%s", c.logs.String())
-		}
-	})
+	c := ownCollector(t, dir, kubeconfig)
 	const errLine = "cannot watch the Kubernetes API"
 	waitFor(t, 30*time.Second, "the collector's error about its rights", func() bool {
 		return strings.Contains(c.logs.String(), errLine)
@@ -382,6 +361,24 @@ func TestCollectorWithoutRights(t *testing.T) {
 	if n := strings.Count(c.logs.String(), errLine); n != 1 {
 		t.Errorf("the rights error was logged %d times, want once", n)
 	}
+}
+
+// ownCollector runs a collector for one test, stopped (cleanly) at its end.
+func ownCollector(t *testing.T, dir, kubeconfig string) *collectorProc {
+	t.Helper()
+	c, err := startCollector(collectorBin, dir, kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("collector log:\n%s", c.logs.String())
+		}
+	})
+	return c
 }
 
 // ingestOne sends one event to the collector as an agent would.
