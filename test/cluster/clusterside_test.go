@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -185,6 +186,7 @@ func TestFinalizerHoldsPod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("kubectl-graceline stuck:\n%s", out)
 	if !strings.Contains(out, "POD "+ns+"/held") || !strings.Contains(out, "finalizers") || !strings.Contains(out, holdFinalizer) {
 		t.Errorf("kubectl-graceline stuck does not list the pod held at finalizers:\n%s", out)
 	}
@@ -448,4 +450,53 @@ func waitEndpointReady(t *testing.T, ns, service, uid string) {
 
 func hasAPI(events []*apiv1.Event, kind string) bool {
 	return findWhere(events, kind, func(e *apiv1.Event) bool { return e.Source == apiv1.SourceAPI }) != nil
+}
+
+// TestNodeNeverActs deletes a pod bound to a node that does not exist, as
+// when a node is lost: no kubelet acts, and the collector reports it stuck
+// at "node" with what it knows of that node and its agent.
+func TestNodeNeverActs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t, "lostnode")
+	p := busyboxPod(ns, "orphan", exitsOnTerm, 30)
+	p.Spec.NodeName = "lost-node"
+	pod, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create pod: %v", err)
+	}
+	uid := string(pod.UID)
+	if err := client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete pod: %v", err)
+	}
+	var report *apiv1.Event
+	waitFor(t, collectorTimeout, "a stuck report at node", func() bool {
+		reports, err := collector.stuck(ns)
+		if err != nil {
+			return false
+		}
+		for _, r := range reports {
+			if r.GetPod().GetUid() == uid && r.BlockingPhase == apiv1.PhaseNode {
+				report = r
+				return true
+			}
+		}
+		return false
+	})
+	evidence := strings.Join(report.Evidence, "\n")
+	for _, want := range []string{"nothing from node lost-node", "no graceline agent on lost-node", `"lost-node" not found`} {
+		if !strings.Contains(evidence, want) {
+			t.Errorf("evidence lacks %q:\n%s", want, evidence)
+		}
+	}
+	// Clean up as an operator would for a lost node.
+	zero := int64(0)
+	if err := client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatalf("force-delete pod: %v", err)
+	}
+	waitGone(t, pod)
+	waitFor(t, collectorTimeout, "pod_deleted", func() bool {
+		events, _, err := collector.timeline(uid)
+		return err == nil && hasAPI(events, apiv1.KindPodDeleted)
+	})
 }
