@@ -67,6 +67,9 @@ type KernelConfig struct {
 	AttributionWindow time.Duration
 	// RemovedTTL is how long a removed container still resolves.
 	RemovedTTL time.Duration
+	// CNIBinDirs are the directories the runtime runs CNI plugins from;
+	// their failures (a DEL that fails, with its message) are reported.
+	CNIBinDirs []string
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a

@@ -37,6 +37,11 @@ type kernelSource struct {
 
 	queue   chan termination.Event
 	pending []termination.Event
+	// cni follows CNI plugin runs; cniDirs are rescanned for new plugins
+	// every cniRescan.
+	cni       *cniRuns
+	cniDirs   []string
+	cniRescan time.Duration
 }
 
 func (k *kernelSource) run(ctx context.Context) {
@@ -60,6 +65,8 @@ func (k *kernelSource) run(ctx context.Context) {
 
 	tick := time.NewTicker(k.window / 4)
 	defer tick.Stop()
+	rescan := time.NewTicker(k.cniRescan)
+	defer rescan.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -67,6 +74,9 @@ func (k *kernelSource) run(ctx context.Context) {
 			return
 		case e := <-k.queue:
 			k.handle(e)
+		case <-rescan.C:
+			k.addCNIDirs()
+			k.cni.expire(time.Now())
 		case <-k.reg.changed:
 			k.retryPending(false)
 		case <-tick.C:
@@ -79,6 +89,13 @@ func (k *kernelSource) run(ctx context.Context) {
 // handle emits e now if its target can be attributed, or holds it: a
 // container's first events can arrive before the runtime reports it.
 func (k *kernelSource) handle(e termination.Event) {
+	switch e.Type {
+	case termination.EventCNIExec, termination.EventCNIOutput, termination.EventCNIExit:
+		if ev := k.cni.handle(e); ev != nil {
+			k.emit(ev)
+		}
+		return
+	}
 	if e.Type == termination.EventExit && !e.Leader {
 		return // one process_exited per process, not per thread
 	}
@@ -111,6 +128,17 @@ func (k *kernelSource) retryPending(expire bool) {
 		}
 	}
 	k.pending = kept
+}
+
+// addCNIDirs (re)registers the CNI bin directories with the kernel side,
+// picking up directories and plugin links that appeared since.
+func (k *kernelSource) addCNIDirs() {
+	if len(k.cniDirs) == 0 {
+		return
+	}
+	if _, err := k.probe.AddCNIBinDirs(k.cniDirs); err != nil {
+		k.log.Debug("CNI bin dirs not all followed", "err", err)
+	}
 }
 
 // pollKernelDrops moves the kernel's drop counters into the metric.

@@ -6,11 +6,16 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
 )
+
+// cniRescanPeriod is how often the CNI bin directories are looked at again
+// for plugins installed after the agent started.
+const cniRescanPeriod = 30 * time.Second
 
 // startKernel loads the eBPF probes and starts attributing their events.
 // It reports false without error when the source is disabled.
@@ -41,7 +46,19 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, emit fun
 	}
 	reg := newRegistry(kc.RemovedTTL, log)
 	tracker.Subscribe(reg)
-	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, log: log}
+	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, log: log,
+		cni: newCNIRuns(cfg.NodeName, reg.sandboxPod, m.dropped, m.cniUnparsable), cniDirs: kc.CNIBinDirs, cniRescan: cniRescanPeriod}
+	followed, err := probe.AddCNIBinDirs(kc.CNIBinDirs)
+	switch {
+	case len(kc.CNIBinDirs) == 0:
+	case len(followed) == 0:
+		log.Warn("no CNI bin dir found yet; CNI plugin failures are not reported until one appears", "dirs", kc.CNIBinDirs, "err", err)
+	default:
+		log.Info("following CNI plugins", "dirs", followed, "err", err)
+	}
+	if err := probe.CNIOutputErr(); err != nil {
+		log.Warn("CNI plugins' error messages cannot be read; their failures are reported with exit codes only", "err", err)
+	}
 	up.Set(1)
 	wg.Add(1)
 	go func() {

@@ -17,6 +17,9 @@ type metrics struct {
 	events       *prometheus.CounterVec
 	dropped      *prometheus.CounterVec
 	unattributed prometheus.Counter
+	// cniUnparsable counts failed CNI plugin runs whose stdout was not a
+	// CNI error object.
+	cniUnparsable prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,8 +34,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.unattributed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "graceline_ebpf_unattributed_total", Help: "Kernel events emitted without a container: none was known for their mount namespace within the attribution window.",
 	})
-	reg.MustRegister(m.events, m.dropped, m.unattributed)
-	for _, r := range []string{"encode", "output", "ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable"} {
+	m.cniUnparsable = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "graceline_cni_output_unparsable_total", Help: "Failed CNI plugin runs whose stdout was not a CNI error object; their events carry the raw output instead.",
+	})
+	reg.MustRegister(m.events, m.dropped, m.unattributed, m.cniUnparsable)
+	for _, r := range []string{"encode", "output", "ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable",
+		"cni_env_malformed", "cni_runs_full", "cni_exit_missed"} {
 		m.dropped.WithLabelValues(r)
 	}
 	return m

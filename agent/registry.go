@@ -29,15 +29,23 @@ func (c *containerRef) holds(at time.Time) bool {
 	return c.stopped.IsZero() || !at.After(c.stopped)
 }
 
-// registry maps mount-namespace inodes to containers. It learns a
-// container's namespace from its pid by reading /proc/<pid>/ns/mnt once,
-// and holds no file descriptor on it. A removed container stays for
-// removedTTL so that its last kernel events, which may arrive late, still
-// resolve; events after it stopped do not.
+// sandboxRef is the pod a sandbox belongs to.
+type sandboxRef struct {
+	pod     *apiv1.PodRef
+	removed time.Time
+}
+
+// registry maps mount-namespace inodes to containers, and sandbox IDs to
+// pods. It learns a container's namespace from its pid by reading
+// /proc/<pid>/ns/mnt once, and holds no file descriptor on it. A removed
+// container or sandbox stays for removedTTL so that its last kernel events,
+// which may arrive late, still resolve; events after a container stopped do
+// not.
 type registry struct {
 	mu         sync.Mutex
 	byNS       map[uint32]*containerRef
 	byID       map[string]uint32
+	sandboxes  map[string]*sandboxRef
 	removedTTL time.Duration
 	now        func() time.Time
 	log        *slog.Logger
@@ -50,6 +58,7 @@ func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
 	return &registry{
 		byNS:       make(map[uint32]*containerRef),
 		byID:       make(map[string]uint32),
+		sandboxes:  make(map[string]*sandboxRef),
 		removedTTL: removedTTL,
 		now:        time.Now,
 		log:        log,
@@ -57,9 +66,32 @@ func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
 	}
 }
 
-// SandboxChanged is part of cri.Subscriber; kernel events are attributed
-// to containers only.
-func (r *registry) SandboxChanged(cri.SandboxInfo) {}
+// SandboxChanged is part of cri.Subscriber. Sandboxes are known so that a
+// CNI plugin run, which names only its sandbox, finds its pod.
+func (r *registry) SandboxChanged(info cri.SandboxInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ref, ok := r.sandboxes[info.ID]; ok {
+		if info.Removed && ref.removed.IsZero() {
+			ref.removed = r.now()
+		}
+		return
+	}
+	if info.Removed || (info.Meta.PodUID == "" && info.Meta.PodName == "") {
+		return
+	}
+	r.sandboxes[info.ID] = &sandboxRef{pod: &apiv1.PodRef{Namespace: info.Meta.PodNamespace, Name: info.Meta.PodName, Uid: info.Meta.PodUID}}
+}
+
+// sandboxPod returns the pod of a sandbox, or nil.
+func (r *registry) sandboxPod(id string) *apiv1.PodRef {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ref, ok := r.sandboxes[id]; ok {
+		return ref.pod
+	}
+	return nil
+}
 
 // ContainerChanged is part of cri.Subscriber.
 func (r *registry) ContainerChanged(info cri.ContainerInfo) {
@@ -130,6 +162,11 @@ func (r *registry) prune() {
 			if r.byID[ref.id] == ns {
 				delete(r.byID, ref.id)
 			}
+		}
+	}
+	for id, ref := range r.sandboxes {
+		if !ref.removed.IsZero() && ref.removed.Before(cutoff) {
+			delete(r.sandboxes, id)
 		}
 	}
 }

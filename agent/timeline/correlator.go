@@ -176,6 +176,12 @@ func (c *Correlator) Observe(e *apiv1.Event) {
 		}
 	case apiv1.KindContainerStopped:
 		ct.stoppedAt = at
+	case apiv1.KindCNIPluginFailed:
+		// Kept as a note: the runtime's StopPodSandbox error, which only
+		// its caller sees, is this message.
+		if line, ok := cniDelFailure(e); ok {
+			p.note(line)
+		}
 	case apiv1.KindSandboxStopped:
 		p.sandboxStop = at
 		p.begin(at)

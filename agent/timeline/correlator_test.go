@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,17 @@ func signal(name string, pid int32, senderContainer string) func(*apiv1.Event) {
 
 func exit(code int32) func(*apiv1.Event) { return func(e *apiv1.Event) { e.ExitCode = &code } }
 
+// cniFailed makes an event a failed CNI plugin run of the pod's sandbox.
+func cniFailed(reason string) func(*apiv1.Event) {
+	return func(e *apiv1.Event) {
+		code := int32(1)
+		e.Container, e.SandboxId, e.ExitCode, e.Reason = nil, "0123456789abcdef", &code, reason
+		e.Process = &apiv1.Process{Pid: 77, Comm: "cnifail", Argv: []string{"/opt/cni/bin/cnifail"}}
+	}
+}
+
+const wantDelNote = "CNI DEL by plugin cnifail for sandbox 0123456789ab failed (exit 1): DEL fails here"
+
 func TestCorrelator(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	s := script{t0: t0, pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}}
@@ -60,6 +72,9 @@ func TestCorrelator(t *testing.T) {
 		wantVerdict string
 		wantPhases  []string
 		wantBlocked string
+		// wantEvidence is a line the report's evidence must hold, and
+		// noEvidence a text none of its lines may hold.
+		wantEvidence, noEvidence string
 	}{
 		{
 			name: "an exit after SIGTERM is graceful",
@@ -121,6 +136,35 @@ func TestCorrelator(t *testing.T) {
 			checkAt: 40 * time.Second, wantKind: apiv1.KindStuck, wantBlocked: PhaseSandboxTeardown,
 		},
 		{
+			name: "a failed CNI DEL is evidence, with its message, of a pod stuck in sandbox teardown",
+			events: []*apiv1.Event{started,
+				s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, "")),
+				s.ev(apiv1.KindContainerExited, time.Second, exit(0)),
+				s.ev(apiv1.KindContainerStopped, time.Second, nil),
+				s.ev(apiv1.KindCNIPluginFailed, 2*time.Second, cniFailed("DEL: DEL fails here")),
+				s.ev(apiv1.KindCNIPluginFailed, 3*time.Second, cniFailed("DEL: DEL fails here again"))},
+			checkAt: 40 * time.Second, wantKind: apiv1.KindStuck, wantBlocked: PhaseSandboxTeardown,
+			wantEvidence: wantDelNote, noEvidence: "again",
+		},
+		{
+			name: "a CNI DEL that failed before it worked is noted in the summary",
+			events: append([]*apiv1.Event{started,
+				s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, "")),
+				s.ev(apiv1.KindContainerExited, 50*time.Millisecond, exit(0)),
+				s.ev(apiv1.KindCNIPluginFailed, 70*time.Millisecond, cniFailed("DEL: DEL fails here"))}, tail(time.Second)...),
+			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: apiv1.VerdictGraceful,
+			wantEvidence: wantDelNote,
+		},
+		{
+			name: "a failed CNI ADD is not teardown evidence",
+			events: append([]*apiv1.Event{started,
+				s.ev(apiv1.KindCNIPluginFailed, -50*time.Second, cniFailed("ADD: no IP addresses left")),
+				s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, "")),
+				s.ev(apiv1.KindContainerExited, 50*time.Millisecond, exit(0))}, tail(time.Second)...),
+			checkAt: 10 * time.Second, wantKind: apiv1.KindTerminationSummary, wantVerdict: apiv1.VerdictGraceful,
+			noEvidence: "CNI",
+		},
+		{
 			name:    "nothing is reported before grace plus slack",
 			events:  []*apiv1.Event{started, s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, ""))},
 			checkAt: 30 * time.Second,
@@ -159,6 +203,12 @@ func TestCorrelator(t *testing.T) {
 				if strings.Join(names, ",") != strings.Join(tc.wantPhases, ",") {
 					t.Errorf("phases %v, want %v", names, tc.wantPhases)
 				}
+			}
+			if tc.wantEvidence != "" && !slices.Contains(e.Evidence, tc.wantEvidence) {
+				t.Errorf("evidence %q lacks %q", e.Evidence, tc.wantEvidence)
+			}
+			if tc.noEvidence != "" && strings.Contains(strings.Join(e.Evidence, "\n"), tc.noEvidence) {
+				t.Errorf("evidence %q holds %q", e.Evidence, tc.noEvidence)
 			}
 			if e.Kind == apiv1.KindStuck && (len(e.Evidence) == 0 || e.Since == nil) {
 				t.Errorf("stuck report without evidence or since: %v", e)

@@ -18,6 +18,12 @@ const (
 	KindPreStopExec = "prestop_exec"
 	KindExec        = "exec"
 
+	// KindCNIPluginFailed is a CNI plugin run on the node that failed: its
+	// process (pid, comm, argv), sandbox_id (CNI_CONTAINERID), path
+	// (CNI_NETNS), exit_code (and exit_signal), and reason, which is the
+	// CNI command, ": ", and the plugin's error message and details.
+	KindCNIPluginFailed = "cni_plugin_failed"
+
 	KindCgroupRemoved  = "cgroup_removed"
 	KindNetNSReleased  = "netns_released"
 	KindRootfsReleased = "rootfs_released"

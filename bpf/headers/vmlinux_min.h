@@ -30,7 +30,7 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
-enum { BPF_ANY = 0 };
+enum { BPF_ANY = 0, BPF_NOEXIST = 1 };
 
 struct bpf_raw_tracepoint_args {
 	__u64 args[0];
@@ -53,6 +53,34 @@ struct nsproxy {
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
+};
+
+struct super_block {
+	unsigned int s_dev; /* dev_t, in the kernel's encoding */
+};
+
+struct inode {
+	unsigned long i_ino;
+	struct super_block *i_sb;
+};
+
+struct dentry {
+	struct dentry *d_parent;
+	struct inode *d_inode;
+};
+
+struct path {
+	struct dentry *dentry;
+};
+
+struct file {
+	struct path f_path;
+};
+
+struct linux_binprm {
+	struct file *file;
 };
 
 typedef void (*__sighandler_t)(int);
@@ -73,6 +101,19 @@ struct task_struct {
 	struct task_struct *real_parent;
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
+};
+
+/* sys_enter's registers. Two flavours name the argument registers of
+ * x86-64 and arm64; the program asks which one the running kernel has, so
+ * one object serves both. */
+struct pt_regs___x86 {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+};
+
+struct pt_regs___arm64 {
+	unsigned long regs[31];
 };
 
 #pragma clang attribute pop

@@ -14,6 +14,11 @@ const (
 	EventSignalDeliver  EventType = 2
 	EventExit           EventType = 3
 	EventExec           EventType = 4
+	// A CNI plugin started (Argv, Env), wrote to stdout (Output) or exited
+	// (ExitStatus, ExitSignal). Pid is its thread-group id throughout.
+	EventCNIExec   EventType = 5
+	EventCNIOutput EventType = 6
+	EventCNIExit   EventType = 7
 )
 
 // SignalResult is the kernel's verdict on a generated signal
@@ -82,7 +87,13 @@ type Event struct {
 	Leader     bool
 	ExitStatus int32
 	ExitSignal syscall.Signal
-	// Argv and ParentMntNS are set for EventExec.
+	// Argv and ParentMntNS are set for EventExec; Argv for EventCNIExec too.
 	Argv        []string
 	ParentMntNS uint32
+	// Env is set for EventCNIExec: the plugin's environment, KEY=VALUE
+	// each. EnvTruncated says it was too long and lost its first entries.
+	Env          []string
+	EnvTruncated bool
+	// Output is set for EventCNIOutput: bytes the plugin wrote to stdout.
+	Output []byte
 }

@@ -1,6 +1,6 @@
 // Package termination loads graceline's kernel probes for a pod's
 // termination (signals generated and delivered, process exits, execs that
-// enter a container) and reads their events.
+// enter a container, CNI plugin runs) and reads their events.
 //
 // The typical path is New, then Run until the context ends, then Close.
 package termination
@@ -36,6 +36,10 @@ type Config struct {
 	// ring buffer for the others.
 	RatePerSec uint64
 	Burst      uint64
+	// CNIOutput reads what CNI plugins write to stdout (their error
+	// messages). It puts a probe on the entry of every system call, which
+	// costs each one a little even while no plugin runs.
+	CNIOutput bool
 }
 
 // DefaultSignals are the signals that decide a termination.
@@ -46,6 +50,8 @@ type Probe struct {
 	objs   terminationObjects
 	links  []link.Link
 	reader *ringbuf.Reader
+	// outputErr says why CNI plugins' stdout cannot be captured, if so.
+	outputErr error
 	// monoToWall converts the kernel's CLOCK_MONOTONIC stamps to wall time.
 	monoToWall time.Duration
 }
@@ -85,7 +91,7 @@ func New(cfg Config) (*Probe, error) {
 	}
 	for name, v := range map[string]any{
 		"signal_mask": mask, "host_mntns": cfg.HostMntNS, "include_host": include,
-		"rate_per_sec": cfg.RatePerSec, "burst": cfg.Burst,
+		"rate_per_sec": cfg.RatePerSec, "burst": cfg.Burst, "sys_write_nr": uint64(unix.SYS_WRITE),
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)
@@ -116,6 +122,15 @@ func New(cfg Config) (*Probe, error) {
 		}
 		p.links = append(p.links, l)
 	}
+	// A CNI plugin's stdout is read at the write(2) behind it. Without it
+	// the probe still reports the plugin's runs and exit codes.
+	if !cfg.CNIOutput {
+		p.outputErr = errors.New("disabled by configuration")
+	} else if l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: p.objs.CniWrite}); err != nil {
+		p.outputErr = fmt.Errorf("attach raw tracepoint sys_enter: %w", err)
+	} else {
+		p.links = append(p.links, l)
+	}
 	if p.reader, err = ringbuf.NewReader(p.objs.Events); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("open ring buffer: %w", err)
@@ -123,6 +138,10 @@ func New(cfg Config) (*Probe, error) {
 	p.monoToWall = monotonicOffset()
 	return p, nil
 }
+
+// CNIOutputErr says why CNI plugins' error messages cannot be read (the
+// write probe did not attach), or nil.
+func (p *Probe) CNIOutputErr() error { return p.outputErr }
 
 // Close detaches and unloads everything; a blocked Run returns.
 func (p *Probe) Close() error {
@@ -179,9 +198,19 @@ func (p *Probe) KernelDrops() (map[string]uint64, error) {
 	return out, nil
 }
 
-// decode views a ring-buffer record as the C struct without copying it
-// field by field; the size check guards against a mismatched object.
+// decode views a ring-buffer record as its C struct without copying it
+// field by field; the size checks guard against a mismatched object. Every
+// record starts with the same two fields, so the type is read first.
 func (p *Probe) decode(raw []byte) (Event, bool) {
+	if len(raw) < 12 {
+		return Event{}, false
+	}
+	switch EventType(*(*uint32)(unsafe.Pointer(&raw[8]))) {
+	case EventCNIExec:
+		return p.decodeCNIExec(raw)
+	case EventCNIOutput, EventCNIExit:
+		return p.decodeCNIOutput(raw)
+	}
 	if len(raw) < int(unsafe.Sizeof(terminationEvent{})) {
 		return Event{}, false
 	}
@@ -206,8 +235,7 @@ func (p *Probe) decode(raw []byte) (Event, bool) {
 	switch ev.Type {
 	case EventExit:
 		ev.Leader = r.Flags != 0
-		ev.ExitStatus = int32(r.ExitCode>>8) & 0xff
-		ev.ExitSignal = syscall.Signal(r.ExitCode & 0x7f)
+		ev.ExitStatus, ev.ExitSignal = splitExitCode(r.ExitCode)
 		ev.Group = false
 	case EventExec:
 		n := min(int(r.ArgvLen), len(r.Argv))
@@ -218,6 +246,66 @@ func (p *Probe) decode(raw []byte) (Event, bool) {
 		return Event{}, false
 	}
 	return ev, true
+}
+
+func (p *Probe) decodeCNIExec(raw []byte) (Event, bool) {
+	if len(raw) < int(unsafe.Sizeof(terminationCniExec{})) {
+		return Event{}, false
+	}
+	r := (*terminationCniExec)(unsafe.Pointer(&raw[0]))
+	argv := int8sToBytes(r.Argv[:min(int(r.ArgvLen), len(r.Argv))])
+	env := int8sToBytes(r.Env[:min(int(r.EnvLen), len(r.Env))])
+	truncated := r.Flags&cniFlagEnvTruncated != 0
+	if truncated {
+		// The cut fell inside an entry: drop what is left of it.
+		if i := bytes.IndexByte(env, 0); i >= 0 {
+			env = env[i+1:]
+		} else {
+			env = nil
+		}
+	}
+	return Event{
+		Type:         EventCNIExec,
+		Time:         time.Unix(0, int64(r.TsNs)).Add(p.monoToWall),
+		Pid:          r.Pid,
+		Leader:       true,
+		Comm:         cString(r.Comm[:]),
+		Argv:         splitArgv(argv),
+		Env:          splitArgv(env),
+		EnvTruncated: truncated,
+	}, true
+}
+
+func (p *Probe) decodeCNIOutput(raw []byte) (Event, bool) {
+	if len(raw) < int(unsafe.Sizeof(terminationCniOutput{})) {
+		return Event{}, false
+	}
+	r := (*terminationCniOutput)(unsafe.Pointer(&raw[0]))
+	ev := Event{
+		Type:   EventType(r.Type),
+		Time:   time.Unix(0, int64(r.TsNs)).Add(p.monoToWall),
+		Pid:    r.Pid,
+		Leader: true,
+		Comm:   cString(r.Comm[:]),
+	}
+	if ev.Type == EventCNIExit {
+		ev.ExitStatus, ev.ExitSignal = splitExitCode(r.ExitCode)
+	} else {
+		// The record's memory is reused by the next read: copy.
+		ev.Output = bytes.Clone(int8sToBytes(r.Data[:min(int(r.Len), len(r.Data))]))
+	}
+	return ev, true
+}
+
+// Twins of the C side's CNI_FLAG_ENV_TRUNCATED and CNI_OUT_LEN.
+const (
+	cniFlagEnvTruncated = 1
+	cniOutputLen        = 2048
+)
+
+// splitExitCode splits a raw task exit code, (status << 8) | signal.
+func splitExitCode(code uint32) (int32, syscall.Signal) {
+	return int32(code>>8) & 0xff, syscall.Signal(code & 0x7f)
 }
 
 func int8sToBytes(s []int8) []byte {

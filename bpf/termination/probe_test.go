@@ -52,12 +52,31 @@ func (c *collector) find(pid uint32, typ EventType, sig syscall.Signal) *Event {
 	return nil
 }
 
+// output joins what a followed CNI plugin wrote to stdout.
+func (c *collector) output(pid uint32) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []byte
+	for _, e := range c.events {
+		if e.Pid == pid && e.Type == EventCNIOutput {
+			out = append(out, e.Output...)
+		}
+	}
+	return string(out)
+}
+
 func startProbe(t *testing.T, cfg Config) *collector {
 	t.Helper()
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatalf("load probes: %v", err)
 	}
+	return runProbe(t, p)
+}
+
+// runProbe reads p's events until the test ends, then closes it.
+func runProbe(t *testing.T, p *Probe) *collector {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &collector{}
 	done := make(chan struct{})

@@ -19,6 +19,38 @@ type terminationBucket struct {
 	LastNs uint64
 }
 
+type terminationCniDirKey struct {
+	_   structs.HostLayout
+	Ino uint64
+	Dev uint32
+	Pad uint32
+}
+
+type terminationCniExec struct {
+	_       structs.HostLayout
+	TsNs    uint64
+	Type    uint32
+	Pid     uint32
+	Flags   uint32
+	ArgvLen uint32
+	EnvLen  uint32
+	Pad     uint32
+	Comm    [16]int8
+	Argv    [256]int8
+	Env     [8192]int8
+}
+
+type terminationCniOutput struct {
+	_        structs.HostLayout
+	TsNs     uint64
+	Type     uint32
+	Pid      uint32
+	ExitCode uint32
+	Len      uint32
+	Comm     [16]int8
+	Data     [2048]int8
+}
+
 type terminationEvent struct {
 	_           structs.HostLayout
 	TsNs        uint64
@@ -46,17 +78,24 @@ type terminationEvent struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	terminationMapBuckets           = "buckets"
+	terminationMapCniDirs           = "cni_dirs"
+	terminationMapCniProcs          = "cni_procs"
 	terminationMapDrops             = "drops"
 	terminationMapEvents            = "events"
+	terminationProgCniWrite         = "cni_write"
 	terminationProgSchedProcessExec = "sched_process_exec"
 	terminationProgSchedProcessExit = "sched_process_exit"
 	terminationProgSignalDeliver    = "signal_deliver"
 	terminationProgSignalGenerate   = "signal_generate"
 	terminationVarBurst             = "burst"
+	terminationVarCniLive           = "cni_live"
 	terminationVarHostMntns         = "host_mntns"
 	terminationVarIncludeHost       = "include_host"
 	terminationVarRatePerSec        = "rate_per_sec"
 	terminationVarSignalMask        = "signal_mask"
+	terminationVarSysWriteNr        = "sys_write_nr"
+	terminationVarUnusedCniExec     = "unused_cni_exec"
+	terminationVarUnusedCniOutput   = "unused_cni_output"
 	terminationVarUnusedEvent       = "unused_event"
 )
 
@@ -102,6 +141,7 @@ type terminationSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type terminationProgramSpecs struct {
+	CniWrite         *ebpf.ProgramSpec `ebpf:"cni_write"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
 	SignalDeliver    *ebpf.ProgramSpec `ebpf:"signal_deliver"`
@@ -112,21 +152,27 @@ type terminationProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type terminationMapSpecs struct {
-	Buckets *ebpf.MapSpec `ebpf:"buckets"`
-	Drops   *ebpf.MapSpec `ebpf:"drops"`
-	Events  *ebpf.MapSpec `ebpf:"events"`
+	Buckets  *ebpf.MapSpec `ebpf:"buckets"`
+	CniDirs  *ebpf.MapSpec `ebpf:"cni_dirs"`
+	CniProcs *ebpf.MapSpec `ebpf:"cni_procs"`
+	Drops    *ebpf.MapSpec `ebpf:"drops"`
+	Events   *ebpf.MapSpec `ebpf:"events"`
 }
 
 // terminationVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type terminationVariableSpecs struct {
-	Burst       *ebpf.VariableSpec `ebpf:"burst"`
-	HostMntns   *ebpf.VariableSpec `ebpf:"host_mntns"`
-	IncludeHost *ebpf.VariableSpec `ebpf:"include_host"`
-	RatePerSec  *ebpf.VariableSpec `ebpf:"rate_per_sec"`
-	SignalMask  *ebpf.VariableSpec `ebpf:"signal_mask"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	Burst           *ebpf.VariableSpec `ebpf:"burst"`
+	CniLive         *ebpf.VariableSpec `ebpf:"cni_live"`
+	HostMntns       *ebpf.VariableSpec `ebpf:"host_mntns"`
+	IncludeHost     *ebpf.VariableSpec `ebpf:"include_host"`
+	RatePerSec      *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	SignalMask      *ebpf.VariableSpec `ebpf:"signal_mask"`
+	SysWriteNr      *ebpf.VariableSpec `ebpf:"sys_write_nr"`
+	UnusedCniExec   *ebpf.VariableSpec `ebpf:"unused_cni_exec"`
+	UnusedCniOutput *ebpf.VariableSpec `ebpf:"unused_cni_output"`
+	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // terminationObjects contains all objects after they have been loaded into the kernel.
@@ -149,14 +195,18 @@ func (o *terminationObjects) Close() error {
 //
 // It can be passed to loadTerminationObjects or ebpf.CollectionSpec.LoadAndAssign.
 type terminationMaps struct {
-	Buckets *ebpf.Map `ebpf:"buckets"`
-	Drops   *ebpf.Map `ebpf:"drops"`
-	Events  *ebpf.Map `ebpf:"events"`
+	Buckets  *ebpf.Map `ebpf:"buckets"`
+	CniDirs  *ebpf.Map `ebpf:"cni_dirs"`
+	CniProcs *ebpf.Map `ebpf:"cni_procs"`
+	Drops    *ebpf.Map `ebpf:"drops"`
+	Events   *ebpf.Map `ebpf:"events"`
 }
 
 func (m *terminationMaps) Close() error {
 	return _TerminationClose(
 		m.Buckets,
+		m.CniDirs,
+		m.CniProcs,
 		m.Drops,
 		m.Events,
 	)
@@ -166,18 +216,23 @@ func (m *terminationMaps) Close() error {
 //
 // It can be passed to loadTerminationObjects or ebpf.CollectionSpec.LoadAndAssign.
 type terminationVariables struct {
-	Burst       *ebpf.Variable `ebpf:"burst"`
-	HostMntns   *ebpf.Variable `ebpf:"host_mntns"`
-	IncludeHost *ebpf.Variable `ebpf:"include_host"`
-	RatePerSec  *ebpf.Variable `ebpf:"rate_per_sec"`
-	SignalMask  *ebpf.Variable `ebpf:"signal_mask"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	Burst           *ebpf.Variable `ebpf:"burst"`
+	CniLive         *ebpf.Variable `ebpf:"cni_live"`
+	HostMntns       *ebpf.Variable `ebpf:"host_mntns"`
+	IncludeHost     *ebpf.Variable `ebpf:"include_host"`
+	RatePerSec      *ebpf.Variable `ebpf:"rate_per_sec"`
+	SignalMask      *ebpf.Variable `ebpf:"signal_mask"`
+	SysWriteNr      *ebpf.Variable `ebpf:"sys_write_nr"`
+	UnusedCniExec   *ebpf.Variable `ebpf:"unused_cni_exec"`
+	UnusedCniOutput *ebpf.Variable `ebpf:"unused_cni_output"`
+	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // terminationPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadTerminationObjects or ebpf.CollectionSpec.LoadAndAssign.
 type terminationPrograms struct {
+	CniWrite         *ebpf.Program `ebpf:"cni_write"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
 	SignalDeliver    *ebpf.Program `ebpf:"signal_deliver"`
@@ -186,6 +241,7 @@ type terminationPrograms struct {
 
 func (p *terminationPrograms) Close() error {
 	return _TerminationClose(
+		p.CniWrite,
 		p.SchedProcessExec,
 		p.SchedProcessExit,
 		p.SignalDeliver,

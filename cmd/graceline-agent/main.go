@@ -50,7 +50,9 @@ the kernel through eBPF, and writes one event per step of every pod's
 termination: container_created, container_started, prestop_exec,
 signal_generated, signal_delivered, process_exited, container_exited,
 container_stopped, sandbox_stopped, cgroup_removed, netns_released,
-rootfs_released, mounts_released, container_removed, sandbox_removed; then one
+rootfs_released, mounts_released, container_removed, sandbox_removed,
+cni_plugin_failed (a CNI plugin run from --cni-bin-dir that failed, with its
+error message); then one
 termination_summary per pod (phases, grace period, exit codes, verdict
 graceful or killed), and stuck reports with evidence for a pod whose
 termination runs past its grace period plus --stuck-slack.
@@ -127,6 +129,8 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.Uint64Var(&cfg.Kernel.Probe.Burst, "ebpf-burst", 2000, "burst of kernel events allowed per container above the rate limit")
 	f.DurationVar(&cfg.Kernel.AttributionWindow, "ebpf-attribution-window", 2*time.Second, "how long to hold a kernel event whose container is not known yet")
 	f.DurationVar(&cfg.Kernel.RemovedTTL, "ebpf-removed-ttl", 5*time.Second, "how long a removed container still resolves late kernel events")
+	f.StringSliceVar(&cfg.Kernel.CNIBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"}, "directories the runtime runs CNI plugins from (repeat or comma-separate; missing ones are skipped); a failing plugin, a CNI DEL above all, is reported with its error message")
+	f.BoolVar(&cfg.Kernel.Probe.CNIOutput, "ebpf-cni-output", false, "also read failing CNI plugins' error messages from their stdout; this probes the entry of every system call (about 90 ns each, see the README), so it is off by default and CNI failures are reported with the plugin, command, sandbox and exit status only")
 	f.IntVar(&cfg.Kernel.HostPID, "host-pid", 1, "a process in the host's mount namespace (the agent runs with hostPID)")
 	f.BoolVar(&cfg.SummariesOnly, "summaries-only", false, "print only termination_summary and stuck events")
 	f.DurationVar(&cfg.Timeline.Slack, "stuck-slack", cfg.Timeline.Slack, "how long past its grace period a termination may run before it is reported stuck")

@@ -61,7 +61,7 @@ func phaseDuration(p *apiv1.Phase) time.Duration {
 
 func startSummaryAgent(t *testing.T, c *harness.Containerd, extra ...string) *agentProc {
 	t.Helper()
-	args := append([]string{"--cri-endpoint", c.Endpoint(), "--stuck-slack", stuckAgentArg, "--stuck-every", stuckAgentArg, "--cri-timeout", "2s"}, extra...)
+	args := append([]string{"--cri-endpoint", c.Endpoint(), "--stuck-slack", stuckAgentArg, "--stuck-every", stuckAgentArg, "--cri-timeout", "2s", "--cni-bin-dir", c.CNIBinDir(), "--ebpf-cni-output"}, extra...)
 	agent := startAgent(t, args...)
 	agent.waitLog(t, 30*time.Second, "msg=sources")
 	return agent
@@ -324,8 +324,9 @@ func TestAgentRestartDuringDeletion(t *testing.T) {
 }
 
 // TestFailingCNIDel breaks the network plugin's DEL: the pod is stuck in
-// sandbox teardown with its network namespace still there, and completes
-// once DEL works again.
+// sandbox teardown with its network namespace still there and the plugin's
+// own error message, seen in the kernel, as evidence; it completes once DEL
+// works again, and its summary keeps the failure.
 func TestFailingCNIDel(t *testing.T) {
 	for _, f := range harness.Flavors {
 		t.Run(string(f), func(t *testing.T) {
@@ -345,9 +346,18 @@ func TestFailingCNIDel(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "DEL fails") {
 				t.Fatalf("deletion with a failing CNI DEL: err = %v, want the plugin's error", err)
 			}
-			s := stuckWith(t, agent, spec.UID, "network namespace still present")
+			failed := waitCNIFailure(t, agent, spec.UID)
+			if failed.SandboxId != pod.SandboxID || failed.GetProcess().GetComm() != "cnifail" || failed.GetExitCode() != 1 {
+				t.Errorf("cni_plugin_failed %v, want cnifail exiting 1 for sandbox %s", failed, pod.SandboxID)
+			}
+			wantNote := "CNI DEL by plugin cnifail for sandbox " + pod.SandboxID[:12] + " failed (exit 1): graceline test plugin: DEL fails while"
+			s := stuckWith(t, agent, spec.UID, wantNote)
 			if s.BlockingPhase != "sandbox_teardown" {
 				t.Errorf("blocking_phase %q, want sandbox_teardown; evidence %q", s.BlockingPhase, s.Evidence)
+			}
+			t.Logf("stuck at %s, evidence:\n  %s", s.BlockingPhase, strings.Join(s.Evidence, "\n  "))
+			if !strings.Contains(strings.Join(s.Evidence, "\n"), "network namespace still present") {
+				t.Errorf("stuck evidence %q does not name the network namespace", s.Evidence)
 			}
 			if err := c.FailCNIDel(false); err != nil {
 				t.Fatal(err)
@@ -355,10 +365,27 @@ func TestFailingCNIDel(t *testing.T) {
 			if err := d.DeletePod(context.Background(), pod); err != nil {
 				t.Fatalf("deletion once DEL works: %v", err)
 			}
-			summaryOf(t, agent, spec.UID)
+			sum := summaryOf(t, agent, spec.UID)
 			if !hasKind(agent.forPod(spec.UID), apiv1.KindNetNSReleased) {
 				t.Errorf("no netns_released after the retry")
 			}
+			if !strings.Contains(strings.Join(sum.Evidence, "\n"), wantNote) {
+				t.Errorf("summary evidence %q does not keep the failed DEL", sum.Evidence)
+			}
 		})
 	}
+}
+
+// waitCNIFailure waits for a failed CNI DEL of the pod, reported with the
+// plugin's error message.
+func waitCNIFailure(t *testing.T, agent *agentProc, uid string) *apiv1.Event {
+	t.Helper()
+	var got *apiv1.Event
+	waitFor(t, 30*time.Second, "cni_plugin_failed with the plugin's message", func() bool {
+		got = findWhere(agent.forPod(uid), apiv1.KindCNIPluginFailed, func(e *apiv1.Event) bool {
+			return strings.HasPrefix(e.Reason, "DEL: ") && strings.Contains(e.Reason, "DEL fails")
+		})
+		return got != nil
+	})
+	return got
 }

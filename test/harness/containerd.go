@@ -350,10 +350,14 @@ func (c *Containerd) writeCNIConfig() error {
 	return os.WriteFile(filepath.Join(c.Dir, "cni", "10-graceline.conflist"), []byte(conf), 0o644)
 }
 
+// CNIBinDir is the directory the daemon runs CNI plugins from: links to
+// Debian's plugins, and the harness's cnifail.
+func (c *Containerd) CNIBinDir() string { return filepath.Join(c.Dir, "cni-bin") }
+
 // installCNIPlugins makes the daemon's CNI bin dir: Debian's plugins and
 // the harness's cnifail, which breaks DEL on demand (FailCNIDel).
 func (c *Containerd) installCNIPlugins() error {
-	dir := filepath.Join(c.Dir, "cni-bin")
+	dir := c.CNIBinDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
