@@ -145,7 +145,7 @@ func runTests(m *testing.M, root string) int {
 		return 1
 	}
 	if agent, err = startAgent(agentBin, testCluster.NodeName, testCluster.Containerd.Endpoint(), testCluster.KubeletRootDir(),
-		"--collector", collector.grpc, "--token-file", collector.tokenFile()); err != nil {
+		"--collector", collector.grpc, "--token-file", collector.tokenFile(), "--spool-dir", filepath.Join(tmpDir, "spool")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		collector.stop()
 		return 1
