@@ -318,7 +318,7 @@ func TestCollectorWithoutRights(t *testing.T) {
 	}
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := serviceAccountKubeconfig(ctx, client, testCluster.Kubeconfig, kubeconfig, ns, "nobody"); err != nil {
+	if err := testCluster.ServiceAccountKubeconfig(ctx, ns, "nobody", kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 	c := ownCollector(t, dir, kubeconfig)

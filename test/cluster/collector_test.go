@@ -15,14 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/yaml"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	collectorclient "github.com/graceline/graceline/collector/client"
@@ -207,81 +199,6 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
-}
-
-// collectorRBAC is the deployment's RBAC for the collector, applied to the
-// test cluster as is, so that the tests prove those rights are enough.
-const collectorRBAC = "deploy/kustomize/base/collector-rbac.yaml"
-
-// applyCollectorRBAC creates the collector's ServiceAccount and applies the
-// deployment's ClusterRole and binding; it returns the ServiceAccount's
-// namespace and name.
-func applyCollectorRBAC(ctx context.Context, cs kubernetes.Interface, root string) (string, string, error) {
-	raw, err := os.ReadFile(filepath.Join(root, collectorRBAC))
-	if err != nil {
-		return "", "", err
-	}
-	var saNS, saName string
-	for _, doc := range strings.Split(string(raw), "\n---") {
-		b, err := yaml.YAMLToJSON([]byte(doc))
-		if err != nil {
-			return "", "", fmt.Errorf("read %s: %w", collectorRBAC, err)
-		}
-		if string(b) == "null" {
-			continue
-		}
-		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(b, nil, nil)
-		if err != nil {
-			return "", "", fmt.Errorf("decode %s: %w", collectorRBAC, err)
-		}
-		switch o := obj.(type) {
-		case *rbacv1.ClusterRole:
-			if _, err := cs.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{}); err != nil {
-				return "", "", fmt.Errorf("create ClusterRole: %w", err)
-			}
-		case *rbacv1.ClusterRoleBinding:
-			for _, s := range o.Subjects {
-				if s.Kind == "ServiceAccount" {
-					saNS, saName = s.Namespace, s.Name
-				}
-			}
-			if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{}); err != nil {
-				return "", "", fmt.Errorf("create ClusterRoleBinding: %w", err)
-			}
-		default:
-			return "", "", fmt.Errorf("%s holds a %T, not RBAC", collectorRBAC, obj)
-		}
-	}
-	if saName == "" {
-		return "", "", fmt.Errorf("%s binds no ServiceAccount", collectorRBAC)
-	}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: saNS}}, metav1.CreateOptions{}); err != nil {
-		return "", "", fmt.Errorf("create namespace %s: %w", saNS, err)
-	}
-	if _, err := cs.CoreV1().ServiceAccounts(saNS).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: saName}}, metav1.CreateOptions{}); err != nil {
-		return "", "", fmt.Errorf("create ServiceAccount %s/%s: %w", saNS, saName, err)
-	}
-	return saNS, saName, nil
-}
-
-// serviceAccountKubeconfig writes a kubeconfig that authenticates as the
-// ServiceAccount with a fresh token, as a pod of it would.
-func serviceAccountKubeconfig(ctx context.Context, cs kubernetes.Interface, admin, path, ns, name string) error {
-	expiry := int64(4 * 3600)
-	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("request a token for %s/%s: %w", ns, name, err)
-	}
-	cfg, err := clientcmd.LoadFromFile(admin)
-	if err != nil {
-		return err
-	}
-	for _, ai := range cfg.AuthInfos {
-		ai.Token = tr.Status.Token
-	}
-	return clientcmd.WriteToFile(*cfg, path)
 }
 
 // apiEvents returns the cluster-side events among events.

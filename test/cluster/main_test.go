@@ -125,13 +125,13 @@ func runTests(m *testing.M, root string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	saNS, saName, err := applyCollectorRBAC(ctx, client, root)
+	saNS, saName, err := testCluster.ApplyRBAC(ctx, filepath.Join(root, cluster.CollectorRBAC))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	kubeconfig := filepath.Join(tmpDir, "collector.kubeconfig")
-	if err := serviceAccountKubeconfig(ctx, client, testCluster.Kubeconfig, kubeconfig, saNS, saName); err != nil {
+	if err := testCluster.ServiceAccountKubeconfig(ctx, saNS, saName, kubeconfig); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

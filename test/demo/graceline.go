@@ -25,7 +25,9 @@ type graceline struct {
 	collectorLog string
 }
 
-func startGraceline(ctx context.Context, bin, dir string, c *cluster.Cluster, keep bool) (*graceline, error) {
+// startGraceline runs the collector, watching the cluster's API with the
+// deployment's RBAC, and the agent on the node's containerd.
+func startGraceline(ctx context.Context, root, bin, dir string, c *cluster.Cluster) (*graceline, error) {
 	g := &graceline{bin: bin, tokens: filepath.Join(dir, "tokens"), collectorLog: filepath.Join(dir, "collector.log")}
 	var err error
 	if g.grpc, err = freePort(); err != nil {
@@ -37,13 +39,22 @@ func startGraceline(ctx context.Context, bin, dir string, c *cluster.Cluster, ke
 	if err := os.WriteFile(g.tokens, []byte("agent "+token()+"\nreader "+token()+"\n"), 0o600); err != nil {
 		return nil, err
 	}
+	saNS, saName, err := c.ApplyRBAC(ctx, filepath.Join(root, cluster.CollectorRBAC))
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig := filepath.Join(dir, "collector.kubeconfig")
+	if err := c.ServiceAccountKubeconfig(ctx, saNS, saName, kubeconfig); err != nil {
+		return nil, err
+	}
 	logf, err := os.Create(g.collectorLog)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
 	g.collector = exec.Command(filepath.Join(bin, "graceline-collector"), "--data-dir", filepath.Join(dir, "data"),
-		"--grpc-address", g.grpc, "--http-address", g.http, "--token-file", g.tokens)
+		"--grpc-address", g.grpc, "--http-address", g.http, "--token-file", g.tokens,
+		"--kubernetes", "on", "--kubeconfig", kubeconfig, "--stuck-after", "5s", "--stuck-every", "5s", "--final-summary-wait", "30s")
 	g.collector.Stdout, g.collector.Stderr = logf, logf
 	// Its own session: with DEMO_KEEP=1 it outlives the demo, and a Ctrl-C
 	// at the terminal reaches only the demo, which then stops it in order.

@@ -72,8 +72,8 @@ func run(ctx context.Context) error {
 	}()
 	fmt.Printf("    ready in %s (kubeconfig %s)\n", c.StartupTime.Round(1e7), c.Kubeconfig)
 
-	step("starting graceline-collector and graceline-agent")
-	g, err := startGraceline(ctx, bin, dir, c, keep)
+	step("starting graceline-collector (watching the API as its ServiceAccount, with the deployment's RBAC) and graceline-agent")
+	g, err := startGraceline(ctx, root, bin, dir, c)
 	if err != nil {
 		return err
 	}
@@ -81,6 +81,9 @@ func run(ctx context.Context) error {
 
 	cs, err := c.Client()
 	if err != nil {
+		return err
+	}
+	if err := setUp(ctx, cs); err != nil {
 		return err
 	}
 	for _, sc := range scenarios {

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
@@ -24,27 +26,50 @@ const (
 )
 
 type scenario struct {
-	name    string
-	about   string
-	grace   int64
-	script  string
-	preStop []string
+	name       string
+	about      string
+	grace      int64
+	script     string
+	preStop    []string
+	finalizers []string
 	// during runs while the pod is being deleted.
-	during func(ctx context.Context, g *graceline, uid string) error
+	during func(ctx context.Context, cs kubernetes.Interface, g *graceline, uid string) error
 }
+
+// holdFinalizer is the finalizer of the finalizer scenario, which nothing
+// but the demo removes.
+const holdFinalizer = "demo.graceline.dev/hold"
 
 var scenarios = []scenario{
 	{name: "graceful", about: "exits on SIGTERM", grace: 5, script: exitsOnTerm},
 	{name: "ignores-sigterm", about: "ignores SIGTERM; the kubelet's grace period is 3 s", grace: 3, script: ignoresTerm},
 	{name: "prestop", about: "a preStop exec of `sleep 1`, grace 4 s", grace: 4, script: exitsOnTerm, preStop: []string{"sleep", "1"}},
 	{name: "stuck", about: "ignores SIGTERM, and its runtime shim is stopped (SIGSTOP) during the deletion, then continued", grace: 2, script: ignoresTerm, during: hangShim},
+	{name: "finalizer", about: "exits on SIGTERM, but a finalizer holds the object until the demo removes it", grace: 2, script: exitsOnTerm,
+		finalizers: []string{holdFinalizer}, during: releaseFinalizer},
+}
+
+// setUp creates the demo namespace and a Service in front of every demo
+// pod, so that timelines show the endpoints dropping each pod.
+func setUp(ctx context.Context, cs kubernetes.Interface) error {
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web"},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "web"},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if _, err := cs.CoreV1().Services("demo").Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
 }
 
 func (sc scenario) run(ctx context.Context, cs kubernetes.Interface, g *graceline) error {
 	step("pod demo/%s: %s", sc.name, sc.about)
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
 	container := corev1.Container{
 		Name: "web", Image: harness.BusyboxImage, ImagePullPolicy: corev1.PullNever,
 		Command: []string{"/bin/sh", "-c", sc.script},
@@ -53,7 +78,7 @@ func (sc scenario) run(ctx context.Context, cs kubernetes.Interface, g *gracelin
 		container.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: sc.preStop}}}
 	}
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: sc.name, Namespace: "demo"},
+		ObjectMeta: metav1.ObjectMeta{Name: sc.name, Namespace: "demo", Labels: map[string]string{"app": "web"}, Finalizers: sc.finalizers},
 		Spec:       corev1.PodSpec{TerminationGracePeriodSeconds: &sc.grace, Containers: []corev1.Container{container}},
 	}
 	created, err := cs.CoreV1().Pods("demo").Create(ctx, pod, metav1.CreateOptions{})
@@ -73,7 +98,7 @@ func (sc scenario) run(ctx context.Context, cs kubernetes.Interface, g *gracelin
 		return err
 	}
 	if sc.during != nil {
-		if err := sc.during(ctx, g, uid); err != nil {
+		if err := sc.during(ctx, cs, g, uid); err != nil {
 			return err
 		}
 	}
@@ -90,7 +115,7 @@ func (sc scenario) run(ctx context.Context, cs kubernetes.Interface, g *gracelin
 
 // hangShim stops the pod's shim once the runtime sent SIGTERM, shows the
 // agent's stuck report, and continues the shim.
-func hangShim(ctx context.Context, g *graceline, uid string) error {
+func hangShim(ctx context.Context, _ kubernetes.Interface, g *graceline, uid string) error {
 	var sandbox string
 	if err := poll(ctx, time.Minute, "SIGTERM", func() (bool, error) {
 		return g.hasEvent(ctx, "stuck", uid, func(e *apiv1.Event) bool {
@@ -122,6 +147,29 @@ func hangShim(ctx context.Context, g *graceline, uid string) error {
 	fmt.Println(indent(out))
 	fmt.Printf("    SIGCONT to the shim: the deletion completes\n")
 	return nil
+}
+
+// releaseFinalizer waits for the collector to report the pod held by its
+// finalizer once the node is done, shows the report, and removes the
+// finalizer.
+func releaseFinalizer(ctx context.Context, cs kubernetes.Interface, g *graceline, uid string) error {
+	if err := poll(ctx, 2*time.Minute, "the collector's stuck report at finalizers", func() (bool, error) {
+		return g.hasEvent(ctx, "finalizer", uid, func(e *apiv1.Event) bool {
+			return e.Kind == apiv1.KindStuck && e.BlockingPhase == apiv1.PhaseFinalizers
+		})
+	}); err != nil {
+		return err
+	}
+	out, err := g.cli(ctx, "stuck", "-n", "demo")
+	if err != nil {
+		return err
+	}
+	fmt.Println("    $ kubectl graceline stuck -n demo")
+	fmt.Println(indent(out))
+	fmt.Printf("    removing the finalizer %s: the API deletes the object\n", holdFinalizer)
+	patch := []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`)
+	_, err = cs.CoreV1().Pods("demo").Patch(ctx, "finalizer", types.JSONPatchType, patch, metav1.PatchOptions{})
+	return err
 }
 
 // hasEvent reports whether the collector holds an event of the pod that
