@@ -22,6 +22,11 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"an extra argument that is not a flag is refused", map[string]any{"agent": map[string]any{"extraArgs": []any{"ebpf=false"}}}, "extraArgs"},
 		{"a priority above the user-defined range is refused", map[string]any{"agent": map[string]any{"priorityClass": map[string]any{"value": 2000000000}}}, "value"},
 		{"creating the token Secrets without tokens is refused", map[string]any{"tokens": map[string]any{"create": true}}, "tokens.agent"},
+		{"a relative CNI bin dir is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"opt/cni/bin"}}}, "cniBinDirs"},
+		{"a CNI bin dir with a comma, which would split the flag, is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin,/x"}}}, "cniBinDirs"},
+		{"a CNI bin dir listed twice, which would mount one path twice, is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin", "/opt/cni/bin"}}}, "cniBinDirs"},
+		{"the host's root as a CNI bin dir is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"/"}}}, "cniBinDirs"},
+		{"a cluster side neither on nor off is refused", map[string]any{"collector": map[string]any{"kubernetes": map[string]any{"enabled": "auto"}}}, "enabled"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -68,6 +73,39 @@ func TestChartOptions(t *testing.T) {
 		}
 		if a := r.pod(collectorName).Containers[0].Args; a[len(a)-1] != "--retention=72h" {
 			t.Errorf("collector args %q", a)
+		}
+	})
+	t.Run("without CNI bin dirs the agent follows none and mounts none", func(t *testing.T) {
+		objs, err := decodeStream(renderHelm(t, map[string]any{"agent": map[string]any{"cniBinDirs": []any{}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &rendering{objects: objs}
+		agent := r.pod(agentName)
+		if v, ok := flagValue(agent.Containers[0].Args, "cni-bin-dir"); !ok || v != "" {
+			t.Errorf("--cni-bin-dir=%q (given: %v), want an empty list, which overrides the agent's default", v, ok)
+		}
+		for _, v := range agent.Volumes {
+			if strings.HasPrefix(v.Name, "cni-bin-") {
+				t.Errorf("volume %s is still rendered", v.Name)
+			}
+		}
+	})
+	t.Run("without the cluster side the collector passes --kubernetes=off and gets no token and no role", func(t *testing.T) {
+		objs, err := decodeStream(renderHelm(t, map[string]any{"collector": map[string]any{"kubernetes": map[string]any{"enabled": false}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &rendering{objects: objs}
+		coll := r.pod(collectorName)
+		if v, _ := flagValue(coll.Containers[0].Args, "kubernetes"); v != "off" {
+			t.Errorf("--kubernetes=%q, want off", v)
+		}
+		if coll.AutomountServiceAccountToken == nil || *coll.AutomountServiceAccountToken {
+			t.Error("the collector's pod still gets a ServiceAccount token")
+		}
+		if n := len(r.ofKind("ClusterRole")) + len(r.ofKind("ClusterRoleBinding")); n != 0 {
+			t.Errorf("%d RBAC objects rendered, want none", n)
 		}
 	})
 	t.Run("the chart's kubeVersion admits 1.30, the first with appArmorProfile, and not 1.29", func(t *testing.T) {

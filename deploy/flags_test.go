@@ -36,15 +36,26 @@ func build(t *testing.T) string {
 
 var flagName = regexp.MustCompile(`--[a-z0-9][a-z0-9-]*`)
 
-// helpFlags runs a binary with --help and returns every flag it lists.
-func helpFlags(t *testing.T, bin string) map[string]bool {
+// cniDefault finds the default of --cni-bin-dir in the agent's --help, as
+// pflag prints a string list: (default [a,b,c]).
+var cniDefault = regexp.MustCompile(`--cni-bin-dir strings .*\(default \[([^\]]*)\]\)`)
+
+// helpText runs a binary with --help and returns what it prints.
+func helpText(t *testing.T, bin string) string {
 	t.Helper()
 	out, err := exec.Command(bin, "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s --help: %v\n%s", bin, err, out)
 	}
+	return string(out)
+}
+
+// helpFlags runs a binary with --help and returns every flag it lists.
+func helpFlags(t *testing.T, bin string) map[string]bool {
+	t.Helper()
+	out := helpText(t, bin)
 	flags := map[string]bool{}
-	for _, f := range flagName.FindAllString(string(out), -1) {
+	for _, f := range flagName.FindAllString(out, -1) {
 		flags[f] = true
 	}
 	if !flags["--help"] {
@@ -92,6 +103,15 @@ func TestFlagsExist(t *testing.T) {
 				t.Error("no graceline container with flags was found")
 			}
 		})
+	})
+	t.Run("the CNI bin dirs mounted by default are the agent's own default", func(t *testing.T) {
+		m := cniDefault.FindStringSubmatch(helpText(t, filepath.Join(dir, "graceline-agent")))
+		if m == nil {
+			t.Fatal("graceline-agent --help shows no default for --cni-bin-dir")
+		}
+		if got := strings.Split(m[1], ","); !slices.Equal(got, defaultCNIBinDirs) {
+			t.Errorf("the agent defaults to %v, the manifests mount %v", got, defaultCNIBinDirs)
+		}
 	})
 	t.Run("a flag the binary lacks is caught", func(t *testing.T) {
 		if help["graceline-agent"]["--runtime-endpoint"] || help["graceline-collector"]["--db"] {

@@ -18,6 +18,29 @@ type mistake struct {
 	mutate func(*rendering)
 }
 
+// cniMount returns the agent's mount at the CNI bin dir, which must exist.
+func cniMount(r *rendering, dir string) *corev1.VolumeMount {
+	mounts := r.pod(agentName).Containers[0].VolumeMounts
+	for i := range mounts {
+		if mounts[i].MountPath == dir {
+			return &mounts[i]
+		}
+	}
+	panic("no agent mount at " + dir)
+}
+
+// cniVolume returns the agent's volume mounted at the CNI bin dir.
+func cniVolume(r *rendering, dir string) *corev1.Volume {
+	name := cniMount(r, dir).Name
+	volumes := r.pod(agentName).Volumes
+	for i := range volumes {
+		if volumes[i].Name == name {
+			return &volumes[i]
+		}
+	}
+	panic("no agent volume " + name)
+}
+
 // TestChecksCatchMistakes makes sure that every kind of check can fail: each
 // mistake, made on a copy of a good rendering, must be reported by its
 // check, which finds nothing wrong with the original.
@@ -62,7 +85,12 @@ func TestChecksCatchMistakes(t *testing.T) {
 				spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "proc", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/proc"}}})
 				agent(r).VolumeMounts = append(agent(r).VolumeMounts, corev1.VolumeMount{Name: "proc", MountPath: "/host/proc", ReadOnly: true})
 			}},
+			{"a writable CNI bin dir is caught", checkHostPaths, func(r *rendering) { cniMount(r, "/opt/cni/bin").ReadOnly = false }},
 			{"an agent that gets an API token is caught", checkAgentToken, func(r *rendering) { r.pod(agentName).AutomountServiceAccountToken = nil }},
+			{"a collector without its API token is caught", checkCollectorClusterSide, func(r *rendering) { r.pod(collectorName).AutomountServiceAccountToken = &no }},
+			{"a collector whose cluster side is left to auto is caught", checkCollectorClusterSide, func(r *rendering) {
+				collector(r).Args = slices.DeleteFunc(collector(r).Args, func(a string) bool { return strings.HasPrefix(a, "--kubernetes=") })
+			}},
 			{"a missing priority class is caught", checkPriority, func(r *rendering) { r.pod(agentName).PriorityClassName = "system-node-critical" }},
 			{"a rolling collector is caught", checkCollectorRollout, func(r *rendering) {
 				r.find("Deployment", collectorName).(*appsv1.Deployment).Spec.Strategy.Type = appsv1.RollingUpdateDeploymentStrategyType
@@ -73,6 +101,31 @@ func TestChecksCatchMistakes(t *testing.T) {
 			{"an unset $(VAR) is caught", checkEnvRefs, func(r *rendering) { agent(r).Env = nil }},
 			{"a socket outside the mounted runtime directory is caught", checkPathsMounted, func(r *rendering) {
 				agent(r).Args[0] = "--cri-endpoint=unix:///var/run/crio/crio.sock"
+			}},
+			{"a second --cni-bin-dir outside the mounts is caught", checkPathsMounted, func(r *rendering) {
+				agent(r).Args = append(agent(r).Args, "--cni-bin-dir=/home/kubernetes/bin")
+			}},
+			{"a CNI bin dir dropped from --cni-bin-dir is caught", checkCNIBinDirs, func(r *rendering) {
+				for i, a := range agent(r).Args {
+					if strings.HasPrefix(a, "--cni-bin-dir=") {
+						agent(r).Args[i] = "--cni-bin-dir=/opt/cni/bin"
+					}
+				}
+			}},
+			{"a CNI bin dir mounted under another path is caught", checkCNIBinDirs, func(r *rendering) {
+				cniMount(r, "/usr/lib/cni").MountPath = "/host/usr/lib/cni"
+			}},
+			{"a writable CNI bin dir is caught by its own check too", checkCNIBinDirs, func(r *rendering) { cniMount(r, "/usr/lib/cni").ReadOnly = false }},
+			{"a CNI bin dir that the kubelet would create is caught", checkCNIBinDirs, func(r *rendering) {
+				create := corev1.HostPathDirectoryOrCreate
+				cniVolume(r, "/usr/libexec/cni").HostPath.Type = &create
+			}},
+			{"a CNI bin dir that must exist is caught", checkCNIBinDirs, func(r *rendering) {
+				dir := corev1.HostPathDirectory
+				cniVolume(r, "/usr/libexec/cni").HostPath.Type = &dir
+			}},
+			{"a CNI bin dir fed from another host path is caught", checkCNIBinDirs, func(r *rendering) {
+				cniVolume(r, "/opt/cni/bin").HostPath.Path = "/var/lib/cni/bin"
 			}},
 			{"a metrics address on an undeclared port is caught", checkPorts, func(r *rendering) {
 				for i, a := range agent(r).Args {

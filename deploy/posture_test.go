@@ -30,6 +30,7 @@ var postureChecks = []check{
 	{"the agent tolerates every taint", checkTolerations},
 	{"the agent mounts exactly the host paths it reads, read-only but for its spool", checkHostPaths},
 	{"no ServiceAccount token reaches the agent", checkAgentToken},
+	{"the collector runs its cluster side, said on, with a ServiceAccount token", checkCollectorClusterSide},
 	{"the agent's priority class exists and ranks below the system classes", checkPriority},
 	{"the collector runs one replica and is recreated, never rolled", checkCollectorRollout},
 }
@@ -229,14 +230,20 @@ type hostMount struct {
 // agentHostMounts is every host path the agent needs, and how. There is no
 // host /proc (hostPID gives the container's /proc the host's processes)
 // and no /sys/kernel/btf (the container's own sysfs shows it).
+// The CNI bin directories are mounted read-only at their own paths, one
+// volume each, without propagation.
 func agentHostMounts(v variant) map[string]hostMount {
-	return map[string]hostMount{
+	m := map[string]hostMount{
 		"runtime": {v.runtimeDir, v.runtimeDir, true, corev1.MountPropagationHostToContainer},
 		"netns":   {"/var/run/netns", "/var/run/netns", true, corev1.MountPropagationHostToContainer},
 		"cgroup":  {"/sys/fs/cgroup", "/sys/fs/cgroup", true, ""},
 		"kubelet": {"/var/lib/kubelet", "/var/lib/kubelet", true, corev1.MountPropagationHostToContainer},
 		"spool":   {"/var/lib/graceline/spool", "/var/lib/graceline/spool", false, ""},
 	}
+	for i, dir := range v.cniBinDirs() {
+		m[fmt.Sprintf("cni-bin-%d", i)] = hostMount{dir, dir, true, ""}
+	}
+	return m
 }
 
 func checkHostPaths(r *rendering) (problems []string) {
@@ -295,6 +302,22 @@ func checkAgentToken(r *rendering) (problems []string) {
 		problems = append(problems, "the agent's ServiceAccount is not rendered")
 	case sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken:
 		problems = append(problems, "the agent's ServiceAccount does not set automountServiceAccountToken: false")
+	}
+	return problems
+}
+
+func checkCollectorClusterSide(r *rendering) (problems []string) {
+	spec := r.pod(collectorName)
+	if mode, _ := flagValue(spec.Containers[0].Args, "kubernetes"); mode != "on" {
+		problems = append(problems, fmt.Sprintf("the collector passes --kubernetes=%q, want on: auto would turn the cluster side off without a word", mode))
+	}
+	// The pod's setting wins over its ServiceAccount's, so saying it there
+	// is enough whatever the ServiceAccount says.
+	if spec.AutomountServiceAccountToken == nil || !*spec.AutomountServiceAccountToken {
+		problems = append(problems, "the collector's pod does not set automountServiceAccountToken: true")
+	}
+	if spec.ServiceAccountName != collectorName || r.find("ServiceAccount", collectorName) == nil {
+		problems = append(problems, fmt.Sprintf("the collector runs as ServiceAccount %q, want a rendered %s (the one its role is bound to)", spec.ServiceAccountName, collectorName))
 	}
 	return problems
 }

@@ -38,6 +38,20 @@ type variant struct {
 	runtimeDir string
 	memlock    bool
 	tls        bool
+	// cniDirs, when set, replaces defaultCNIBinDirs.
+	cniDirs []string
+}
+
+// defaultCNIBinDirs are the agent's own --cni-bin-dir default, which both
+// forms pass and mount unless a variant narrows them.
+var defaultCNIBinDirs = []string{"/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"}
+
+// cniBinDirs returns the CNI bin directories the variant's agent follows.
+func (v variant) cniBinDirs() []string {
+	if v.cniDirs != nil {
+		return v.cniDirs
+	}
+	return defaultCNIBinDirs
 }
 
 var variants = []variant{
@@ -47,6 +61,11 @@ var variants = []variant{
 		values: map[string]any{"agent": map[string]any{"memlock": true}}, runtimeDir: "/run/containerd", memlock: true},
 	{name: "CRI-O with TLS", overlay: "crio", components: []string{"tls"},
 		values: map[string]any{"runtime": "crio", "tls": map[string]any{"enabled": true}}, runtimeDir: "/var/run/crio", tls: true},
+	// TLS first, so that its mounts, appended after the CNI ones, show
+	// that narrowing them does not depend on the components' order.
+	{name: "CRI-O with TLS and CNI plugins in /opt/cni/bin only", overlay: "crio", components: []string{"tls", "cni-opt-bin-only"},
+		values:     map[string]any{"runtime": "crio", "tls": map[string]any{"enabled": true}, "agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin"}}},
+		runtimeDir: "/var/run/crio", tls: true, cniDirs: []string{"/opt/cni/bin"}},
 }
 
 // A rendering is what one tool made of one variant.

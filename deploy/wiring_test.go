@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ var wiringChecks = []check{
 	{"every volume mount names a volume of its pod, and every volume is mounted", checkVolumes},
 	{"every $(VAR) in arguments is an environment variable of its container", checkEnvRefs},
 	{"every path a flag names lies in a mounted volume", checkPathsMounted},
+	{"every --cni-bin-dir is the host's directory, mounted read-only at its own path, with no hostPath type check", checkCNIBinDirs},
 	{"every listen address and probe uses a port the container declares", checkPorts},
 	{"the collector Service selects the collector and targets its ports", checkService},
 	{"the agent dials the collector Service on its gRPC port", checkCollectorAddress},
@@ -78,8 +80,8 @@ func checkEnvRefs(r *rendering) (problems []string) {
 }
 
 // pathsIn returns the absolute paths a container's command and arguments
-// name: flag values like --token-file=/x or --cri-endpoint=unix:///x, and
-// bare arguments like /x.
+// name: flag values like --token-file=/x or --cri-endpoint=unix:///x, each
+// item of a list like --cni-bin-dir=/x,/y, and bare arguments like /x.
 func pathsIn(c corev1.Container) []string {
 	var out []string
 	words := c.Args
@@ -87,12 +89,15 @@ func pathsIn(c corev1.Container) []string {
 		words = append(append([]string{}, c.Command[1:]...), c.Args...)
 	}
 	for _, w := range words {
+		items := []string{w}
 		if _, v, ok := strings.Cut(w, "="); ok && strings.HasPrefix(w, "--") {
-			w = v
+			items = strings.Split(v, ",")
 		}
-		w = strings.TrimPrefix(w, "unix://")
-		if strings.HasPrefix(w, "/") {
-			out = append(out, w)
+		for _, item := range items {
+			item = strings.TrimPrefix(item, "unix://")
+			if strings.HasPrefix(item, "/") {
+				out = append(out, item)
+			}
 		}
 	}
 	return out
@@ -125,6 +130,67 @@ func flagValue(args []string, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// flagList returns the items of every --name=a,b among args, in order, as
+// a repeatable list flag collects them.
+func flagList(args []string, name string) []string {
+	var out []string
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			for _, item := range strings.Split(v, ",") {
+				if item != "" {
+					out = append(out, item)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// checkCNIBinDirs holds the agent's --cni-bin-dir to its mounts. The agent
+// knows a CNI plugin by the device and inode of the directory it was
+// exec'd from, and resolves plugins' symlinks itself, so each directory
+// must be the host's, at the same path. A node seldom has all of them: a
+// hostPath of type Directory would keep the agent from starting where one
+// is missing, and DirectoryOrCreate would have the kubelet create it.
+func checkCNIBinDirs(r *rendering) (problems []string) {
+	spec := r.pod(agentName)
+	c := spec.Containers[0]
+	dirs := flagList(c.Args, "cni-bin-dir")
+	if !slices.Equal(dirs, r.variant.cniBinDirs()) {
+		problems = append(problems, fmt.Sprintf("--cni-bin-dir lists %v, want %v", dirs, r.variant.cniBinDirs()))
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range spec.Volumes {
+		volumes[v.Name] = v
+	}
+	for _, dir := range dirs {
+		var mounts []corev1.VolumeMount
+		for _, vm := range c.VolumeMounts {
+			if vm.MountPath == dir {
+				mounts = append(mounts, vm)
+			}
+		}
+		if len(mounts) != 1 {
+			problems = append(problems, fmt.Sprintf("CNI bin dir %s is mounted %d times at its own path, want once", dir, len(mounts)))
+			continue
+		}
+		vm := mounts[0]
+		hp := volumes[vm.Name].HostPath
+		switch {
+		case hp == nil:
+			problems = append(problems, fmt.Sprintf("CNI bin dir %s: volume %s is not a hostPath", dir, vm.Name))
+		case hp.Path != dir:
+			problems = append(problems, fmt.Sprintf("CNI bin dir %s: mounts the host's %s", dir, hp.Path))
+		case hp.Type != nil && *hp.Type != corev1.HostPathUnset:
+			problems = append(problems, fmt.Sprintf("CNI bin dir %s: hostPath type %q, want none", dir, *hp.Type))
+		}
+		if !vm.ReadOnly {
+			problems = append(problems, fmt.Sprintf("CNI bin dir %s is mounted writable", dir))
+		}
+	}
+	return problems
 }
 
 // listenFlags maps each address flag to the named port it must match.
