@@ -154,7 +154,7 @@ func TestTimelineThroughCollector(t *testing.T) {
 		}
 	})
 	t.Run("the table shows the verdict and every step", func(t *testing.T) {
-		out, err := cli(t, addr, "timeline", name, "-n", "e2e")
+		out, err := cli(t, addr, "timeline", name, "-n", "e2e", "--all")
 		if err != nil {
 			t.Fatal(err)
 		}

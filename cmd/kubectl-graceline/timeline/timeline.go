@@ -22,6 +22,7 @@ import (
 // NewCommand returns the timeline subcommand.
 func NewCommand(o *conn.Options) *cobra.Command {
 	var output, uid string
+	var all bool
 	cmd := &cobra.Command{
 		Use:   "timeline NAMESPACE/POD | POD",
 		Short: "Show how one pod terminated, step by step",
@@ -40,8 +41,12 @@ minus the moment the last Service stopped offering the pod; negative is a
 TRAFFIC RISK: the pod was signalled while it could still receive requests),
 and how long the object outlived the node's work (node→API).
 
+The table starts where the deletion does; what happened before (the pod's
+start, the runtime's set-up of its containers) is counted in one line, and
+--all shows it.
+
 A pod name seen more than once (a pod recreated under the same name) shows
-the most recent one; --uid picks another. With -o json the events are
+the most recent one; --uid picks another. With -o json every event is
 printed as the agents and the collector stored them, one JSON object per
 line.`,
 		Example: "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
@@ -68,11 +73,12 @@ line.`,
 			if output == conn.OutputJSON {
 				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Events)
 			}
-			return Render(cmd.OutOrStdout(), resp.Events, resp.Summary)
+			return Render(cmd.OutOrStdout(), resp.Events, resp.Summary, all)
 		},
 	}
 	conn.AddOutputFlag(cmd.Flags(), &output)
 	cmd.Flags().StringVar(&uid, "uid", "", "show the pod with this UID instead of the latest of its name")
+	cmd.Flags().BoolVar(&all, "all", false, "also show the events from before the deletion began (the pod's start and life)")
 	return cmd
 }
 
@@ -100,8 +106,9 @@ func origin(events []*apiv1.Event) time.Time {
 }
 
 // Render writes the timeline table: a header, the verdict, then one row per
-// event.
-func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event) error {
+// event from the start of the deletion on; all adds the earlier ones, which
+// otherwise are counted in one line.
+func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event, all bool) error {
 	if len(events) == 0 {
 		_, err := fmt.Fprintln(w, "no events")
 		return err
@@ -115,8 +122,17 @@ func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event) error {
 	}
 	var rows bytes.Buffer
 	tw := tabwriter.NewWriter(&rows, 0, 0, 2, ' ', 0)
+	earlier := 0
 	for _, e := range events {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", format.Relative(e.GetTime().AsTime().Sub(t0)), format.Source(e), e.Kind, format.Detail(e))
+		at := e.GetTime().AsTime().Sub(t0)
+		if at < 0 && !all {
+			earlier++
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", format.Relative(at), format.Source(e), e.Kind, format.Detail(e))
+	}
+	if earlier > 0 {
+		fmt.Fprintf(w, "  (%d earlier events, from before the deletion began: --all shows them)\n", earlier)
 	}
 	tw.Flush()
 	// Rows without detail would end in the kind column's padding.

@@ -188,7 +188,7 @@ func TestRender(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := Render(&b, tc.events, query.Summarize(tc.events)); err != nil {
+			if err := Render(&b, tc.events, query.Summarize(tc.events), true); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()
