@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-
 	apiv1 "github.com/graceline/graceline/api/v1"
 	collectorclient "github.com/graceline/graceline/collector/client"
 )
