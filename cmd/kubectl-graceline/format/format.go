@@ -113,6 +113,9 @@ func Detail(e *apiv1.Event) string {
 			return "(" + e.Reason + ")"
 		}
 		return ""
+	case apiv1.KindCNIPluginFailed:
+		// reason starts with the CNI command: "DEL: <the plugin's error>".
+		return join(fmt.Sprintf("plugin %s for sandbox %s", e.GetProcess().GetComm(), short(e.SandboxId)), exit(e), e.Reason)
 	case apiv1.KindEventsDropped:
 		return fmt.Sprintf("%d events lost (%s)", e.GetDrop().GetCount(), e.GetDrop().GetReason())
 	}

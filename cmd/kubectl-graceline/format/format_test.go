@@ -63,6 +63,12 @@ func TestDetail(t *testing.T) {
 			want: "finalizers=[example.com/hold]",
 		},
 		{
+			name: "a failed CNI plugin names itself, the sandbox, its exit and its error",
+			e: &apiv1.Event{Kind: apiv1.KindCNIPluginFailed, Process: &apiv1.Process{Pid: 7, Comm: "bridge"},
+				SandboxId: "08bb89527e98aa01", ExitCode: i32(1), Reason: "DEL: failed to delete veth (code 11)"},
+			want: "plugin bridge for sandbox 08bb89527e98a exit=1 DEL: failed to delete veth (code 11)",
+		},
+		{
 			name: "a pod deleted says nothing more",
 			e:    &apiv1.Event{Kind: apiv1.KindPodDeleted},
 			want: "",
