@@ -11,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	collectorclient "github.com/graceline/graceline/collector/client"
+	"github.com/graceline/graceline/test/harness"
 )
 
 const (
@@ -34,7 +34,7 @@ type collectorProc struct {
 	bin, dir, kubeconfig string
 	grpc, web            string
 	cmd                  *exec.Cmd
-	logs                 *syncBuffer
+	logs                 *harness.Buffer
 	exited               chan struct{}
 }
 
@@ -44,7 +44,7 @@ func startCollector(bin, dir, kubeconfig string) (*collectorProc, error) {
 	if err := os.WriteFile(tokens, []byte("agent "+agentToken+"\nreader "+readerToken+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	c := &collectorProc{bin: bin, dir: dir, kubeconfig: kubeconfig, logs: &syncBuffer{}}
+	c := &collectorProc{bin: bin, dir: dir, kubeconfig: kubeconfig, logs: &harness.Buffer{}}
 	var err error
 	if c.grpc, err = freeAddr(); err != nil {
 		return nil, err
@@ -171,24 +171,6 @@ func (c *collectorProc) httpGet(path string) (int, string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
-}
-
-// syncBuffer is a log buffer written by a process and read by tests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freeAddr() (string, error) {

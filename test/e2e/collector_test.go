@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -115,7 +114,7 @@ func TestTimelineThroughCollector(t *testing.T) {
 
 	// A live watch, started before the deletion, must see it happen.
 	watch := exec.Command(cliBin, "--collector", addr, "--token", e2eReaderToken, "watch", "-n", "e2e", "-o", "json")
-	var watched, watchLog syncBuffer
+	var watched, watchLog harness.Buffer
 	watch.Stdout, watch.Stderr = &watched, &watchLog
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
@@ -187,21 +186,4 @@ func TestTimelineThroughCollector(t *testing.T) {
 			return false
 		})
 	})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
