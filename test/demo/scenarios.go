@@ -134,17 +134,9 @@ func hangShim(ctx context.Context, _ kubernetes.Interface, g *graceline, uid str
 	fmt.Printf("    SIGSTOP to the pod's shim (pid %d): the runtime can no longer kill the container\n", pid)
 	syscall.Kill(pid, syscall.SIGSTOP)
 	defer syscall.Kill(pid, syscall.SIGCONT)
-	if err := poll(ctx, 2*time.Minute, "the agent's stuck report", func() (bool, error) {
-		return g.hasEvent(ctx, "stuck", uid, func(e *apiv1.Event) bool { return e.Kind == apiv1.KindStuck })
-	}); err != nil {
+	if err := g.showStuck(ctx, "stuck", uid, "the agent's stuck report", ""); err != nil {
 		return err
 	}
-	out, err := g.cli(ctx, "stuck", "-n", "demo")
-	if err != nil {
-		return err
-	}
-	fmt.Println("    $ kubectl graceline stuck -n demo")
-	fmt.Println(indent(out))
 	fmt.Printf("    SIGCONT to the shim: the deletion completes\n")
 	return nil
 }
@@ -153,9 +145,21 @@ func hangShim(ctx context.Context, _ kubernetes.Interface, g *graceline, uid str
 // finalizer once the node is done, shows the report, and removes the
 // finalizer.
 func releaseFinalizer(ctx context.Context, cs kubernetes.Interface, g *graceline, uid string) error {
-	if err := poll(ctx, 2*time.Minute, "the collector's stuck report at finalizers", func() (bool, error) {
-		return g.hasEvent(ctx, "finalizer", uid, func(e *apiv1.Event) bool {
-			return e.Kind == apiv1.KindStuck && e.BlockingPhase == apiv1.PhaseFinalizers
+	if err := g.showStuck(ctx, "finalizer", uid, "the collector's stuck report at finalizers", apiv1.PhaseFinalizers); err != nil {
+		return err
+	}
+	fmt.Printf("    removing the finalizer %s: the API deletes the object\n", holdFinalizer)
+	patch := []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`)
+	_, err := cs.CoreV1().Pods("demo").Patch(ctx, "finalizer", types.JSONPatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// showStuck waits for a stuck report about the pod (at phase, unless
+// empty) and prints `kubectl graceline stuck`.
+func (g *graceline) showStuck(ctx context.Context, name, uid, what, phase string) error {
+	if err := poll(ctx, 2*time.Minute, what, func() (bool, error) {
+		return g.hasEvent(ctx, name, uid, func(e *apiv1.Event) bool {
+			return e.Kind == apiv1.KindStuck && (phase == "" || e.BlockingPhase == phase)
 		})
 	}); err != nil {
 		return err
@@ -166,10 +170,7 @@ func releaseFinalizer(ctx context.Context, cs kubernetes.Interface, g *graceline
 	}
 	fmt.Println("    $ kubectl graceline stuck -n demo")
 	fmt.Println(indent(out))
-	fmt.Printf("    removing the finalizer %s: the API deletes the object\n", holdFinalizer)
-	patch := []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`)
-	_, err = cs.CoreV1().Pods("demo").Patch(ctx, "finalizer", types.JSONPatchType, patch, metav1.PatchOptions{})
-	return err
+	return nil
 }
 
 // hasEvent reports whether the collector holds an event of the pod that
