@@ -104,6 +104,11 @@ func TestChartOptions(t *testing.T) {
 		if coll.AutomountServiceAccountToken == nil || *coll.AutomountServiceAccountToken {
 			t.Error("the collector's pod still gets a ServiceAccount token")
 		}
+		for _, v := range coll.Volumes {
+			if v.Projected != nil {
+				t.Errorf("volume %s still projects a token", v.Name)
+			}
+		}
 		if n := len(r.ofKind("ClusterRole")) + len(r.ofKind("ClusterRoleBinding")); n != 0 {
 			t.Errorf("%d RBAC objects rendered, want none", n)
 		}

@@ -87,7 +87,15 @@ func TestChecksCatchMistakes(t *testing.T) {
 			}},
 			{"a writable CNI bin dir is caught", checkHostPaths, func(r *rendering) { cniMount(r, "/opt/cni/bin").ReadOnly = false }},
 			{"an agent that gets an API token is caught", checkAgentToken, func(r *rendering) { r.pod(agentName).AutomountServiceAccountToken = nil }},
-			{"a collector without its API token is caught", checkCollectorClusterSide, func(r *rendering) { r.pod(collectorName).AutomountServiceAccountToken = &no }},
+			{"a collector without its API token is caught", checkCollectorClusterSide, func(r *rendering) { collector(r).VolumeMounts = nil }},
+			{"an automounted token, which the init container gets too, is caught", checkCollectorClusterSide, func(r *rendering) {
+				yes := true
+				r.pod(collectorName).AutomountServiceAccountToken = &yes
+			}},
+			{"an init container with the API token is caught", checkCollectorClusterSide, func(r *rendering) {
+				spec := r.pod(collectorName)
+				spec.InitContainers[0].VolumeMounts = append(spec.InitContainers[0].VolumeMounts, corev1.VolumeMount{Name: "kube-api-access", MountPath: tokenPath, ReadOnly: true})
+			}},
 			{"a collector whose cluster side is left to auto is caught", checkCollectorClusterSide, func(r *rendering) {
 				collector(r).Args = slices.DeleteFunc(collector(r).Args, func(a string) bool { return strings.HasPrefix(a, "--kubernetes=") })
 			}},

@@ -30,7 +30,7 @@ var postureChecks = []check{
 	{"the agent tolerates every taint", checkTolerations},
 	{"the agent mounts exactly the host paths it reads, read-only but for its spool", checkHostPaths},
 	{"no ServiceAccount token reaches the agent", checkAgentToken},
-	{"the collector runs its cluster side, said on, with a ServiceAccount token", checkCollectorClusterSide},
+	{"the collector runs its cluster side, said on, with a ServiceAccount token in its container only", checkCollectorClusterSide},
 	{"the agent's priority class exists and ranks below the system classes", checkPriority},
 	{"the collector runs one replica and is recreated, never rolled", checkCollectorRollout},
 }
@@ -311,13 +311,56 @@ func checkCollectorClusterSide(r *rendering) (problems []string) {
 	if mode, _ := flagValue(spec.Containers[0].Args, "kubernetes"); mode != "on" {
 		problems = append(problems, fmt.Sprintf("the collector passes --kubernetes=%q, want on: auto would turn the cluster side off without a word", mode))
 	}
-	// The pod's setting wins over its ServiceAccount's, so saying it there
-	// is enough whatever the ServiceAccount says.
-	if spec.AutomountServiceAccountToken == nil || !*spec.AutomountServiceAccountToken {
-		problems = append(problems, "the collector's pod does not set automountServiceAccountToken: true")
+	// The pod's setting wins over its ServiceAccount's. Automounting would
+	// give the token to the init container too.
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		problems = append(problems, "the collector's pod does not set automountServiceAccountToken: false")
 	}
+	problems = append(problems, checkTokenMounts(spec)...)
 	if spec.ServiceAccountName != collectorName || r.find("ServiceAccount", collectorName) == nil {
 		problems = append(problems, fmt.Sprintf("the collector runs as ServiceAccount %q, want a rendered %s (the one its role is bound to)", spec.ServiceAccountName, collectorName))
+	}
+	return problems
+}
+
+// tokenPath is where client-go's in-cluster config reads the token.
+const tokenPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// checkTokenMounts wants the collector container, and no other, to mount a
+// projected ServiceAccount token (with the cluster's CA and the namespace)
+// read-only where client-go looks.
+func checkTokenMounts(spec *corev1.PodSpec) (problems []string) {
+	tokenVolumes := map[string]bool{}
+	for _, v := range spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		var token, ca, ns bool
+		for _, src := range v.Projected.Sources {
+			token = token || src.ServiceAccountToken != nil && src.ServiceAccountToken.Path == "token"
+			ca = ca || src.ConfigMap != nil && src.ConfigMap.Name == "kube-root-ca.crt"
+			ns = ns || src.DownwardAPI != nil
+		}
+		if token {
+			tokenVolumes[v.Name] = true
+			if !ca || !ns {
+				problems = append(problems, fmt.Sprintf("volume %s projects a token without the cluster's CA or the namespace", v.Name))
+			}
+		}
+	}
+	for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			if tokenVolumes[m.Name] {
+				mounted = true
+				if m.MountPath != tokenPath || !m.ReadOnly {
+					problems = append(problems, fmt.Sprintf("container %s mounts the token at %s (read-only %v), want %s read-only", c.Name, m.MountPath, m.ReadOnly, tokenPath))
+				}
+			}
+		}
+		if want := c.Name == "collector"; mounted != want {
+			problems = append(problems, fmt.Sprintf("container %s mounts an API token: %v, want %v", c.Name, mounted, want))
+		}
 	}
 	return problems
 }
