@@ -115,6 +115,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 	releases := release.New(cfg.NodeName, emit, cfg.Release)
+	releases.CountCgroupRemovals(func(foundBy string) { m.cgroupRemovals.WithLabelValues(foundBy).Inc() })
 	tracker := cri.NewTracker(cfg.NodeName, emit)
 	tracker.Subscribe(corr)
 	tracker.Subscribe(releases)

@@ -9,6 +9,20 @@ import (
 	"github.com/graceline/graceline/agent/cgroups"
 )
 
+// How a cgroup removal was found, for CountCgroupRemovals.
+const (
+	FoundByKernel = "kernel_event"
+	FoundByStat   = "stat"
+)
+
+// CountCgroupRemovals makes the watcher call count for each cgroup_removed
+// it emits, with FoundByKernel or FoundByStat. Call it before Run.
+func (w *Watcher) CountCgroupRemovals(count func(foundBy string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.countCgroup = count
+}
+
 // KernelCgroups is the eBPF probe's side of cgroup removal: it reports the
 // removal of the cgroups it is told about, by id, and drops every other
 // one in the kernel.
@@ -123,6 +137,6 @@ func (w *Watcher) CgroupRemoved(id uint64, at time.Time) {
 			continue
 		}
 		p.done = true
-		w.report(p, at)
+		w.report(p, at, FoundByKernel)
 	}
 }

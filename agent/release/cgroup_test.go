@@ -81,7 +81,10 @@ func (h *cgroupHost) rmdir(t *testing.T, rel string, i int) uint64 {
 	return id
 }
 
-type recorder struct{ events []*apiv1.Event }
+type recorder struct {
+	events  []*apiv1.Event
+	foundBy []string
+}
 
 func (r *recorder) emit(e *apiv1.Event) { r.events = append(r.events, e) }
 
@@ -104,6 +107,7 @@ func container(stopped bool) cri.ContainerInfo {
 func newTestWatcher(h *cgroupHost, k KernelCgroups) (*Watcher, *recorder) {
 	rec := &recorder{}
 	w := New("node", rec.emit, Config{Period: time.Hour, Recheck: time.Hour, GiveUp: time.Hour, CgroupRoot: h.root})
+	w.CountCgroupRemovals(func(by string) { rec.foundBy = append(rec.foundBy, by) })
 	if k != nil {
 		w.UseKernel(k)
 	}
@@ -113,16 +117,18 @@ func newTestWatcher(h *cgroupHost, k KernelCgroups) (*Watcher, *recorder) {
 func TestCgroupRemovalEvents(t *testing.T) {
 	kernelTime := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	cases := []struct {
-		name string
-		v1   []string
-		full bool
+		name    string
+		v1      []string
+		full    bool
+		foundBy string
 		// run drives the watcher through one container's stop and its
 		// cgroup's removal, and returns the time the removal should carry
 		// (zero: any time).
 		run func(t *testing.T, h *cgroupHost, w *Watcher) time.Time
 	}{
 		{
-			name: "a removal reported before the stop is emitted at the stop with the kernel's time",
+			name:    "a removal reported before the stop is emitted at the stop with the kernel's time",
+			foundBy: FoundByKernel,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
 				w.ContainerChanged(container(false))
 				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), kernelTime)
@@ -132,7 +138,8 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "a removal reported after the stop is emitted at once with the kernel's time",
+			name:    "a removal reported after the stop is emitted at once with the kernel's time",
+			foundBy: FoundByKernel,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
@@ -143,8 +150,9 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "on cgroup v1 the owner is done when the last hierarchy's directory goes",
-			v1:   []string{"cpu", "memory", "pids"},
+			name:    "on cgroup v1 the owner is done when the last hierarchy's directory goes",
+			v1:      []string{"cpu", "memory", "pids"},
+			foundBy: FoundByKernel,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
@@ -157,7 +165,8 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "a removal whose event was lost is found by the recheck",
+			name:    "a removal whose event was lost is found by the recheck",
+			foundBy: FoundByStat,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
@@ -172,7 +181,8 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "a directory removed before it was followed is found at the stop",
+			name:    "a directory removed before it was followed is found at the stop",
+			foundBy: FoundByStat,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
 				h.rmdir(t, testCgroup, 0)
 				w.ContainerChanged(container(false))
@@ -181,8 +191,9 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			},
 		},
 		{
-			name: "a cgroup the kernel cannot follow is polled for",
-			full: true,
+			name:    "a cgroup the kernel cannot follow is polled for",
+			full:    true,
+			foundBy: FoundByStat,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
@@ -209,6 +220,9 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			}
 			if e := got[0]; e.Path != testCgroup || e.Container.GetId() != "c1" || e.Pod.GetUid() != "u1" {
 				t.Errorf("cgroup_removed %v", e)
+			}
+			if len(rec.foundBy) != 1 || rec.foundBy[0] != tc.foundBy {
+				t.Errorf("counted as found by %v, want %s", rec.foundBy, tc.foundBy)
 			}
 			if !want.IsZero() && !got[0].Time.AsTime().Equal(want) {
 				t.Errorf("time %s, want the kernel's %s", got[0].Time.AsTime(), want)

@@ -99,8 +99,9 @@ type Watcher struct {
 	sandboxes  map[string]*owner
 	pending    []*pending
 	// kernel reports the removal of the cgroups in byID, when set.
-	kernel KernelCgroups
-	byID   map[uint64][]*owner
+	kernel      KernelCgroups
+	byID        map[uint64][]*owner
+	countCgroup func(foundBy string)
 }
 
 // New returns a Watcher that hands its events to emit.
@@ -204,12 +205,12 @@ func (w *Watcher) watchCgroup(o *owner) {
 		// owner stopped: a runtime may delete the task, and its cgroup
 		// with it, before it says the container stopped.
 		w.unfollow(o)
-		w.report(p, o.cgroupGone)
+		w.report(p, o.cgroupGone, FoundByKernel)
 	case p.gone():
 		// Gone while its removal event is still on its way, or gone on a
 		// hierarchy the kernel did not follow.
 		w.unfollow(o)
-		w.report(p, now)
+		w.report(p, now, FoundByStat)
 	default:
 		p.owner, p.checked = o, now
 		o.pending = p
@@ -217,9 +218,12 @@ func (w *Watcher) watchCgroup(o *owner) {
 	}
 }
 
-// report emits p's release at the given time.
-func (w *Watcher) report(p *pending, at time.Time) {
+// report emits p's release at the given time, found as foundBy says.
+func (w *Watcher) report(p *pending, at time.Time, foundBy string) {
 	w.emit(&apiv1.Event{Kind: p.kind, Time: timestamppb.New(at), Node: w.node, Pod: p.pod, Container: p.container, Path: p.path})
+	if p.kind == apiv1.KindCgroupRemoved && w.countCgroup != nil {
+		w.countCgroup(foundBy)
+	}
 }
 
 func (w *Watcher) add(p *pending) {
@@ -276,7 +280,7 @@ func (w *Watcher) poll() {
 			kept = append(kept, p)
 		case p.gone():
 			w.unfollow(p.owner)
-			w.report(p, now)
+			w.report(p, now, FoundByStat)
 		case now.Sub(p.since) > w.cfg.GiveUp:
 			// Still held: the stuck diagnosis reports it; stop polling.
 			w.unfollow(p.owner)
