@@ -85,6 +85,9 @@ type owner struct {
 	netNS     string
 	watched   bool // its resources are being watched already
 	removed   time.Time
+	// rootfsGone says its snapshot removal was reported: the owner is
+	// forgotten once its cgroup is watched too.
+	rootfsGone bool
 	cgroupWatch
 }
 
@@ -143,6 +146,9 @@ func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 	}
 	if info.Removed && o.removed.IsZero() {
 		o.removed = time.Now()
+	}
+	if o.watched && o.rootfsGone {
+		delete(w.containers, info.ID)
 	}
 }
 
@@ -248,8 +254,17 @@ func (w *Watcher) SnapshotRemoved(key, snapshotter string, at time.Time) {
 	if snapshotter != "" { // containerd 1.6 leaves it out
 		path = snapshotter + "/" + key
 	}
+	if o.rootfsGone {
+		return
+	}
+	o.rootfsGone = true
 	w.emit(&apiv1.Event{Kind: apiv1.KindRootfsReleased, Time: timestamppb.New(at), Node: w.node, Pod: o.pod, Container: o.container, Path: path})
-	delete(w.containers, key)
+	// A runtime may remove the snapshot before it reports the container
+	// stopped (containerd 1.6, seen through a relist): the container is
+	// kept until its cgroup is watched.
+	if o.watched {
+		delete(w.containers, key)
+	}
 }
 
 // Run polls pending resources until ctx ends.
