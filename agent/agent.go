@@ -82,6 +82,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.CRITimeout <= 0 {
 		return fmt.Errorf("CRI timeout must be positive, got %s", cfg.CRITimeout)
 	}
+	if err := cfg.Release.Validate(); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
@@ -112,6 +115,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 	releases := release.New(cfg.NodeName, emit, cfg.Release)
+	releases.CountCgroupRemovals(func(foundBy string) { m.cgroupRemovals.WithLabelValues(foundBy).Inc() })
 	tracker := cri.NewTracker(cfg.NodeName, emit)
 	tracker.Subscribe(corr)
 	tracker.Subscribe(releases)
@@ -137,7 +141,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	// The kernel source starts before the runtime is reached, so that no
 	// signal is missed while the agent waits for it.
-	if kernel, err := startKernel(ctx, cfg, tracker, emit, m, criMetrics, log, &wg); err != nil {
+	if kernel, err := startKernel(ctx, cfg, tracker, releases, emit, m, criMetrics, log, &wg); err != nil {
 		unavailable = append(unavailable, "ebpf")
 		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
 	} else if kernel {

@@ -42,6 +42,15 @@ type kernelSource struct {
 	cni       *cniRuns
 	cniDirs   []string
 	cniRescan time.Duration
+	// cgroups receives the removals of the cgroups it registered with the
+	// probe; nil when the probe does not report them.
+	cgroups cgroupRemovals
+}
+
+// cgroupRemovals is the release watcher's side of the kernel's cgroup
+// removal reports.
+type cgroupRemovals interface {
+	CgroupRemoved(id uint64, at time.Time)
 }
 
 func (k *kernelSource) run(ctx context.Context) {
@@ -93,6 +102,11 @@ func (k *kernelSource) handle(e termination.Event) {
 	case termination.EventCNIExec, termination.EventCNIOutput, termination.EventCNIExit:
 		if ev := k.cni.handle(e); ev != nil {
 			k.emit(ev)
+		}
+		return
+	case termination.EventCgroupRmdir:
+		if k.cgroups != nil {
+			k.cgroups.CgroupRemoved(e.CgroupID, e.Time)
 		}
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/graceline/graceline/agent/release"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
@@ -17,9 +18,17 @@ import (
 // for plugins installed after the agent started.
 const cniRescanPeriod = 30 * time.Second
 
+// kernelCgroups is the release watcher as the kernel source feeds it: it
+// registers the cgroups whose removal it waits for with the probe, and
+// learns of their removal from the probe's events.
+type kernelCgroups interface {
+	cgroupRemovals
+	UseKernel(release.KernelCgroups)
+}
+
 // startKernel loads the eBPF probes and starts attributing their events.
 // It reports false without error when the source is disabled.
-func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, emit func(*apiv1.Event), m *metrics, cm *cri.Metrics, log *slog.Logger, wg *sync.WaitGroup) (bool, error) {
+func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, releases kernelCgroups, emit func(*apiv1.Event), m *metrics, cm *cri.Metrics, log *slog.Logger, wg *sync.WaitGroup) (bool, error) {
 	up := cm.SourceUp.WithLabelValues("ebpf")
 	up.Set(0)
 	kc := cfg.Kernel
@@ -58,6 +67,12 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, emit fun
 	}
 	if err := probe.CNIOutputErr(); err != nil {
 		log.Warn("CNI plugins' error messages cannot be read; their failures are reported with exit codes only", "err", err)
+	}
+	if err := probe.CgroupRmdirErr(); err != nil {
+		log.Warn("removed cgroups are not reported by the kernel; they are polled for", "err", err)
+	} else {
+		releases.UseKernel(probe)
+		k.cgroups = releases
 	}
 	up.Set(1)
 	wg.Add(1)

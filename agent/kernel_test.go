@@ -106,3 +106,24 @@ func TestKernelAttribution(t *testing.T) {
 		})
 	}
 }
+
+type cgroupRemovalsFunc func(id uint64, at time.Time)
+
+func (f cgroupRemovalsFunc) CgroupRemoved(id uint64, at time.Time) { f(id, at) }
+
+// TestKernelCgroupRemoval checks that a removed cgroup goes to the release
+// watcher, and is neither emitted nor held as a process event.
+func TestKernelCgroupRemoval(t *testing.T) {
+	k, out := newTestKernelSource(t)
+	var gotID uint64
+	var gotAt time.Time
+	k.cgroups = cgroupRemovalsFunc(func(id uint64, at time.Time) { gotID, gotAt = id, at })
+	at := time.Now()
+	k.handle(termination.Event{Type: termination.EventCgroupRmdir, Time: at, CgroupID: 77, CgroupPath: "/k8s.io/abc"})
+	if gotID != 77 || !gotAt.Equal(at) {
+		t.Errorf("release watcher got id %d at %s, want 77 at %s", gotID, gotAt, at)
+	}
+	if len(*out) != 0 || len(k.pending) != 0 {
+		t.Errorf("a cgroup removal was emitted (%d) or held (%d)", len(*out), len(k.pending))
+	}
+}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/graceline/graceline/agent/release"
 )
 
 type metrics struct {
@@ -20,6 +22,8 @@ type metrics struct {
 	// cniUnparsable counts failed CNI plugin runs whose stdout was not a
 	// CNI error object.
 	cniUnparsable prometheus.Counter
+	// cgroupRemovals counts cgroup_removed events by how they were found.
+	cgroupRemovals *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,7 +41,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.cniUnparsable = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "graceline_cni_output_unparsable_total", Help: "Failed CNI plugin runs whose stdout was not a CNI error object; their events carry the raw output instead.",
 	})
-	reg.MustRegister(m.events, m.dropped, m.unattributed, m.cniUnparsable)
+	m.cgroupRemovals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "graceline_cgroup_removals_total", Help: "cgroup_removed events, by how the removal was found: a kernel event (the eBPF cgroup_rmdir probe) or a stat (polling, or a check).",
+	}, []string{"found_by"})
+	reg.MustRegister(m.events, m.dropped, m.unattributed, m.cniUnparsable, m.cgroupRemovals)
+	for _, by := range []string{release.FoundByKernel, release.FoundByStat} {
+		m.cgroupRemovals.WithLabelValues(by)
+	}
 	for _, r := range []string{"encode", "output", "ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable",
 		"cni_env_malformed", "cni_runs_full", "cni_exit_missed"} {
 		m.dropped.WithLabelValues(r)

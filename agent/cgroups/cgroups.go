@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Root is where the cgroup hierarchies are mounted.
@@ -71,6 +73,17 @@ func Exists(dirs []string) bool {
 		}
 	}
 	return false
+}
+
+// ID returns the id the kernel gives the cgroup at dir: on 64-bit kernels,
+// its kernfs node id, which is the directory's inode number. Ids are unique
+// within one hierarchy only.
+func ID(dir string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0, &os.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	return st.Ino, nil
 }
 
 // Procs lists the processes in the first of dirs that has a cgroup.procs.

@@ -2,14 +2,17 @@
 // containers' and sandbox's cgroups removed, its network namespace gone, its
 // rootfs snapshots removed, its volume mounts unmounted.
 //
-// Snapshot removal comes as a containerd event. The rest is polled, with a
-// bounded period, from the moment the runtime reports the owner stopped; the
-// watcher only stats paths and reads mountinfo, so it never holds a
-// resource it watches.
+// Snapshot removal comes as a containerd event, and cgroup removal as a
+// kernel event when the eBPF probe runs (see cgroup.go). The rest, and
+// cgroups without the probe, are polled with a bounded period from the
+// moment the runtime reports the owner stopped; the watcher only stats paths
+// and reads mountinfo, so it never holds a resource it watches.
 package release
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,6 +30,9 @@ import (
 type Config struct {
 	// Period is how often pending resources are checked.
 	Period time.Duration
+	// Recheck is how often a cgroup whose removal the kernel reports is
+	// checked all the same, in case its event was lost.
+	Recheck time.Duration
 	// GiveUp bounds how long one resource is watched.
 	GiveUp time.Duration
 	// KubeletRoot is the kubelet's --root-dir; empty skips mounts.
@@ -37,6 +43,25 @@ type Config struct {
 	MountInfo string
 }
 
+// MaxPeriod bounds Config.Period and Config.Recheck.
+const MaxPeriod = time.Minute
+
+// Validate checks that the periods are positive and bounded.
+func (c Config) Validate() error {
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"poll period", c.Period}, {"recheck period", c.Recheck}} {
+		if p.d <= 0 || p.d > MaxPeriod {
+			return fmt.Errorf("release %s %s: want more than 0 and at most %s", p.name, p.d, MaxPeriod)
+		}
+	}
+	if c.GiveUp <= 0 {
+		return errors.New("release give-up must be positive")
+	}
+	return nil
+}
+
 // pending is one resource waiting to be released.
 type pending struct {
 	kind      string
@@ -45,6 +70,12 @@ type pending struct {
 	pod       *apiv1.PodRef
 	container *apiv1.ContainerRef
 	since     time.Time
+	// owner is set for a cgroup whose removal the kernel reports: it is
+	// checked only every Config.Recheck, from checked on.
+	owner   *owner
+	checked time.Time
+	// done says it was reported already, by a kernel event.
+	done bool
 }
 
 type owner struct {
@@ -54,6 +85,10 @@ type owner struct {
 	netNS     string
 	watched   bool // its resources are being watched already
 	removed   time.Time
+	// rootfsGone says its snapshot removal was reported: the owner is
+	// forgotten once its cgroup is watched too.
+	rootfsGone bool
+	cgroupWatch
 }
 
 // Watcher is a cri.Subscriber that emits release events.
@@ -66,11 +101,15 @@ type Watcher struct {
 	containers map[string]*owner // by container ID, for snapshot keys
 	sandboxes  map[string]*owner
 	pending    []*pending
+	// kernel reports the removal of the cgroups in byID, when set.
+	kernel      KernelCgroups
+	byID        map[uint64][]*owner
+	countCgroup func(foundBy string)
 }
 
 // New returns a Watcher that hands its events to emit.
 func New(node string, emit func(*apiv1.Event), cfg Config) *Watcher {
-	return &Watcher{cfg: cfg, node: node, emit: emit, containers: map[string]*owner{}, sandboxes: map[string]*owner{}}
+	return &Watcher{cfg: cfg, node: node, emit: emit, containers: map[string]*owner{}, sandboxes: map[string]*owner{}, byID: map[uint64][]*owner{}}
 }
 
 func podRef(m cri.Meta) *apiv1.PodRef {
@@ -93,8 +132,13 @@ func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 		o = &owner{pod: podRef(info.Meta), container: &apiv1.ContainerRef{Id: info.ID, Name: info.Meta.ContainerName}}
 		w.containers[info.ID] = o
 	}
-	if info.CgroupsPath != "" {
+	if info.CgroupsPath != "" && !o.following {
 		o.cgroup = info.CgroupsPath
+	}
+	// A started container's cgroups exist: from now on their removal can
+	// be reported by the kernel.
+	if info.Pid > 0 && !info.Stopped {
+		w.follow(o)
 	}
 	if info.Stopped && !o.watched {
 		o.watched = true
@@ -102,6 +146,9 @@ func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 	}
 	if info.Removed && o.removed.IsZero() {
 		o.removed = time.Now()
+	}
+	if o.watched && o.rootfsGone {
+		delete(w.containers, info.ID)
 	}
 }
 
@@ -116,6 +163,9 @@ func (w *Watcher) SandboxChanged(info cri.SandboxInfo) {
 	}
 	if info.Removed {
 		delete(w.sandboxes, info.ID)
+	}
+	if !info.Stopped {
+		w.follow(o)
 	}
 	if !info.Stopped || o.watched {
 		return
@@ -134,15 +184,52 @@ func (w *Watcher) SandboxChanged(info cri.SandboxInfo) {
 	}
 }
 
+// watchCgroup starts waiting for a stopped owner's cgroup to be removed:
+// through the kernel's report when its directories are followed, by polling
+// otherwise.
 func (w *Watcher) watchCgroup(o *owner) {
 	if o.cgroup == "" {
 		return
 	}
-	dirs := cgroups.Dirs(w.cfg.CgroupRoot, o.cgroup)
+	dirs := o.dirs
+	if !o.following {
+		dirs = cgroups.Dirs(w.cfg.CgroupRoot, o.cgroup)
+	}
 	if len(dirs) == 0 {
+		w.unfollow(o)
 		return
 	}
-	w.add(&pending{kind: apiv1.KindCgroupRemoved, path: o.cgroup, pod: o.pod, container: o.container, gone: func() bool { return !cgroups.Exists(dirs) }})
+	p := &pending{kind: apiv1.KindCgroupRemoved, path: o.cgroup, pod: o.pod, container: o.container, gone: func() bool { return !cgroups.Exists(dirs) }}
+	if !o.following {
+		w.add(p)
+		return
+	}
+	now := time.Now()
+	switch {
+	case !o.cgroupGone.IsZero():
+		// The kernel reported it removed before the runtime reported the
+		// owner stopped: a runtime may delete the task, and its cgroup
+		// with it, before it says the container stopped.
+		w.unfollow(o)
+		w.report(p, o.cgroupGone, FoundByKernel)
+	case p.gone():
+		// Gone while its removal event is still on its way, or gone on a
+		// hierarchy the kernel did not follow.
+		w.unfollow(o)
+		w.report(p, now, FoundByStat)
+	default:
+		p.owner, p.checked = o, now
+		o.pending = p
+		w.add(p)
+	}
+}
+
+// report emits p's release at the given time, found as foundBy says.
+func (w *Watcher) report(p *pending, at time.Time, foundBy string) {
+	w.emit(&apiv1.Event{Kind: p.kind, Time: timestamppb.New(at), Node: w.node, Pod: p.pod, Container: p.container, Path: p.path})
+	if p.kind == apiv1.KindCgroupRemoved && w.countCgroup != nil {
+		w.countCgroup(foundBy)
+	}
 }
 
 func (w *Watcher) add(p *pending) {
@@ -167,8 +254,17 @@ func (w *Watcher) SnapshotRemoved(key, snapshotter string, at time.Time) {
 	if snapshotter != "" { // containerd 1.6 leaves it out
 		path = snapshotter + "/" + key
 	}
+	if o.rootfsGone {
+		return
+	}
+	o.rootfsGone = true
 	w.emit(&apiv1.Event{Kind: apiv1.KindRootfsReleased, Time: timestamppb.New(at), Node: w.node, Pod: o.pod, Container: o.container, Path: path})
-	delete(w.containers, key)
+	// A runtime may remove the snapshot before it reports the container
+	// stopped (containerd 1.6, seen through a relist): the container is
+	// kept until its cgroup is watched.
+	if o.watched {
+		delete(w.containers, key)
+	}
 }
 
 // Run polls pending resources until ctx ends.
@@ -192,14 +288,23 @@ func (w *Watcher) poll() {
 	kept := w.pending[:0]
 	for _, p := range w.pending {
 		switch {
+		case p.done:
+			// Reported by the kernel's event.
+		case p.owner != nil && now.Sub(p.checked) < w.cfg.Recheck && now.Sub(p.since) <= w.cfg.GiveUp:
+			// The kernel reports it; not due for a recheck yet.
+			kept = append(kept, p)
 		case p.gone():
-			w.emit(&apiv1.Event{Kind: p.kind, Time: timestamppb.New(now), Node: w.node, Pod: p.pod, Container: p.container, Path: p.path})
+			w.unfollow(p.owner)
+			w.report(p, now, FoundByStat)
 		case now.Sub(p.since) > w.cfg.GiveUp:
 			// Still held: the stuck diagnosis reports it; stop polling.
+			w.unfollow(p.owner)
 		default:
+			p.checked = now
 			kept = append(kept, p)
 		}
 	}
+	clear(w.pending[len(kept):])
 	w.pending = kept
 	// A removed container whose snapshot removal never came is forgotten.
 	for id, o := range w.containers {

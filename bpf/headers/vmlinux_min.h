@@ -103,6 +103,22 @@ struct task_struct {
 	struct mm_struct *mm;
 };
 
+/* cgroup_rmdir's subject. A cgroup's id is its kernfs node's id, which on
+ * 64-bit kernels is also its directory's inode number. */
+struct kernfs_node {
+	__u64 id;
+};
+
+struct cgroup_root {
+	int hierarchy_id;
+};
+
+struct cgroup {
+	int level;
+	struct kernfs_node *kn;
+	struct cgroup_root *root;
+};
+
 /* sys_enter's registers. Two flavours name the argument registers of
  * x86-64 and arm64; the program asks which one the running kernel has, so
  * one object serves both. */

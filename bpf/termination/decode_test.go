@@ -48,3 +48,26 @@ func TestDecodeCNIExec(t *testing.T) {
 		}
 	})
 }
+
+// TestDecodeCgroupRmdir checks a removed cgroup's record: its path is cut
+// at the length the kernel side gave, and a short record is refused.
+func TestDecodeCgroupRmdir(t *testing.T) {
+	var r terminationCgroupRmdirEvent
+	r.Type = uint32(EventCgroupRmdir)
+	r.Hierarchy = 4
+	r.Id = 1234
+	r.Flags = cgroupFlagPathTruncated
+	copy(int8sToBytes(r.Path[:]), "/k8s.io/abc\x00stale")
+	r.PathLen = uint32(len("/k8s.io/abc"))
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&r)), unsafe.Sizeof(r))
+	ev, ok := (&Probe{}).decode(raw)
+	if !ok || ev.Type != EventCgroupRmdir {
+		t.Fatalf("decode = %+v, %v", ev, ok)
+	}
+	if ev.CgroupPath != "/k8s.io/abc" || !ev.CgroupPathTruncated || ev.CgroupHierarchy != 4 || ev.CgroupID != 1234 {
+		t.Errorf("decoded %+v", ev)
+	}
+	if _, ok := (&Probe{}).decode(raw[:32]); ok {
+		t.Error("a short record decoded")
+	}
+}

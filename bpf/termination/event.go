@@ -19,6 +19,9 @@ const (
 	EventCNIExec   EventType = 5
 	EventCNIOutput EventType = 6
 	EventCNIExit   EventType = 7
+	// A cgroup directory whose id was registered with WatchCgroups was
+	// removed (the CgroupPath, CgroupHierarchy and CgroupID fields).
+	EventCgroupRmdir EventType = 8
 )
 
 // SignalResult is the kernel's verdict on a generated signal
@@ -96,4 +99,12 @@ type Event struct {
 	EnvTruncated bool
 	// Output is set for EventCNIOutput: bytes the plugin wrote to stdout.
 	Output []byte
+	// The Cgroup fields are set for EventCgroupRmdir: the directory's path
+	// from its hierarchy's root (cut at 255 bytes when CgroupPathTruncated),
+	// the hierarchy's id (0 is cgroup v2's), and the cgroup's id, which is
+	// the directory's inode number.
+	CgroupPath          string
+	CgroupPathTruncated bool
+	CgroupHierarchy     int32
+	CgroupID            uint64
 }

@@ -1,6 +1,7 @@
 // Package termination loads graceline's kernel probes for a pod's
 // termination (signals generated and delivered, process exits, execs that
-// enter a container, CNI plugin runs) and reads their events.
+// enter a container, CNI plugin runs, removed cgroup directories) and reads
+// their events.
 //
 // The typical path is New, then Run until the context ends, then Close.
 package termination
@@ -52,6 +53,8 @@ type Probe struct {
 	reader *ringbuf.Reader
 	// outputErr says why CNI plugins' stdout cannot be captured, if so.
 	outputErr error
+	// cgroupErr says why cgroup removals are not reported, if so.
+	cgroupErr error
 	// monoToWall converts the kernel's CLOCK_MONOTONIC stamps to wall time.
 	monoToWall time.Duration
 }
@@ -128,6 +131,12 @@ func New(cfg Config) (*Probe, error) {
 		p.outputErr = errors.New("disabled by configuration")
 	} else if l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_enter", Program: p.objs.CniWrite}); err != nil {
 		p.outputErr = fmt.Errorf("attach raw tracepoint sys_enter: %w", err)
+	} else {
+		p.links = append(p.links, l)
+	}
+	// Without the cgroup_rmdir probe the caller polls for removed cgroups.
+	if l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "cgroup_rmdir", Program: p.objs.CgroupRmdir}); err != nil {
+		p.cgroupErr = fmt.Errorf("attach raw tracepoint cgroup_rmdir: %w", err)
 	} else {
 		p.links = append(p.links, l)
 	}
@@ -210,6 +219,8 @@ func (p *Probe) decode(raw []byte) (Event, bool) {
 		return p.decodeCNIExec(raw)
 	case EventCNIOutput, EventCNIExit:
 		return p.decodeCNIOutput(raw)
+	case EventCgroupRmdir:
+		return p.decodeCgroupRmdir(raw)
 	}
 	if len(raw) < int(unsafe.Sizeof(terminationEvent{})) {
 		return Event{}, false
@@ -296,6 +307,24 @@ func (p *Probe) decodeCNIOutput(raw []byte) (Event, bool) {
 	}
 	return ev, true
 }
+
+func (p *Probe) decodeCgroupRmdir(raw []byte) (Event, bool) {
+	if len(raw) < int(unsafe.Sizeof(terminationCgroupRmdirEvent{})) {
+		return Event{}, false
+	}
+	r := (*terminationCgroupRmdirEvent)(unsafe.Pointer(&raw[0]))
+	return Event{
+		Type:                EventCgroupRmdir,
+		Time:                time.Unix(0, int64(r.TsNs)).Add(p.monoToWall),
+		CgroupPath:          string(int8sToBytes(r.Path[:min(int(r.PathLen), len(r.Path))])),
+		CgroupPathTruncated: r.Flags&cgroupFlagPathTruncated != 0,
+		CgroupHierarchy:     r.Hierarchy,
+		CgroupID:            r.Id,
+	}, true
+}
+
+// Twin of the C side's CGROUP_FLAG_PATH_TRUNCATED.
+const cgroupFlagPathTruncated = 1
 
 // Twins of the C side's CNI_FLAG_ENV_TRUNCATED and CNI_OUT_LEN.
 const (

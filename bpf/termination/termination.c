@@ -11,6 +11,10 @@
 // CNI_CONTAINERID, ...), the first bytes it writes to stdout (where a CNI
 // plugin reports its error) and its exit status sent up, so that a failing
 // network teardown can be told with the plugin's own words.
+//
+// Removed cgroup directories are reported too, but only those user space
+// asked for by id: the ones of stopped containers and sandboxes whose
+// removal it is waiting for.
 
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -26,6 +30,9 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define CNI_ENV_LEN 8192
 #define CNI_OUT_LEN 2048
 #define CNI_FLAG_ENV_TRUNCATED 1
+// A removed cgroup's path is sent up to CGROUP_PATH_LEN bytes, NUL included.
+#define CGROUP_PATH_LEN 256
+#define CGROUP_FLAG_PATH_TRUNCATED 1
 
 enum event_type {
 	EVENT_SIGNAL_GENERATE = 1,
@@ -35,6 +42,7 @@ enum event_type {
 	EVENT_CNI_EXEC = 5,
 	EVENT_CNI_OUTPUT = 6,
 	EVENT_CNI_EXIT = 7,
+	EVENT_CGROUP_RMDIR = 8,
 };
 
 enum disposition {
@@ -94,6 +102,17 @@ struct cni_output {
 	__u32 len;       // EVENT_CNI_OUTPUT: bytes in data
 	char comm[TASK_COMM_LEN];
 	char data[CNI_OUT_LEN];
+};
+
+// cgroup_rmdir_event carries a removed cgroup directory (EVENT_CGROUP_RMDIR).
+struct cgroup_rmdir_event {
+	__u64 ts_ns; // CLOCK_MONOTONIC
+	__u32 type;
+	__s32 hierarchy; // the hierarchy's id: 0 is cgroup v2's
+	__u64 id;        // the cgroup's kernfs id: its directory's inode number
+	__u32 flags;     // CGROUP_FLAG_*
+	__u32 path_len;  // bytes in path, NUL excluded
+	char path[CGROUP_PATH_LEN]; // from the hierarchy's root, e.g. /k8s.io/abc
 };
 
 // Set by the loader before the programs are loaded.
@@ -156,6 +175,17 @@ struct {
 	__type(value, __u32);
 } cni_procs SEC(".maps");
 
+// The cgroups whose removal user space waits for, by kernfs id, filled in
+// and emptied by user space. Ids are unique within one hierarchy only, so on
+// a cgroup v1 host an id may stand for directories of other hierarchies
+// too; user space tells them apart by the path.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_ids SEC(".maps");
+
 // cni_live counts the entries of cni_procs, so that the write probe can
 // return at once, without a map lookup, while no CNI plugin runs. An entry
 // that the LRU evicts is never subtracted; that costs lookups, nothing else.
@@ -165,6 +195,7 @@ __u32 cni_live = 0;
 const struct event *unused_event __attribute__((unused));
 const struct cni_exec *unused_cni_exec __attribute__((unused));
 const struct cni_output *unused_cni_output __attribute__((unused));
+const struct cgroup_rmdir_event *unused_cgroup_rmdir_event __attribute__((unused));
 
 static __always_inline void count_drop(__u32 reason)
 {
@@ -510,6 +541,40 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	barrier_var(len);
 	if (len > 0 && bpf_probe_read_user(&e->argv, len, (void *)start) == 0)
 		e->argv_len = len;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+// cgroup_rmdir(struct cgroup *cgrp, const char *path) runs once a cgroup
+// directory was removed, on any hierarchy, with the path from that
+// hierarchy's root. It is rare (once per container and controller at most),
+// and a hash lookup drops every cgroup nobody waits for.
+SEC("raw_tracepoint/cgroup_rmdir")
+int cgroup_rmdir(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct cgroup *cgrp = (struct cgroup *)ctx->args[0];
+	__u64 id = BPF_CORE_READ(cgrp, kn, id);
+	if (!bpf_map_lookup_elem(&cgroup_ids, &id))
+		return 0;
+	struct cgroup_rmdir_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(DROP_RINGBUF_FULL);
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = EVENT_CGROUP_RMDIR;
+	e->hierarchy = BPF_CORE_READ(cgrp, root, hierarchy_id);
+	e->id = id;
+	e->flags = 0;
+	e->path_len = 0;
+	long n = bpf_probe_read_kernel_str(&e->path, sizeof(e->path), (const char *)ctx->args[1]);
+	if (n > 0) {
+		e->path_len = n - 1;
+		if (n == sizeof(e->path))
+			e->flags |= CGROUP_FLAG_PATH_TRUNCATED;
+	} else {
+		e->path[0] = 0;
+	}
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -19,6 +19,17 @@ type terminationBucket struct {
 	LastNs uint64
 }
 
+type terminationCgroupRmdirEvent struct {
+	_         structs.HostLayout
+	TsNs      uint64
+	Type      uint32
+	Hierarchy int32
+	Id        uint64
+	Flags     uint32
+	PathLen   uint32
+	Path      [256]int8
+}
+
 type terminationCniDirKey struct {
 	_   structs.HostLayout
 	Ino uint64
@@ -77,26 +88,29 @@ type terminationEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	terminationMapBuckets           = "buckets"
-	terminationMapCniDirs           = "cni_dirs"
-	terminationMapCniProcs          = "cni_procs"
-	terminationMapDrops             = "drops"
-	terminationMapEvents            = "events"
-	terminationProgCniWrite         = "cni_write"
-	terminationProgSchedProcessExec = "sched_process_exec"
-	terminationProgSchedProcessExit = "sched_process_exit"
-	terminationProgSignalDeliver    = "signal_deliver"
-	terminationProgSignalGenerate   = "signal_generate"
-	terminationVarBurst             = "burst"
-	terminationVarCniLive           = "cni_live"
-	terminationVarHostMntns         = "host_mntns"
-	terminationVarIncludeHost       = "include_host"
-	terminationVarRatePerSec        = "rate_per_sec"
-	terminationVarSignalMask        = "signal_mask"
-	terminationVarSysWriteNr        = "sys_write_nr"
-	terminationVarUnusedCniExec     = "unused_cni_exec"
-	terminationVarUnusedCniOutput   = "unused_cni_output"
-	terminationVarUnusedEvent       = "unused_event"
+	terminationMapBuckets                = "buckets"
+	terminationMapCgroupIds              = "cgroup_ids"
+	terminationMapCniDirs                = "cni_dirs"
+	terminationMapCniProcs               = "cni_procs"
+	terminationMapDrops                  = "drops"
+	terminationMapEvents                 = "events"
+	terminationProgCgroupRmdir           = "cgroup_rmdir"
+	terminationProgCniWrite              = "cni_write"
+	terminationProgSchedProcessExec      = "sched_process_exec"
+	terminationProgSchedProcessExit      = "sched_process_exit"
+	terminationProgSignalDeliver         = "signal_deliver"
+	terminationProgSignalGenerate        = "signal_generate"
+	terminationVarBurst                  = "burst"
+	terminationVarCniLive                = "cni_live"
+	terminationVarHostMntns              = "host_mntns"
+	terminationVarIncludeHost            = "include_host"
+	terminationVarRatePerSec             = "rate_per_sec"
+	terminationVarSignalMask             = "signal_mask"
+	terminationVarSysWriteNr             = "sys_write_nr"
+	terminationVarUnusedCgroupRmdirEvent = "unused_cgroup_rmdir_event"
+	terminationVarUnusedCniExec          = "unused_cni_exec"
+	terminationVarUnusedCniOutput        = "unused_cni_output"
+	terminationVarUnusedEvent            = "unused_event"
 )
 
 // loadTermination returns the embedded CollectionSpec for termination.
@@ -141,6 +155,7 @@ type terminationSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type terminationProgramSpecs struct {
+	CgroupRmdir      *ebpf.ProgramSpec `ebpf:"cgroup_rmdir"`
 	CniWrite         *ebpf.ProgramSpec `ebpf:"cni_write"`
 	SchedProcessExec *ebpf.ProgramSpec `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.ProgramSpec `ebpf:"sched_process_exit"`
@@ -152,27 +167,29 @@ type terminationProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type terminationMapSpecs struct {
-	Buckets  *ebpf.MapSpec `ebpf:"buckets"`
-	CniDirs  *ebpf.MapSpec `ebpf:"cni_dirs"`
-	CniProcs *ebpf.MapSpec `ebpf:"cni_procs"`
-	Drops    *ebpf.MapSpec `ebpf:"drops"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
+	Buckets   *ebpf.MapSpec `ebpf:"buckets"`
+	CgroupIds *ebpf.MapSpec `ebpf:"cgroup_ids"`
+	CniDirs   *ebpf.MapSpec `ebpf:"cni_dirs"`
+	CniProcs  *ebpf.MapSpec `ebpf:"cni_procs"`
+	Drops     *ebpf.MapSpec `ebpf:"drops"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
 }
 
 // terminationVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type terminationVariableSpecs struct {
-	Burst           *ebpf.VariableSpec `ebpf:"burst"`
-	CniLive         *ebpf.VariableSpec `ebpf:"cni_live"`
-	HostMntns       *ebpf.VariableSpec `ebpf:"host_mntns"`
-	IncludeHost     *ebpf.VariableSpec `ebpf:"include_host"`
-	RatePerSec      *ebpf.VariableSpec `ebpf:"rate_per_sec"`
-	SignalMask      *ebpf.VariableSpec `ebpf:"signal_mask"`
-	SysWriteNr      *ebpf.VariableSpec `ebpf:"sys_write_nr"`
-	UnusedCniExec   *ebpf.VariableSpec `ebpf:"unused_cni_exec"`
-	UnusedCniOutput *ebpf.VariableSpec `ebpf:"unused_cni_output"`
-	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
+	Burst                  *ebpf.VariableSpec `ebpf:"burst"`
+	CniLive                *ebpf.VariableSpec `ebpf:"cni_live"`
+	HostMntns              *ebpf.VariableSpec `ebpf:"host_mntns"`
+	IncludeHost            *ebpf.VariableSpec `ebpf:"include_host"`
+	RatePerSec             *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	SignalMask             *ebpf.VariableSpec `ebpf:"signal_mask"`
+	SysWriteNr             *ebpf.VariableSpec `ebpf:"sys_write_nr"`
+	UnusedCgroupRmdirEvent *ebpf.VariableSpec `ebpf:"unused_cgroup_rmdir_event"`
+	UnusedCniExec          *ebpf.VariableSpec `ebpf:"unused_cni_exec"`
+	UnusedCniOutput        *ebpf.VariableSpec `ebpf:"unused_cni_output"`
+	UnusedEvent            *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // terminationObjects contains all objects after they have been loaded into the kernel.
@@ -195,16 +212,18 @@ func (o *terminationObjects) Close() error {
 //
 // It can be passed to loadTerminationObjects or ebpf.CollectionSpec.LoadAndAssign.
 type terminationMaps struct {
-	Buckets  *ebpf.Map `ebpf:"buckets"`
-	CniDirs  *ebpf.Map `ebpf:"cni_dirs"`
-	CniProcs *ebpf.Map `ebpf:"cni_procs"`
-	Drops    *ebpf.Map `ebpf:"drops"`
-	Events   *ebpf.Map `ebpf:"events"`
+	Buckets   *ebpf.Map `ebpf:"buckets"`
+	CgroupIds *ebpf.Map `ebpf:"cgroup_ids"`
+	CniDirs   *ebpf.Map `ebpf:"cni_dirs"`
+	CniProcs  *ebpf.Map `ebpf:"cni_procs"`
+	Drops     *ebpf.Map `ebpf:"drops"`
+	Events    *ebpf.Map `ebpf:"events"`
 }
 
 func (m *terminationMaps) Close() error {
 	return _TerminationClose(
 		m.Buckets,
+		m.CgroupIds,
 		m.CniDirs,
 		m.CniProcs,
 		m.Drops,
@@ -216,22 +235,24 @@ func (m *terminationMaps) Close() error {
 //
 // It can be passed to loadTerminationObjects or ebpf.CollectionSpec.LoadAndAssign.
 type terminationVariables struct {
-	Burst           *ebpf.Variable `ebpf:"burst"`
-	CniLive         *ebpf.Variable `ebpf:"cni_live"`
-	HostMntns       *ebpf.Variable `ebpf:"host_mntns"`
-	IncludeHost     *ebpf.Variable `ebpf:"include_host"`
-	RatePerSec      *ebpf.Variable `ebpf:"rate_per_sec"`
-	SignalMask      *ebpf.Variable `ebpf:"signal_mask"`
-	SysWriteNr      *ebpf.Variable `ebpf:"sys_write_nr"`
-	UnusedCniExec   *ebpf.Variable `ebpf:"unused_cni_exec"`
-	UnusedCniOutput *ebpf.Variable `ebpf:"unused_cni_output"`
-	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
+	Burst                  *ebpf.Variable `ebpf:"burst"`
+	CniLive                *ebpf.Variable `ebpf:"cni_live"`
+	HostMntns              *ebpf.Variable `ebpf:"host_mntns"`
+	IncludeHost            *ebpf.Variable `ebpf:"include_host"`
+	RatePerSec             *ebpf.Variable `ebpf:"rate_per_sec"`
+	SignalMask             *ebpf.Variable `ebpf:"signal_mask"`
+	SysWriteNr             *ebpf.Variable `ebpf:"sys_write_nr"`
+	UnusedCgroupRmdirEvent *ebpf.Variable `ebpf:"unused_cgroup_rmdir_event"`
+	UnusedCniExec          *ebpf.Variable `ebpf:"unused_cni_exec"`
+	UnusedCniOutput        *ebpf.Variable `ebpf:"unused_cni_output"`
+	UnusedEvent            *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // terminationPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadTerminationObjects or ebpf.CollectionSpec.LoadAndAssign.
 type terminationPrograms struct {
+	CgroupRmdir      *ebpf.Program `ebpf:"cgroup_rmdir"`
 	CniWrite         *ebpf.Program `ebpf:"cni_write"`
 	SchedProcessExec *ebpf.Program `ebpf:"sched_process_exec"`
 	SchedProcessExit *ebpf.Program `ebpf:"sched_process_exit"`
@@ -241,6 +262,7 @@ type terminationPrograms struct {
 
 func (p *terminationPrograms) Close() error {
 	return _TerminationClose(
+		p.CgroupRmdir,
 		p.CniWrite,
 		p.SchedProcessExec,
 		p.SchedProcessExit,
