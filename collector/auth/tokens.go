@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
+	"syscall"
 )
 
 // Role is what a token allows.
@@ -73,15 +75,17 @@ func ParseTokens(b []byte) (*Tokens, error) {
 	return t, nil
 }
 
-// LoadTokens reads a token file. The file must not be readable by others:
-// it holds credentials.
+// LoadTokens reads a token file. It holds credentials, so nobody else may
+// read it: no access for others, and group read only for a group of this
+// process (a Kubernetes Secret volume with fsGroup gives its files to the
+// pod's group, mode 0440).
 func LoadTokens(path string) (*Tokens, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("read token file: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("token file %s is accessible to group or others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	if err := private(fi); err != nil {
+		return nil, fmt.Errorf("token file %s %w", path, err)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -138,4 +142,27 @@ func EnsureTokenFile(path string) (bool, error) {
 		return false, fmt.Errorf("write token file: %w", err)
 	}
 	return true, nil
+}
+
+// private checks a token file's mode and group, as LoadTokens says.
+func private(fi os.FileInfo) error {
+	perm := fi.Mode().Perm()
+	if perm&0o037 != 0 {
+		return fmt.Errorf("is accessible to others, or writable by its group (mode %v); chmod 600 it", perm)
+	}
+	if perm&0o040 == 0 {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("is readable by its group (mode %v), whose id is unknown; chmod 600 it", perm)
+	}
+	groups, err := os.Getgroups()
+	if err != nil {
+		return fmt.Errorf("is readable by its group (mode %v), and this process's groups are unknown: %w", perm, err)
+	}
+	if int(st.Gid) == os.Getegid() || slices.Contains(groups, int(st.Gid)) {
+		return nil
+	}
+	return fmt.Errorf("is readable by group %d (mode %v), which is not this process's; chmod 600 it, or give it this process's group", st.Gid, perm)
 }

@@ -68,8 +68,45 @@ func TestGeneratedTokenFile(t *testing.T) {
 	if _, err := LoadTokens(path); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(path, 0o644)
-	if _, err := LoadTokens(path); err == nil {
-		t.Error("a world-readable token file was accepted")
+}
+
+func TestTokenFileAccess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if _, err := EnsureTokenFile(path); err != nil {
+		t.Fatal(err)
+	}
+	// A group this process is not in: the highest id, which nothing uses.
+	const stranger = 65534
+	cases := []struct {
+		name string
+		mode os.FileMode
+		gid  int // -1: this process's group
+		ok   bool
+	}{
+		{"private to its owner", 0o600, -1, true},
+		{"read-only to its owner", 0o400, -1, true},
+		{"readable by this process's group, as a Secret with fsGroup", 0o440, -1, true},
+		{"readable by another group", 0o440, stranger, false},
+		{"writable by its group", 0o460, -1, false},
+		{"readable by others", 0o604, -1, false},
+		{"world-readable", 0o644, -1, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			gid := tc.gid
+			if gid == -1 {
+				gid = os.Getegid()
+			}
+			if err := os.Chown(path, -1, gid); err != nil {
+				t.Skipf("cannot give the file group %d: %v", gid, err)
+			}
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadTokens(path)
+			if (err == nil) != tc.ok {
+				t.Errorf("LoadTokens with mode %v and group %d: err = %v, want ok %v", tc.mode, gid, err, tc.ok)
+			}
+		})
 	}
 }
