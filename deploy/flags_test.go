@@ -10,8 +10,8 @@ import (
 )
 
 // binaries maps the image each container runs to the command built from
-// cmd/<name>; containers of other images (the tokens init container) are
-// not graceline's.
+// cmd/<name>; a container of any other image is not graceline's, and its
+// arguments are not checked.
 var binaries = map[string]string{
 	"ghcr.io/graceline/graceline-agent":     "graceline-agent",
 	"ghcr.io/graceline/graceline-collector": "graceline-collector",

@@ -41,6 +41,18 @@ func cniVolume(r *rendering, dir string) *corev1.Volume {
 	panic("no agent volume " + name)
 }
 
+// tokensVolume returns the collector's volume of the Secret with its
+// tokens, which must exist.
+func tokensVolume(r *rendering) *corev1.Volume {
+	volumes := r.pod(collectorName).Volumes
+	for i := range volumes {
+		if s := volumes[i].Secret; s != nil && s.SecretName == collectorTokensSecret {
+			return &volumes[i]
+		}
+	}
+	panic("no collector volume of Secret " + collectorTokensSecret)
+}
+
 // TestChecksCatchMistakes makes sure that every kind of check can fail: each
 // mistake, made on a copy of a good rendering, must be reported by its
 // check, which finds nothing wrong with the original.
@@ -88,16 +100,37 @@ func TestChecksCatchMistakes(t *testing.T) {
 			{"a writable CNI bin dir is caught", checkHostPaths, func(r *rendering) { cniMount(r, "/opt/cni/bin").ReadOnly = false }},
 			{"an agent that gets an API token is caught", checkAgentToken, func(r *rendering) { r.pod(agentName).AutomountServiceAccountToken = nil }},
 			{"a collector without its API token is caught", checkCollectorClusterSide, func(r *rendering) { collector(r).VolumeMounts = nil }},
-			{"an automounted token, which the init container gets too, is caught", checkCollectorClusterSide, func(r *rendering) {
-				yes := true
+			{"an automounted token, which every container would get, is caught", checkCollectorClusterSide, func(r *rendering) {
 				r.pod(collectorName).AutomountServiceAccountToken = &yes
 			}},
-			{"an init container with the API token is caught", checkCollectorClusterSide, func(r *rendering) {
+			{"a sidecar given the API token is caught", checkCollectorClusterSide, func(r *rendering) {
 				spec := r.pod(collectorName)
-				spec.InitContainers[0].VolumeMounts = append(spec.InitContainers[0].VolumeMounts, corev1.VolumeMount{Name: "kube-api-access", MountPath: tokenPath, ReadOnly: true})
+				spec.Containers = append(spec.Containers, corev1.Container{Name: "sidecar", VolumeMounts: []corev1.VolumeMount{{Name: "kube-api-access", MountPath: tokenPath, ReadOnly: true}}})
+			}},
+			{"an init container given the API token is caught", checkCollectorClusterSide, func(r *rendering) {
+				spec := r.pod(collectorName)
+				spec.InitContainers = append(spec.InitContainers, corev1.Container{Name: "setup", VolumeMounts: []corev1.VolumeMount{{Name: "kube-api-access", MountPath: tokenPath, ReadOnly: true}}})
 			}},
 			{"a collector whose cluster side is left to auto is caught", checkCollectorClusterSide, func(r *rendering) {
 				collector(r).Args = slices.DeleteFunc(collector(r).Args, func(a string) bool { return strings.HasPrefix(a, "--kubernetes=") })
+			}},
+			{"a token file that others may read (mode 0444) is caught", checkCollectorTokenFile, func(r *rendering) {
+				mode := int32(0o444)
+				tokensVolume(r).Secret.DefaultMode = &mode
+			}},
+			{"a token file that its group may write (item mode 0460) is caught", checkCollectorTokenFile, func(r *rendering) {
+				mode := int32(0o460)
+				tokensVolume(r).Secret.Items[0].Mode = &mode
+			}},
+			{"a writable token mount is caught", checkCollectorTokenFile, func(r *rendering) {
+				for i, vm := range collector(r).VolumeMounts {
+					if vm.Name == tokensVolume(r).Name {
+						collector(r).VolumeMounts[i].ReadOnly = false
+					}
+				}
+			}},
+			{"a collector pod without fsGroup is caught", checkCollectorTokenFile, func(r *rendering) {
+				r.pod(collectorName).SecurityContext.FSGroup = nil
 			}},
 			{"a missing priority class is caught", checkPriority, func(r *rendering) { r.pod(agentName).PriorityClassName = "system-node-critical" }},
 			{"a rolling collector is caught", checkCollectorRollout, func(r *rendering) {

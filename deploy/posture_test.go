@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -31,6 +32,7 @@ var postureChecks = []check{
 	{"the agent mounts exactly the host paths it reads, read-only but for its spool", checkHostPaths},
 	{"no ServiceAccount token reaches the agent", checkAgentToken},
 	{"the collector runs its cluster side, said on, with a ServiceAccount token in its container only", checkCollectorClusterSide},
+	{"the collector reads its tokens from their Secret, read-only, mode 0440, in the pod's fsGroup", checkCollectorTokenFile},
 	{"the agent's priority class exists and ranks below the system classes", checkPriority},
 	{"the collector runs one replica and is recreated, never rolled", checkCollectorRollout},
 }
@@ -312,7 +314,8 @@ func checkCollectorClusterSide(r *rendering) (problems []string) {
 		problems = append(problems, fmt.Sprintf("the collector passes --kubernetes=%q, want on: auto would turn the cluster side off without a word", mode))
 	}
 	// The pod's setting wins over its ServiceAccount's. Automounting would
-	// give the token to the init container too.
+	// give the token to every container of the pod, not to the collector's
+	// alone.
 	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
 		problems = append(problems, "the collector's pod does not set automountServiceAccountToken: false")
 	}
@@ -348,7 +351,7 @@ func checkTokenMounts(spec *corev1.PodSpec) (problems []string) {
 			}
 		}
 	}
-	for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+	for _, c := range containers(spec) {
 		mounted := false
 		for _, m := range c.VolumeMounts {
 			if tokenVolumes[m.Name] {
@@ -363,6 +366,67 @@ func checkTokenMounts(spec *corev1.PodSpec) (problems []string) {
 		}
 	}
 	return problems
+}
+
+// collectorTokensSecret is the Secret the README has the collector's
+// tokens put in, under the key "tokens".
+const collectorTokensSecret = "graceline-collector-tokens"
+
+// checkCollectorTokenFile follows the collector's --token-file to the
+// Secret it is read from. The kubelet writes a Secret's files as root and,
+// with fsGroup, gives them the pod's group, which is one of the
+// collector's groups: mode 0440 lets the collector read the file, and
+// nobody else. The collector refuses a file that others may read or that
+// its group may write.
+func checkCollectorTokenFile(r *rendering) (problems []string) {
+	spec := r.pod(collectorName)
+	c := spec.Containers[0]
+	if sc := spec.SecurityContext; sc == nil || sc.FSGroup == nil {
+		problems = append(problems, "the collector's pod sets no fsGroup, so the token file's group is not the collector's")
+	}
+	path, ok := flagValue(c.Args, "token-file")
+	if !ok {
+		return append(problems, "the collector has no --token-file")
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range spec.Volumes {
+		volumes[v.Name] = v
+	}
+	for _, m := range c.VolumeMounts {
+		name, ok := strings.CutPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/")
+		if !ok {
+			continue
+		}
+		secret := volumes[m.Name].Secret
+		if secret == nil || secret.SecretName != collectorTokensSecret {
+			return append(problems, fmt.Sprintf("--token-file=%s: volume %s is not Secret %s", path, m.Name, collectorTokensSecret))
+		}
+		if !m.ReadOnly {
+			problems = append(problems, fmt.Sprintf("volume %s, the token file's, is mounted writable", m.Name))
+		}
+		// Without items, every key is a file of its own name.
+		mode, found := secret.DefaultMode, len(secret.Items) == 0 && name == "tokens"
+		for _, item := range secret.Items {
+			if item.Key == "tokens" && item.Path == name {
+				found = true
+				if item.Mode != nil {
+					mode = item.Mode
+				}
+			}
+		}
+		if !found {
+			return append(problems, fmt.Sprintf("--token-file=%s: Secret %s's key tokens is not projected to %s", path, collectorTokensSecret, name))
+		}
+		if mode == nil || *mode != 0o440 {
+			got := fmt.Sprintf("%#o (the default)", corev1.SecretVolumeSourceDefaultMode)
+			if mode != nil {
+				got = fmt.Sprintf("%#o", *mode)
+			}
+			problems = append(problems, fmt.Sprintf("the token file's mode is %s, want 0440: read by its group, no one else", got))
+		}
+		return problems
+	}
+	return append(problems, fmt.Sprintf("--token-file=%s is in no volume the collector mounts", path))
 }
 
 func checkPriority(r *rendering) []string {
