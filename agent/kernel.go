@@ -189,7 +189,9 @@ func (k *kernelSource) convert(e termination.Event, ref *containerRef) *apiv1.Ev
 	ev := &apiv1.Event{Time: timestamppb.New(e.Time), Node: k.node}
 	if ref != nil {
 		ev.Pod = ref.pod
-		ev.Container = &apiv1.ContainerRef{Id: ref.id, Name: ref.name}
+		if !ref.sandbox {
+			ev.Container = &apiv1.ContainerRef{Id: ref.id, Name: ref.name}
+		}
 	}
 	target := &apiv1.Task{Pid: int32(e.Pid), Tid: int32(e.Tid), Comm: e.Comm}
 	switch e.Type {
@@ -198,7 +200,7 @@ func (k *kernelSource) convert(e termination.Event, ref *containerRef) *apiv1.Ev
 		ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal), Result: e.Result.String()}
 		ev.Target = target
 		ev.Sender = &apiv1.Sender{Pid: int32(e.SenderPid), Comm: e.SenderComm}
-		if s, ok := k.reg.lookup(e.SenderMntNS, e.Time); ok {
+		if s, ok := k.reg.lookup(e.SenderMntNS, e.Time); ok && !s.sandbox {
 			ev.Sender.ContainerId = s.id
 		}
 	case termination.EventSignalDeliver:

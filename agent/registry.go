@@ -17,6 +17,9 @@ type containerRef struct {
 	name    string
 	pod     *apiv1.PodRef
 	preStop []string // the preStop exec command, if any
+	// sandbox says that id is a sandbox's: events of its processes are the
+	// pod's, with no container.
+	sandbox bool
 	stopped time.Time
 	removed time.Time
 }
@@ -67,10 +70,14 @@ func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
 }
 
 // SandboxChanged is part of cri.Subscriber. Sandboxes are known so that a
-// CNI plugin run, which names only its sandbox, finds its pod.
+// CNI plugin run, which names only its sandbox, finds its pod, and so that
+// the sandbox's own processes (pause) are attributed to the pod.
 func (r *registry) SandboxChanged(info cri.SandboxInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, func() *containerRef {
+		return &containerRef{id: info.ID, sandbox: true, pod: metaPod(info.Meta)}
+	})
 	if ref, ok := r.sandboxes[info.ID]; ok {
 		if info.Removed && ref.removed.IsZero() {
 			ref.removed = r.now()
@@ -80,7 +87,7 @@ func (r *registry) SandboxChanged(info cri.SandboxInfo) {
 	if info.Removed || (info.Meta.PodUID == "" && info.Meta.PodName == "") {
 		return
 	}
-	r.sandboxes[info.ID] = &sandboxRef{pod: &apiv1.PodRef{Namespace: info.Meta.PodNamespace, Name: info.Meta.PodName, Uid: info.Meta.PodUID}}
+	r.sandboxes[info.ID] = &sandboxRef{pod: metaPod(info.Meta)}
 }
 
 // sandboxPod returns the pod of a sandbox, or nil.
@@ -97,47 +104,59 @@ func (r *registry) sandboxPod(id string) *apiv1.PodRef {
 func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if info.Pid == 0 {
+	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, func() *containerRef {
+		ref := &containerRef{id: info.ID, name: info.Meta.ContainerName, pod: metaPod(info.Meta)}
+		if h := info.Meta.PreStop; h != nil && h.Exec != nil {
+			ref.preStop = slices.Clone(h.Exec.Command)
+		}
+		return ref
+	})
+}
+
+// learn records the mount namespace of a container or sandbox from its pid
+// the first time it runs, and when it ends; the caller holds r.mu.
+func (r *registry) learn(id string, pid int32, stopped, removed bool, newRef func() *containerRef) {
+	if pid == 0 {
 		return
 	}
-	if ns, ok := r.byID[info.ID]; ok {
-		// The namespace is known; only the end of the container matters.
-		// A newer container may hold the same inode by now.
-		if ref := r.byNS[ns]; ref != nil && ref.id == info.ID {
-			if (info.Stopped || info.Removed) && ref.stopped.IsZero() {
+	if ns, ok := r.byID[id]; ok {
+		// The namespace is known; only the end matters. A newer container
+		// may hold the same inode by now.
+		if ref := r.byNS[ns]; ref != nil && ref.id == id {
+			if (stopped || removed) && ref.stopped.IsZero() {
 				ref.stopped = r.now()
 			}
-			if info.Removed && ref.removed.IsZero() {
+			if removed && ref.removed.IsZero() {
 				ref.removed = r.now()
 			}
 		}
 		return
 	}
-	if info.Stopped || info.Removed {
+	if stopped || removed {
 		return
 	}
-	ns, err := termination.MountNamespace(int(info.Pid))
+	ns, err := termination.MountNamespace(int(pid))
 	if err != nil {
-		// The container may already be gone; its events stay unattributed.
-		r.log.Debug("container mount namespace unknown", "container", info.ID, "err", err)
+		// It may already be gone; its events stay unattributed.
+		r.log.Debug("mount namespace unknown", "id", id, "err", err)
 		return
-	}
-	ref := &containerRef{id: info.ID, name: info.Meta.ContainerName}
-	if info.Meta.PodUID != "" || info.Meta.PodName != "" {
-		ref.pod = &apiv1.PodRef{Namespace: info.Meta.PodNamespace, Name: info.Meta.PodName, Uid: info.Meta.PodUID}
-	}
-	if h := info.Meta.PreStop; h != nil && h.Exec != nil {
-		ref.preStop = slices.Clone(h.Exec.Command)
 	}
 	if old := r.byNS[ns]; old != nil {
-		delete(r.byID, old.id) // the inode was reused: the old container is gone
+		delete(r.byID, old.id) // the inode was reused: the old owner is gone
 	}
-	r.byNS[ns] = ref
-	r.byID[info.ID] = ns
+	r.byNS[ns] = newRef()
+	r.byID[id] = ns
 	select {
 	case r.changed <- struct{}{}:
 	default:
 	}
+}
+
+func metaPod(m cri.Meta) *apiv1.PodRef {
+	if m.PodUID == "" && m.PodName == "" {
+		return nil
+	}
+	return &apiv1.PodRef{Namespace: m.PodNamespace, Name: m.PodName, Uid: m.PodUID}
 }
 
 // lookup returns the container living in mount namespace ns at time at.

@@ -56,3 +56,26 @@ func TestRegistryNamespaceReuse(t *testing.T) {
 		t.Errorf("the new container was marked ended: %+v", ref)
 	}
 }
+
+// A sandbox's processes (pause) are the pod's, with no container.
+func TestRegistrySandbox(t *testing.T) {
+	pid := int32(os.Getpid())
+	ns, err := termination.MountNamespace(int(pid))
+	if err != nil {
+		t.Skipf("cannot read this process's mount namespace: %v", err)
+	}
+	r := newRegistry(time.Minute, slog.New(slog.DiscardHandler))
+	meta := cri.Meta{PodNamespace: "ns", PodName: "p", PodUID: "u1"}
+	r.SandboxChanged(cri.SandboxInfo{ID: "sb", Pid: pid, Meta: meta})
+	ref, ok := r.lookup(ns, time.Now())
+	if !ok || !ref.sandbox || ref.pod.GetUid() != "u1" {
+		t.Fatalf("lookup = %+v, %v; want the sandbox of pod u1", ref, ok)
+	}
+	if p := r.sandboxPod("sb"); p.GetUid() != "u1" {
+		t.Errorf("sandboxPod = %v, want pod u1", p)
+	}
+	r.SandboxChanged(cri.SandboxInfo{ID: "sb", Pid: pid, Meta: meta, Stopped: true})
+	if _, ok := r.lookup(ns, time.Now().Add(time.Second)); ok {
+		t.Errorf("an event after the sandbox stopped is still attributed to it")
+	}
+}

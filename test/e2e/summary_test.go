@@ -156,6 +156,13 @@ func TestTerminationSummary(t *testing.T) {
 					if hasKind(agent.forPod(tc.spec.UID), apiv1.KindStuck) {
 						t.Errorf("a normal deletion was reported stuck")
 					}
+					// The sandbox's own process belongs to the pod, not to
+					// a container.
+					waitFor(t, 30*time.Second, "the pause process's exit, attributed to the pod", func() bool {
+						return findWhere(agent.forPod(tc.spec.UID), apiv1.KindProcessExited, func(e *apiv1.Event) bool {
+							return e.GetProcess().GetComm() == "pause" && e.Container == nil
+						}) != nil
+					})
 				})
 			}
 		})
