@@ -201,10 +201,15 @@ func (c *Containerd) waitReady(ctx context.Context) error {
 			return ctx.Err()
 		default:
 		}
+		// The CRI answers Version before it has recovered its state; until
+		// then other calls fail with "server is not initialized yet".
 		rs, err := cri.Dial(ctx, c.Endpoint(), 2*time.Second)
 		if err == nil {
+			_, err = rs.ListPodSandbox(ctx, nil)
 			rs.Close(ctx)
-			return nil
+			if err == nil {
+				return nil
+			}
 		}
 		lastErr = err
 		time.Sleep(100 * time.Millisecond)
