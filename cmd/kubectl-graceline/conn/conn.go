@@ -5,11 +5,13 @@ package conn
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
@@ -67,6 +69,25 @@ func (o *Options) Dial() (*grpc.ClientConn, error) {
 		return nil, fmt.Errorf("no token: give --token, --token-file or $%s (a reader token of the collector)", EnvToken)
 	}
 	return client.Dial(o.Collector)
+}
+
+// queryTimeout bounds one query to the collector.
+const queryTimeout = 30 * time.Second
+
+// Query dials the collector, runs one call within queryTimeout, and turns
+// its error into a sentence for a person.
+func (o *Options) Query(ctx context.Context, call func(context.Context, apiv1.QueryClient) error) error {
+	cc, err := o.Dial()
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	if err := call(ctx, apiv1.NewQueryClient(cc)); err != nil {
+		return Explain(err, o.Collector.Address)
+	}
+	return nil
 }
 
 // Namespace is the namespace from -n, else the kubeconfig context's, else

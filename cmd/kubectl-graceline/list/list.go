@@ -48,16 +48,13 @@ each is a termination_summary event.`,
 			if since > 0 {
 				req.Since = timestamppb.New(time.Now().Add(-since))
 			}
-			cc, err := o.Dial()
+			var resp *apiv1.ListResponse
+			err := o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+				resp, err = q.List(ctx, req)
+				return err
+			})
 			if err != nil {
 				return err
-			}
-			defer cc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			resp, err := apiv1.NewQueryClient(cc).List(ctx, req)
-			if err != nil {
-				return conn.Explain(err, o.Collector.Address)
 			}
 			if output == conn.OutputJSON {
 				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Terminations)

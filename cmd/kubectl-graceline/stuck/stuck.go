@@ -39,16 +39,13 @@ the deletion). With -o json each is the pod's latest stuck event.`,
 				return err
 			}
 			req := &apiv1.StuckRequest{Namespace: namespace(*o.Kube.Namespace, all), Node: node}
-			cc, err := o.Dial()
+			var resp *apiv1.StuckResponse
+			err := o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+				resp, err = q.Stuck(ctx, req)
+				return err
+			})
 			if err != nil {
 				return err
-			}
-			defer cc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			resp, err := apiv1.NewQueryClient(cc).Stuck(ctx, req)
-			if err != nil {
-				return conn.Explain(err, o.Collector.Address)
 			}
 			if output == conn.OutputJSON {
 				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Stuck)

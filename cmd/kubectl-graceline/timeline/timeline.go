@@ -59,16 +59,13 @@ line.`,
 			if err != nil {
 				return err
 			}
-			cc, err := o.Dial()
+			var resp *apiv1.TimelineResponse
+			err = o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+				resp, err = q.Timeline(ctx, &apiv1.TimelineRequest{Namespace: ns, Name: name, Uid: uid})
+				return err
+			})
 			if err != nil {
 				return err
-			}
-			defer cc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			resp, err := apiv1.NewQueryClient(cc).Timeline(ctx, &apiv1.TimelineRequest{Namespace: ns, Name: name, Uid: uid})
-			if err != nil {
-				return conn.Explain(err, o.Collector.Address)
 			}
 			if output == conn.OutputJSON {
 				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Events)
