@@ -20,25 +20,8 @@ func TestDeploymentScaledToZero(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ns := newNamespace(t, "deploy")
-	replicas, grace := int32(3), int64(5)
 	labels := map[string]string{"app": "web"}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					TerminationGracePeriodSeconds: &grace,
-					Containers:                    []corev1.Container{busyboxContainer(exitsOnTerm)},
-				},
-			},
-		},
-	}
-	if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create deployment: %v", err)
-	}
+	createDeployment(t, ns, "web", labels, 3, 5)
 	var pods []corev1.Pod
 	waitFor(t, runningTimeout, "3 running pods", func() bool {
 		list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
@@ -72,5 +55,28 @@ func TestDeploymentScaledToZero(t *testing.T) {
 		if code, reason, _ := exitOf(t, events); code != 0 || reason != apiv1.ReasonCompleted {
 			t.Errorf("pod %s: container_exited code %d reason %q, want 0 Completed", p.Name, code, reason)
 		}
+	}
+}
+
+// createDeployment creates a Deployment of busybox pods that exit on
+// SIGTERM, labelled and selected by labels.
+func createDeployment(t *testing.T, ns, name string, labels map[string]string, replicas int32, grace int64) {
+	t.Helper()
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: &grace,
+					Containers:                    []corev1.Container{busyboxContainer(exitsOnTerm)},
+				},
+			},
+		},
+	}
+	if _, err := client.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create deployment %s: %v", name, err)
 	}
 }
