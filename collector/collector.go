@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/keepalive"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/auth"
@@ -30,9 +29,6 @@ import (
 	"github.com/graceline/graceline/collector/store"
 	"github.com/graceline/graceline/collector/watch"
 )
-
-// maxMessage bounds one gRPC message; agents batch below it.
-const maxMessage = 16 << 20
 
 // shutdownGrace is how long open calls get to finish at shutdown. Agents'
 // streams never end by themselves; what they had in flight is resent.
@@ -92,19 +88,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		grpcLn.Close()
 		return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddress, err)
 	}
-	gs := newGRPCServer(tlsConfig, checker)
-	apiv1.RegisterIngestServer(gs, ingest.NewServer(st, hub, agents, ingest.NewMetrics(reg), log))
+	grpcLn, httpLn = limitListener(grpcLn, cfg.MaxConnections), limitListener(httpLn, cfg.MaxConnections)
+	gs := newGRPCServer(tlsConfig, checker, cfg.Ingest.MaxMessageBytes())
+	in := ingest.NewServer(st, hub, agents, cfg.Ingest, ingest.NewMetrics(reg), log)
+	apiv1.RegisterIngestServer(gs, in)
 	apiv1.RegisterQueryServer(gs, query.NewServer(svc))
 
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	defer stopHTTP()
-	hs := &http.Server{
-		Handler:           httpHandler(reg, st, kw, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))),
-		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig:         httpTLS(tlsConfig),
-		// Long-lived watch requests end when shutdown begins.
-		BaseContext: func(net.Listener) context.Context { return httpCtx },
-	}
+	hs := newHTTPServer(httpHandler(reg, st, in, kw, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))))
+	hs.TLSConfig = httpTLS(tlsConfig)
+	// Long-lived watch requests end when shutdown begins.
+	hs.BaseContext = func(net.Listener) context.Context { return httpCtx }
 
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -151,24 +146,25 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker) *grpc.Server {
-	opts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(maxMessage),
+func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker, maxMessage int) *grpc.Server {
+	opts := append(grpcLimits(maxMessage),
 		grpc.ChainUnaryInterceptor(checker.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(checker.StreamInterceptor()),
-		// Agents ping every 30 s to notice a dead collector; allow it.
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		// Stop waits for handlers, so that no insert runs once the store
 		// is closed.
 		grpc.WaitForHandlers(true),
-	}
+	)
 	if tlsConfig != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsConfig)))
 	}
 	return grpc.NewServer(opts...)
 }
 
-func httpHandler(reg *prometheus.Registry, st *store.Store, kw *kube.Watcher, api http.Handler) http.Handler {
+// readiness is what /readyz asks beside the database: whether batches are
+// being stored.
+type readiness interface{ Ready() error }
+
+func httpHandler(reg *prometheus.Registry, st *store.Store, in readiness, kw *kube.Watcher, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeHealth(w, kw) })
@@ -176,6 +172,10 @@ func httpHandler(reg *prometheus.Registry, st *store.Store, kw *kube.Watcher, ap
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := in.Ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}

@@ -6,9 +6,11 @@ package collector
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
+	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
 )
 
@@ -39,6 +41,10 @@ type Config struct {
 	Retention time.Duration
 	// PurgeInterval is how often expired events are deleted.
 	PurgeInterval time.Duration
+	// Ingest bounds what agents may send; zero fields mean the defaults.
+	Ingest ingest.Limits
+	// MaxConnections bounds the open connections of each listener.
+	MaxConnections int
 	// Kubernetes, when set, runs the cluster side: watches of the API that
 	// add delete requests, endpoints, finalizers and pod removals.
 	Kubernetes *kube.Config
@@ -59,6 +65,28 @@ func (c *Config) setDefaults() error {
 	}
 	if c.PurgeInterval <= 0 {
 		c.PurgeInterval = DefaultPurgeInterval
+	}
+	d := ingest.DefaultLimits()
+	if c.Ingest.MaxBatchRecords == 0 {
+		c.Ingest.MaxBatchRecords = d.MaxBatchRecords
+	}
+	if c.Ingest.MaxBatchBytes == 0 {
+		c.Ingest.MaxBatchBytes = d.MaxBatchBytes
+	}
+	if c.Ingest.MaxStreams == 0 {
+		c.Ingest.MaxStreams = d.MaxStreams
+	}
+	if c.Ingest.MaxClockSkew == 0 {
+		c.Ingest.MaxClockSkew = d.MaxClockSkew
+	}
+	if err := c.Ingest.Validate(); err != nil {
+		return err
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxConnections < 16 {
+		return fmt.Errorf("max connections %d: want at least 16", c.MaxConnections)
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		return errors.New("a TLS certificate needs its key, and a key its certificate")

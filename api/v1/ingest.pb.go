@@ -204,8 +204,12 @@ type Ack struct {
 	Stored uint32 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
 	// duplicates counts records it already had (resends).
 	Duplicates uint32 `protobuf:"varint,3,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
-	// rejected counts records it could not decode; they are not retried.
-	Rejected      uint32 `protobuf:"varint,4,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// rejected counts records it refused for good (undecodable, over a
+	// limit, or not the agent's to write); they are not retried.
+	Rejected uint32 `protobuf:"varint,4,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// refusal says why the first refused record of the batch was refused,
+	// naming the rule or limit it broke; empty when none was.
+	Refusal       string `protobuf:"bytes,5,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -268,6 +272,13 @@ func (x *Ack) GetRejected() uint32 {
 	return 0
 }
 
+func (x *Ack) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
+	}
+	return ""
+}
+
 var File_ingest_proto protoreflect.FileDescriptor
 
 const file_ingest_proto_rawDesc = "" +
@@ -282,14 +293,15 @@ const file_ingest_proto_rawDesc = "" +
 	"\x05event\x18\x02 \x01(\fR\x05event\"G\n" +
 	"\x05Batch\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12.\n" +
-	"\arecords\x18\x02 \x03(\v2\x14.graceline.v1.RecordR\arecords\"t\n" +
+	"\arecords\x18\x02 \x03(\v2\x14.graceline.v1.RecordR\arecords\"\x8e\x01\n" +
 	"\x03Ack\x12\x19\n" +
 	"\bbatch_id\x18\x01 \x01(\x04R\abatchId\x12\x16\n" +
 	"\x06stored\x18\x02 \x01(\rR\x06stored\x12\x1e\n" +
 	"\n" +
 	"duplicates\x18\x03 \x01(\rR\n" +
 	"duplicates\x12\x1a\n" +
-	"\brejected\x18\x04 \x01(\rR\brejected2>\n" +
+	"\brejected\x18\x04 \x01(\rR\brejected\x12\x18\n" +
+	"\arefusal\x18\x05 \x01(\tR\arefusal2>\n" +
 	"\x06Ingest\x124\n" +
 	"\x06Stream\x12\x13.graceline.v1.Batch\x1a\x11.graceline.v1.Ack(\x010\x01B-Z+github.com/graceline/graceline/api/v1;apiv1b\x06proto3"
 

@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// maxAgentNodes bounds the nodes Agents remembers. Past it, the node whose
+// agent went quiet longest is forgotten, so that streams naming ever new
+// nodes cannot grow it.
+const maxAgentNodes = 10000
+
 // Agents remembers, per node, whether its agent has a stream open and when
 // its last batch came: the cluster side's evidence for a node that never
 // acts on a deletion.
@@ -29,12 +34,31 @@ func (a *Agents) seen(node string, at time.Time, opened bool) {
 	defer a.mu.Unlock()
 	s := a.nodes[node]
 	if s == nil {
+		if len(a.nodes) >= maxAgentNodes {
+			a.forgetQuietest()
+		}
 		s = &agentSeen{}
 		a.nodes[node] = s
 	}
 	s.last = at
 	if opened {
 		s.open++
+	}
+}
+
+// forgetQuietest drops the node without an open stream whose last batch is
+// oldest. It scans every node, but only when a new node comes to a full
+// map.
+func (a *Agents) forgetQuietest() {
+	var oldest string
+	var at time.Time
+	for n, s := range a.nodes {
+		if s.open == 0 && (oldest == "" || s.last.Before(at)) {
+			oldest, at = n, s.last
+		}
+	}
+	if oldest != "" {
+		delete(a.nodes, oldest)
 	}
 }
 

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 
 // FuzzDecodeBatch feeds arbitrary bytes to ingest's decoding, as a batch
 // off the wire. Whatever arrives, decoding must not panic, must account for
-// every record, and must only pass on rows that the store can key.
+// every record, and must only pass on rows that the store can key and that
+// follow the rules of what an agent may write: its own node only, no
+// event of the API's, a time in the accepted window, no event over the size
+// limit.
 func FuzzDecodeBatch(f *testing.F) {
 	ev, _ := proto.Marshal(&apiv1.Event{Kind: apiv1.KindContainerExited, Node: "n", Time: timestamppb.New(time.Unix(1, 2)),
 		Pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}})
@@ -22,6 +26,10 @@ func FuzzDecodeBatch(f *testing.F) {
 		{Key: &apiv1.DeliveryKey{Node: "n", Epoch: 1, Seq: 2}, Event: []byte("not an event")},
 		{Key: &apiv1.DeliveryKey{Node: "", Epoch: 1, Seq: 3}, Event: ev},
 		{Event: ev},
+		{Key: &apiv1.DeliveryKey{Node: "other", Epoch: 1, Seq: 4}, Event: ev},
+		{Key: &apiv1.DeliveryKey{Node: "n", Epoch: 1, Seq: 5}, Event: mustMarshal(&apiv1.Event{Kind: apiv1.KindPodDeleted, Source: apiv1.SourceAPI})},
+		{Key: &apiv1.DeliveryKey{Node: "n", Epoch: 1, Seq: 6}, Event: mustMarshal(&apiv1.Event{Kind: apiv1.KindStuck, Time: &timestamppb.Timestamp{Seconds: 253402300800}})},
+		{Key: &apiv1.DeliveryKey{Node: "n", Epoch: 1, Seq: 7}, Event: mustMarshal(&apiv1.Event{Kind: apiv1.KindStuck, Node: "m"})},
 	}}
 	b, _ := proto.Marshal(good)
 	f.Add(b)
@@ -34,7 +42,10 @@ func FuzzDecodeBatch(f *testing.F) {
 		if proto.Unmarshal(data, &batch) != nil {
 			return // gRPC refuses such a message before ingest sees it
 		}
-		d := decodeBatch(&batch, now)
+		limits := DefaultLimits()
+		limits.MaxBatchRecords = 8
+		dc := &decoder{limits: limits, now: now}
+		d := dc.batch(&batch)
 		if len(d.rows)+len(d.rejected) != len(batch.Records) || len(d.rows) != len(d.events) {
 			t.Fatalf("%d records became %d rows, %d events, %d rejections", len(batch.Records), len(d.rows), len(d.events), len(d.rejected))
 		}
@@ -44,6 +55,21 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 			if r.Kind != d.events[i].Kind {
 				t.Fatalf("row kind %q, event kind %q", r.Kind, d.events[i].Kind)
+			}
+			e := d.events[i]
+			switch {
+			case r.Node != d.rows[0].Node:
+				t.Fatalf("row %d is for node %q on the stream of node %q", i, r.Node, d.rows[0].Node)
+			case e.Node != "" && e.Node != r.Node:
+				t.Fatalf("row %d of node %q carries an event of node %q", i, r.Node, e.Node)
+			case e.Source == apiv1.SourceAPI:
+				t.Fatalf("row %d claims the API as its source", i)
+			case r.TimeNs < oldestTime.UnixNano() || r.TimeNs > now.Add(limits.MaxClockSkew).UnixNano():
+				t.Fatalf("row %d is dated %d, outside the accepted window", i, r.TimeNs)
+			case len(r.Body) > apiv1.MaxEventBytes:
+				t.Fatalf("row %d has an event of %d bytes", i, len(r.Body))
+			case i >= limits.MaxBatchRecords:
+				t.Fatalf("row %d passed the batch limit of %d", i, limits.MaxBatchRecords)
 			}
 			var again apiv1.Event
 			if err := proto.Unmarshal(r.Body, &again); err != nil || again.Kind != r.Kind {
@@ -58,9 +84,17 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 		for _, r := range d.rejected {
-			if r.reason != rejectKey && r.reason != rejectEvent {
+			if !slices.Contains(rejectReasons, r.reason) {
 				t.Fatalf("rejection with unknown reason %q", r.reason)
 			}
 		}
 	})
+}
+
+func mustMarshal(e *apiv1.Event) []byte {
+	b, err := proto.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -4,12 +4,16 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics counts what ingest does.
 type Metrics struct {
-	streams    prometheus.Gauge
-	batches    prometheus.Counter
-	stored     prometheus.Counter
-	duplicates prometheus.Counter
-	rejected   *prometheus.CounterVec
-	commit     prometheus.Histogram
+	streams        prometheus.Gauge
+	streamsRefused prometheus.Counter
+	batches        prometheus.Counter
+	stored         prometheus.Counter
+	duplicates     prometheus.Counter
+	conflicts      prometheus.Counter
+	identity       prometheus.Counter
+	rejected       *prometheus.CounterVec
+	storeFailures  prometheus.Counter
+	commit         prometheus.Histogram
 }
 
 // NewMetrics creates ingest's metrics and registers them with reg.
@@ -17,6 +21,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "graceline_collector_ingest_streams", Help: "Agent streams connected now.",
+		}),
+		streamsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_collector_ingest_streams_refused_total", Help: "Agent streams refused because the collector served its maximum already.",
+		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_collector_events_key_conflict_total", Help: "Events received under a delivery key already stored with a different body; the first body is kept.",
+		}),
+		identity: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_collector_pod_identity_conflicts_total", Help: "Agents' events that named a known pod UID with another namespace, name or node; the pod keeps the identity it had.",
+		}),
+		storeFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_collector_store_failures_total", Help: "Batches that could not be stored (the agent resends them); /readyz fails while the latest did.",
 		}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "graceline_collector_ingest_batches_total", Help: "Batches received and acknowledged.",
@@ -28,15 +44,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "graceline_collector_events_duplicate_total", Help: "Events received again (resent) and not stored twice.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "graceline_collector_events_rejected_total", Help: "Records refused because they could not be decoded, by reason.",
+			Name: "graceline_collector_events_rejected_total", Help: "Records refused for good, by reason: undecodable, over a limit, dated outside the accepted window, or not the agent's to write.",
 		}, []string{"reason"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "graceline_collector_ingest_commit_seconds", Help: "Time to store one batch durably.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.streams, m.batches, m.stored, m.duplicates, m.rejected, m.commit)
-	for _, r := range []string{rejectKey, rejectEvent} {
+	reg.MustRegister(m.streams, m.streamsRefused, m.batches, m.stored, m.duplicates, m.conflicts, m.identity, m.rejected, m.storeFailures, m.commit)
+	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}
 	return m

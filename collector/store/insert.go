@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -47,6 +48,15 @@ type InsertResult struct {
 	New        []bool
 	Stored     int
 	Duplicates int
+	// Conflicts are the indexes of agents' rows whose delivery key was
+	// already stored with a different body. The first body is kept: a
+	// resend is byte for byte the same, so another body means a bug or a
+	// forgery, never news.
+	Conflicts []int
+	// IdentityConflicts counts agents' rows that named a pod already known
+	// under another namespace or name. A pod's UID never changes its
+	// identity, so the first one (or the API's) is kept.
+	IdentityConflicts int
 }
 
 // chunk is how many rows one INSERT statement carries; one statement per
@@ -92,7 +102,10 @@ func (s *Store) Insert(ctx context.Context, rows []Row) (InsertResult, error) {
 			return res, err
 		}
 	}
-	if err := upsertPods(ctx, tx, rows); err != nil {
+	if res.Conflicts, err = conflicts(ctx, tx, rows, ids, res.New); err != nil {
+		return res, err
+	}
+	if res.IdentityConflicts, err = upsertPods(ctx, tx, rows); err != nil {
 		return res, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -146,6 +159,27 @@ func insertChunk(ctx context.Context, stmt *sql.Stmt, rows []Row, ids map[stream
 	return nil
 }
 
+// conflicts returns the indexes of agents' rows that were not stored
+// because their key was, with a different body. Only duplicates are read
+// back, and those are rare: a resend after a broken stream.
+func conflicts(ctx context.Context, tx *sql.Tx, rows []Row, ids map[streamKey]int64, isNew []bool) ([]int, error) {
+	var out []int
+	for i, r := range rows {
+		if isNew[i] || r.Cluster {
+			continue
+		}
+		var body []byte
+		err := tx.QueryRowContext(ctx, "SELECT body FROM events WHERE stream = ? AND seq = ?", ids[r.stream()], r.Seq).Scan(&body)
+		if err != nil {
+			return nil, fmt.Errorf("read stored event %s/%d/%d: %w", r.Node, r.Epoch, r.Seq, err)
+		}
+		if !bytes.Equal(body, r.Body) {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
 // streamIDs maps each (node, epoch) of rows to its stream id, creating
 // streams not seen before. fresh holds the ids created or looked up in this
 // transaction, for the cache once it commits.
@@ -178,11 +212,17 @@ type podSum struct {
 	namespace, name, node       string
 	first, last, term, end, stk int64
 	del, gone, final            int64
+	// api: the batch comes from the collector's own API watches, whose
+	// word on a pod's identity is final.
+	api bool
 }
 
 // upsertPods folds the batch into the per-pod rows. Every column is a
-// minimum or maximum, so folding a resent batch again changes nothing.
-func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) error {
+// minimum or maximum, so folding a resent batch again changes nothing. A
+// pod's namespace, name and node are set once; only the API may correct
+// them, so that no agent can rename or hide another's pod. It returns how
+// many pods an agent's rows named otherwise than the store knows them.
+func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) (int, error) {
 	pods := map[string]*podSum{}
 	var order []string
 	for _, r := range rows {
@@ -191,7 +231,7 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) error {
 		}
 		p, ok := pods[r.UID]
 		if !ok {
-			p = &podSum{namespace: r.Namespace, name: r.Name, node: r.Node, first: r.TimeNs, last: r.TimeNs}
+			p = &podSum{namespace: r.Namespace, name: r.Name, node: r.Node, first: r.TimeNs, last: r.TimeNs, api: r.Cluster}
 			pods[r.UID] = p
 			order = append(order, r.UID)
 		}
@@ -219,14 +259,14 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) error {
 		}
 	}
 	if len(pods) == 0 {
-		return nil
+		return 0, nil
 	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO pods (uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns, del_ns, gone_ns, final_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
 		ON CONFLICT (uid) DO UPDATE SET
-			namespace = CASE WHEN excluded.namespace != '' THEN excluded.namespace ELSE namespace END,
-			name      = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
-			node      = CASE WHEN excluded.node != '' THEN excluded.node ELSE node END,
+			namespace = CASE WHEN excluded.namespace != '' AND (?13 OR namespace = '') THEN excluded.namespace ELSE namespace END,
+			name      = CASE WHEN excluded.name != '' AND (?13 OR name = '') THEN excluded.name ELSE name END,
+			node      = CASE WHEN excluded.node != '' AND (?13 OR node = '') THEN excluded.node ELSE node END,
 			first_ns  = min(first_ns, excluded.first_ns),
 			last_ns   = max(last_ns, excluded.last_ns),
 			term_ns   = CASE WHEN term_ns = 0 THEN excluded.term_ns
@@ -238,16 +278,26 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) error {
 			                 WHEN excluded.del_ns = 0 THEN del_ns
 			                 ELSE min(del_ns, excluded.del_ns) END,
 			gone_ns   = max(gone_ns, excluded.gone_ns),
-			final_ns  = max(final_ns, excluded.final_ns)`)
+			final_ns  = max(final_ns, excluded.final_ns)
+		RETURNING namespace, name, node`)
 	if err != nil {
-		return fmt.Errorf("prepare pod update: %w", err)
+		return 0, fmt.Errorf("prepare pod update: %w", err)
 	}
 	defer stmt.Close()
+	var mismatched int
 	for _, uid := range order {
 		p := pods[uid]
-		if _, err := stmt.ExecContext(ctx, uid, p.namespace, p.name, p.node, p.first, p.last, p.term, p.end, p.stk, p.del, p.gone, p.final); err != nil {
-			return fmt.Errorf("update pod %s: %w", uid, err)
+		var ns, name, node string
+		err := stmt.QueryRowContext(ctx, uid, p.namespace, p.name, p.node, p.first, p.last, p.term, p.end, p.stk, p.del, p.gone, p.final, p.api).Scan(&ns, &name, &node)
+		if err != nil {
+			return 0, fmt.Errorf("update pod %s: %w", uid, err)
+		}
+		if differs(p.namespace, ns) || differs(p.name, name) || differs(p.node, node) {
+			mismatched++
 		}
 	}
-	return nil
+	return mismatched, nil
 }
+
+// differs tells whether a row named a value other than the one kept.
+func differs(said, kept string) bool { return said != "" && said != kept }

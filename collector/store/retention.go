@@ -34,6 +34,18 @@ func (s *Store) purgeOnce(ctx context.Context, beforeNs int64) (int64, error) {
 		if _, err := s.w.ExecContext(ctx, "DELETE FROM pods WHERE last_ns < ?", beforeNs); err != nil {
 			return n, fmt.Errorf("purge pods: %w", err)
 		}
+		// Every agent restart opens a stream; one left without events is
+		// forgotten, so that neither the table nor the cache of stream ids
+		// grows with the collector's age. An agent still on that epoch gets
+		// a new id at its next insert, and with the events gone there is
+		// nothing it could be a duplicate of.
+		res, err := s.w.ExecContext(ctx, "DELETE FROM streams WHERE NOT (node = '' AND epoch = 0) AND id NOT IN (SELECT stream FROM events)")
+		if err != nil {
+			return n, fmt.Errorf("purge streams: %w", err)
+		}
+		if gone, _ := res.RowsAffected(); gone > 0 {
+			clear(s.streams)
+		}
 	}
 	return n, nil
 }

@@ -1,0 +1,143 @@
+package collector
+
+import (
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/net/netutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+// Limits for every client, authenticated or not. A client learns of a
+// token only after the server has read its request, so these bound what a
+// client can cost before the token is checked.
+const (
+	// DefaultMaxConnections bounds the open connections of each listener;
+	// past it, new connections wait in the kernel's backlog, which costs
+	// the collector no descriptor.
+	DefaultMaxConnections = 2048
+
+	// maxHeaderBytes bounds a request's headers, gRPC metadata included.
+	// A token is under a hundred bytes; a few KiB is generous.
+	maxHeaderBytes = 8 << 10
+	// maxStreamsPerConn bounds the calls open on one gRPC connection. An
+	// agent needs one stream, kubectl-graceline one call at a time.
+	maxStreamsPerConn = 16
+	// handshakeTimeout bounds a new connection's TLS and HTTP/2 handshake.
+	handshakeTimeout = 10 * time.Second
+	// windowBytes is the gRPC flow-control window, per stream and per
+	// connection. A fixed window turns off the growth that would let one
+	// connection make the collector buffer 16 MiB.
+	windowBytes = 1 << 20
+
+	// maxConnectionIdle closes a gRPC connection that has carried no call
+	// for this long; agents and kubectl-graceline dial again when needed.
+	maxConnectionIdle = 5 * time.Minute
+	// maxConnectionAge asks a client to move on to a new connection, and
+	// maxConnectionAgeGrace is how long its calls have to finish. An
+	// agent's stream then resumes on the new connection, resending what
+	// was in flight, which the store keeps once.
+	maxConnectionAge      = 2 * time.Hour
+	maxConnectionAgeGrace = time.Minute
+
+	// HTTP: the header must come within httpHeaderTimeout and the whole
+	// request within httpReadTimeout; an answer must be written within
+	// httpWriteTimeout, except for a watch, which lives as long as its
+	// client reads (each write within watchWriteTimeout); a keep-alive
+	// connection closes after httpIdleTimeout without a request.
+	httpHeaderTimeout = 5 * time.Second
+	httpReadTimeout   = 30 * time.Second
+	httpWriteTimeout  = 2 * time.Minute
+	httpIdleTimeout   = 90 * time.Second
+	watchWriteTimeout = 30 * time.Second
+)
+
+// grpcLimits are the server options that bound every gRPC client.
+func grpcLimits(maxMessage int) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxMessage),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
+		grpc.ConnectionTimeout(handshakeTimeout),
+		grpc.InitialWindowSize(windowBytes),
+		grpc.InitialConnWindowSize(windowBytes),
+		// Agents ping every 30 s to notice a dead collector; allow it, and
+		// close connections that ping more often.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     maxConnectionIdle,
+			MaxConnectionAge:      maxConnectionAge,
+			MaxConnectionAgeGrace: maxConnectionAgeGrace,
+			Time:                  time.Minute,
+			Timeout:               20 * time.Second,
+		}),
+	}
+}
+
+// limitListener caps a listener's open connections.
+func limitListener(ln net.Listener, n int) net.Listener { return netutil.LimitListener(ln, n) }
+
+// newHTTPServer returns an HTTP server with every timeout set.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           refuseBodies(watchDeadlines(h)),
+		ReadHeaderTimeout: httpHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+}
+
+// refuseBodies answers a request that carries a body with 413 and closes
+// the connection. Every route is a GET; a body is never read, and a client
+// that announces one and never sends it must not hold a connection.
+func refuseBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request bodies are not accepted: every route is a GET", http.StatusRequestEntityTooLarge)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// watchDeadlines lifts the read and write timeouts for a watch, which lasts
+// as long as its client wants, and bounds each write instead, so that a
+// client that stops reading is dropped.
+func watchDeadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/watch" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		// Errors mean the connection cannot take deadlines (HTTP/2 before
+		// Go supported it); the server's timeouts then stay.
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
+		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc}, r)
+	})
+}
+
+// deadlineWriter renews the write deadline before every write.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
+	return d.ResponseWriter.Write(b)
+}
+
+func (d *deadlineWriter) Flush() {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
+	_ = d.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
