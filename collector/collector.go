@@ -89,14 +89,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddress, err)
 	}
 	grpcLn, httpLn = limitListener(grpcLn, cfg.MaxConnections), limitListener(httpLn, cfg.MaxConnections)
-	gs := newGRPCServer(tlsConfig, checker, cfg.Ingest.MaxMessageBytes())
+	gs := newGRPCServer(tlsConfig, checker, cfg.Ingest.MaxMessageBytes(), cfg.times)
 	in := ingest.NewServer(st, hub, agents, cfg.Ingest, ingest.NewMetrics(reg), log)
 	apiv1.RegisterIngestServer(gs, in)
 	apiv1.RegisterQueryServer(gs, query.NewServer(svc))
 
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	defer stopHTTP()
-	hs := newHTTPServer(httpHandler(reg, st, in, kw, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))))
+	hs := newHTTPServer(httpHandler(reg, st, in, kw, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))), cfg.times)
 	hs.TLSConfig = httpTLS(tlsConfig)
 	// Long-lived watch requests end when shutdown begins.
 	hs.BaseContext = func(net.Listener) context.Context { return httpCtx }
@@ -146,8 +146,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
-func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker, maxMessage int) *grpc.Server {
-	opts := append(grpcLimits(maxMessage),
+func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker, maxMessage int, ct connTimes) *grpc.Server {
+	opts := append(grpcLimits(maxMessage, ct),
 		grpc.ChainUnaryInterceptor(checker.UnaryInterceptor()),
 		grpc.ChainStreamInterceptor(checker.StreamInterceptor()),
 		// Stop waits for handlers, so that no insert runs once the store

@@ -45,6 +45,8 @@ type Config struct {
 	Ingest ingest.Limits
 	// MaxConnections bounds the open connections of each listener.
 	MaxConnections int
+	// times close idle, old and slow connections; zero means the defaults.
+	times connTimes
 	// Kubernetes, when set, runs the cluster side: watches of the API that
 	// add delete requests, endpoints, finalizers and pod removals.
 	Kubernetes *kube.Config
@@ -81,6 +83,9 @@ func (c *Config) setDefaults() error {
 	}
 	if err := c.Ingest.Validate(); err != nil {
 		return err
+	}
+	if c.times == (connTimes{}) {
+		c.times = defaultConnTimes
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections

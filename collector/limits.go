@@ -32,30 +32,36 @@ const (
 	// connection make the collector buffer 16 MiB.
 	windowBytes = 1 << 20
 
-	// maxConnectionIdle closes a gRPC connection that has carried no call
-	// for this long; agents and kubectl-graceline dial again when needed.
-	maxConnectionIdle = 5 * time.Minute
-	// maxConnectionAge asks a client to move on to a new connection, and
-	// maxConnectionAgeGrace is how long its calls have to finish. An
-	// agent's stream then resumes on the new connection, resending what
-	// was in flight, which the store keeps once.
-	maxConnectionAge      = 2 * time.Hour
-	maxConnectionAgeGrace = time.Minute
-
-	// HTTP: the header must come within httpHeaderTimeout and the whole
-	// request within httpReadTimeout; an answer must be written within
-	// httpWriteTimeout, except for a watch, which lives as long as its
-	// client reads (each write within watchWriteTimeout); a keep-alive
-	// connection closes after httpIdleTimeout without a request.
-	httpHeaderTimeout = 5 * time.Second
-	httpReadTimeout   = 30 * time.Second
-	httpWriteTimeout  = 2 * time.Minute
-	httpIdleTimeout   = 90 * time.Second
+	// watchWriteTimeout bounds each write of a watch.
 	watchWriteTimeout = 30 * time.Second
 )
 
+// connTimes are the times after which connections are closed. They are
+// fields rather than constants so that tests can shorten them.
+type connTimes struct {
+	// grpcIdle closes a gRPC connection that has carried no call for this
+	// long; agents and kubectl-graceline dial again when needed.
+	grpcIdle time.Duration
+	// grpcAge asks a client to move on to a new connection, and
+	// grpcAgeGrace is how long its calls have to finish. An agent's stream
+	// then resumes on the new connection, resending what was in flight,
+	// which the store keeps once.
+	grpcAge, grpcAgeGrace time.Duration
+	// HTTP: the header must come within httpHeader and the whole request
+	// within httpRead; an answer must be written within httpWrite, except
+	// for a watch, which lives as long as its client reads (each write
+	// within watchWriteTimeout); a keep-alive connection closes after
+	// httpIdle without a request.
+	httpHeader, httpRead, httpWrite, httpIdle time.Duration
+}
+
+var defaultConnTimes = connTimes{
+	grpcIdle: 5 * time.Minute, grpcAge: 2 * time.Hour, grpcAgeGrace: time.Minute,
+	httpHeader: 5 * time.Second, httpRead: 30 * time.Second, httpWrite: 2 * time.Minute, httpIdle: 90 * time.Second,
+}
+
 // grpcLimits are the server options that bound every gRPC client.
-func grpcLimits(maxMessage int) []grpc.ServerOption {
+func grpcLimits(maxMessage int, ct connTimes) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxMessage),
 		grpc.MaxHeaderListSize(maxHeaderBytes),
@@ -67,9 +73,9 @@ func grpcLimits(maxMessage int) []grpc.ServerOption {
 		// close connections that ping more often.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
-			MaxConnectionIdle:     maxConnectionIdle,
-			MaxConnectionAge:      maxConnectionAge,
-			MaxConnectionAgeGrace: maxConnectionAgeGrace,
+			MaxConnectionIdle:     ct.grpcIdle,
+			MaxConnectionAge:      ct.grpcAge,
+			MaxConnectionAgeGrace: ct.grpcAgeGrace,
 			Time:                  time.Minute,
 			Timeout:               20 * time.Second,
 		}),
@@ -80,13 +86,13 @@ func grpcLimits(maxMessage int) []grpc.ServerOption {
 func limitListener(ln net.Listener, n int) net.Listener { return netutil.LimitListener(ln, n) }
 
 // newHTTPServer returns an HTTP server with every timeout set.
-func newHTTPServer(h http.Handler) *http.Server {
+func newHTTPServer(h http.Handler, ct connTimes) *http.Server {
 	return &http.Server{
 		Handler:           refuseBodies(watchDeadlines(h)),
-		ReadHeaderTimeout: httpHeaderTimeout,
-		ReadTimeout:       httpReadTimeout,
-		WriteTimeout:      httpWriteTimeout,
-		IdleTimeout:       httpIdleTimeout,
+		ReadHeaderTimeout: ct.httpHeader,
+		ReadTimeout:       ct.httpRead,
+		WriteTimeout:      ct.httpWrite,
+		IdleTimeout:       ct.httpIdle,
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 }
@@ -99,6 +105,9 @@ func refuseBodies(next http.Handler) http.Handler {
 		if r.ContentLength != 0 {
 			w.Header().Set("Connection", "close")
 			http.Error(w, "request bodies are not accepted: every route is a GET", http.StatusRequestEntityTooLarge)
+			// The server would otherwise wait for the body to discard it;
+			// an expired read deadline makes it close the connection now.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/graceline/graceline/collector"
+	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
 )
 
@@ -42,7 +43,22 @@ lines, for curl:
   GET /api/v1/watch?namespace=&node=&name=
 
 /healthz, /readyz and /metrics (Prometheus) are served on the HTTP address
-without a token.
+without a token. /readyz fails while the database does not answer or while
+agents' batches cannot be stored (a full disk, say).
+
+Limits: every client, with a token or without, is bounded: headers of at
+most 8 KiB, --max-connections per listener, 16 calls per gRPC connection,
+idle gRPC connections closed after 5 minutes and every connection asked to
+reconnect after 2 hours, HTTP requests read within 30 s (headers within
+5 s), no request bodies, answers written within 2 minutes (a watch only
+needs each line written within 30 s). Agents get at most
+--max-agent-streams streams, --max-batch-records records per batch and
+256 KiB per event. Records that break a rule are refused one by one, counted
+in graceline_collector_events_rejected_total{reason}, and named in the
+batch's acknowledgement; the stream goes on. An agent may write only its own
+node's events (the first record's node names the stream's), never events of
+the API's, and never rename a pod already known. Events dated before 2000
+or more than --max-clock-skew ahead are refused.
 
 Authentication: every gRPC call and every /api request needs a bearer token
 ("authorization: Bearer TOKEN"). Tokens come from --token-file, one
@@ -110,6 +126,11 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.StringVar(&cfg.ClientCAFile, "tls-client-ca", "", "require client certificates signed by this CA (PEM): mutual TLS")
 	f.DurationVar(&cfg.Retention, "retention", collector.DefaultRetention, "how long events are kept")
 	f.DurationVar(&cfg.PurgeInterval, "purge-interval", collector.DefaultPurgeInterval, "how often expired events are purged")
+	f.IntVar(&cfg.MaxConnections, "max-connections", collector.DefaultMaxConnections, "most open connections on each listener (gRPC and HTTP); more wait in the kernel's backlog")
+	f.IntVar(&cfg.Ingest.MaxStreams, "max-agent-streams", ingest.DefaultMaxStreams, "most agent streams served at once; one per node is needed, more are refused with ResourceExhausted")
+	f.IntVar(&cfg.Ingest.MaxBatchRecords, "max-batch-records", ingest.DefaultMaxBatchRecords, "most records per agent batch; records past it are refused (agents are told the limit and stay under it)")
+	f.IntVar(&cfg.Ingest.MaxBatchBytes, "max-batch-bytes", ingest.DefaultMaxBatchBytes, "size agents are told to keep their batches under; gRPC messages much larger are refused")
+	f.DurationVar(&cfg.Ingest.MaxClockSkew, "max-clock-skew", ingest.DefaultMaxClockSkew, "refuse events dated further than this ahead of the collector's clock")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&kubeMode, "kubernetes", "auto", "watch the Kubernetes API for the cluster side: on, off, or auto (on inside a pod or with --kubeconfig)")
 	f.StringVar(&kubeCfg.Kubeconfig, "kubeconfig", "", "kubeconfig for the API watches; default: the pod's service account")
