@@ -248,8 +248,9 @@ func checkCollectorEgress(r *rendering) (problems []string) {
 }
 
 // checkNetworkPolicyWiring wants each NetworkPolicy to select the
-// collector's pods and no other, to name only ports the collector
-// declares, and to open each port of the collector Service to someone.
+// collector's pods and no other, to admit by pod selector only pods that
+// are rendered, to name only ports the collector declares, and to open
+// each port of the collector Service to someone.
 func checkNetworkPolicyWiring(r *rendering) (problems []string) {
 	policies := networkPolicies(r)
 	ports := collectorPorts(r)
@@ -264,6 +265,25 @@ func checkNetworkPolicyWiring(r *rendering) (problems []string) {
 			}
 		}
 		for i, rule := range np.Spec.Ingress {
+			for _, peer := range rule.From {
+				if peer.PodSelector == nil || peer.NamespaceSelector != nil {
+					continue
+				}
+				// A pod selector of this namespace names graceline's own
+				// pods: one that selects none is a typo, which the
+				// collector's namespace, a query namespace, would hide.
+				found := false
+				for _, p := range r.pods() {
+					m, err := peerMatches(peer, np.Namespace, client{namespace, p.meta.Labels})
+					if err != nil {
+						return append(problems, fmt.Sprintf("NetworkPolicy %s: %v", np.Name, err))
+					}
+					found = found || m && p.name != collectorName
+				}
+				if !found {
+					problems = append(problems, fmt.Sprintf("NetworkPolicy %s, ingress rule %d: pod selector %v selects no pod of graceline's", np.Name, i, peer.PodSelector))
+				}
+			}
 			for _, rp := range rule.Ports {
 				declared := false
 				for _, port := range ports {
