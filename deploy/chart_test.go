@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,6 +28,11 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"a CNI bin dir listed twice, which would mount one path twice, is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin", "/opt/cni/bin"}}}, "cniBinDirs"},
 		{"the host's root as a CNI bin dir is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"/"}}}, "cniBinDirs"},
 		{"a cluster side neither on nor off is refused", map[string]any{"collector": map[string]any{"kubernetes": map[string]any{"enabled": "auto"}}}, "enabled"},
+		{"a query namespace that is no namespace name is refused", networkPolicyValues("queryNamespaces", []any{"Team_A"}), "queryNamespaces"},
+		{"a query namespace longer than a DNS label is refused", networkPolicyValues("queryNamespaces", []any{strings.Repeat("a", 64)}), "queryNamespaces"},
+		{"a metrics namespace listed twice is refused", networkPolicyValues("metricsNamespaces", []any{"monitoring", "monitoring"}), "metricsNamespaces"},
+		{"a single namespace given as a string, not a list, is refused", networkPolicyValues("metricsNamespaces", "monitoring"), "metricsNamespaces"},
+		{"a policy neither on nor off is refused", networkPolicyValues("enabled", "yes"), "enabled"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -36,6 +42,11 @@ func TestChartRefusesBadValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// networkPolicyValues sets one value under collector.networkPolicy.
+func networkPolicyValues(key string, value any) map[string]any {
+	return map[string]any{"collector": map[string]any{"networkPolicy": map[string]any{key: value}}}
 }
 
 func TestChartOptions(t *testing.T) {
@@ -111,6 +122,29 @@ func TestChartOptions(t *testing.T) {
 		}
 		if n := len(r.ofKind("ClusterRole")) + len(r.ofKind("ClusterRoleBinding")); n != 0 {
 			t.Errorf("%d RBAC objects rendered, want none", n)
+		}
+	})
+	t.Run("without the NetworkPolicy none is rendered", func(t *testing.T) {
+		objs, err := decodeStream(renderHelm(t, networkPolicyValues("enabled", false)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len((&rendering{objects: objs}).ofKind("NetworkPolicy")); n != 0 {
+			t.Errorf("%d NetworkPolicies rendered, want none", n)
+		}
+	})
+	t.Run("the release's namespace, named again in a list, is listed once and first", func(t *testing.T) {
+		objs, err := decodeStream(renderHelm(t, networkPolicyValues("queryNamespaces", []any{"team-a", namespace, "team-b"})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &rendering{objects: objs}
+		got := *namespaceValues(r, 1)
+		if want := []string{namespace, "team-a", "team-b"}; !slices.Equal(got, want) {
+			t.Errorf("query namespaces %v, want %v", got, want)
+		}
+		if got := *namespaceValues(r, 2); !slices.Equal(got, []string{namespace}) {
+			t.Errorf("metrics namespaces %v, want only %s", got, namespace)
 		}
 	})
 	t.Run("the chart's kubeVersion admits 1.30, the first with appArmorProfile, and not 1.29", func(t *testing.T) {

@@ -7,7 +7,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // A mistake breaks a good rendering in one of the ways a check is there
@@ -51,6 +54,17 @@ func tokensVolume(r *rendering) *corev1.Volume {
 		}
 	}
 	panic("no collector volume of Secret " + collectorTokensSecret)
+}
+
+// collectorPolicy returns the collector's NetworkPolicy, which must exist.
+func collectorPolicy(r *rendering) *networkingv1.NetworkPolicy {
+	return r.find("NetworkPolicy", collectorName).(*networkingv1.NetworkPolicy)
+}
+
+// namespaceValues returns the namespace names of an ingress rule's first
+// peer, which the manifests list in one In expression.
+func namespaceValues(r *rendering, rule int) *[]string {
+	return &collectorPolicy(r).Spec.Ingress[rule].From[0].NamespaceSelector.MatchExpressions[0].Values
 }
 
 // TestChecksCatchMistakes makes sure that every kind of check can fail: each
@@ -189,6 +203,56 @@ func TestChecksCatchMistakes(t *testing.T) {
 				r.find("Service", collectorName).(*corev1.Service).Namespace = "default"
 			}},
 		}},
+		{"network policy", []mistake{
+			{"no policy at all is caught", checkCollectorIngress, func(r *rendering) {
+				r.objects = slices.DeleteFunc(r.objects, func(o object) bool { return o.kind == "NetworkPolicy" })
+			}},
+			{"a policy whose selector misses the collector's pods is caught", checkCollectorIngress, func(r *rendering) {
+				collectorPolicy(r).Spec.PodSelector.MatchLabels = map[string]string{"app": collectorName}
+			}},
+			{"agents kept off ingest by a label their pods lack is caught", checkNetworkPolicyWiring, func(r *rendering) {
+				collectorPolicy(r).Spec.Ingress[0].From[0].PodSelector.MatchLabels = map[string]string{"app": agentName}
+			}},
+			{"ingest open to pods labelled as agents in every namespace is caught", checkCollectorIngress, func(r *rendering) {
+				collectorPolicy(r).Spec.Ingress[0].From[0].NamespaceSelector = &metav1.LabelSelector{}
+			}},
+			{"queries open to every namespace are caught", checkCollectorIngress, func(r *rendering) {
+				collectorPolicy(r).Spec.Ingress[1].From = nil
+			}},
+			{"the collector's own namespace left out of the query namespaces is caught", checkCollectorIngress, func(r *rendering) {
+				*namespaceValues(r, 1) = []string{"default"}
+			}},
+			{"an address range that holds every pod is caught", checkCollectorIngress, func(r *rendering) {
+				p := collectorPolicy(r)
+				p.Spec.Ingress[0].From = append(p.Spec.Ingress[0].From, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}})
+			}},
+			{"a restricted egress, which would cut the API watches, is caught", checkCollectorEgress, func(r *rendering) {
+				p := collectorPolicy(r)
+				p.Spec.PolicyTypes = append(p.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+			}},
+			{"a policy that also selects the agents is caught", checkNetworkPolicyWiring, func(r *rendering) {
+				collectorPolicy(r).Spec.PodSelector.MatchLabels = map[string]string{"app.kubernetes.io/part-of": "graceline"}
+			}},
+			{"a policy whose selector misses the collector's pods is caught by its wiring check too", checkNetworkPolicyWiring, func(r *rendering) {
+				collectorPolicy(r).Spec.PodSelector.MatchLabels = map[string]string{"app.kubernetes.io/name": "collector"}
+			}},
+			{"a rule on a port name the collector does not declare is caught", checkNetworkPolicyWiring, func(r *rendering) {
+				collectorPolicy(r).Spec.Ingress[0].Ports[0].Port = &intstr.IntOrString{Type: intstr.String, StrVal: "ingest"}
+			}},
+			{"a rule on a port number the collector does not listen on is caught", checkNetworkPolicyWiring, func(r *rendering) {
+				port := intstr.FromInt32(7072)
+				collectorPolicy(r).Spec.Ingress[1].Ports[1].Port = &port
+			}},
+			{"a rule on the right port but over UDP is caught", checkNetworkPolicyWiring, func(r *rendering) {
+				udp := corev1.ProtocolUDP
+				collectorPolicy(r).Spec.Ingress[0].Ports[0].Protocol = &udp
+			}},
+			{"a Service port that no rule opens is caught", checkNetworkPolicyWiring, func(r *rendering) {
+				p := collectorPolicy(r)
+				p.Spec.Ingress[1].Ports = p.Spec.Ingress[1].Ports[:1]
+				p.Spec.Ingress = p.Spec.Ingress[:2]
+			}},
+		}},
 		{"RBAC", []mistake{
 			{"reading Secrets is caught", checkCollectorRole, func(r *rendering) {
 				role := r.find("ClusterRole", collectorName).(*rbacv1.ClusterRole)
@@ -211,20 +275,57 @@ func TestChecksCatchMistakes(t *testing.T) {
 		good := render(t, tool, variants[0])
 		for _, g := range groups {
 			for _, m := range g.mistakes {
-				t.Run(tool+", "+g.name+": "+m.name, func(t *testing.T) {
-					if p := m.check(good); len(p) > 0 {
-						t.Fatalf("the unbroken rendering already fails: %s", strings.Join(p, "; "))
-					}
-					bad := good.clone()
-					m.mutate(bad)
-					if len(m.check(bad)) == 0 {
-						t.Error("the check found nothing wrong")
-					}
-					if len(m.check(good)) > 0 {
-						t.Error("breaking the copy changed the original")
-					}
-				})
+				t.Run(tool+", "+g.name+": "+m.name, func(t *testing.T) { catchMistake(t, good, m) })
 			}
 		}
+	}
+}
+
+// TestNetworkPolicyChecksCatchNamespaceMistakes makes, on the variant that
+// names more query and metrics namespaces, the mistakes that only such a
+// list can show.
+func TestNetworkPolicyChecksCatchNamespaceMistakes(t *testing.T) {
+	i := slices.IndexFunc(variants, func(v variant) bool { return len(v.metricsNamespaces) > 0 && len(v.queryNamespaces) > 1 })
+	if i < 0 {
+		t.Fatal("no variant names more query and metrics namespaces")
+	}
+	mistakes := []mistake{
+		{"a named query namespace dropped is caught", checkCollectorIngress, func(r *rendering) {
+			*namespaceValues(r, 1) = slices.DeleteFunc(*namespaceValues(r, 1), func(ns string) bool { return ns == r.variant.queryNamespaces[1] })
+		}},
+		{"a metrics namespace shut out is caught", checkCollectorIngress, func(r *rendering) {
+			p := collectorPolicy(r)
+			p.Spec.Ingress = p.Spec.Ingress[:2]
+		}},
+		{"a metrics namespace let onto the gRPC port is caught", checkCollectorIngress, func(r *rendering) {
+			*namespaceValues(r, 1) = append(*namespaceValues(r, 1), r.variant.metricsNamespaces...)
+		}},
+		{"a query namespace given only metrics is caught", checkCollectorIngress, func(r *rendering) {
+			*namespaceValues(r, 2) = append(*namespaceValues(r, 2), r.variant.queryNamespaces...)
+			*namespaceValues(r, 1) = []string{namespace}
+		}},
+	}
+	for _, tool := range tools {
+		good := render(t, tool, variants[i])
+		for _, m := range mistakes {
+			t.Run(tool+", "+m.name, func(t *testing.T) { catchMistake(t, good, m) })
+		}
+	}
+}
+
+// catchMistake makes the mistake on a copy of a good rendering and wants
+// its check to report it, and nothing about the original.
+func catchMistake(t *testing.T, good *rendering, m mistake) {
+	t.Helper()
+	if p := m.check(good); len(p) > 0 {
+		t.Fatalf("the unbroken rendering already fails: %s", strings.Join(p, "; "))
+	}
+	bad := good.clone()
+	m.mutate(bad)
+	if len(m.check(bad)) == 0 {
+		t.Error("the check found nothing wrong")
+	}
+	if len(m.check(good)) > 0 {
+		t.Error("breaking the copy changed the original")
 	}
 }

@@ -35,6 +35,8 @@ var postureChecks = []check{
 	{"the collector reads its tokens from their Secret, read-only, mode 0440, in the pod's fsGroup", checkCollectorTokenFile},
 	{"the agent's priority class exists and ranks below the system classes", checkPriority},
 	{"the collector runs one replica and is recreated, never rolled", checkCollectorRollout},
+	{"only agents reach the collector's ingest, and only the named namespaces its queries and metrics", checkCollectorIngress},
+	{"no NetworkPolicy restricts the collector's egress, which its API watches need", checkCollectorEgress},
 }
 
 func TestSecurityPosture(t *testing.T) {

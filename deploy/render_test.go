@@ -40,6 +40,12 @@ type variant struct {
 	tls        bool
 	// cniDirs, when set, replaces defaultCNIBinDirs.
 	cniDirs []string
+	// patches, when set, are added to the kustomization as its patches:
+	// the form deploy/README.md gives for what has no component.
+	patches string
+	// The namespaces, besides graceline, that the collector's
+	// NetworkPolicy lets query it and scrape its metrics.
+	queryNamespaces, metricsNamespaces []string
 }
 
 // defaultCNIBinDirs are the agent's own --cni-bin-dir default, which both
@@ -66,7 +72,38 @@ var variants = []variant{
 	{name: "CRI-O with TLS and CNI plugins in /opt/cni/bin only", overlay: "crio", components: []string{"tls", "cni-opt-bin-only"},
 		values:     map[string]any{"runtime": "crio", "tls": map[string]any{"enabled": true}, "agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin"}}},
 		runtimeDir: "/var/run/crio", tls: true, cniDirs: []string{"/opt/cni/bin"}},
+	{name: "containerd with more query and metrics namespaces", overlay: "containerd", patches: networkPolicyPatch,
+		values: map[string]any{"collector": map[string]any{"networkPolicy": map[string]any{
+			"queryNamespaces": []any{"team-a", "team-b"}, "metricsNamespaces": []any{"monitoring"},
+		}}},
+		runtimeDir: "/run/containerd", queryNamespaces: []string{"team-a", "team-b"}, metricsNamespaces: []string{"monitoring"}},
 }
+
+// networkPolicyPatch is deploy/README.md's patch that adds namespaces to
+// the collector's NetworkPolicy, with two query namespaces and one
+// metrics namespace.
+const networkPolicyPatch = `  - target:
+      group: networking.k8s.io
+      version: v1
+      kind: NetworkPolicy
+      name: graceline-collector
+    patch: |-
+      - op: test
+        path: /spec/ingress/1/ports/1/port
+        value: http
+      - op: add
+        path: /spec/ingress/1/from/0/namespaceSelector/matchExpressions/0/values/-
+        value: team-a
+      - op: add
+        path: /spec/ingress/1/from/0/namespaceSelector/matchExpressions/0/values/-
+        value: team-b
+      - op: test
+        path: /spec/ingress/2/ports/0/port
+        value: http
+      - op: add
+        path: /spec/ingress/2/from/0/namespaceSelector/matchExpressions/0/values/-
+        value: monitoring
+`
 
 // A rendering is what one tool made of one variant.
 type rendering struct {
@@ -87,7 +124,7 @@ func render(t *testing.T, tool string, v variant) *rendering {
 	var stream []byte
 	switch tool {
 	case "kustomize":
-		stream = renderKustomize(t, v.overlay, v.components)
+		stream = renderKustomize(t, v.overlay, v.components, v.patches)
 	case "helm":
 		stream = renderHelm(t, v.values)
 	default:
@@ -119,9 +156,10 @@ func eachRendering(t *testing.T, f func(t *testing.T, r *rendering)) {
 func (r *rendering) String() string { return r.tool + ", " + r.variant.name }
 
 // renderKustomize builds an overlay as kubectl apply -k would. The tree is
-// copied into an in-memory filesystem, so that components are added by a
-// kustomization written next to the real ones, never onto the disk.
-func renderKustomize(t *testing.T, overlay string, components []string) []byte {
+// copied into an in-memory filesystem, so that components and patches are
+// added by a kustomization written next to the real ones, never onto the
+// disk.
+func renderKustomize(t *testing.T, overlay string, components []string, patches string) []byte {
 	t.Helper()
 	mem := filesys.MakeFsInMemory()
 	err := filepath.WalkDir("kustomize", func(p string, d fs.DirEntry, err error) error {
@@ -138,11 +176,17 @@ func renderKustomize(t *testing.T, overlay string, components []string) []byte {
 		t.Fatalf("copy the kustomize tree: %v", err)
 	}
 	dir := path.Join("/kustomize/overlays", overlay)
-	if len(components) > 0 {
-		dir = "/kustomize/overlays/test-" + overlay + "-" + strings.Join(components, "-")
-		k := "resources:\n  - ../" + overlay + "\ncomponents:\n"
+	if len(components) > 0 || patches != "" {
+		dir = "/kustomize/overlays/test-" + strings.Join(append([]string{overlay}, components...), "-")
+		k := "resources:\n  - ../" + overlay + "\n"
+		if len(components) > 0 {
+			k += "components:\n"
+		}
 		for _, c := range components {
 			k += "  - ../../components/" + c + "\n"
+		}
+		if patches != "" {
+			k += "patches:\n" + patches
 		}
 		if err := mem.WriteFile(dir+"/kustomization.yaml", []byte(k)); err != nil {
 			t.Fatal(err)

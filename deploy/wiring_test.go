@@ -25,6 +25,7 @@ var wiringChecks = []check{
 	{"every listen address and probe uses a port the container declares", checkPorts},
 	{"the collector Service selects the collector and targets its ports", checkService},
 	{"the agent dials the collector Service on its gRPC port", checkCollectorAddress},
+	{"every NetworkPolicy selects the collector alone, names its ports and opens each Service port to someone", checkNetworkPolicyWiring},
 	{"every selector matches its pod template", checkSelectors},
 	{"every ServiceAccount, priority class and claim a pod names is rendered", checkReferences},
 	{"every namespaced object is in the graceline namespace", checkNamespaces},

@@ -31,3 +31,14 @@ app.kubernetes.io/part-of: graceline
 {{- if not $r }}{{ fail (printf "runtime %q: want one of %s" .Values.runtime (keys .Values.runtimes | sortAlpha | join ", ")) }}{{ end -}}
 {{- toYaml $r -}}
 {{- end }}
+
+{{/*
+A NetworkPolicy's list of namespaces: the release's own, then "names"
+(a values list) without it, as YAML list items.
+*/}}
+{{- define "graceline.namespaces" -}}
+- {{ .root.Release.Namespace }}
+{{- range without .names .root.Release.Namespace }}
+- {{ . }}
+{{- end }}
+{{- end }}
