@@ -49,3 +49,13 @@ func In(field string, err error) error {
 	}
 	return &Error{Name: field + "." + e.Name, Value: e.Value, Want: e.Want}
 }
+
+// NameOf is the name of the setting err reports, or "" when err is not a
+// setting error (or nil).
+func NameOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Name
+	}
+	return ""
+}
