@@ -5,7 +5,6 @@
 package collector
 
 import (
-	"errors"
 	"path/filepath"
 	"time"
 
@@ -44,29 +43,21 @@ type Config struct {
 	Kubernetes *kube.Config
 }
 
+// setDefaults fills in what was left unset, then checks the result.
 func (c *Config) setDefaults() error {
-	if c.DataDir == "" {
-		return errors.New("no data directory given")
-	}
 	if c.GRPCAddress == "" {
 		c.GRPCAddress = DefaultGRPCAddress
 	}
 	if c.HTTPAddress == "" {
 		c.HTTPAddress = DefaultHTTPAddress
 	}
-	if c.Retention <= 0 {
+	if c.Retention == 0 {
 		c.Retention = DefaultRetention
 	}
-	if c.PurgeInterval <= 0 {
+	if c.PurgeInterval == 0 {
 		c.PurgeInterval = DefaultPurgeInterval
 	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		return errors.New("a TLS certificate needs its key, and a key its certificate")
-	}
-	if c.ClientCAFile != "" && c.CertFile == "" {
-		return errors.New("client certificates (mutual TLS) need the collector to serve TLS: give a certificate and key")
-	}
-	return nil
+	return c.Validate()
 }
 
 func (c *Config) dbPath() string { return filepath.Join(c.DataDir, "graceline.db") }
