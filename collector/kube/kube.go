@@ -58,6 +58,13 @@ type Config struct {
 	QueueLimit int
 }
 
+// DefaultConfig returns the settings the collector starts with.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.StuckAfter == 0 {
 		c.StuckAfter = DefaultStuckAfter
