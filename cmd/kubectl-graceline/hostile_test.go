@@ -118,9 +118,11 @@ func TestPrintersEscapeWorkloadStrings(t *testing.T) {
 			lines:  3 + len(events),
 		},
 		{
-			name:   "The list prints its header and one line per summary.",
-			render: func(b *bytes.Buffer) error { return list.Render(b, []*apiv1.Event{summary, summary}, t0.Add(time.Hour)) },
-			lines:  1 + 2,
+			name: "The list prints its header and one line per summary.",
+			render: func(b *bytes.Buffer) error {
+				return list.Render(b, []*apiv1.Event{summary, summary}, t0.Add(time.Hour))
+			},
+			lines: 1 + 2,
 		},
 		{
 			// Each block: the pod, the blocking phase, the finalizers, one
