@@ -5,7 +5,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,14 +75,8 @@ type KernelConfig struct {
 // configuration it cannot start with; a runtime that is absent or misbehaves
 // is retried, never fatal.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if cfg.CRIEndpoint == "" {
-		return errors.New("no CRI endpoint given")
-	}
-	if cfg.CRITimeout <= 0 {
-		return fmt.Errorf("CRI timeout must be positive, got %s", cfg.CRITimeout)
-	}
-	if err := cfg.Release.Validate(); err != nil {
-		return err
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("check configuration: %w", err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

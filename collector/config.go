@@ -5,8 +5,6 @@
 package collector
 
 import (
-	"errors"
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -52,20 +50,18 @@ type Config struct {
 	Kubernetes *kube.Config
 }
 
+// setDefaults fills in what was left unset, then checks the result.
 func (c *Config) setDefaults() error {
-	if c.DataDir == "" {
-		return errors.New("no data directory given")
-	}
 	if c.GRPCAddress == "" {
 		c.GRPCAddress = DefaultGRPCAddress
 	}
 	if c.HTTPAddress == "" {
 		c.HTTPAddress = DefaultHTTPAddress
 	}
-	if c.Retention <= 0 {
+	if c.Retention == 0 {
 		c.Retention = DefaultRetention
 	}
-	if c.PurgeInterval <= 0 {
+	if c.PurgeInterval == 0 {
 		c.PurgeInterval = DefaultPurgeInterval
 	}
 	d := ingest.DefaultLimits()
@@ -81,25 +77,13 @@ func (c *Config) setDefaults() error {
 	if c.Ingest.MaxClockSkew == 0 {
 		c.Ingest.MaxClockSkew = d.MaxClockSkew
 	}
-	if err := c.Ingest.Validate(); err != nil {
-		return err
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
 	}
 	if c.times == (connTimes{}) {
 		c.times = defaultConnTimes
 	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = DefaultMaxConnections
-	}
-	if c.MaxConnections < 16 {
-		return fmt.Errorf("max connections %d: want at least 16", c.MaxConnections)
-	}
-	if (c.CertFile == "") != (c.KeyFile == "") {
-		return errors.New("a TLS certificate needs its key, and a key its certificate")
-	}
-	if c.ClientCAFile != "" && c.CertFile == "" {
-		return errors.New("client certificates (mutual TLS) need the collector to serve TLS: give a certificate and key")
-	}
-	return nil
+	return c.Validate()
 }
 
 func (c *Config) dbPath() string { return filepath.Join(c.DataDir, "graceline.db") }

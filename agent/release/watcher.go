@@ -11,8 +11,6 @@ package release
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	"github.com/graceline/graceline/agent/diagnose"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/internal/setting"
 )
 
 // Config tunes a Watcher.
@@ -51,13 +50,13 @@ func (c Config) Validate() error {
 	for _, p := range []struct {
 		name string
 		d    time.Duration
-	}{{"poll period", c.Period}, {"recheck period", c.Recheck}} {
+	}{{"Period", c.Period}, {"Recheck", c.Recheck}} {
 		if p.d <= 0 || p.d > MaxPeriod {
-			return fmt.Errorf("release %s %s: want more than 0 and at most %s", p.name, p.d, MaxPeriod)
+			return setting.Invalid(p.name, p.d, "more than 0 and at most "+MaxPeriod.String())
 		}
 	}
 	if c.GiveUp <= 0 {
-		return errors.New("release give-up must be positive")
+		return setting.Invalid("GiveUp", c.GiveUp, "more than 0")
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ type Probe struct {
 // the ring buffer. Its errors say what is missing (BTF, permission, a
 // verifier rejection) so the caller can report it once and go on without.
 func New(cfg Config) (*Probe, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if _, err := btf.LoadKernelSpec(); err != nil {
 		return nil, fmt.Errorf("kernel BTF unavailable (need /sys/kernel/btf/vmlinux for CO-RE): %w", err)
 	}
@@ -80,13 +83,7 @@ func New(cfg Config) (*Probe, error) {
 	}
 	var mask uint64
 	for _, s := range signals {
-		if s <= 0 || s >= 64 {
-			return nil, fmt.Errorf("signal %d out of range", s)
-		}
 		mask |= 1 << uint(s)
-	}
-	if cfg.RatePerSec == 0 || cfg.Burst == 0 {
-		return nil, errors.New("rate limit and burst must be positive")
 	}
 	include := uint32(0)
 	if cfg.IncludeHost {

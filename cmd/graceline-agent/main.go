@@ -4,18 +4,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 
 	"github.com/graceline/graceline/agent"
@@ -23,13 +18,41 @@ import (
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/spool"
 	"github.com/graceline/graceline/agent/timeline"
+	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/internal/cli"
+	"github.com/graceline/graceline/internal/setting"
 )
 
 func main() {
-	if err := newCommand().Execute(); err != nil {
-		os.Exit(1)
-	}
+	os.Exit(cli.Execute(context.Background(), newCommand(), os.Stderr))
+}
+
+// flags names the flag that sets each setting of agent.Config, so that a
+// setting its package refuses is reported by the flag a person typed.
+var flags = cli.Flags{
+	"CRIEndpoint":                  "cri-endpoint",
+	"NodeName":                     "node-name",
+	"CRITimeout":                   "cri-timeout",
+	"MetricsAddress":               "metrics-address",
+	"Observer.RelistPeriod":        "relist-period",
+	"Observer.SafetyRelistPeriod":  "safety-relist-period",
+	"Timeline.Slack":               "stuck-slack",
+	"Timeline.StuckEvery":          "stuck-every",
+	"Timeline.Settle":              "summary-settle",
+	"Release.Period":               "release-poll-period",
+	"Release.Recheck":              "release-recheck-period",
+	"Release.GiveUp":               "release-give-up",
+	"Kernel.HostPID":               "host-pid",
+	"Kernel.AttributionWindow":     "ebpf-attribution-window",
+	"Kernel.RemovedTTL":            "ebpf-removed-ttl",
+	"Kernel.Probe.Signals":         "ebpf-signals",
+	"Kernel.Probe.RatePerSec":      "ebpf-rate-limit",
+	"Kernel.Probe.Burst":           "ebpf-burst",
+	"Delivery.SpoolDir":            "spool-dir",
+	"Delivery.SpoolMaxBytes":       "spool-max-bytes",
+	"Delivery.SyncInterval":        "spool-sync-interval",
+	"Delivery.Collector.TokenFile": "token-file",
 }
 
 func newCommand() *cobra.Command {
@@ -77,22 +100,24 @@ is reported as an events_dropped event. --output defaults to "-" without
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(logLevel)
+			log, err := cli.Logger(logLevel)
 			if err != nil {
 				return err
 			}
 			if cfg.Kernel.Probe.Signals, err = parseSignals(signals); err != nil {
-				return err
+				return flags.Check(setting.In("Kernel.Probe", err))
 			}
 			switch {
 			case output == "-" || (output == "" && cfg.Delivery.Collector.Address == ""):
 				cfg.Output = os.Stdout
+			case output == "none" && cfg.Delivery.Collector.Address == "":
+				return cli.Usagef("--output none: want --collector too, or nothing receives the events")
 			case output == "none" || output == "":
 			default:
-				return fmt.Errorf("--output %q: want \"-\" (JSON lines on stdout) or \"none\"", output)
+				return cli.Usagef(`--output %q: want "-" (JSON lines on stdout) or "none"`, output)
 			}
-			if cfg.Delivery.Collector.Address != "" && cfg.Delivery.Collector.TokenFile == "" {
-				return fmt.Errorf("--collector needs --token-file with an agent token")
+			if err := cfg.Validate(); err != nil {
+				return flags.Check(err)
 			}
 			// cri-client logs every failed call through klog; the agent
 			// already logs each failure once, with context, so klog is muted.
@@ -100,11 +125,8 @@ is reported as an events_dropped event. --output defaults to "-" without
 
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			if err := agent.Run(ctx, cfg, log); err != nil {
-				log.Error("agent failed", "err", err)
-				return err
-			}
-			return nil
+			// A failure is printed once, by cli.Execute, as the last line.
+			return agent.Run(ctx, cfg, log)
 		},
 	}
 	f := cmd.Flags()
@@ -144,31 +166,17 @@ is reported as an events_dropped event. --output defaults to "-" without
 	return cmd
 }
 
-// parseSignals reads names like TERM or SIGTERM, or numbers.
+// parseSignals reads names like TERM or SIGTERM, or numbers; which
+// numbers the probe can trace is the probe's rule, checked with the rest
+// of the configuration.
 func parseSignals(names []string) ([]syscall.Signal, error) {
 	out := make([]syscall.Signal, 0, len(names))
 	for _, n := range names {
-		n = strings.ToUpper(strings.TrimSpace(n))
-		if num, err := strconv.Atoi(n); err == nil {
-			out = append(out, syscall.Signal(num))
-			continue
-		}
-		if !strings.HasPrefix(n, "SIG") {
-			n = "SIG" + n
-		}
-		s := unix.SignalNum(n)
-		if s == 0 {
-			return nil, fmt.Errorf("--ebpf-signals: unknown signal %q", n)
+		s, err := termination.ParseSignal(n)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -16,18 +15,40 @@ import (
 	"github.com/graceline/graceline/collector"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
+	"github.com/graceline/graceline/internal/cli"
+	"github.com/graceline/graceline/internal/setting"
 )
 
 func main() {
-	if err := newCommand().Execute(); err != nil {
-		os.Exit(1)
-	}
+	os.Exit(cli.Execute(context.Background(), newCommand(), os.Stderr))
+}
+
+// flags names the flag that sets each setting of collector.Config and of
+// its cluster side, so that a setting its package refuses is reported by
+// the flag a person typed.
+var flags = cli.Flags{
+	"DataDir":                "data-dir",
+	"GRPCAddress":            "grpc-address",
+	"HTTPAddress":            "http-address",
+	"CertFile":               "tls-cert",
+	"KeyFile":                "tls-key",
+	"ClientCAFile":           "tls-client-ca",
+	"Retention":              "retention",
+	"PurgeInterval":          "purge-interval",
+	"MaxConnections":         "max-connections",
+	"Ingest.MaxStreams":      "max-agent-streams",
+	"Ingest.MaxBatchRecords": "max-batch-records",
+	"Ingest.MaxBatchBytes":   "max-batch-bytes",
+	"Ingest.MaxClockSkew":    "max-clock-skew",
+	"Kubernetes.StuckAfter":  "stuck-after",
+	"Kubernetes.StuckEvery":  "stuck-every",
+	"Kubernetes.FinalWait":   "final-summary-wait",
 }
 
 func newCommand() *cobra.Command {
 	var cfg collector.Config
 	var logLevel, kubeMode string
-	var kubeCfg kube.Config
+	kubeCfg := kube.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "graceline-collector --data-dir DIR",
 		Short: "Store every node's pod terminations and answer queries about them",
@@ -95,25 +116,28 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: %w", logLevel, err)
-			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			// client-go logs through klog; send it the same way.
-			klog.SetSlogLogger(log.With("part", "client-go"))
-			k, err := kubeConfig(kubeMode, kubeCfg, log)
+			log, err := cli.Logger(logLevel)
 			if err != nil {
 				return err
 			}
-			cfg.Kubernetes = k
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			if err := collector.Run(ctx, cfg, log); err != nil {
-				log.Error("collector failed", "err", err)
+			if err := cli.OneOf("kubernetes", kubeMode, "on", "off", "auto"); err != nil {
 				return err
 			}
-			return nil
+			if err := cfg.Validate(); err != nil {
+				return flags.Check(err)
+			}
+			// The cluster side's settings are checked even when it is off:
+			// a value that makes no sense is a mistake either way.
+			if err := kubeCfg.Validate(); err != nil {
+				return flags.Check(setting.In("Kubernetes", err))
+			}
+			// client-go logs through klog; send it the same way.
+			klog.SetSlogLogger(log.With("part", "client-go"))
+			cfg.Kubernetes = kubeConfig(kubeMode, kubeCfg, log)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			// A failure is printed once, by cli.Execute, as the last line.
+			return collector.Run(ctx, cfg, log)
 		},
 	}
 	f := cmd.Flags()
@@ -134,26 +158,23 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&kubeMode, "kubernetes", "auto", "watch the Kubernetes API for the cluster side: on, off, or auto (on inside a pod or with --kubeconfig)")
 	f.StringVar(&kubeCfg.Kubeconfig, "kubeconfig", "", "kubeconfig for the API watches; default: the pod's service account")
-	f.DurationVar(&kubeCfg.StuckAfter, "stuck-after", kube.DefaultStuckAfter, "report a deletion stuck when the object outlives the node's work, or the node stays idle after the delete request, this long")
-	f.DurationVar(&kubeCfg.StuckEvery, "stuck-every", kube.DefaultStuckEvery, "repeat a cluster-side stuck report this often")
-	f.DurationVar(&kubeCfg.FinalWait, "final-summary-wait", kube.DefaultFinalWait, "how long a deleted pod's final summary waits for its node's own summary")
-	cmd.MarkFlagRequired("data-dir")
+	f.DurationVar(&kubeCfg.StuckAfter, "stuck-after", kubeCfg.StuckAfter, "report a deletion stuck when the object outlives the node's work, or the node stays idle after the delete request, this long")
+	f.DurationVar(&kubeCfg.StuckEvery, "stuck-every", kubeCfg.StuckEvery, "repeat a cluster-side stuck report this often")
+	f.DurationVar(&kubeCfg.FinalWait, "final-summary-wait", kubeCfg.FinalWait, "how long a deleted pod's final summary waits for its node's own summary")
 	return cmd
 }
 
-// kubeConfig decides from --kubernetes whether the cluster side runs.
-func kubeConfig(mode string, cfg kube.Config, log *slog.Logger) (*kube.Config, error) {
+// kubeConfig decides from --kubernetes (on, off or auto, checked already)
+// whether the cluster side runs.
+func kubeConfig(mode string, cfg kube.Config, log *slog.Logger) *kube.Config {
 	switch mode {
-	case "off":
-		return nil, nil
 	case "on":
-		return &cfg, nil
+		return &cfg
 	case "auto":
 		if cfg.Kubeconfig != "" || os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
-			return &cfg, nil
+			return &cfg
 		}
 		log.Info("not in a Kubernetes pod and no --kubeconfig: the cluster side (API watches) is off")
-		return nil, nil
 	}
-	return nil, fmt.Errorf("--kubernetes %q: want on, off or auto", mode)
+	return nil
 }

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,15 +16,15 @@ import (
 	"github.com/graceline/graceline/cmd/kubectl-graceline/stuck"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/timeline"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/watch"
+	"github.com/graceline/graceline/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newCommand().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	code := cli.Execute(ctx, newCommand(), os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 func newCommand() *cobra.Command {

@@ -1,11 +1,11 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/internal/setting"
 )
 
 // Limits bound what one agent may make the collector hold or store.
@@ -47,22 +47,20 @@ func DefaultLimits() Limits {
 	}
 }
 
-// Validate says which limit is out of range.
+// Validate returns the first limit out of its range, as a setting error
+// named by its field.
 func (l Limits) Validate() error {
-	var errs []error
-	if l.MaxBatchRecords < 1 || l.MaxBatchRecords > 100000 {
-		errs = append(errs, fmt.Errorf("max batch records %d: want 1 to 100000", l.MaxBatchRecords))
+	switch {
+	case l.MaxBatchRecords < 1 || l.MaxBatchRecords > 100000:
+		return setting.Invalid("MaxBatchRecords", l.MaxBatchRecords, "at least 1 and at most 100000")
+	case l.MaxBatchBytes < apiv1.MaxEventBytes || l.MaxBatchBytes > 64<<20:
+		return setting.Invalid("MaxBatchBytes", l.MaxBatchBytes, fmt.Sprintf("at least %d (one event) and at most %d", apiv1.MaxEventBytes, 64<<20))
+	case l.MaxStreams < 1:
+		return setting.Invalid("MaxStreams", l.MaxStreams, "at least 1")
+	case l.MaxClockSkew < time.Second || l.MaxClockSkew > 7*24*time.Hour:
+		return setting.Invalid("MaxClockSkew", l.MaxClockSkew, "at least 1s and at most 168h0m0s")
 	}
-	if l.MaxBatchBytes < apiv1.MaxEventBytes || l.MaxBatchBytes > 64<<20 {
-		errs = append(errs, fmt.Errorf("max batch bytes %d: want %d (one event) to %d", l.MaxBatchBytes, apiv1.MaxEventBytes, 64<<20))
-	}
-	if l.MaxStreams < 1 {
-		errs = append(errs, fmt.Errorf("max agent streams %d: want at least 1", l.MaxStreams))
-	}
-	if l.MaxClockSkew < time.Second || l.MaxClockSkew > 7*24*time.Hour {
-		errs = append(errs, fmt.Errorf("max clock skew %s: want 1s to 168h", l.MaxClockSkew))
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // MaxMessageBytes is the largest gRPC message the collector should accept

@@ -58,20 +58,27 @@ type Config struct {
 	QueueLimit int
 }
 
+// DefaultConfig returns the settings the collector starts with.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
-	if c.StuckAfter <= 0 {
+	if c.StuckAfter == 0 {
 		c.StuckAfter = DefaultStuckAfter
 	}
-	if c.StuckEvery <= 0 {
+	if c.StuckEvery == 0 {
 		c.StuckEvery = DefaultStuckEvery
 	}
-	if c.FinalWait <= 0 {
+	if c.FinalWait == 0 {
 		c.FinalWait = DefaultFinalWait
 	}
-	if c.CheckPeriod <= 0 {
+	if c.CheckPeriod == 0 {
 		c.CheckPeriod = DefaultCheckPeriod
 	}
-	if c.QueueLimit <= 0 {
+	if c.QueueLimit == 0 {
 		c.QueueLimit = defaultQueueLimit
 	}
 }
@@ -130,6 +137,9 @@ type Watcher struct {
 // New builds a Watcher on an API client. Nothing runs until Run.
 func New(cfg Config, rc *rest.Config, st Store, pub Publisher, agents Agents, reg prometheus.Registerer, log *slog.Logger) (*Watcher, error) {
 	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("check cluster-side configuration: %w", err)
+	}
 	rc = rest.CopyConfig(rc)
 	rc.UserAgent = "graceline-collector"
 	cs, err := kubernetes.NewForConfig(rc)

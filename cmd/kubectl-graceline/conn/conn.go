@@ -21,6 +21,7 @@ import (
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/client"
+	"github.com/graceline/graceline/internal/cli"
 )
 
 // Environment variables that stand in for flags.
@@ -66,7 +67,7 @@ func (o *Options) Dial() (*grpc.ClientConn, error) {
 		o.Collector.Token = os.Getenv(EnvToken)
 	}
 	if o.Collector.Token == "" && o.Collector.TokenFile == "" {
-		return nil, fmt.Errorf("no token: give --token, --token-file or $%s (a reader token of the collector)", EnvToken)
+		return nil, cli.Usagef("no token: give --token, --token-file or $%s (a reader token of the collector)", EnvToken)
 	}
 	return client.Dial(o.Collector)
 }
@@ -116,13 +117,12 @@ func AddOutputFlag(fs *pflag.FlagSet, out *string) {
 
 // CheckOutput refuses an unknown format.
 func CheckOutput(out string) error {
-	if out != OutputTable && out != OutputJSON {
-		return fmt.Errorf("--output %q: want table or json", out)
-	}
-	return nil
+	return cli.OneOf("output", out, OutputTable, OutputJSON)
 }
 
-// WriteJSONLines prints events in the event contract, one per line.
+// WriteJSONLines prints events in the event contract, one per line. JSON
+// escapes the C0 controls itself; what it leaves raw but a terminal may
+// act on (DEL, the C1 controls) is escaped too.
 func WriteJSONLines(w io.Writer, events []*apiv1.Event) error {
 	bw := bufio.NewWriter(w)
 	for _, e := range events {
@@ -130,7 +130,7 @@ func WriteJSONLines(w io.Writer, events []*apiv1.Event) error {
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}
-		bw.Write(b)
+		bw.Write(cli.EscapeJSON(b))
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
@@ -164,7 +164,7 @@ func SplitPod(arg, ns string) (namespace, name string, err error) {
 		namespace, name = ns, arg
 	}
 	if namespace == "" || name == "" || strings.Contains(name, "/") {
-		return "", "", fmt.Errorf("pod %q: want NAMESPACE/NAME or NAME", arg)
+		return "", "", cli.Usagef("pod %q: want NAMESPACE/NAME or NAME", arg)
 	}
 	return namespace, name, nil
 }

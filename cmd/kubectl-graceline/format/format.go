@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/internal/cli"
 )
 
 // Source says who reported e: "API" for the collector's watches of the
@@ -64,8 +65,12 @@ func exitSignalName(n int32) string {
 	return strings.TrimPrefix(SignalName(&apiv1.Signal{Number: n}), "SIG")
 }
 
-// Detail describes e in one line.
-func Detail(e *apiv1.Event) string {
+// Detail describes e in one line, escaped for a terminal: most of what it
+// holds (process names, argv, reasons, paths, evidence) comes from the
+// workload.
+func Detail(e *apiv1.Event) string { return cli.Escape(detail(e)) }
+
+func detail(e *apiv1.Event) string {
 	ctr := e.GetContainer().GetName()
 	switch e.Kind {
 	case apiv1.KindContainerStarted:

@@ -17,6 +17,7 @@ import (
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
+	"github.com/graceline/graceline/internal/cli"
 )
 
 // NewCommand returns the list subcommand.
@@ -40,6 +41,17 @@ each is a termination_summary event.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := conn.CheckOutput(output); err != nil {
 				return err
+			}
+			if verdict != "" {
+				if err := cli.OneOf("verdict", verdict, apiv1.VerdictGraceful, apiv1.VerdictKilled, apiv1.VerdictStuck); err != nil {
+					return err
+				}
+			}
+			if since < 0 {
+				return cli.Usagef("--since %s: want a positive duration such as 1h, or 0 for all", since)
+			}
+			if limit < 1 {
+				return cli.Usagef("--limit %d: want at least 1", limit)
 			}
 			req := &apiv1.ListRequest{Node: node, Verdict: verdict, Limit: limit}
 			if !all {
@@ -95,12 +107,11 @@ func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
 		if v == "" {
 			v = "terminating"
 		}
-		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", s.GetPod().GetNamespace(), s.GetPod().GetName(), s.Node, v,
-			yesNo(s.GetKilled()), duration(s))
+		row := []string{s.GetPod().GetNamespace(), s.GetPod().GetName(), s.Node, v, yesNo(s.GetKilled()), duration(s)}
 		if lags {
-			row += "\t" + endpointLag(s)
+			row = append(row, endpointLag(s))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", row, age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))
+		fmt.Fprintln(tw, format.Row(append(row, age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))...))
 	}
 	return tw.Flush()
 }

@@ -100,28 +100,34 @@ func Render(w io.Writer, stuck []*apiv1.Event, now time.Time) error {
 		if e.Since == nil {
 			since = e.GetTime().AsTime()
 		}
-		fmt.Fprintf(w, "POD %s/%s  node %s  source %s  stuck for %s (since %s)\n", e.GetPod().GetNamespace(), e.GetPod().GetName(),
+		line(w, "POD %s/%s  node %s  source %s  stuck for %s (since %s)", e.GetPod().GetNamespace(), e.GetPod().GetName(),
 			orDash(e.Node), format.Source(e), now.Sub(since).Round(time.Second), since.UTC().Format(time.RFC3339))
 		phase := e.BlockingPhase
 		if phase == "" {
 			phase = "unknown"
 		}
-		fmt.Fprintf(w, "  BLOCKING    %s\n", phase)
+		line(w, "  BLOCKING    %s", phase)
 		if len(e.Finalizers) > 0 {
-			fmt.Fprintf(w, "  FINALIZERS  %s\n", strings.Join(e.Finalizers, ", "))
+			line(w, "  FINALIZERS  %s", strings.Join(e.Finalizers, ", "))
 		}
 		for j, ev := range e.Evidence {
 			label := "            "
 			if j == 0 {
 				label = "EVIDENCE    "
 			}
-			fmt.Fprintf(w, "  %s- %s\n", label, ev)
+			line(w, "  %s- %s", label, ev)
 		}
 		if h, ok := hints[strings.ToLower(phase)]; ok {
-			fmt.Fprintf(w, "  TRY         %s\n", h)
+			line(w, "  TRY         %s", h)
 		}
 	}
 	return nil
+}
+
+// line writes one line of a block, escaped for a terminal: the pod's
+// name, the phase, finalizers and evidence all come from outside.
+func line(w io.Writer, f string, args ...any) {
+	fmt.Fprintln(w, format.Line(fmt.Sprintf(f, args...)))
 }
 
 func orDash(s string) string {

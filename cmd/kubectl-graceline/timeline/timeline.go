@@ -112,10 +112,10 @@ func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event, all bool) 
 	}
 	t0 := origin(events)
 	last := events[len(events)-1].GetTime().AsTime()
-	fmt.Fprintln(w, header(events, summary))
-	fmt.Fprintln(w, verdict(events, summary, last.Sub(t0)))
+	fmt.Fprintln(w, format.Line(header(events, summary)))
+	fmt.Fprintln(w, format.Line(verdict(events, summary, last.Sub(t0))))
 	if c := format.Cluster(summary, stopSignal(events)); c != "" {
-		fmt.Fprintln(w, "CLUSTER "+c)
+		fmt.Fprintln(w, format.Line("CLUSTER "+c))
 	}
 	var rows bytes.Buffer
 	tw := tabwriter.NewWriter(&rows, 0, 0, 2, ' ', 0)
@@ -126,7 +126,7 @@ func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event, all bool) 
 			earlier++
 			continue
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", format.Relative(at), format.Source(e), e.Kind, format.Detail(e))
+		fmt.Fprintln(tw, "  "+format.Row(format.Relative(at), format.Source(e), e.Kind, format.Detail(e)))
 	}
 	if earlier > 0 {
 		fmt.Fprintf(w, "  (%d earlier events, from before the deletion began: --all shows them)\n", earlier)

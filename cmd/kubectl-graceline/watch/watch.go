@@ -78,7 +78,7 @@ func follow(ctx context.Context, q apiv1.QueryClient, req *apiv1.WatchRequest, p
 			return conn.Explain(err, addr)
 		}
 		d := backoff.Step()
-		fmt.Fprintf(stderr, "watch interrupted (%v); reconnecting in %s\n", conn.Explain(err, addr), d.Round(time.Millisecond))
+		fmt.Fprintln(stderr, format.Line(fmt.Sprintf("watch interrupted (%v); reconnecting in %s", conn.Explain(err, addr), d.Round(time.Millisecond))))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -131,5 +131,5 @@ func Line(e *apiv1.Event) string {
 	if node == "" {
 		node = "-"
 	}
-	return fmt.Sprintf("%s  %-12s %-28s %-20s %s", e.GetTime().AsTime().Local().Format("15:04:05.000"), node, pod, e.Kind, format.Detail(e))
+	return format.Line(fmt.Sprintf("%s  %-12s %-28s %-20s %s", e.GetTime().AsTime().Local().Format("15:04:05.000"), node, pod, e.Kind, format.Detail(e)))
 }
