@@ -231,38 +231,56 @@ func (s *Spool) Append(e *apiv1.Event) error {
 	if s.closed {
 		return ErrClosed
 	}
-	rec := &apiv1.Record{Key: &apiv1.DeliveryKey{Node: s.opts.Node, Epoch: s.epoch, Seq: s.seq + 1}, Event: body}
-	payload, err := proto.Marshal(rec)
+	rec, err := s.put(e.GetKind(), body)
 	if err != nil {
-		s.m.dropped.WithLabelValues(dropWrite).Inc()
-		return fmt.Errorf("encode record: %w", err)
-	}
-	if len(payload) > s.opts.MaxRecordBytes {
-		s.m.dropped.WithLabelValues(dropTooLarge).Inc()
-		return fmt.Errorf("%w: %s event of %d bytes, limit %d", ErrTooLarge, e.GetKind(), len(payload), s.opts.MaxRecordBytes)
-	}
-	frame := appendFrame(nil, payload)
-	// An append may start a new segment, whose header takes room too.
-	need := int64(len(frame) + len(segmentMagic))
-	if s.bytes()+need > s.opts.MaxBytes {
-		if err := s.makeRoom(need + dropReserve + int64(len(segmentMagic))); err != nil {
+		if !errors.Is(err, ErrTooLarge) {
 			s.m.dropped.WithLabelValues(dropWrite).Inc()
-			return err
 		}
-	}
-	if err := s.lanes[laneFor(e.GetKind())].append(frame); err != nil {
-		s.m.dropped.WithLabelValues(dropWrite).Inc()
 		return err
 	}
-	s.seq++
 	s.last = rec
-	s.m.appended.Inc()
 	s.m.bytes.Set(float64(s.bytes()))
 	if s.waiting {
 		close(s.wake)
 		s.wake, s.waiting = make(chan struct{}), false
 	}
 	return nil
+}
+
+// put writes an encoded event of kind under the next delivery key, making
+// room first when the spool is full. The key is chosen only once the room is
+// made: making room writes an events_dropped record, which takes the next
+// key itself, and a key given to two records would let the collector keep
+// one and discard the other as a duplicate.
+func (s *Spool) put(kind string, body []byte) (*apiv1.Record, error) {
+	for {
+		rec := &apiv1.Record{Key: &apiv1.DeliveryKey{Node: s.opts.Node, Epoch: s.epoch, Seq: s.seq + 1}, Event: body}
+		payload, err := proto.Marshal(rec)
+		if err != nil {
+			return nil, fmt.Errorf("encode record: %w", err)
+		}
+		if len(payload) > s.opts.MaxRecordBytes {
+			s.m.dropped.WithLabelValues(dropTooLarge).Inc()
+			return nil, fmt.Errorf("%w: %s event of %d bytes, limit %d", ErrTooLarge, kind, len(payload), s.opts.MaxRecordBytes)
+		}
+		frame := appendFrame(nil, payload)
+		// An append may start a new segment, whose header takes room too.
+		need := int64(len(frame) + len(segmentMagic))
+		if s.bytes()+need <= s.opts.MaxBytes {
+			if err := s.lanes[laneFor(kind)].append(frame); err != nil {
+				return nil, err
+			}
+			s.seq++
+			s.m.appended.Inc()
+			return rec, nil
+		}
+		// The room made includes a reserve for the drop report, so the
+		// next pass fits; a report larger than the reserve only makes
+		// this loop drop (and report) once more.
+		if err := s.makeRoom(need + dropReserve + int64(len(segmentMagic))); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // makeRoom drops whole segments, raw lane first, until need more bytes fit,
@@ -289,18 +307,17 @@ func (s *Spool) makeRoom(need int64) error {
 	}
 	s.m.dropped.WithLabelValues(dropFull).Add(float64(lost))
 	s.log.Warn("spool full; dropped the oldest undelivered events", "dropped", lost, "max_bytes", s.opts.MaxBytes)
-	s.seq++
 	ev := &apiv1.Event{
 		Kind: apiv1.KindEventsDropped, Time: timestamppb.New(s.opts.Now()), Node: s.opts.Node,
 		Drop: &apiv1.Drop{Reason: apiv1.DropReasonSpoolFull, Count: lost + carried},
 	}
-	body, _ := proto.Marshal(ev)
-	rec := &apiv1.Record{Key: &apiv1.DeliveryKey{Node: s.opts.Node, Epoch: s.epoch, Seq: s.seq}, Event: body}
-	payload, _ := proto.Marshal(rec)
-	if err := s.lanes[lanePriority].append(appendFrame(nil, payload)); err != nil {
+	body, err := proto.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode spool drop: %w", err)
+	}
+	if _, err := s.put(ev.Kind, body); err != nil {
 		return fmt.Errorf("record spool drop: %w", err)
 	}
-	s.m.appended.Inc()
 	return nil
 }
 
