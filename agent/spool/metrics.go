@@ -10,6 +10,7 @@ type metrics struct {
 	dropped      *prometheus.CounterVec // by reason
 	damaged      *prometheus.CounterVec // by reason
 	damagedBytes prometheus.Counter
+	cursorErrors prometheus.Counter
 }
 
 // Drop reasons, as labels of graceline_spool_dropped_total.
@@ -39,8 +40,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		damagedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "graceline_spool_damaged_bytes_total", Help: "Bytes of the spool skipped because they were damaged.",
 		}),
+		cursorErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_spool_cursor_errors_total", Help: "Acknowledgement cursors that could not be saved (a full disk); a restart then resends what they covered.",
+		}),
 	}
-	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes)
+	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes, m.cursorErrors)
 	for _, r := range []string{dropFull, dropTooLarge, dropWrite} {
 		m.dropped.WithLabelValues(r)
 	}

@@ -24,7 +24,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
@@ -115,10 +114,16 @@ type Spool struct {
 	log   *slog.Logger
 	lock  *os.File
 
-	mu      sync.Mutex
-	seq     uint64
-	lanes   [2]*lane
-	last    *apiv1.Record
+	mu    sync.Mutex
+	seq   uint64
+	lanes [2]*lane
+	last  *apiv1.Record
+	// epochSaved is false until the epoch file records this run's epoch;
+	// no record may be written before (see epoch.go).
+	epochSaved bool
+	// owed counts, by drop reason, events lost but not yet reported by an
+	// events_dropped record in the spool.
+	owed    map[string]uint64
 	waiting bool
 	wake    chan struct{}
 	closed  bool
@@ -142,7 +147,7 @@ func Open(dir string, opts Options, reg prometheus.Registerer, log *slog.Logger)
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Spool{dir: dir, opts: opts, m: newMetrics(reg), log: log, lock: lock, wake: make(chan struct{})}
+	s := &Spool{dir: dir, opts: opts, m: newMetrics(reg), log: log, lock: lock, owed: map[string]uint64{}, wake: make(chan struct{})}
 	if err := s.load(); err != nil {
 		lock.Close()
 		return nil, err
@@ -169,11 +174,18 @@ func (s *Spool) load() error {
 		s.lanes[i] = l
 		s.noteLast(last)
 	}
-	epoch, err := nextEpoch(s.dir, s.opts.Now())
+	epoch, err := pickEpoch(s.dir, s.opts.Now(), s.last.GetKey().GetEpoch())
 	if err != nil {
 		return err
 	}
 	s.epoch = epoch
+	// A full filesystem must not keep the agent from starting: the epoch
+	// is saved again before the first record is written.
+	if err := saveEpoch(s.dir, epoch); err != nil {
+		s.log.Warn("spool epoch not saved yet; events are counted as lost until it is", "err", err)
+	} else {
+		s.epochSaved = true
+	}
 	return nil
 }
 
@@ -219,7 +231,9 @@ func (s *Spool) bytes() int64 {
 // the record is written to the segment file (so it survives the agent being
 // killed); Sync makes it survive the machine failing too. When the spool is
 // full, older events are dropped to make room, and an events_dropped event
-// says so.
+// says so. An event that cannot be written (the filesystem is full) is
+// counted, and reported by an events_dropped event written before the next
+// event that can be.
 func (s *Spool) Append(e *apiv1.Event) error {
 	body, err := proto.Marshal(e)
 	if err != nil {
@@ -231,20 +245,39 @@ func (s *Spool) Append(e *apiv1.Event) error {
 	if s.closed {
 		return ErrClosed
 	}
-	rec, err := s.put(e.GetKind(), body)
-	if err != nil {
-		if !errors.Is(err, ErrTooLarge) {
-			s.m.dropped.WithLabelValues(dropWrite).Inc()
+	seq := s.seq
+	defer func() {
+		if s.seq != seq {
+			s.wakeReader()
 		}
+	}()
+	if err := s.prepare(); err != nil {
+		s.lose(apiv1.DropReasonSpoolWriteFailed)
+		return err
+	}
+	rec, err := s.put(e.GetKind(), body)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		// The disk is fine: report the loss at once. Should that fail,
+		// the report stays owed.
+		s.owe(apiv1.DropReasonTooLarge, 1)
+		s.prepare()
+		return err
+	case err != nil:
+		s.lose(apiv1.DropReasonSpoolWriteFailed)
 		return err
 	}
 	s.last = rec
+	return nil
+}
+
+// wakeReader wakes a Read waiting for records.
+func (s *Spool) wakeReader() {
 	s.m.bytes.Set(float64(s.bytes()))
 	if s.waiting {
 		close(s.wake)
 		s.wake, s.waiting = make(chan struct{}), false
 	}
-	return nil
 }
 
 // put writes an encoded event of kind under the next delivery key, making
@@ -260,7 +293,6 @@ func (s *Spool) put(kind string, body []byte) (*apiv1.Record, error) {
 			return nil, fmt.Errorf("encode record: %w", err)
 		}
 		if len(payload) > s.opts.MaxRecordBytes {
-			s.m.dropped.WithLabelValues(dropTooLarge).Inc()
 			return nil, fmt.Errorf("%w: %s event of %d bytes, limit %d", ErrTooLarge, kind, len(payload), s.opts.MaxRecordBytes)
 		}
 		frame := appendFrame(nil, payload)
@@ -281,44 +313,6 @@ func (s *Spool) put(kind string, body []byte) (*apiv1.Record, error) {
 			return nil, err
 		}
 	}
-}
-
-// makeRoom drops whole segments, raw lane first, until need more bytes fit,
-// then records the loss as an events_dropped event in the priority lane.
-// A drop report that is itself dropped passes its count on to the new one,
-// so the reports that reach the collector add up to every event lost.
-func (s *Spool) makeRoom(need int64) error {
-	var lost, carried uint64
-	for s.bytes()+need > s.opts.MaxBytes {
-		n, c, ok, err := s.lanes[laneRaw].dropOldest()
-		if err == nil && !ok {
-			n, c, ok, err = s.lanes[lanePriority].dropOldest()
-		}
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("spool cannot make room for %d bytes", need)
-		}
-		lost, carried = lost+n, carried+c
-	}
-	if lost+carried == 0 {
-		return nil
-	}
-	s.m.dropped.WithLabelValues(dropFull).Add(float64(lost))
-	s.log.Warn("spool full; dropped the oldest undelivered events", "dropped", lost, "max_bytes", s.opts.MaxBytes)
-	ev := &apiv1.Event{
-		Kind: apiv1.KindEventsDropped, Time: timestamppb.New(s.opts.Now()), Node: s.opts.Node,
-		Drop: &apiv1.Drop{Reason: apiv1.DropReasonSpoolFull, Count: lost + carried},
-	}
-	body, err := proto.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("encode spool drop: %w", err)
-	}
-	if _, err := s.put(ev.Kind, body); err != nil {
-		return fmt.Errorf("record spool drop: %w", err)
-	}
-	return nil
 }
 
 // Mark is where a batch read from the spool ends; Ack takes it back.
@@ -389,7 +383,17 @@ func (s *Spool) Ack(m Mark) error {
 	err := s.lanes[m.lane].acknowledge(m.end)
 	s.m.acked.Add(float64(m.n))
 	s.m.bytes.Set(float64(s.bytes()))
-	return err
+	return s.cursorErr(err)
+}
+
+// cursorErr counts an error saving a cursor and absorbs it (see errCursor);
+// other errors pass through.
+func (s *Spool) cursorErr(err error) error {
+	if err == nil || !errors.Is(err, errCursor) {
+		return err
+	}
+	s.m.cursorErrors.Inc()
+	return nil
 }
 
 // Rewind makes the next Read start again at the oldest unacknowledged
