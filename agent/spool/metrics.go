@@ -11,6 +11,7 @@ type metrics struct {
 	damaged      *prometheus.CounterVec // by reason
 	damagedBytes prometheus.Counter
 	cursorErrors prometheus.Counter
+	repaired     prometheus.Counter
 }
 
 // Drop reasons, as labels of graceline_spool_dropped_total.
@@ -43,8 +44,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		cursorErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "graceline_spool_cursor_errors_total", Help: "Acknowledgement cursors that could not be saved (a full disk); a restart then resends what they covered.",
 		}),
+		repaired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_spool_strings_repaired_total", Help: "Strings of events that were not valid UTF-8 when they reached the spool, and were repaired rather than the event lost.",
+		}),
 	}
-	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes, m.cursorErrors)
+	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes, m.cursorErrors, m.repaired)
 	for _, r := range []string{dropFull, dropTooLarge, dropWrite} {
 		m.dropped.WithLabelValues(r)
 	}

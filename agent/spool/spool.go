@@ -235,10 +235,10 @@ func (s *Spool) bytes() int64 {
 // counted, and reported by an events_dropped event written before the next
 // event that can be.
 func (s *Spool) Append(e *apiv1.Event) error {
-	body, err := proto.Marshal(e)
+	body, err := s.encode(e)
 	if err != nil {
 		s.m.dropped.WithLabelValues(dropWrite).Inc()
-		return fmt.Errorf("encode event: %w", err)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -269,6 +269,27 @@ func (s *Spool) Append(e *apiv1.Event) error {
 	}
 	s.last = rec
 	return nil
+}
+
+// encode encodes e. An event that fails to encode because a string is not
+// valid UTF-8 (the agent repairs workload strings where they enter it, so
+// one slipped through) is encoded repaired rather than lost; e itself is
+// left alone, as other outputs share it.
+func (s *Spool) encode(e *apiv1.Event) ([]byte, error) {
+	body, err := proto.Marshal(e)
+	if err == nil {
+		return body, nil
+	}
+	c := proto.Clone(e).(*apiv1.Event)
+	n := apiv1.RepairUTF8(c)
+	if n == 0 {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	s.m.repaired.Add(float64(n))
+	if body, err = proto.Marshal(c); err != nil {
+		return nil, fmt.Errorf("encode repaired event: %w", err)
+	}
+	return body, nil
 }
 
 // wakeReader wakes a Read waiting for records.
