@@ -2,15 +2,9 @@ package agent
 
 import (
 	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/graceline/graceline/agent/release"
 )
@@ -93,33 +87,4 @@ func (r *readiness) check() error {
 		return errors.New("last CRI relist failed")
 	}
 	return nil
-}
-
-// serveMetrics starts the HTTP listener for /metrics, /healthz and /readyz.
-// It listens before returning so that a bad address is a start-up error.
-func serveMetrics(addr string, reg *prometheus.Registry, ready func() error, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "err", err)
-		}
-	}()
-	log.Info("serving metrics", "address", ln.Addr().String())
-	return srv, nil
 }
