@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,6 +28,9 @@ func TestFullFilesystem(t *testing.T) {
 		before func(t *testing.T, dir string) uint64
 		// kept is how many events of the earlier run the spool still holds.
 		kept int
+		// reopen closes the spool opened on the full filesystem and opens
+		// it again, still full, before anything is appended.
+		reopen bool
 	}{
 		{
 			name:   "a new spool opens on a full filesystem and writes once space returns",
@@ -49,6 +53,11 @@ func TestFullFilesystem(t *testing.T) {
 			},
 			kept: 3,
 		},
+		{
+			name:   "a spool opened and closed on a full filesystem opens again",
+			before: func(*testing.T, string) uint64 { return 0 },
+			reopen: true,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,6 +67,12 @@ func TestFullFilesystem(t *testing.T) {
 			filler := fill(t, fs)
 
 			s := openFS(t, dir)
+			if tc.reopen {
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				s = openFS(t, dir)
+			}
 			defer s.Close()
 			if s.Epoch() <= earlier {
 				t.Errorf("epoch %d of the new run is not above the earlier run's %d", s.Epoch(), earlier)
@@ -71,6 +86,11 @@ func TestFullFilesystem(t *testing.T) {
 			if c := counter(t, s.m.dropped.WithLabelValues(dropWrite)); c != failed {
 				t.Errorf("dropped{write_error} = %v, want %d", c, failed)
 			}
+			// The sender drains the spool while the filesystem is still
+			// full: acknowledging must work without saving the cursor.
+			if n := ackAll(t, s); n != tc.kept {
+				t.Errorf("acknowledged %d records of the earlier run while full, want %d", n, tc.kept)
+			}
 
 			if err := os.Remove(filler); err != nil {
 				t.Fatal(err)
@@ -82,7 +102,6 @@ func TestFullFilesystem(t *testing.T) {
 
 			var report, next *apiv1.Record
 			var reports uint64
-			var old int
 			for _, r := range readAll(t, s) {
 				e := new(apiv1.Event)
 				if err := proto.Unmarshal(r.Event, e); err != nil {
@@ -97,7 +116,7 @@ func TestFullFilesystem(t *testing.T) {
 				case e.GetPod().GetName() == "pod-200":
 					next = r
 				case r.Key.Epoch == earlier:
-					old++
+					t.Errorf("record %v of the earlier run read again after it was acknowledged", r.Key)
 				default:
 					t.Errorf("unexpected record %v: %s %s", r.Key, e.Kind, e.GetPod().GetName())
 				}
@@ -111,10 +130,26 @@ func TestFullFilesystem(t *testing.T) {
 			if report.Key.Epoch != next.Key.Epoch || report.Key.Seq+1 != next.Key.Seq {
 				t.Errorf("drop report %v does not come just before the next event %v", report.Key, next.Key)
 			}
-			if old != tc.kept {
-				t.Errorf("%d events of the earlier run still spooled, want %d", old, tc.kept)
-			}
 		})
+	}
+}
+
+// ackAll reads and acknowledges every unread record, and returns how many
+// there were.
+func ackAll(t *testing.T, s *Spool) int {
+	t.Helper()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	n := 0
+	for {
+		b, err := s.Read(done, 100, 1<<20)
+		if err != nil {
+			return n
+		}
+		if err := s.Ack(b.Mark); err != nil {
+			t.Fatalf("acknowledge on a full filesystem: %v", err)
+		}
+		n += len(b.Records)
 	}
 }
 

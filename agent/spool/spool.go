@@ -470,7 +470,7 @@ func (s *Spool) Close() error {
 	close(s.wake)
 	var errs []error
 	for _, l := range s.lanes {
-		errs = append(errs, l.close())
+		errs = append(errs, s.cursorErr(l.close()))
 	}
 	errs = append(errs, s.lock.Close())
 	return errors.Join(errs...)
