@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if cfg.MetricsAddress != "" {
-		srv, err := serveMetrics(cfg.MetricsAddress, reg, ready.check, log)
+		srv, _, err := serveMetrics(cfg.MetricsAddress, reg, ready.check, defaultHTTPLimits(), log)
 		if err != nil {
 			return err
 		}

@@ -33,7 +33,9 @@ type kernelSource struct {
 	dropped *prometheus.CounterVec
 	// unattributed counts events emitted without a container.
 	unattributed prometheus.Counter
-	log          *slog.Logger
+	// repaired counts strings the probe found not valid UTF-8.
+	repaired prometheus.Counter
+	log      *slog.Logger
 
 	queue   chan termination.Event
 	pending []termination.Event
@@ -98,6 +100,9 @@ func (k *kernelSource) run(ctx context.Context) {
 // handle emits e now if its target can be attributed, or holds it: a
 // container's first events can arrive before the runtime reports it.
 func (k *kernelSource) handle(e termination.Event) {
+	if e.Repaired > 0 {
+		k.repaired.Add(float64(e.Repaired))
+	}
 	switch e.Type {
 	case termination.EventCNIExec, termination.EventCNIOutput, termination.EventCNIExit:
 		if ev := k.cni.handle(e); ev != nil {

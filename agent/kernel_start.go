@@ -55,7 +55,7 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, releases
 	}
 	reg := newRegistry(kc.RemovedTTL, log)
 	tracker.Subscribe(reg)
-	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, log: log,
+	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, repaired: m.repaired.WithLabelValues(repairedKernel), log: log,
 		cni: newCNIRuns(cfg.NodeName, reg.sandboxPod, m.dropped, m.cniUnparsable), cniDirs: kc.CNIBinDirs, cniRescan: cniRescanPeriod}
 	followed, err := probe.AddCNIBinDirs(kc.CNIBinDirs)
 	switch {

@@ -19,7 +19,7 @@ func newTestKernelSource(t *testing.T) (*kernelSource, *[]*apiv1.Event) {
 	var out []*apiv1.Event
 	m := newMetrics(prometheus.NewRegistry())
 	reg := newRegistry(5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	k := &kernelSource{reg: reg, emit: func(e *apiv1.Event) { out = append(out, e) }, node: "n", hostNS: 1, window: time.Second, dropped: m.dropped, unattributed: m.unattributed, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	k := &kernelSource{reg: reg, emit: func(e *apiv1.Event) { out = append(out, e) }, node: "n", hostNS: 1, window: time.Second, dropped: m.dropped, unattributed: m.unattributed, repaired: m.repaired.WithLabelValues(repairedKernel), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return k, &out
 }
 

@@ -2,15 +2,9 @@ package agent
 
 import (
 	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/graceline/graceline/agent/release"
 )
@@ -24,7 +18,17 @@ type metrics struct {
 	cniUnparsable prometheus.Counter
 	// cgroupRemovals counts cgroup_removed events by how they were found.
 	cgroupRemovals *prometheus.CounterVec
+	// repaired counts strings that were not valid UTF-8, by where they
+	// were repaired.
+	repaired *prometheus.CounterVec
 }
+
+// Where strings are repaired: kernel events as they are decoded, and the
+// JSON output as its last line of defence.
+const (
+	repairedKernel = "ebpf"
+	repairedOutput = "output"
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -44,7 +48,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.cgroupRemovals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "graceline_cgroup_removals_total", Help: "cgroup_removed events, by how the removal was found: a kernel event (the eBPF cgroup_rmdir probe) or a stat (polling, or a check).",
 	}, []string{"found_by"})
-	reg.MustRegister(m.events, m.dropped, m.unattributed, m.cniUnparsable, m.cgroupRemovals)
+	m.repaired = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "graceline_strings_repaired_total", Help: "Strings from workloads (process names, argv, CNI output, paths) that were not valid UTF-8, and were repaired (invalid bytes replaced by U+FFFD) rather than the event lost, by where.",
+	}, []string{"where"})
+	reg.MustRegister(m.events, m.dropped, m.unattributed, m.cniUnparsable, m.cgroupRemovals, m.repaired)
+	for _, w := range []string{repairedKernel, repairedOutput} {
+		m.repaired.WithLabelValues(w)
+	}
 	for _, by := range []string{release.FoundByKernel, release.FoundByStat} {
 		m.cgroupRemovals.WithLabelValues(by)
 	}
@@ -77,33 +87,4 @@ func (r *readiness) check() error {
 		return errors.New("last CRI relist failed")
 	}
 	return nil
-}
-
-// serveMetrics starts the HTTP listener for /metrics, /healthz and /readyz.
-// It listens before returning so that a bad address is a start-up error.
-func serveMetrics(addr string, reg *prometheus.Registry, ready func() error, log *slog.Logger) (*http.Server, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "err", err)
-		}
-	}()
-	log.Info("serving metrics", "address", ln.Addr().String())
-	return srv, nil
 }

@@ -36,7 +36,7 @@ func openSinks(ctx context.Context, cfg Config, reg prometheus.Registerer, m *me
 	f := &fanout{events: m.events}
 	close = func() {}
 	if cfg.Output != nil {
-		f.outputs = append(f.outputs, newJSONLines(cfg.Output, m.dropped, log))
+		f.outputs = append(f.outputs, newJSONLines(cfg.Output, m.dropped, m.repaired.WithLabelValues(repairedOutput), log))
 	}
 	if cfg.Delivery.Collector.Address != "" {
 		d, err := startDelivery(ctx, cfg.Delivery, cfg.NodeName, reg, m.dropped, log)

@@ -115,6 +115,14 @@ func startSender(t *testing.T, addr, token string) (*spool.Spool, *prometheus.Re
 	if err != nil {
 		t.Fatal(err)
 	}
+	runSender(t, sp, reg, addr, token)
+	return sp, reg
+}
+
+// runSender sends from sp to addr with token until the test ends, then
+// closes sp.
+func runSender(t *testing.T, sp *spool.Spool, reg *prometheus.Registry, addr, token string) {
+	t.Helper()
 	conn, err := client.Dial(client.Options{Address: addr, Token: token})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +143,6 @@ func startSender(t *testing.T, addr, token string) (*spool.Spool, *prometheus.Re
 		sp.Close()
 		conn.Close()
 	})
-	return sp, reg
 }
 
 // base is the events' time: recent, so that retention keeps them.

@@ -3,12 +3,10 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // position is a place in a lane: a segment and a byte offset in it.
@@ -48,10 +46,15 @@ func writeFileAtomic(path string, b []byte, sync bool) error {
 // which the collector ignores.
 func cursorPath(dir, lane string) string { return filepath.Join(dir, lane+".ack") }
 
+// errCursor marks a cursor that could not be saved. It is not a reason to
+// fail an acknowledgement or a drop: the records are gone from the lane
+// either way, and an old cursor only makes a restarted agent resend.
+var errCursor = errors.New("save spool cursor")
+
 func saveCursor(dir, lane string, p position) error {
 	line := fmt.Sprintf("%d %d\n", p.seg, p.off)
 	if err := writeFileAtomic(cursorPath(dir, lane), []byte(line), false); err != nil {
-		return fmt.Errorf("save spool cursor of %s: %w", lane, err)
+		return fmt.Errorf("%w of %s: %w", errCursor, lane, err)
 	}
 	return nil
 }
@@ -73,27 +76,4 @@ func loadCursor(dir, lane string) position {
 		return position{}
 	}
 	return position{seg: seg, off: off}
-}
-
-// nextEpoch picks this run's epoch and records it before any record uses it.
-// It is the start time in nanoseconds, but always above the last epoch the
-// spool used, so that a clock stepped back never reuses delivery keys. A
-// spool directory created afresh starts from the clock, which keeps keys
-// unique per node even when the old directory is lost.
-func nextEpoch(dir string, now time.Time) (uint64, error) {
-	path := filepath.Join(dir, "epoch")
-	epoch := uint64(now.UnixNano())
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		if last, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); perr == nil && last >= epoch {
-			epoch = last + 1
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return 0, fmt.Errorf("read spool epoch: %w", err)
-	}
-	if err := writeFileAtomic(path, []byte(strconv.FormatUint(epoch, 10)+"\n"), true); err != nil {
-		return 0, fmt.Errorf("record spool epoch: %w", err)
-	}
-	return epoch, nil
 }

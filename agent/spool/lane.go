@@ -93,11 +93,11 @@ func (l *lane) clamp(p position) position {
 	}
 	for _, s := range l.segs {
 		if s.id == p.seg {
-			return position{seg: s.id, off: min(max(p.off, int64(len(segmentMagic))), s.size)}
+			return position{seg: s.id, off: min(max(p.off, int64(len(segmentMagic))), s.end())}
 		}
 	}
 	last := l.segs[len(l.segs)-1]
-	return position{seg: last.id, off: last.size}
+	return position{seg: last.id, off: last.end()}
 }
 
 func (l *lane) active() *segment { return l.segs[len(l.segs)-1] }
@@ -120,6 +120,10 @@ func (l *lane) append(frame []byte) error {
 		}
 	}
 	a := l.active()
+	if a.size == 0 {
+		// The segment was created without its header (see createSegment).
+		frame = append([]byte(segmentMagic), frame...)
+	}
 	if _, err := l.w.Write(frame); err != nil {
 		if terr := l.w.Truncate(a.size); terr != nil {
 			err = errors.Join(err, terr)

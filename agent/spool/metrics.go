@@ -10,6 +10,8 @@ type metrics struct {
 	dropped      *prometheus.CounterVec // by reason
 	damaged      *prometheus.CounterVec // by reason
 	damagedBytes prometheus.Counter
+	cursorErrors prometheus.Counter
+	repaired     prometheus.Counter
 }
 
 // Drop reasons, as labels of graceline_spool_dropped_total.
@@ -39,8 +41,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		damagedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "graceline_spool_damaged_bytes_total", Help: "Bytes of the spool skipped because they were damaged.",
 		}),
+		cursorErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_spool_cursor_errors_total", Help: "Acknowledgement cursors that could not be saved (a full disk); a restart then resends what they covered.",
+		}),
+		repaired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graceline_spool_strings_repaired_total", Help: "Strings of events that were not valid UTF-8 when they reached the spool, and were repaired rather than the event lost.",
+		}),
 	}
-	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes)
+	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes, m.cursorErrors, m.repaired)
 	for _, r := range []string{dropFull, dropTooLarge, dropWrite} {
 		m.dropped.WithLabelValues(r)
 	}

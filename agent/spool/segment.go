@@ -41,19 +41,28 @@ func parseSegmentName(lane, name string) (uint64, bool) {
 	return id, err == nil
 }
 
-// createSegment creates an empty segment and returns it open for appending.
+// createSegment creates a segment and returns it open for appending. When
+// its header cannot be written (the filesystem is full), the file is kept
+// empty, with size 0, and the first append writes the header along with its
+// frame: creating an empty file needs no free block, so a spool on a full
+// filesystem still opens, and starts writing once space returns.
 func createSegment(dir, lane string, id uint64) (*segment, *os.File, error) {
 	path := filepath.Join(dir, segmentName(lane, id))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create spool segment %s: %w", path, err)
 	}
+	seg := &segment{id: id, path: path}
 	if _, err := f.WriteString(segmentMagic); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, nil, fmt.Errorf("write spool segment header %s: %w", path, err)
+		if terr := f.Truncate(0); terr != nil {
+			f.Close()
+			os.Remove(path)
+			return nil, nil, fmt.Errorf("write spool segment header %s: %w", path, errors.Join(err, terr))
+		}
+		return seg, f, nil
 	}
-	return &segment{id: id, path: path, size: int64(len(segmentMagic))}, f, nil
+	seg.size = int64(len(segmentMagic))
+	return seg, f, nil
 }
 
 // damage describes what loadSegment had to cut off a segment.
@@ -71,6 +80,11 @@ func loadSegment(path string, id uint64, maxPayload int) (seg *segment, last []b
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("read spool segment %s: %w", path, err)
+	}
+	if len(b) == 0 {
+		// Created while the filesystem was full; its header comes with
+		// its first frame.
+		return &segment{id: id, path: path}, nil, nil, nil
 	}
 	if len(b) < len(segmentMagic) || string(b[:len(segmentMagic)]) != segmentMagic {
 		return nil, nil, &damage{reason: "header", bytes: int64(len(b))}, nil
@@ -92,6 +106,10 @@ func loadSegment(path string, id uint64, maxPayload int) (seg *segment, last []b
 	}
 	return &segment{id: id, path: path, size: size}, last, dmg, nil
 }
+
+// end is where the segment's frames end: its size, or for a segment still
+// waiting for its header, where the first frame will start.
+func (s *segment) end() int64 { return max(s.size, int64(len(segmentMagic))) }
 
 // readRange reads the bytes [from, to) of the segment.
 func (s *segment) readRange(from, to int64) ([]byte, error) {

@@ -24,7 +24,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
@@ -115,10 +114,16 @@ type Spool struct {
 	log   *slog.Logger
 	lock  *os.File
 
-	mu      sync.Mutex
-	seq     uint64
-	lanes   [2]*lane
-	last    *apiv1.Record
+	mu    sync.Mutex
+	seq   uint64
+	lanes [2]*lane
+	last  *apiv1.Record
+	// epochSaved is false until the epoch file records this run's epoch;
+	// no record may be written before (see epoch.go).
+	epochSaved bool
+	// owed counts, by drop reason, events lost but not yet reported by an
+	// events_dropped record in the spool.
+	owed    map[string]uint64
 	waiting bool
 	wake    chan struct{}
 	closed  bool
@@ -142,7 +147,7 @@ func Open(dir string, opts Options, reg prometheus.Registerer, log *slog.Logger)
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Spool{dir: dir, opts: opts, m: newMetrics(reg), log: log, lock: lock, wake: make(chan struct{})}
+	s := &Spool{dir: dir, opts: opts, m: newMetrics(reg), log: log, lock: lock, owed: map[string]uint64{}, wake: make(chan struct{})}
 	if err := s.load(); err != nil {
 		lock.Close()
 		return nil, err
@@ -169,11 +174,18 @@ func (s *Spool) load() error {
 		s.lanes[i] = l
 		s.noteLast(last)
 	}
-	epoch, err := nextEpoch(s.dir, s.opts.Now())
+	epoch, err := pickEpoch(s.dir, s.opts.Now(), s.last.GetKey().GetEpoch())
 	if err != nil {
 		return err
 	}
 	s.epoch = epoch
+	// A full filesystem must not keep the agent from starting: the epoch
+	// is saved again before the first record is written.
+	if err := saveEpoch(s.dir, epoch); err != nil {
+		s.log.Warn("spool epoch not saved yet; events are counted as lost until it is", "err", err)
+	} else {
+		s.epochSaved = true
+	}
 	return nil
 }
 
@@ -219,89 +231,109 @@ func (s *Spool) bytes() int64 {
 // the record is written to the segment file (so it survives the agent being
 // killed); Sync makes it survive the machine failing too. When the spool is
 // full, older events are dropped to make room, and an events_dropped event
-// says so.
+// says so. An event that cannot be written (the filesystem is full) is
+// counted, and reported by an events_dropped event written before the next
+// event that can be.
 func (s *Spool) Append(e *apiv1.Event) error {
-	body, err := proto.Marshal(e)
+	body, err := s.encode(e)
 	if err != nil {
 		s.m.dropped.WithLabelValues(dropWrite).Inc()
-		return fmt.Errorf("encode event: %w", err)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
-	rec := &apiv1.Record{Key: &apiv1.DeliveryKey{Node: s.opts.Node, Epoch: s.epoch, Seq: s.seq + 1}, Event: body}
-	payload, err := proto.Marshal(rec)
-	if err != nil {
-		s.m.dropped.WithLabelValues(dropWrite).Inc()
-		return fmt.Errorf("encode record: %w", err)
-	}
-	if len(payload) > s.opts.MaxRecordBytes {
-		s.m.dropped.WithLabelValues(dropTooLarge).Inc()
-		return fmt.Errorf("%w: %s event of %d bytes, limit %d", ErrTooLarge, e.GetKind(), len(payload), s.opts.MaxRecordBytes)
-	}
-	frame := appendFrame(nil, payload)
-	// An append may start a new segment, whose header takes room too.
-	need := int64(len(frame) + len(segmentMagic))
-	if s.bytes()+need > s.opts.MaxBytes {
-		if err := s.makeRoom(need + dropReserve + int64(len(segmentMagic))); err != nil {
-			s.m.dropped.WithLabelValues(dropWrite).Inc()
-			return err
+	seq := s.seq
+	defer func() {
+		if s.seq != seq {
+			s.wakeReader()
 		}
-	}
-	if err := s.lanes[laneFor(e.GetKind())].append(frame); err != nil {
-		s.m.dropped.WithLabelValues(dropWrite).Inc()
+	}()
+	if err := s.prepare(); err != nil {
+		s.lose(apiv1.DropReasonSpoolWriteFailed)
 		return err
 	}
-	s.seq++
+	rec, err := s.put(e.GetKind(), body)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		// The disk is fine: report the loss at once. Should that fail,
+		// the report stays owed.
+		s.owe(apiv1.DropReasonTooLarge, 1)
+		s.prepare()
+		return err
+	case err != nil:
+		s.lose(apiv1.DropReasonSpoolWriteFailed)
+		return err
+	}
 	s.last = rec
-	s.m.appended.Inc()
+	return nil
+}
+
+// encode encodes e. An event that fails to encode because a string is not
+// valid UTF-8 (the agent repairs workload strings where they enter it, so
+// one slipped through) is encoded repaired rather than lost; e itself is
+// left alone, as other outputs share it.
+func (s *Spool) encode(e *apiv1.Event) ([]byte, error) {
+	body, err := proto.Marshal(e)
+	if err == nil {
+		return body, nil
+	}
+	c := proto.Clone(e).(*apiv1.Event)
+	n := apiv1.RepairUTF8(c)
+	if n == 0 {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	s.m.repaired.Add(float64(n))
+	if body, err = proto.Marshal(c); err != nil {
+		return nil, fmt.Errorf("encode repaired event: %w", err)
+	}
+	return body, nil
+}
+
+// wakeReader wakes a Read waiting for records.
+func (s *Spool) wakeReader() {
 	s.m.bytes.Set(float64(s.bytes()))
 	if s.waiting {
 		close(s.wake)
 		s.wake, s.waiting = make(chan struct{}), false
 	}
-	return nil
 }
 
-// makeRoom drops whole segments, raw lane first, until need more bytes fit,
-// then records the loss as an events_dropped event in the priority lane.
-// A drop report that is itself dropped passes its count on to the new one,
-// so the reports that reach the collector add up to every event lost.
-func (s *Spool) makeRoom(need int64) error {
-	var lost, carried uint64
-	for s.bytes()+need > s.opts.MaxBytes {
-		n, c, ok, err := s.lanes[laneRaw].dropOldest()
-		if err == nil && !ok {
-			n, c, ok, err = s.lanes[lanePriority].dropOldest()
-		}
+// put writes an encoded event of kind under the next delivery key, making
+// room first when the spool is full. The key is chosen only once the room is
+// made: making room writes an events_dropped record, which takes the next
+// key itself, and a key given to two records would let the collector keep
+// one and discard the other as a duplicate.
+func (s *Spool) put(kind string, body []byte) (*apiv1.Record, error) {
+	for {
+		rec := &apiv1.Record{Key: &apiv1.DeliveryKey{Node: s.opts.Node, Epoch: s.epoch, Seq: s.seq + 1}, Event: body}
+		payload, err := proto.Marshal(rec)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("encode record: %w", err)
 		}
-		if !ok {
-			return fmt.Errorf("spool cannot make room for %d bytes", need)
+		if len(payload) > s.opts.MaxRecordBytes {
+			return nil, fmt.Errorf("%w: %s event of %d bytes, limit %d", ErrTooLarge, kind, len(payload), s.opts.MaxRecordBytes)
 		}
-		lost, carried = lost+n, carried+c
+		frame := appendFrame(nil, payload)
+		// An append may start a new segment, whose header takes room too.
+		need := int64(len(frame) + len(segmentMagic))
+		if s.bytes()+need <= s.opts.MaxBytes {
+			if err := s.lanes[laneFor(kind)].append(frame); err != nil {
+				return nil, err
+			}
+			s.seq++
+			s.m.appended.Inc()
+			return rec, nil
+		}
+		// The room made includes a reserve for the drop report, so the
+		// next pass fits; a report larger than the reserve only makes
+		// this loop drop (and report) once more.
+		if err := s.makeRoom(need + dropReserve + int64(len(segmentMagic))); err != nil {
+			return nil, err
+		}
 	}
-	if lost+carried == 0 {
-		return nil
-	}
-	s.m.dropped.WithLabelValues(dropFull).Add(float64(lost))
-	s.log.Warn("spool full; dropped the oldest undelivered events", "dropped", lost, "max_bytes", s.opts.MaxBytes)
-	s.seq++
-	ev := &apiv1.Event{
-		Kind: apiv1.KindEventsDropped, Time: timestamppb.New(s.opts.Now()), Node: s.opts.Node,
-		Drop: &apiv1.Drop{Reason: apiv1.DropReasonSpoolFull, Count: lost + carried},
-	}
-	body, _ := proto.Marshal(ev)
-	rec := &apiv1.Record{Key: &apiv1.DeliveryKey{Node: s.opts.Node, Epoch: s.epoch, Seq: s.seq}, Event: body}
-	payload, _ := proto.Marshal(rec)
-	if err := s.lanes[lanePriority].append(appendFrame(nil, payload)); err != nil {
-		return fmt.Errorf("record spool drop: %w", err)
-	}
-	s.m.appended.Inc()
-	return nil
 }
 
 // Mark is where a batch read from the spool ends; Ack takes it back.
@@ -372,7 +404,17 @@ func (s *Spool) Ack(m Mark) error {
 	err := s.lanes[m.lane].acknowledge(m.end)
 	s.m.acked.Add(float64(m.n))
 	s.m.bytes.Set(float64(s.bytes()))
-	return err
+	return s.cursorErr(err)
+}
+
+// cursorErr counts an error saving a cursor and absorbs it (see errCursor);
+// other errors pass through.
+func (s *Spool) cursorErr(err error) error {
+	if err == nil || !errors.Is(err, errCursor) {
+		return err
+	}
+	s.m.cursorErrors.Inc()
+	return nil
 }
 
 // Rewind makes the next Read start again at the oldest unacknowledged
@@ -428,7 +470,7 @@ func (s *Spool) Close() error {
 	close(s.wake)
 	var errs []error
 	for _, l := range s.lanes {
-		errs = append(errs, l.close())
+		errs = append(errs, s.cursorErr(l.close()))
 	}
 	errs = append(errs, s.lock.Close())
 	return errors.Join(errs...)

@@ -37,8 +37,18 @@ const (
 // drop field says how many and why.
 const KindEventsDropped = "events_dropped"
 
-// DropReasonSpoolFull is the drop reason when the agent's spool overflowed.
-const DropReasonSpoolFull = "spool_full"
+// Drop reasons of events_dropped.
+const (
+	// DropReasonSpoolFull: the agent's spool overflowed its bound and
+	// dropped its oldest undelivered events.
+	DropReasonSpoolFull = "spool_full"
+	// DropReasonSpoolWriteFailed: the agent could not write events to its
+	// spool, typically because the spool's filesystem was full. The report
+	// is written once writing works again.
+	DropReasonSpoolWriteFailed = "spool_write_failed"
+	// DropReasonTooLarge: an event was larger than the agent's spool takes.
+	DropReasonTooLarge = "too_large"
+)
 
 // Verdicts carried by termination_summary.
 const (

@@ -107,4 +107,7 @@ type Event struct {
 	CgroupPathTruncated bool
 	CgroupHierarchy     int32
 	CgroupID            uint64
+	// Repaired counts the strings above that were not valid UTF-8 in the
+	// kernel's record and had their invalid bytes replaced by U+FFFD.
+	Repaired int
 }

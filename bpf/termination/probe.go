@@ -22,6 +22,8 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
 // Config selects what the kernel side keeps.
@@ -223,6 +225,7 @@ func (p *Probe) decode(raw []byte) (Event, bool) {
 		return Event{}, false
 	}
 	r := (*terminationEvent)(unsafe.Pointer(&raw[0]))
+	var repaired int
 	ev := Event{
 		Type:        EventType(r.Type),
 		Time:        time.Unix(0, int64(r.TsNs)).Add(p.monoToWall),
@@ -232,11 +235,11 @@ func (p *Probe) decode(raw []byte) (Event, bool) {
 		Pid:         r.Pid,
 		Tid:         r.Tid,
 		MntNS:       r.Mntns,
-		Comm:        cString(r.Comm[:]),
+		Comm:        cString(r.Comm[:], &repaired),
 		SenderPid:   r.SenderPid,
 		SenderTid:   r.SenderTid,
 		SenderMntNS: r.SenderMntns,
-		SenderComm:  cString(r.SenderComm[:]),
+		SenderComm:  cString(r.SenderComm[:], &repaired),
 		Disposition: Disposition(r.Disposition),
 		ParentMntNS: r.ParentMntns,
 	}
@@ -247,12 +250,13 @@ func (p *Probe) decode(raw []byte) (Event, bool) {
 		ev.Group = false
 	case EventExec:
 		n := min(int(r.ArgvLen), len(r.Argv))
-		ev.Argv = splitArgv(int8sToBytes(r.Argv[:n]))
+		ev.Argv = splitArgv(int8sToBytes(r.Argv[:n]), &repaired)
 		ev.Group = false
 	case EventSignalGenerate, EventSignalDeliver:
 	default:
 		return Event{}, false
 	}
+	ev.Repaired = repaired
 	return ev, true
 }
 
@@ -272,16 +276,19 @@ func (p *Probe) decodeCNIExec(raw []byte) (Event, bool) {
 			env = nil
 		}
 	}
-	return Event{
+	var repaired int
+	ev := Event{
 		Type:         EventCNIExec,
 		Time:         time.Unix(0, int64(r.TsNs)).Add(p.monoToWall),
 		Pid:          r.Pid,
 		Leader:       true,
-		Comm:         cString(r.Comm[:]),
-		Argv:         splitArgv(argv),
-		Env:          splitArgv(env),
+		Comm:         cString(r.Comm[:], &repaired),
+		Argv:         splitArgv(argv, &repaired),
+		Env:          splitArgv(env, &repaired),
 		EnvTruncated: truncated,
-	}, true
+	}
+	ev.Repaired = repaired
+	return ev, true
 }
 
 func (p *Probe) decodeCNIOutput(raw []byte) (Event, bool) {
@@ -289,13 +296,15 @@ func (p *Probe) decodeCNIOutput(raw []byte) (Event, bool) {
 		return Event{}, false
 	}
 	r := (*terminationCniOutput)(unsafe.Pointer(&raw[0]))
+	var repaired int
 	ev := Event{
 		Type:   EventType(r.Type),
 		Time:   time.Unix(0, int64(r.TsNs)).Add(p.monoToWall),
 		Pid:    r.Pid,
 		Leader: true,
-		Comm:   cString(r.Comm[:]),
+		Comm:   cString(r.Comm[:], &repaired),
 	}
+	ev.Repaired = repaired
 	if ev.Type == EventCNIExit {
 		ev.ExitStatus, ev.ExitSignal = splitExitCode(r.ExitCode)
 	} else {
@@ -310,14 +319,17 @@ func (p *Probe) decodeCgroupRmdir(raw []byte) (Event, bool) {
 		return Event{}, false
 	}
 	r := (*terminationCgroupRmdirEvent)(unsafe.Pointer(&raw[0]))
-	return Event{
+	var repaired int
+	ev := Event{
 		Type:                EventCgroupRmdir,
 		Time:                time.Unix(0, int64(r.TsNs)).Add(p.monoToWall),
-		CgroupPath:          string(int8sToBytes(r.Path[:min(int(r.PathLen), len(r.Path))])),
+		CgroupPath:          text(int8sToBytes(r.Path[:min(int(r.PathLen), len(r.Path))]), &repaired),
 		CgroupPathTruncated: r.Flags&cgroupFlagPathTruncated != 0,
 		CgroupHierarchy:     r.Hierarchy,
 		CgroupID:            r.Id,
-	}, true
+	}
+	ev.Repaired = repaired
+	return ev, true
 }
 
 // Twin of the C side's CGROUP_FLAG_PATH_TRUNCATED.
@@ -341,16 +353,28 @@ func int8sToBytes(s []int8) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s))
 }
 
-func cString(s []int8) string {
+// text is where every string of a kernel record becomes a Go string. The
+// bytes are whatever the workload chose (a comm, argv, an environment, a
+// path), and the contract's strings are UTF-8, so invalid sequences are
+// replaced here and counted in *repaired.
+func text(b []byte, repaired *int) string {
+	s, fixed := apiv1.ValidText(string(b))
+	if fixed {
+		*repaired++
+	}
+	return s
+}
+
+func cString(s []int8, repaired *int) string {
 	b := int8sToBytes(s)
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	return string(b)
+	return text(b, repaired)
 }
 
 // splitArgv splits the NUL-separated argument area of a process.
-func splitArgv(b []byte) []string {
+func splitArgv(b []byte, repaired *int) []string {
 	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
 		return nil
@@ -358,7 +382,7 @@ func splitArgv(b []byte) []string {
 	parts := bytes.Split(b, []byte{0})
 	out := make([]string, len(parts))
 	for i, p := range parts {
-		out[i] = string(p)
+		out[i] = text(p, repaired)
 	}
 	return out
 }

@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
+)
+
+// httpLimits bound what one client of the agent's HTTP server can hold.
+// The server is reachable by anything on the node's network, and a client
+// that opens connections and sends nothing, or announces a body it never
+// sends, must not keep descriptors and goroutines forever.
+type httpLimits struct {
+	// ReadHeaderTimeout bounds reading a request's headers, and
+	// ReadTimeout the whole request, body included.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	// WriteTimeout bounds writing a response; a slow scraper of /metrics
+	// is cut off rather than held.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes int
+	// MaxConns bounds the connections open at once; more wait in the
+	// kernel's accept queue until one closes.
+	MaxConns int
+}
+
+// defaultHTTPLimits suit the agent's endpoints: small requests, and
+// responses (the metrics) that take milliseconds.
+func defaultHTTPLimits() httpLimits {
+	return httpLimits{
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		MaxConns:          64,
+	}
+}
+
+// serveMetrics starts the HTTP listener for /metrics, /healthz and /readyz.
+// It listens before returning so that a bad address is a start-up error,
+// and returns the address it listens on.
+func serveMetrics(addr string, reg *prometheus.Registry, ready func() error, limits httpLimits, log *slog.Logger) (*http.Server, net.Addr, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: limits.ReadHeaderTimeout,
+		ReadTimeout:       limits.ReadTimeout,
+		WriteTimeout:      limits.WriteTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		MaxHeaderBytes:    limits.MaxHeaderBytes,
+		// Refused and timed-out requests are a client's business; one
+		// log line each would let any client flood the agent's log.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		if err := srv.Serve(netutil.LimitListener(ln, limits.MaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "address", ln.Addr().String())
+	return srv, ln.Addr(), nil
+}
