@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/internal/ratelog"
 )
 
 // Spool is the sender's view of the spool.
@@ -61,7 +64,10 @@ type Sender struct {
 	cfg    Config
 	m      *metrics
 	log    *slog.Logger
-	nextID uint64
+	// refusals keeps a collector that refuses every record from filling
+	// the agent's log: one line per reason and minute.
+	refusals *ratelog.Logger
+	nextID   uint64
 }
 
 // New returns a Sender over conn, a connection to the collector.
@@ -82,7 +88,8 @@ func New(conn grpc.ClientConnInterface, sp Spool, cfg Config, reg prometheus.Reg
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = d.DrainTimeout
 	}
-	return &Sender{client: apiv1.NewIngestClient(conn), spool: sp, cfg: cfg, m: newMetrics(reg), log: log}
+	return &Sender{client: apiv1.NewIngestClient(conn), spool: sp, cfg: cfg, m: newMetrics(reg), log: log,
+		refusals: ratelog.New(log, slog.LevelWarn, time.Minute, nil)}
 }
 
 // Run sends until ctx ends or the spool is closed.
@@ -113,6 +120,9 @@ func (s *Sender) Run(ctx context.Context) {
 	}
 }
 
+// headerWait bounds the wait for a stream's header before the first batch.
+const headerWait = 5 * time.Second
+
 // pending is a batch awaiting its acknowledgement.
 type pending struct {
 	id   uint64
@@ -135,6 +145,25 @@ func (s *Sender) session(ctx context.Context) (worked bool, err error) {
 	s.m.connected.Set(1)
 	defer s.m.connected.Set(0)
 
+	// The collector announces its batch limits in the stream's header,
+	// at once. It is read aside, and waited for only headerWait: a
+	// collector that sends no header before its first acknowledgement
+	// must not hold up the first batch for good.
+	var limits atomic.Pointer[batchLimits]
+	header := make(chan struct{})
+	go func() {
+		defer close(header)
+		if md, err := stream.Header(); err == nil {
+			if l, ok := announcedLimits(md); ok {
+				limits.Store(&l)
+			}
+		}
+	}()
+	select {
+	case <-header:
+	case <-time.After(headerWait):
+	case <-ctx.Done():
+	}
 	inflight := make(chan pending, s.cfg.Window)
 	acked := make(chan struct{}, 1)
 	recvDone := make(chan error, 1)
@@ -145,7 +174,7 @@ func (s *Sender) session(ctx context.Context) (worked bool, err error) {
 		cancelRead() // wake a send loop that waits for the spool
 		recvDone <- err
 	}()
-	sendErr := s.sendLoop(readCtx, stream, inflight)
+	sendErr := s.sendLoop(readCtx, stream, inflight, &limits)
 
 	if ctx.Err() != nil {
 		// Shutting down: let the collector answer what is in flight.
@@ -171,9 +200,10 @@ func (s *Sender) session(ctx context.Context) (worked bool, err error) {
 
 // sendLoop reads batches from the spool and sends them, keeping at most
 // Window in flight, until ctx ends or sending fails.
-func (s *Sender) sendLoop(ctx context.Context, stream apiv1.Ingest_StreamClient, inflight chan<- pending) error {
+func (s *Sender) sendLoop(ctx context.Context, stream apiv1.Ingest_StreamClient, inflight chan<- pending, limits *atomic.Pointer[batchLimits]) error {
 	for {
-		b, err := s.spool.Read(ctx, s.cfg.MaxBatchRecords, s.cfg.MaxBatchBytes)
+		records, bytes := limits.Load().within(s.cfg.MaxBatchRecords, s.cfg.MaxBatchBytes)
+		b, err := s.spool.Read(ctx, records, bytes)
 		if err != nil {
 			return err
 		}
@@ -214,7 +244,8 @@ func (s *Sender) receive(stream apiv1.Ingest_StreamClient, inflight <-chan pendi
 		s.m.acked.Add(float64(p.n))
 		if ack.Rejected > 0 {
 			s.m.rejected.Add(float64(ack.Rejected))
-			s.log.Warn("collector refused events as undecodable", "events", ack.Rejected, "batch", ack.BatchId)
+			reason, _, _ := strings.Cut(ack.Refusal, ":")
+			s.refusals.Log(reason, "collector refused events for good", "events", ack.Rejected, "batch", ack.BatchId, "first_refusal", ack.Refusal)
 		}
 		select {
 		case acked <- struct{}{}:

@@ -93,15 +93,27 @@ func TestFullSpool(t *testing.T) {
 }
 
 func TestOversizedEventIsRefused(t *testing.T) {
-	s, _ := open(t, t.TempDir(), Options{MaxBytes: 64 << 10})
-	defer s.Close()
-	e := event(apiv1.KindStuck, 0)
-	e.Evidence = []string{strings.Repeat("x", 20<<10)}
-	if err := s.Append(e); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Append of a 20 KiB event into a 64 KiB spool = %v, want ErrTooLarge", err)
+	tests := []struct {
+		name     string
+		maxBytes int64
+		evidence int
+	}{
+		{"an event larger than a small spool's record bound is refused", 64 << 10, 20 << 10},
+		{"an event over the collector's limit is refused by a default spool", 0, apiv1.MaxEventBytes},
 	}
-	if c := counter(t, s.m.dropped.WithLabelValues(dropTooLarge)); c != 1 {
-		t.Errorf("dropped{too_large} = %v, want 1", c)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := open(t, t.TempDir(), Options{MaxBytes: tt.maxBytes})
+			defer s.Close()
+			e := event(apiv1.KindStuck, 0)
+			e.Evidence = []string{strings.Repeat("x", tt.evidence)}
+			if err := s.Append(e); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("Append of a %d-byte event = %v, want ErrTooLarge", tt.evidence, err)
+			}
+			if c := counter(t, s.m.dropped.WithLabelValues(dropTooLarge)); c != 1 {
+				t.Errorf("dropped{too_large} = %v, want 1", c)
+			}
+		})
 	}
 }
 

@@ -307,6 +307,11 @@ func (s *Spool) wakeReader() {
 // key itself, and a key given to two records would let the collector keep
 // one and discard the other as a duplicate.
 func (s *Spool) put(kind string, body []byte) (*apiv1.Record, error) {
+	// The collector refuses larger events; spooling one would only move
+	// the loss to where the agent cannot report it.
+	if len(body) > apiv1.MaxEventBytes {
+		return nil, fmt.Errorf("%w: %s event of %d bytes, the collector's limit is %d", ErrTooLarge, kind, len(body), apiv1.MaxEventBytes)
+	}
 	for {
 		rec := &apiv1.Record{Key: &apiv1.DeliveryKey{Node: s.opts.Node, Epoch: s.epoch, Seq: s.seq + 1}, Event: body}
 		payload, err := proto.Marshal(rec)
