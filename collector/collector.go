@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(purged)
 	checker := auth.NewChecker(tokens, reg, log)
 	hub := watch.NewHub(reg)
-	svc := query.NewService(st, hub)
+	svc := query.NewService(st, hub, reg, log.With("part", "query"))
 
 	agents := ingest.NewAgents()
 	var kw *kube.Watcher
