@@ -65,7 +65,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(purged)
 	checker := auth.NewChecker(tokens, reg, log)
 	hub := watch.NewHub(reg)
-	svc := query.NewService(st, hub)
+	svc := query.NewService(st, hub, reg, log.With("part", "query"))
 
 	agents := ingest.NewAgents()
 	var kw *kube.Watcher
@@ -125,6 +125,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		defer wg.Done()
 		purgeLoop(ctx, st, cfg.Retention, cfg.PurgeInterval, purged, log)
 	}()
+	// A changed token file (a rotated Secret) takes effect without a restart.
+	go checker.WatchTokenFile(ctx, cfg.TokenFile, tokenFilePoll)
 	if kw != nil {
 		wg.Add(1)
 		go func() {
@@ -202,6 +204,9 @@ func shutdown(gs *grpc.Server, hs *http.Server) {
 		<-done
 	}
 }
+
+// tokenFilePoll is how often the token file is checked for changes.
+const tokenFilePoll = 5 * time.Second
 
 // loadTokens reads the token file, first creating the default one with
 // fresh tokens when none was given and none exists yet.

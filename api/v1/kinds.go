@@ -57,6 +57,10 @@ const (
 	VerdictStuck    = "stuck"
 )
 
+// Verdicts returns every verdict a termination_summary may carry; readers
+// filter on these and nothing else.
+func Verdicts() []string { return []string{VerdictGraceful, VerdictKilled, VerdictStuck} }
+
 // Exit reasons carried by container_exited, with the meaning CRI gives them.
 const (
 	ReasonCompleted = "Completed"

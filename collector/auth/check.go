@@ -28,11 +28,13 @@ var (
 	errInvalid = errors.New("invalid bearer token")
 )
 
-// Checker authenticates requests and counts refusals.
+// Checker authenticates requests, and counts and logs refusals.
 type Checker struct {
-	tokens  *Tokens
-	refused *prometheus.CounterVec
-	log     *slog.Logger
+	tokens   *Tokens
+	refused  *prometheus.CounterVec
+	refusals *refusalLog
+	reloads  *prometheus.CounterVec
+	log      *slog.Logger
 }
 
 // NewChecker returns a Checker for tokens whose metric is registered with
@@ -43,9 +45,16 @@ func NewChecker(tokens *Tokens, reg prometheus.Registerer, log *slog.Logger) *Ch
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graceline_collector_auth_refused_total", Help: "Requests refused for want of a valid token, by API and reason.",
 		}, []string{"api", "reason"}),
+		refusals: newRefusalLog(log),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graceline_collector_token_reloads_total", Help: "Changes of the token file read, by result: ok (tokens replaced) or invalid (last good tokens kept).",
+		}, []string{"result"}),
 		log: log,
 	}
-	reg.MustRegister(c.refused)
+	reg.MustRegister(c.refused, c.reloads)
+	for _, r := range []string{reloadOK, reloadInvalid} {
+		c.reloads.WithLabelValues(r)
+	}
 	for _, api := range []string{"ingest", "query", "http"} {
 		for _, r := range []string{reasonMissing, reasonInvalid, reasonForbidden} {
 			c.refused.WithLabelValues(api, r)
@@ -70,7 +79,7 @@ func (c *Checker) check(api, header string, role Role, from string) (reason stri
 		return "", nil
 	}
 	c.refused.WithLabelValues(api, reason).Inc()
-	c.log.Warn("request refused", "api", api, "reason", reason, "peer", from)
+	c.refusals.refused(api, reason, from)
 	return reason, err
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -33,16 +34,21 @@ const (
 const minTokenLength = 16
 
 // Tokens holds the known tokens by their SHA-256, so that a lookup's timing
-// says nothing about how much of a guess was right.
+// says nothing about how much of a guess was right. The set can be replaced
+// while requests are checked, when the token file changes.
 type Tokens struct {
-	roles map[[32]byte]map[Role]bool
+	set atomic.Pointer[tokenSet]
 }
+
+// tokenSet maps a token's SHA-256 to its roles; it is never changed once
+// built.
+type tokenSet map[[32]byte]map[Role]bool
 
 // ParseTokens reads a token file: one "ROLE TOKEN" per line, where ROLE is
 // agent or reader; blank lines and lines starting with # are ignored. A
 // token listed under both roles has both.
 func ParseTokens(b []byte) (*Tokens, error) {
-	t := &Tokens{roles: map[[32]byte]map[Role]bool{}}
+	set := tokenSet{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -61,17 +67,19 @@ func ParseTokens(b []byte) (*Tokens, error) {
 			return nil, fmt.Errorf("line %d: token shorter than %d characters", n, minTokenLength)
 		}
 		h := sha256.Sum256([]byte(f[1]))
-		if t.roles[h] == nil {
-			t.roles[h] = map[Role]bool{}
+		if set[h] == nil {
+			set[h] = map[Role]bool{}
 		}
-		t.roles[h][role] = true
+		set[h][role] = true
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(t.roles) == 0 {
+	if len(set) == 0 {
 		return nil, errors.New("no tokens")
 	}
+	t := new(Tokens)
+	t.set.Store(&set)
 	return t, nil
 }
 
@@ -100,7 +108,7 @@ func LoadTokens(path string) (*Tokens, error) {
 
 // Has tells whether token grants role.
 func (t *Tokens) Has(token string, role Role) (known, allowed bool) {
-	roles, ok := t.roles[sha256.Sum256([]byte(token))]
+	roles, ok := (*t.set.Load())[sha256.Sum256([]byte(token))]
 	return ok, roles[role]
 }
 

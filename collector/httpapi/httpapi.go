@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,8 @@ type Querier interface {
 //	GET /api/v1/stuck[?namespace=&node=]
 //	GET /api/v1/watch[?namespace=&node=&name=]
 //
-// since is an RFC 3339 time or a duration back from now ("1h").
+// since is an RFC 3339 time or a positive duration back from now ("1h");
+// query.ListFilter.Validate says what each parameter accepts.
 func Handler(q Querier) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/pods/{name}/timeline", func(w http.ResponseWriter, r *http.Request) {
@@ -43,15 +45,13 @@ func Handler(q Querier) http.Handler {
 		v := r.URL.Query()
 		f := query.ListFilter{Namespace: v.Get("namespace"), Node: v.Get("node"), Verdict: v.Get("verdict")}
 		var err error
-		if f.Since, err = parseSince(v.Get("since"), time.Now()); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if f.Since, err = query.ParseSince(v.Get("since"), time.Now()); err != nil {
+			writeError(w, err)
 			return
 		}
-		if s := v.Get("limit"); s != "" {
-			if f.Limit, err = strconv.Atoi(s); err != nil {
-				http.Error(w, "limit: "+err.Error(), http.StatusBadRequest)
-				return
-			}
+		if f.Limit, err = query.ParseLimit(v.Get("limit")); err != nil {
+			writeError(w, err)
+			return
 		}
 		events, err := q.List(r.Context(), f)
 		writeEvents(w, events, err)
@@ -64,9 +64,11 @@ func Handler(q Querier) http.Handler {
 		v := r.URL.Query()
 		f := watch.Filter{Namespace: v.Get("namespace"), Node: v.Get("node"), Name: v.Get("name")}
 		flusher, _ := w.(http.Flusher)
+		started := false
 		// The status line goes out once the subscription is in place, so a
 		// client that has it misses nothing stored afterwards.
 		ready := func() error {
+			started = true
 			w.Header().Set("Content-Type", "application/x-ndjson")
 			w.Header().Set("Trailer", errorTrailer)
 			w.WriteHeader(http.StatusOK)
@@ -76,15 +78,25 @@ func Handler(q Querier) http.Handler {
 			return nil
 		}
 		err := q.Watch(r.Context(), f, ready, func(e *apiv1.Event) error {
-			if err := writeLine(w, e); err != nil {
-				return err
+			b, err := apiv1.MarshalJSONLine(e)
+			if err != nil {
+				// The service repairs what it can; an event still beyond
+				// JSON is left out rather than ending everyone's stream.
+				return nil
+			}
+			if _, err := w.Write(append(b, '\n')); err != nil {
+				return fmt.Errorf("write event: %w", err)
 			}
 			if flusher != nil {
 				flusher.Flush()
 			}
 			return nil
 		})
-		if err != nil {
+		switch {
+		case err != nil && !started:
+			// A refused watch has no stream yet: its status says why.
+			writeError(w, err)
+		case err != nil:
 			// The status line is sent: the reason the stream ended goes in a
 			// trailer, so that every line stays an event.
 			w.Header().Set(errorTrailer, err.Error())
@@ -96,48 +108,44 @@ func Handler(q Querier) http.Handler {
 // errorTrailer carries why a watch stream ended early.
 const errorTrailer = "X-Graceline-Error"
 
-// parseSince accepts an RFC 3339 time or a duration before now.
-func parseSince(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("since: want an RFC 3339 time or a duration, got %q", s)
-	}
-	return t, nil
-}
+// skippedHeader counts the events a listing left out because they could not
+// be encoded, so that a short answer never passes for a complete one.
+const skippedHeader = "X-Graceline-Skipped"
 
+// writeEvents answers with events as JSON lines. Every line is encoded
+// before the status goes out (answers are bounded by the listing's limit),
+// so that an event that cannot be encoded never cuts a 200 answer short.
 func writeEvents(w http.ResponseWriter, events []*apiv1.Event, err error) {
 	if err != nil {
-		code := http.StatusInternalServerError
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			code = http.StatusNotFound
-		case errors.Is(err, query.ErrInvalid):
-			code = http.StatusBadRequest
-		}
-		http.Error(w, err.Error(), code)
+		writeError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
+	var body bytes.Buffer
+	skipped := 0
 	for _, e := range events {
-		if err := writeLine(w, e); err != nil {
-			return
+		b, err := apiv1.MarshalJSONLine(e)
+		if err != nil {
+			skipped++
+			continue
 		}
+		body.Write(b)
+		body.WriteByte('\n')
 	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if skipped > 0 {
+		w.Header().Set(skippedHeader, strconv.Itoa(skipped))
+	}
+	w.Write(body.Bytes())
 }
 
-func writeLine(w http.ResponseWriter, e *apiv1.Event) error {
-	b, err := apiv1.MarshalJSONLine(e)
-	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+// writeError answers with the status that err calls for.
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, query.ErrInvalid):
+		code = http.StatusBadRequest
 	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("write event: %w", err)
-	}
-	return nil
+	http.Error(w, err.Error(), code)
 }

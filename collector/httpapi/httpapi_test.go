@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -44,7 +45,7 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := watch.NewHub(prometheus.NewRegistry())
-	srv := httptest.NewServer(Handler(query.NewService(st, hub)))
+	srv := httptest.NewServer(Handler(query.NewService(st, hub, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))))
 	defer srv.Close()
 
 	cases := []struct {

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -35,6 +36,9 @@ func (s *Server) Timeline(ctx context.Context, req *apiv1.TimelineRequest) (*api
 func (s *Server) List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListResponse, error) {
 	f := ListFilter{Namespace: req.Namespace, Node: req.Node, Verdict: req.Verdict, Limit: int(req.Limit)}
 	if req.Since != nil {
+		if err := req.Since.CheckValid(); err != nil {
+			return nil, toStatus(fmt.Errorf("%w: since: want a time within years 0001 to 9999: %w", ErrInvalid, err))
+		}
 		f.Since = req.Since.AsTime()
 	}
 	out, err := s.svc.List(ctx, f)

@@ -7,9 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
-	"google.golang.org/protobuf/proto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/store"
@@ -44,20 +45,29 @@ type Subscriber interface {
 	Subscribe(f watch.Filter) (*watch.Subscription, func())
 }
 
-// Service runs queries.
+// Service runs queries. Every event it returns can be encoded in the
+// contract's JSON form: stored events that could not be are repaired or left
+// out, and counted.
 type Service struct {
-	store Store
-	hub   Subscriber
+	store   Store
+	hub     Subscriber
+	metrics *metrics
+	log     *slog.Logger
+	notices noticeGate
 }
 
-// NewService returns a Service reading st and watching hub.
-func NewService(st Store, hub Subscriber) *Service {
-	return &Service{store: st, hub: hub}
+// NewService returns a Service reading st and watching hub, whose metrics
+// are registered with reg.
+func NewService(st Store, hub Subscriber, reg prometheus.Registerer, log *slog.Logger) *Service {
+	return &Service{store: st, hub: hub, metrics: newMetrics(reg), log: log}
 }
 
 // Timeline returns the events of pod namespace/name (its latest incarnation,
 // or the one with uid) in time order, and its termination summary.
 func (s *Service) Timeline(ctx context.Context, namespace, name, uid string) ([]*apiv1.Event, *apiv1.Event, error) {
+	if err := checkNames(field{"namespace", namespace, maxNamespaceLen}, field{"name", name, maxNameLen}, field{"uid", uid, maxUIDLen}); err != nil {
+		return nil, nil, err
+	}
 	var pod store.Pod
 	var err error
 	switch {
@@ -75,7 +85,11 @@ func (s *Service) Timeline(ctx context.Context, namespace, name, uid string) ([]
 	if err != nil {
 		return nil, nil, err
 	}
-	return events, Summarize(events), nil
+	sum := Summarize(events)
+	if sum != nil {
+		sum = s.servable(sum, false)
+	}
+	return events, sum, nil
 }
 
 func (s *Service) podEvents(ctx context.Context, uid string) ([]*apiv1.Event, error) {
@@ -85,24 +99,14 @@ func (s *Service) podEvents(ctx context.Context, uid string) ([]*apiv1.Event, er
 	}
 	events := make([]*apiv1.Event, 0, len(bodies))
 	for _, b := range bodies {
-		e, err := decode(b)
-		if err != nil {
-			return nil, err
+		if e := s.decode(b); e != nil {
+			events = append(events, e)
 		}
-		events = append(events, e)
 	}
 	return events, nil
 }
 
-func decode(b []byte) (*apiv1.Event, error) {
-	e := new(apiv1.Event)
-	if err := proto.Unmarshal(b, e); err != nil {
-		return nil, fmt.Errorf("decode stored event: %w", err)
-	}
-	return e, nil
-}
-
-// ListFilter narrows List.
+// ListFilter narrows List; Validate says what it accepts.
 type ListFilter struct {
 	Namespace, Node, Verdict string
 	Since                    time.Time
@@ -110,15 +114,17 @@ type ListFilter struct {
 }
 
 // List returns recent terminations, newest first, as termination_summary
-// events.
+// events. A since before 1970 bounds nothing.
 func (s *Service) List(ctx context.Context, f ListFilter) ([]*apiv1.Event, error) {
+	if err := f.Validate(time.Now()); err != nil {
+		return nil, err
+	}
 	limit := f.Limit
-	if limit <= 0 {
+	if limit == 0 {
 		limit = DefaultLimit
 	}
-	limit = min(limit, MaxLimit)
 	sf := store.Filter{Namespace: f.Namespace, Node: f.Node, Limit: limit}
-	if !f.Since.IsZero() {
+	if f.Since.After(epoch) {
 		sf.SinceNs = f.Since.UnixNano()
 	}
 	var out []*apiv1.Event
@@ -136,7 +142,7 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]*apiv1.Event, error
 			}
 			sum := Summarize(events)
 			if sum != nil && (f.Verdict == "" || sum.Verdict == f.Verdict) && len(out) < limit {
-				out = append(out, sum)
+				out = append(out, s.servable(sum, false))
 			}
 		}
 		if len(pods) < sf.Limit {
@@ -149,6 +155,9 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]*apiv1.Event, error
 
 // Stuck returns the latest stuck report of every pod stuck now.
 func (s *Service) Stuck(ctx context.Context, namespace, node string) ([]*apiv1.Event, error) {
+	if err := checkNames(field{"namespace", namespace, maxNamespaceLen}, field{"node", node, maxNameLen}); err != nil {
+		return nil, err
+	}
 	pods, err := s.store.StuckPods(ctx, store.Filter{Namespace: namespace, Node: node, Limit: MaxLimit})
 	if err != nil {
 		return nil, err
@@ -163,11 +172,9 @@ func (s *Service) Stuck(ctx context.Context, namespace, node string) ([]*apiv1.E
 		if err != nil {
 			return nil, err
 		}
-		e, err := decode(b)
-		if err != nil {
-			return nil, err
+		if e := s.decode(b); e != nil {
+			out = append(out, e)
 		}
-		out = append(out, e)
 	}
 	return out, nil
 }
@@ -177,6 +184,9 @@ func (s *Service) Stuck(ctx context.Context, namespace, node string) ([]*apiv1.E
 // nil, is called once the subscription is in place: events stored after it
 // returns are sure to be sent.
 func (s *Service) Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error {
+	if err := checkNames(field{"namespace", f.Namespace, maxNamespaceLen}, field{"node", f.Node, maxNameLen}, field{"name", f.Name, maxNameLen}); err != nil {
+		return err
+	}
 	sub, cancel := s.hub.Subscribe(f)
 	defer cancel()
 	if ready != nil {
@@ -195,7 +205,8 @@ func (s *Service) Watch(ctx context.Context, f watch.Filter, ready func() error,
 				}
 				return nil
 			}
-			if err := send(e); err != nil {
+			// The hub shares e with every watcher: a repair works on a copy.
+			if err := send(s.servable(e, false)); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestService(t *testing.T) {
 		ev(apiv1.KindSandboxRemoved, 2*time.Second, withPod("ns", "api", "api-1")),
 		ev(apiv1.KindStuck, 5*time.Second, withPod("other", "db", "db-1"), func(e *apiv1.Event) { e.BlockingPhase = "mounts" }),
 	)
-	svc := NewService(st, watch.NewHub(prometheus.NewRegistry()))
+	svc := NewService(st, watch.NewHub(prometheus.NewRegistry()), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 
 	t.Run("a timeline shows the latest pod of that name", func(t *testing.T) {
 		events, sum, err := svc.Timeline(ctx, "ns", "web", "")
