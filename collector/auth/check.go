@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/graceline/graceline/internal/ratelog"
 )
 
 // Why a request was refused, as metric labels.
@@ -28,11 +31,16 @@ var (
 	errInvalid = errors.New("invalid bearer token")
 )
 
+// refusalEvery is how often a stream of refusals is summed up in the log:
+// the first of each API and reason is logged with its peer, the rest
+// counted.
+const refusalEvery = 10 * time.Second
+
 // Checker authenticates requests, and counts and logs refusals.
 type Checker struct {
 	tokens   *Tokens
 	refused  *prometheus.CounterVec
-	refusals *refusalLog
+	refusals *ratelog.Logger
 	reloads  *prometheus.CounterVec
 	log      *slog.Logger
 }
@@ -45,7 +53,7 @@ func NewChecker(tokens *Tokens, reg prometheus.Registerer, log *slog.Logger) *Ch
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graceline_collector_auth_refused_total", Help: "Requests refused for want of a valid token, by API and reason.",
 		}, []string{"api", "reason"}),
-		refusals: newRefusalLog(log),
+		refusals: ratelog.New(log, slog.LevelWarn, refusalEvery, nil),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graceline_collector_token_reloads_total", Help: "Changes of the token file read, by result: ok (tokens replaced) or invalid (last good tokens kept).",
 		}, []string{"result"}),
@@ -79,7 +87,7 @@ func (c *Checker) check(api, header string, role Role, from string) (reason stri
 		return "", nil
 	}
 	c.refused.WithLabelValues(api, reason).Inc()
-	c.refusals.refused(api, reason, from)
+	c.refusals.Log(api+"/"+reason, "request refused", "api", api, "reason", reason, "peer", from)
 	return reason, err
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/graceline/graceline/internal/ratelog"
 )
 
 // manualTimers holds the functions a refusalLog schedules until the test
@@ -45,7 +47,7 @@ func TestRefusalsAreLoggedInSummary(t *testing.T) {
 	var logs logBuffer
 	c := NewChecker(tokens, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(&logs, nil)))
 	timers := &manualTimers{}
-	c.refusals.after = timers.after
+	c.refusals = ratelog.New(slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelWarn, refusalEvery, timers.after)
 	srv := httptest.NewServer(c.HTTP(RoleReader, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	defer srv.Close()
 
@@ -78,7 +80,7 @@ func TestRefusalsAreLoggedInSummary(t *testing.T) {
 		}
 		timers.elapse()
 		got := logs.lines("refused")
-		if len(got) != 2 || !strings.Contains(got[1], "count=9999") {
+		if len(got) != 2 || !strings.Contains(got[1], "more=9999") {
 			t.Errorf("lines after the period = %q, want the first refusal and a summary of 9999 more", got)
 		}
 	})

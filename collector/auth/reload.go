@@ -14,12 +14,14 @@ const (
 	reloadInvalid = "invalid"
 )
 
-// fileStamp tells a file's versions apart without reading it. A Kubernetes
+// fileStamp tells a file's versions apart without reading it. The mode is
+// part of it: a file made readable by others is refused at once. A Kubernetes
 // Secret volume replaces the file behind a symlink (a new inode); an editor
 // or a script rewrites it in place (a new size or modification time).
 type fileStamp struct {
 	dev, ino uint64
 	size     int64
+	mode     os.FileMode
 	mtime    time.Time
 	missing  bool
 }
@@ -29,7 +31,11 @@ func stampOf(path string) fileStamp {
 	if err != nil {
 		return fileStamp{missing: true}
 	}
-	s := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	return stampOfInfo(fi)
+}
+
+func stampOfInfo(fi os.FileInfo) fileStamp {
+	s := fileStamp{size: fi.Size(), mode: fi.Mode(), mtime: fi.ModTime()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		s.dev, s.ino = uint64(st.Dev), st.Ino
 	}
@@ -43,7 +49,7 @@ func stampOf(path string) fileStamp {
 // the last good tokens; that is logged once per change and counted. Only a
 // file's stamp is read while it stays the same, so polling costs one stat.
 func (c *Checker) WatchTokenFile(ctx context.Context, path string, every time.Duration) {
-	last := stampOf(path)
+	last := c.tokens.loaded
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {

@@ -38,6 +38,10 @@ const minTokenLength = 16
 // while requests are checked, when the token file changes.
 type Tokens struct {
 	set atomic.Pointer[tokenSet]
+	// loaded is the stamp of the file the tokens were first read from,
+	// taken before reading it, so that a change made while or after it was
+	// read is noticed by WatchTokenFile.
+	loaded fileStamp
 }
 
 // tokenSet maps a token's SHA-256 to its roles; it is never changed once
@@ -103,6 +107,7 @@ func LoadTokens(path string) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token file %s: %w", path, err)
 	}
+	t.loaded = stampOfInfo(fi)
 	return t, nil
 }
 
