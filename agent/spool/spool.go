@@ -95,10 +95,10 @@ const (
 var laneNames = [...]string{lanePriority: "priority", laneRaw: "raw"}
 
 // laneFor keeps summaries, stuck reports and drop reports apart from the
-// raw events, so that a full spool keeps them longest.
+// raw events, so that a full spool keeps them longest; api/v1's kind table
+// says which kinds those are.
 func laneFor(kind string) int {
-	switch kind {
-	case apiv1.KindTerminationSummary, apiv1.KindStuck, apiv1.KindEventsDropped:
+	if apiv1.KindLane(kind) == apiv1.LanePriority {
 		return lanePriority
 	}
 	return laneRaw

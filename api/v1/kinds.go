@@ -108,12 +108,3 @@ const (
 	PhaseFinalizers = "finalizers"
 	PhaseNode       = "node"
 )
-
-// IsAPIKind tells whether kind comes from the collector's API watches.
-func IsAPIKind(kind string) bool {
-	switch kind {
-	case KindDeleteRequested, KindEndpointNotReady, KindEndpointRemoved, KindFinalizersChanged, KindPodDeleted:
-		return true
-	}
-	return false
-}

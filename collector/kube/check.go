@@ -22,10 +22,7 @@ const finalSettle = 5 * time.Second
 
 // nodeActions are the agent's event kinds that show the node working on a
 // deletion.
-var nodeActions = []string{
-	apiv1.KindPreStopExec, apiv1.KindSignalGenerated, apiv1.KindContainerExited, apiv1.KindContainerStopped,
-	apiv1.KindSandboxStopped, apiv1.KindStuck, apiv1.KindTerminationSummary,
-}
+var nodeActions = apiv1.NodeActionKinds()
 
 // check looks at every open deletion: a deleted pod gets its final summary,
 // and one that hangs outside the node gets a stuck report.

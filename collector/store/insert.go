@@ -236,13 +236,13 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) (int, error) {
 			order = append(order, r.UID)
 		}
 		p.first, p.last = min(p.first, r.TimeNs), max(p.last, r.TimeNs)
-		if startsTermination(r.Kind) && (p.term == 0 || r.TimeNs < p.term) {
+		if apiv1.StartsTermination(r.Kind) && (p.term == 0 || r.TimeNs < p.term) {
 			p.term = r.TimeNs
 		}
-		if endsTermination(r.Kind, r.Verdict) {
+		if apiv1.EndsTermination(r.Kind, r.Verdict) {
 			p.end = max(p.end, r.TimeNs)
 		}
-		if reportsStuck(r.Kind, r.Verdict) {
+		if apiv1.ReportsStuck(r.Kind, r.Verdict) {
 			p.stk = max(p.stk, r.TimeNs)
 		}
 		if r.Cluster {
