@@ -70,12 +70,12 @@ func newCommand() *cobra.Command {
 		Long: `graceline-agent follows the node's container runtime through CRI (an event
 stream where that is safe, a relist always), containerd's own event API, and
 the kernel through eBPF, and writes one event per step of every pod's
-termination: container_created, container_started, prestop_exec,
-signal_generated, signal_delivered, process_exited, container_exited,
-container_stopped, sandbox_stopped, cgroup_removed, netns_released,
-rootfs_released, mounts_released, container_removed, sandbox_removed,
+termination: container_created, container_started, prestop_exec, exec (any
+other exec entering a container), signal_generated, signal_delivered,
+process_exited, container_exited, container_stopped, sandbox_stopped,
 cni_plugin_failed (a CNI plugin run from --cni-bin-dir that failed, with its
-error message); then one
+error message), cgroup_removed, netns_released, rootfs_released,
+mounts_released, container_removed, sandbox_removed; then one
 termination_summary per pod (phases, grace period, exit codes, verdict
 graceful or killed), and stuck reports with evidence for a pod whose
 termination runs past its grace period plus --stuck-slack.
