@@ -156,21 +156,19 @@ func parseCNIEnv(env []string) (*cniRun, bool) {
 		return nil, false
 	}
 	// CNI_ARGS is "K=V;K=V"; the runtime names the pod there.
-	pod := &apiv1.PodRef{}
+	var ns, name, uid string
 	for _, kv := range strings.Split(args, ";") {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
 		case "K8S_POD_NAMESPACE":
-			pod.Namespace = v
+			ns = v
 		case "K8S_POD_NAME":
-			pod.Name = v
+			name = v
 		case "K8S_POD_UID":
-			pod.Uid = v
+			uid = v
 		}
 	}
-	if pod.Name != "" {
-		run.pod = pod
-	}
+	run.pod = apiv1.NewPodRef(ns, name, uid)
 	return run, true
 }
 

@@ -76,7 +76,7 @@ func (r *registry) SandboxChanged(info cri.SandboxInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, func() *containerRef {
-		return &containerRef{id: info.ID, sandbox: true, pod: metaPod(info.Meta)}
+		return &containerRef{id: info.ID, sandbox: true, pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID)}
 	})
 	if ref, ok := r.sandboxes[info.ID]; ok {
 		if info.Removed && ref.removed.IsZero() {
@@ -84,10 +84,11 @@ func (r *registry) SandboxChanged(info cri.SandboxInfo) {
 		}
 		return
 	}
-	if info.Removed || (info.Meta.PodUID == "" && info.Meta.PodName == "") {
+	pod := apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID)
+	if info.Removed || pod == nil {
 		return
 	}
-	r.sandboxes[info.ID] = &sandboxRef{pod: metaPod(info.Meta)}
+	r.sandboxes[info.ID] = &sandboxRef{pod: pod}
 }
 
 // sandboxPod returns the pod of a sandbox, or nil.
@@ -105,7 +106,7 @@ func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, func() *containerRef {
-		ref := &containerRef{id: info.ID, name: info.Meta.ContainerName, pod: metaPod(info.Meta)}
+		ref := &containerRef{id: info.ID, name: info.Meta.ContainerName, pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID)}
 		if h := info.Meta.PreStop; h != nil && h.Exec != nil {
 			ref.preStop = slices.Clone(h.Exec.Command)
 		}
@@ -150,13 +151,6 @@ func (r *registry) learn(id string, pid int32, stopped, removed bool, newRef fun
 	case r.changed <- struct{}{}:
 	default:
 	}
-}
-
-func metaPod(m cri.Meta) *apiv1.PodRef {
-	if m.PodUID == "" && m.PodName == "" {
-		return nil
-	}
-	return &apiv1.PodRef{Namespace: m.PodNamespace, Name: m.PodName, Uid: m.PodUID}
 }
 
 // lookup returns the container living in mount namespace ns at time at.

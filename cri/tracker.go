@@ -250,7 +250,7 @@ func (t *Tracker) containerEvent(c *container, obs Observation) *apiv1.Event {
 	e := &apiv1.Event{
 		Kind:      containerKinds[c.stage],
 		Node:      t.node,
-		Pod:       podRef(c.meta),
+		Pod:       apiv1.NewPodRef(c.meta.PodNamespace, c.meta.PodName, c.meta.PodUID),
 		Container: &apiv1.ContainerRef{Id: c.id, Name: c.meta.ContainerName},
 	}
 	switch c.stage {
@@ -342,7 +342,7 @@ func (t *Tracker) advanceSandbox(s *sandbox, obs Observation, target stage, emit
 			if s.stage == sandboxRemoved {
 				kind = apiv1.KindSandboxRemoved
 			}
-			t.emit(&apiv1.Event{Kind: kind, Time: timestamppb.New(obs.Time), Node: t.node, Pod: podRef(s.meta)})
+			t.emit(&apiv1.Event{Kind: kind, Time: timestamppb.New(obs.Time), Node: t.node, Pod: apiv1.NewPodRef(s.meta.PodNamespace, s.meta.PodName, s.meta.PodUID)})
 		}
 	}
 }
@@ -421,13 +421,6 @@ func (t *Tracker) Prune() {
 			delete(t.early, id)
 		}
 	}
-}
-
-func podRef(m Meta) *apiv1.PodRef {
-	if m.PodNamespace == "" && m.PodName == "" && m.PodUID == "" {
-		return nil
-	}
-	return &apiv1.PodRef{Namespace: m.PodNamespace, Name: m.PodName, Uid: m.PodUID}
 }
 
 func firstSet(ts ...time.Time) time.Time {

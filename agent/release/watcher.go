@@ -111,13 +111,6 @@ func New(node string, emit func(*apiv1.Event), cfg Config) *Watcher {
 	return &Watcher{cfg: cfg, node: node, emit: emit, containers: map[string]*owner{}, sandboxes: map[string]*owner{}, byID: map[uint64][]*owner{}}
 }
 
-func podRef(m cri.Meta) *apiv1.PodRef {
-	if m.PodUID == "" {
-		return nil
-	}
-	return &apiv1.PodRef{Namespace: m.PodNamespace, Name: m.PodName, Uid: m.PodUID}
-}
-
 // ContainerChanged is part of cri.Subscriber.
 func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 	w.mu.Lock()
@@ -128,7 +121,7 @@ func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 			// Already watched and forgotten, or never running here.
 			return
 		}
-		o = &owner{pod: podRef(info.Meta), container: &apiv1.ContainerRef{Id: info.ID, Name: info.Meta.ContainerName}}
+		o = &owner{pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID), container: &apiv1.ContainerRef{Id: info.ID, Name: info.Meta.ContainerName}}
 		w.containers[info.ID] = o
 	}
 	if info.CgroupsPath != "" && !o.following {
@@ -157,7 +150,7 @@ func (w *Watcher) SandboxChanged(info cri.SandboxInfo) {
 	defer w.mu.Unlock()
 	o, ok := w.sandboxes[info.ID]
 	if !ok {
-		o = &owner{pod: podRef(info.Meta), cgroup: info.CgroupsPath, netNS: info.NetNS}
+		o = &owner{pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID), cgroup: info.CgroupsPath, netNS: info.NetNS}
 		w.sandboxes[info.ID] = o
 	}
 	if info.Removed {
