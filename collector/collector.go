@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		if kw, err = kube.New(*cfg.Kubernetes, rc, st, hub, agents, reg, log.With("part", "kubernetes")); err != nil {
+		if kw, err = kube.New(*cfg.Kubernetes, rc, st, hub, agents, query.Summarize, reg, log.With("part", "kubernetes")); err != nil {
 			return err
 		}
 	}

@@ -98,12 +98,9 @@ func (c *Correlator) ContainerChanged(info cri.ContainerInfo) {
 		p.grace = info.Meta.GracePeriod
 	}
 	p.sandboxID = info.SandboxID
-	ct := p.container(info.ID, info.Meta.ContainerName)
-	if info.Pid > 0 {
-		ct.pid = info.Pid
-	}
+	p.term.Container(info.ID, info.Meta.ContainerName, info.Pid)
 	if info.CgroupsPath != "" {
-		ct.cgroupsPath = info.CgroupsPath
+		p.cgroups[info.ID] = info.CgroupsPath
 	}
 }
 
@@ -141,94 +138,7 @@ func (c *Correlator) Observe(e *apiv1.Event) {
 	if p == nil {
 		return
 	}
-	at := e.GetTime().AsTime()
-	var ct *container
-	if ref := e.GetContainer(); ref != nil {
-		ct = p.container(ref.Id, ref.Name)
-	}
-	switch e.Kind {
-	case apiv1.KindContainerStarted:
-		if pid := e.GetProcess().GetPid(); pid > 0 {
-			ct.pid = pid
-		}
-	case apiv1.KindPreStopExec:
-		if p.prestopStart.IsZero() {
-			p.prestopStart, p.prestopPid = at, e.GetProcess().GetPid()
-			p.begin(at)
-		}
-	case apiv1.KindProcessExited:
-		if pid := e.GetProcess().GetPid(); pid == p.prestopPid && pid != 0 && p.prestopEnd.IsZero() {
-			p.prestopEnd = at
-		}
-	case apiv1.KindSignalGenerated:
-		c.observeSignal(p, ct, e, at)
-	case apiv1.KindContainerExited:
-		if x := e.GetExitedAt(); x != nil {
-			at = x.AsTime()
-		}
-		if e.ExitCode != nil {
-			code := *e.ExitCode
-			ct.exitCode = &code
-		}
-		ct.exitedAt = at
-		if p.allExited() {
-			p.begin(p.lastExit())
-		}
-	case apiv1.KindContainerStopped:
-		ct.stoppedAt = at
-	case apiv1.KindCNIPluginFailed:
-		// Kept as a note: the runtime's StopPodSandbox error, which only
-		// its caller sees, is this message.
-		if line, ok := cniDelFailure(e); ok {
-			p.note(line)
-		}
-	case apiv1.KindSandboxStopped:
-		p.sandboxStop = at
-		p.begin(at)
-	case apiv1.KindContainerRemoved:
-		ct.removedAt = at
-		if p.firstRemoval.IsZero() {
-			p.firstRemoval = at
-		}
-	case apiv1.KindSandboxRemoved:
-		p.sandboxGone = at
-		p.begin(at)
-	case apiv1.KindCgroupRemoved, apiv1.KindNetNSReleased, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
-		switch {
-		case e.Kind == apiv1.KindNetNSReleased:
-			p.netNSGone = true
-		case e.Kind == apiv1.KindMountsReleased:
-			p.mountsGone = true
-		case e.Kind == apiv1.KindCgroupRemoved && ct != nil:
-			ct.cgroupGone = true
-		case e.Kind == apiv1.KindCgroupRemoved:
-			p.sandboxCgroupGone = true
-		}
-		if at.After(p.lastRelease) {
-			p.lastRelease = at
-		}
-	}
-}
-
-// observeSignal records the runtime's stop signals: those aimed at a
-// container's init process from outside it. A SIGKILL that a dying PID 1
-// sends its namespace is the kernel's doing, not the runtime's, and its
-// sender is inside the container.
-func (c *Correlator) observeSignal(p *pod, ct *container, e *apiv1.Event, at time.Time) {
-	if ct == nil || ct.pid == 0 || e.GetTarget().GetPid() != ct.pid || e.GetSender().GetContainerId() == ct.id {
-		return
-	}
-	if e.GetSignal().GetName() == "SIGKILL" {
-		if ct.killedAt.IsZero() {
-			ct.killedAt = at
-		}
-		if p.sigkillAt.IsZero() {
-			p.sigkillAt = at
-		}
-	} else if p.stopSignalAt.IsZero() {
-		p.stopSignalAt = at
-	}
-	p.begin(at)
+	p.observe(e)
 }
 
 // Run checks deadlines and samples evidence until ctx ends.
@@ -257,7 +167,7 @@ func (c *Correlator) Check() {
 		}
 	}
 	for uid, p := range c.pods {
-		if p.start.IsZero() {
+		if p.start().IsZero() {
 			continue
 		}
 		if end, ok := p.completedAt(c.cfg.ExpectMounts); ok {
@@ -277,40 +187,36 @@ func (c *Correlator) Check() {
 		if p.grace >= 0 {
 			grace = time.Duration(p.grace) * time.Second
 		}
-		if now.Sub(p.start) < grace+c.cfg.Slack || (!p.stuckReported.IsZero() && now.Sub(p.stuckReported) < c.cfg.StuckEvery) {
+		if now.Sub(p.start()) < grace+c.cfg.Slack || (!p.stuckReported.IsZero() && now.Sub(p.stuckReported) < c.cfg.StuckEvery) {
 			continue
 		}
 		p.stuckReported = now
 		c.emit(&apiv1.Event{
 			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,
-			Since: timestamppb.New(p.start), BlockingPhase: p.blockingPhase(), Evidence: append(evidence, p.notes...),
+			Since: timestamppb.New(p.start()), BlockingPhase: p.blockingPhase(), Evidence: append(evidence, p.notes...),
 		})
 	}
 }
 
 func (p *pod) subject() Subject {
 	s := Subject{PodUID: p.ref.Uid, SandboxID: p.sandboxID, SandboxPid: p.sandboxPid, NetNS: p.netNS, Phase: p.blockingPhase()}
-	for _, c := range p.containers {
-		s.Containers = append(s.Containers, SubjectContainer{ID: c.id, Name: c.name, Pid: c.pid, CgroupsPath: c.cgroupsPath, KilledAt: c.killedAt, Exited: !c.exitedAt.IsZero()})
+	for _, c := range p.term.Containers() {
+		s.Containers = append(s.Containers, SubjectContainer{ID: c.ID, Name: c.Name, Pid: c.Pid, CgroupsPath: p.cgroups[c.ID], KilledAt: c.KilledAt, Exited: !c.ExitedAt.IsZero()})
 	}
 	return s
 }
 
+// summary is the pod's termination_summary, complete at end. Its phases,
+// killed flag, verdict and exit codes follow the rules the collector
+// applies too.
 func (c *Correlator) summary(p *pod, end time.Time) *apiv1.Event {
 	grace := p.grace
-	killed := p.killed()
-	verdict := apiv1.VerdictGraceful
-	if killed {
-		verdict = apiv1.VerdictKilled
-	}
 	notes := p.notes
 	if !p.stuckReported.IsZero() {
-		notes = append(notes, fmt.Sprintf("was reported stuck; took %s in all", end.Sub(p.start).Round(time.Millisecond)))
+		notes = append(notes, fmt.Sprintf("was reported stuck; took %s in all", end.Sub(p.start()).Round(time.Millisecond)))
 	}
-	e := &apiv1.Event{
-		Kind: apiv1.KindTerminationSummary, Time: timestamppb.New(end), Node: c.node, Pod: p.ref,
-		Phases: p.phases(), Killed: &killed, Verdict: verdict, ExitCodes: p.exitCodes(), Since: timestamppb.New(p.start), Evidence: notes,
-	}
+	e := &apiv1.Event{Kind: apiv1.KindTerminationSummary, Time: timestamppb.New(end), Node: c.node, Pod: p.ref, Evidence: notes}
+	p.term.Fill(e)
 	if grace >= 0 {
 		g := int32(grace)
 		e.GracePeriodS = &g

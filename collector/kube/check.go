@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
 )
 
@@ -66,7 +66,7 @@ func (w *Watcher) nodeDone(ctx context.Context, uid string) (time.Time, error) {
 	if s.Verdict == apiv1.VerdictStuck {
 		return time.Time{}, nil
 	}
-	return query.NodeDone(s), nil
+	return summary.NodeDone(s), nil
 }
 
 // checkStuck reports a deletion the node finished but the object outlives
@@ -175,7 +175,7 @@ func (w *Watcher) finalize(ctx context.Context, uid string, d *deletion, now tim
 		}
 		events = append(events, e)
 	}
-	s := query.Summarize(events)
+	s := w.summarize(events)
 	if s != nil {
 		s = proto.Clone(s).(*apiv1.Event)
 		s.Source = apiv1.SourceAPI

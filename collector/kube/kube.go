@@ -98,6 +98,11 @@ type Publisher interface {
 	Publish(events []*apiv1.Event)
 }
 
+// Summarizer joins a pod's stored events, in time order, into its
+// termination summary, with the cluster side; the query side's Summarize
+// is one. The joined summary is the query side's rule, not the watches'.
+type Summarizer func(events []*apiv1.Event) *apiv1.Event
+
 // Agents tells whether a node's agent is streaming.
 type Agents interface {
 	Agent(node string) (connected bool, lastBatch time.Time)
@@ -122,20 +127,22 @@ func RestConfig(kubeconfig string) (*rest.Config, error) {
 
 // Watcher runs the informers and everything they feed.
 type Watcher struct {
-	cfg     Config
-	st      Store
-	agents  Agents
-	log     *slog.Logger
-	metrics *metrics
-	health  *Health
-	writer  *writer
-	factory informers.SharedInformerFactory
-	state   *tracker
-	now     func() time.Time
+	cfg       Config
+	st        Store
+	agents    Agents
+	summarize Summarizer
+	log       *slog.Logger
+	metrics   *metrics
+	health    *Health
+	writer    *writer
+	factory   informers.SharedInformerFactory
+	state     *tracker
+	now       func() time.Time
 }
 
-// New builds a Watcher on an API client. Nothing runs until Run.
-func New(cfg Config, rc *rest.Config, st Store, pub Publisher, agents Agents, reg prometheus.Registerer, log *slog.Logger) (*Watcher, error) {
+// New builds a Watcher on an API client; summarize makes the final summary
+// of a deleted pod. Nothing runs until Run.
+func New(cfg Config, rc *rest.Config, st Store, pub Publisher, agents Agents, summarize Summarizer, reg prometheus.Registerer, log *slog.Logger) (*Watcher, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("check cluster-side configuration: %w", err)
@@ -148,7 +155,7 @@ func New(cfg Config, rc *rest.Config, st Store, pub Publisher, agents Agents, re
 	}
 	m := newMetrics(reg)
 	w := &Watcher{
-		cfg: cfg, st: st, agents: agents, log: log, metrics: m,
+		cfg: cfg, st: st, agents: agents, summarize: summarize, log: log, metrics: m,
 		health:  newHealth(m, log),
 		factory: informers.NewSharedInformerFactory(cs, defaultResyncPeriod),
 		now:     time.Now,

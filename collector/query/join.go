@@ -10,8 +10,12 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
+
+// sigkill is the one signal that is not a request to stop.
+const sigkill = 9
 
 // clusterSide is what the collector's API watches saw of one deletion.
 type clusterSide struct {
@@ -171,22 +175,19 @@ func joinCluster(node *apiv1.Event, fromNode bool, events []*apiv1.Event) *apiv1
 }
 
 // nodeTimes reads the node's first action after deleteAt, its stop signal
-// and when it was done from its summary's phases.
+// and when it was done (by the summary package's rule) from its summary's
+// phases.
 func nodeTimes(s *apiv1.Event, deleteAt time.Time) (firstAction, stopSignal, done time.Time) {
 	for _, p := range s.Phases {
-		start, end := p.GetStart().AsTime(), p.GetEnd().AsTime()
+		start := p.GetStart().AsTime()
 		if p.GetStart() != nil && (firstAction.IsZero() || start.Before(firstAction)) && !start.Before(deleteAt) {
 			firstAction = start
 		}
 		if p.Name == apiv1.PhaseStopSignal && p.GetStart() != nil {
 			stopSignal = start
 		}
-		// Removal is the runtime's garbage collection, long after the
-		// kubelet may delete the object.
-		if p.Name != apiv1.PhaseRemoval && p.GetEnd() != nil && end.After(done) {
-			done = end
-		}
 	}
+	done, _ = summary.Done(s)
 	return firstAction, stopSignal, done
 }
 
@@ -195,14 +196,4 @@ func orTime(t, otherwise time.Time) time.Time {
 		return otherwise
 	}
 	return t
-}
-
-// NodeDone is when the node finished a termination by its summary: the end
-// of its last phase before removal, or the summary's own time.
-func NodeDone(s *apiv1.Event) time.Time {
-	_, _, done := nodeTimes(s, time.Time{})
-	if done.IsZero() {
-		done = s.GetTime().AsTime()
-	}
-	return done
 }

@@ -44,6 +44,9 @@ func TestService(t *testing.T) {
 	defer st.Close()
 	fill(t, st,
 		ev(apiv1.KindContainerStarted, -time.Hour, withPod("ns", "web", "old")),
+		// The runtime kills the new web pod's container: SIGKILL to its init.
+		ev(apiv1.KindContainerStarted, -time.Minute, started(42), withPod("ns", "web", "new")),
+		ev(apiv1.KindSignalGenerated, 0, signal("SIGKILL", 42, ""), withPod("ns", "web", "new")),
 		ev(apiv1.KindContainerExited, 0, exit(137), withPod("ns", "web", "new")),
 		ev(apiv1.KindSandboxStopped, time.Second, withPod("ns", "web", "new")),
 		ev(apiv1.KindContainerExited, 0, exit(0), withPod("ns", "api", "api-1")),
@@ -54,7 +57,7 @@ func TestService(t *testing.T) {
 
 	t.Run("a timeline shows the latest pod of that name", func(t *testing.T) {
 		events, sum, err := svc.Timeline(ctx, "ns", "web", "")
-		if err != nil || len(events) != 2 || sum.Verdict != apiv1.VerdictKilled {
+		if err != nil || len(events) != 4 || sum.Verdict != apiv1.VerdictKilled {
 			t.Fatalf("Timeline = %d events, summary %v, %v", len(events), sum, err)
 		}
 	})

@@ -163,6 +163,7 @@ func TestTerminationSummary(t *testing.T) {
 							return e.GetProcess().GetComm() == "pause" && e.Container == nil
 						}) != nil
 					})
+					record(t, string(f)+"-"+tc.spec.Name, agent.forPod(tc.spec.UID))
 				})
 			}
 		})
