@@ -52,8 +52,13 @@ e2e: deps k8s
 # test/cluster starts a real single-node Kubernetes; it needs root too. It
 # runs on its own, verbose, so that the log shows the cluster's start-up time
 # and what the real kubelet did to each pod.
+# Unit packages run under the race detector; the suites that drive real
+# processes (test/...) run without it, as they measure and wait on them.
+UNIT_PKGS = $$($(GO) list ./... | grep -v /test/)
+
 test: deps k8s lint check-generated
-	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/cluster)
+	$(GO) test -race -count=1 -timeout $(GOTEST_TIMEOUT) $(UNIT_PKGS)
+	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) $$($(GO) list ./test/... | grep -v /test/cluster)
 	$(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) -v ./test/cluster
 	$(MAKE) fuzz
 
