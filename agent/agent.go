@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/graceline/graceline/agent/diagnose"
+	"github.com/graceline/graceline/agent/pipeline"
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/timeline"
-	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/cri/containerd"
@@ -52,6 +52,8 @@ type Config struct {
 	Output io.Writer
 	// Delivery sends events to a collector when its address is set.
 	Delivery DeliveryConfig
+	// Pipeline bounds the event queue and the sinks' buffers.
+	Pipeline pipeline.Config
 }
 
 // KernelConfig configures the eBPF source.
@@ -82,15 +84,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)
+	queue := pipeline.New(cfg.Pipeline.QueueLen, pipeline.NewMetrics(reg))
 	out, closeOut, err := openSinks(ctx, cfg, reg, m, log)
 	if err != nil {
 		return err
 	}
-	// Deferred before wg.Wait, so it runs after every source has stopped.
+	// Deferred first, so it runs last: after the sources have stopped and
+	// the queue has drained into the sinks.
 	defer closeOut()
 
-	// Every raw event passes through the correlator on its way out; the
-	// correlator's own summaries and stuck reports go straight out.
+	// Sources publish into the queue: the tracker its events and changes,
+	// the release watcher and the kernel source their events. The
+	// correlator's own summaries and stuck reports go straight to the
+	// sinks, which never wait.
 	var observer atomic.Pointer[cri.Observer]
 	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, Now: time.Now, RuntimeErr: func() error {
 		if o := observer.Load(); o != nil {
@@ -101,22 +107,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	tcfg := cfg.Timeline
 	tcfg.ExpectMounts = cfg.Release.KubeletRoot != ""
 	corr := timeline.New(cfg.NodeName, out.Emit, inspector, tcfg)
-	emit := func(e *apiv1.Event) {
-		corr.Observe(e)
-		if !cfg.SummariesOnly {
-			out.Emit(e)
-		}
-	}
-	releases := release.New(cfg.NodeName, emit, cfg.Release)
+	releases := release.New(cfg.NodeName, queue.Events(pipeline.SourceRelease), cfg.Release)
 	releases.CountCgroupRemovals(func(foundBy string) { m.cgroupRemovals.WithLabelValues(foundBy).Inc() })
-	tracker := cri.NewTracker(cfg.NodeName, emit)
-	tracker.Subscribe(corr)
-	tracker.Subscribe(releases)
+	tracker := cri.NewTracker(cfg.NodeName, queue.Events(pipeline.SourceRuntime))
+	tracker.Subscribe(queue.Changes(pipeline.SourceRuntime))
 	sources, unavailable := []string{"cri_relist"}, []string{}
 
 	var ready readiness
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	if cfg.MetricsAddress != "" {
 		srv, _, err := serveMetrics(cfg.MetricsAddress, reg, ready.check, defaultHTTPLimits(), log)
 		if err != nil {
@@ -133,16 +131,38 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	// The kernel source starts before the runtime is reached, so that no
-	// signal is missed while the agent waits for it.
-	if kernel, err := startKernel(ctx, cfg, tracker, releases, emit, m, criMetrics, log, &wg); err != nil {
+	// signal is missed while the agent waits for it. Its attribution
+	// registry is the first consumer of the tracker's changes.
+	var consumers []pipeline.Consumer
+	attribution := newRegistry(cfg.Kernel.RemovedTTL, log)
+	kernel, err := startKernel(ctx, cfg, attribution, releases, queue.Events(pipeline.SourceKernel), m, criMetrics, log, &wg)
+	if err != nil {
 		unavailable = append(unavailable, "ebpf")
 		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
 	} else if kernel {
 		sources = append(sources, "ebpf")
+		consumers = append(consumers, pipeline.Subscribers(attribution))
 	} else {
 		unavailable = append(unavailable, "ebpf")
 		log.Info("eBPF source disabled by flag; CRI only")
 	}
+
+	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Events(corr.Observe))
+	if !cfg.SummariesOnly {
+		consumers = append(consumers, pipeline.Events(out.Emit))
+	}
+	// The queue runs until every source has stopped, then drains; the
+	// sinks are closed after it (closeOut, deferred first).
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		queue.Run(consumers...)
+	}()
+	defer func() {
+		wg.Wait()
+		queue.Stop()
+		<-drained
+	}()
 
 	rs, rt, err := connect(ctx, cfg, log)
 	if err != nil {

@@ -28,7 +28,7 @@ type kernelCgroups interface {
 
 // startKernel loads the eBPF probes and starts attributing their events.
 // It reports false without error when the source is disabled.
-func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, releases kernelCgroups, emit func(*apiv1.Event), m *metrics, cm *cri.Metrics, log *slog.Logger, wg *sync.WaitGroup) (bool, error) {
+func startKernel(ctx context.Context, cfg Config, reg *registry, releases kernelCgroups, emit func(*apiv1.Event), m *metrics, cm *cri.Metrics, log *slog.Logger, wg *sync.WaitGroup) (bool, error) {
 	up := cm.SourceUp.WithLabelValues("ebpf")
 	up.Set(0)
 	kc := cfg.Kernel
@@ -53,8 +53,6 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, releases
 	if err != nil {
 		return false, err
 	}
-	reg := newRegistry(kc.RemovedTTL, log)
-	tracker.Subscribe(reg)
 	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, repaired: m.repaired.WithLabelValues(repairedKernel), log: log,
 		cni: newCNIRuns(cfg.NodeName, reg.sandboxPod, m.dropped, m.cniUnparsable), cniDirs: kc.CNIBinDirs, cniRescan: cniRescanPeriod}
 	followed, err := probe.AddCNIBinDirs(kc.CNIBinDirs)

@@ -50,6 +50,9 @@ func (c Config) Validate() error {
 	if err := c.Kernel.Validate(); err != nil {
 		return setting.In("Kernel", err)
 	}
+	if err := c.Pipeline.Validate(); err != nil {
+		return setting.In("Pipeline", err)
+	}
 	return setting.In("Delivery", c.Delivery.Validate())
 }
 
