@@ -50,6 +50,7 @@ func TestConfigValidate(t *testing.T) {
 		{"A negative attribution window is refused.", func(c *Config) { c.Kernel.AttributionWindow = -time.Second }, "Kernel.AttributionWindow"},
 		{"A CRI timeout of zero is refused.", func(c *Config) { c.CRITimeout = 0 }, "CRITimeout"},
 		{"An empty node name is refused.", func(c *Config) { c.NodeName = "" }, "NodeName"},
+		{"A negative event queue bound is refused.", func(c *Config) { c.Pipeline.QueueLen = -1 }, "Pipeline.QueueLen"},
 		{"A metrics address without a port is refused.", func(c *Config) { c.MetricsAddress = "localhost" }, "MetricsAddress"},
 	}
 	for _, tt := range tests {
