@@ -19,6 +19,7 @@ import (
 	"github.com/graceline/graceline/agent/diagnose"
 	"github.com/graceline/graceline/agent/pipeline"
 	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
 	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
@@ -51,7 +52,7 @@ type Config struct {
 	// Output receives JSON lines when set.
 	Output io.Writer
 	// Delivery sends events to a collector when its address is set.
-	Delivery DeliveryConfig
+	Delivery sink.DeliveryConfig
 	// Pipeline bounds the event queue and the sinks' buffers.
 	Pipeline pipeline.Config
 }
@@ -85,13 +86,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)
 	queue := pipeline.New(cfg.Pipeline.QueueLen, pipeline.NewMetrics(reg))
-	out, closeOut, err := openSinks(ctx, cfg, reg, m, log)
+	out, err := sink.Open(ctx, sink.Config{Node: cfg.NodeName, Output: cfg.Output, Delivery: cfg.Delivery, BufferLen: cfg.Pipeline.SinkBufferLen}, reg,
+		sink.Metrics{Events: m.events, Dropped: m.dropped, Repaired: m.repaired.WithLabelValues(repairedOutput)}, log)
 	if err != nil {
 		return err
 	}
 	// Deferred first, so it runs last: after the sources have stopped and
 	// the queue has drained into the sinks.
-	defer closeOut()
+	defer out.Close()
 
 	// Sources publish into the queue: the tracker its events and changes,
 	// the release watcher and the kernel source their events. The
@@ -152,7 +154,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		consumers = append(consumers, pipeline.Events(out.Emit))
 	}
 	// The queue runs until every source has stopped, then drains; the
-	// sinks are closed after it (closeOut, deferred first).
+	// sinks are closed after it (out.Close, deferred first).
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)

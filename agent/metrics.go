@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/sink"
 )
 
 type metrics struct {
@@ -58,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, by := range []string{release.FoundByKernel, release.FoundByStat} {
 		m.cgroupRemovals.WithLabelValues(by)
 	}
-	for _, r := range []string{"encode", "output", droppedOutputFull, droppedSpoolFull, "ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable",
+	for _, r := range []string{"encode", "output", sink.DroppedOutputFull, sink.DroppedSpoolFull, "ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable",
 		"cni_env_malformed", "cni_runs_full", "cni_exit_missed"} {
 		m.dropped.WithLabelValues(r)
 	}

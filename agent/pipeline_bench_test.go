@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/graceline/graceline/agent/pipeline"
+	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/termination"
@@ -45,7 +46,7 @@ func newBenchPipeline(b *testing.B) *benchPipeline {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bp := &benchPipeline{qm: pipeline.NewMetrics(reg), sinkDrops: m.dropped.WithLabelValues(droppedSpoolFull)}
+	bp := &benchPipeline{qm: pipeline.NewMetrics(reg), sinkDrops: m.dropped.WithLabelValues(sink.DroppedSpoolFull)}
 	bp.queue = pipeline.New(0, bp.qm)
 	bp.buffer = pipeline.NewBuffer(0, func(e *apiv1.Event) {
 		if err := sp.Append(e); err != nil {

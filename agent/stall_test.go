@@ -20,6 +20,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/graceline/graceline/agent/pipeline"
+	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/cri"
 )
 
@@ -135,7 +136,7 @@ func TestStalledSinkDoesNotStopTheAgent(t *testing.T) {
 		t.Fatal("the agent never wrote its first event")
 	}
 	relists := scrape(t, addr, "graceline_cri_relists_total")
-	dropped := `graceline_events_dropped_total{reason="` + droppedOutputFull + `"}`
+	dropped := `graceline_events_dropped_total{reason="` + sink.DroppedOutputFull + `"}`
 	for deadline := time.Now().Add(4 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if !out.stalled.Load() {
 			t.Fatal("the sink's stall ended before the relist was seen going on and dropping")

@@ -2,10 +2,8 @@ package agent
 
 import (
 	"net"
-	"strconv"
 	"time"
 
-	"github.com/graceline/graceline/agent/spool"
 	"github.com/graceline/graceline/internal/setting"
 )
 
@@ -17,8 +15,6 @@ const (
 	MaxCRITimeout        = 5 * time.Minute
 	MaxAttributionWindow = time.Minute
 	MaxRemovedTTL        = 10 * time.Minute
-	MinSyncInterval      = 10 * time.Millisecond
-	MaxSyncInterval      = time.Minute
 )
 
 // Validate checks every setting of the agent, its parts' included, and
@@ -68,22 +64,4 @@ func (k KernelConfig) Validate() error {
 		return setting.Invalid("RemovedTTL", k.RemovedTTL, "more than 0 and at most "+MaxRemovedTTL.String())
 	}
 	return setting.In("Probe", k.Probe.Validate())
-}
-
-// Validate checks the spool's bounds, and that a collector comes with a
-// token and a spool to send from.
-func (d DeliveryConfig) Validate() error {
-	switch {
-	case d.SpoolMaxBytes != 0 && d.SpoolMaxBytes < spool.MinMaxBytes:
-		return setting.Invalid("SpoolMaxBytes", d.SpoolMaxBytes, "at least "+strconv.Itoa(spool.MinMaxBytes)+" bytes, or 0 for the default")
-	case d.SyncInterval < MinSyncInterval || d.SyncInterval > MaxSyncInterval:
-		return setting.Invalid("SyncInterval", d.SyncInterval, "at least "+MinSyncInterval.String()+" and at most "+MaxSyncInterval.String())
-	case d.Collector.Address == "":
-		return nil
-	case d.Collector.TokenFile == "":
-		return setting.Invalid("Collector.TokenFile", "", "the file of an agent token, to send to a collector")
-	case d.SpoolDir == "":
-		return setting.Invalid("SpoolDir", "", "a directory for the spool, to send to a collector")
-	}
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
 	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
@@ -24,7 +25,7 @@ func validConfig() Config {
 			Probe:   termination.Config{Signals: termination.DefaultSignals, RatePerSec: 1000, Burst: 2000},
 			HostPID: 1, AttributionWindow: 2 * time.Second, RemovedTTL: 5 * time.Second,
 		},
-		Delivery: DeliveryConfig{SpoolDir: "/var/lib/graceline/spool", SyncInterval: time.Second},
+		Delivery: sink.DeliveryConfig{SpoolDir: "/var/lib/graceline/spool", SyncInterval: time.Second},
 	}
 }
 
