@@ -17,11 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/graceline/graceline/agent/diagnose"
+	"github.com/graceline/graceline/agent/kernel"
 	"github.com/graceline/graceline/agent/pipeline"
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
-	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/cri/containerd"
 )
@@ -43,7 +43,7 @@ type Config struct {
 	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables it.
 	MetricsAddress string
 	Observer       cri.Config
-	Kernel         KernelConfig
+	Kernel         kernel.Config
 	Timeline       timeline.Config
 	Release        release.Config
 	// SummariesOnly prints and sends only termination summaries and stuck
@@ -55,23 +55,6 @@ type Config struct {
 	Delivery sink.DeliveryConfig
 	// Pipeline bounds the event queue and the sinks' buffers.
 	Pipeline pipeline.Config
-}
-
-// KernelConfig configures the eBPF source.
-type KernelConfig struct {
-	Enabled bool
-	// Probe is passed to the loader; its HostMntNS is filled in from HostPID.
-	Probe termination.Config
-	// HostPID is a process in the host's mount namespace (1 with hostPID).
-	HostPID int
-	// AttributionWindow is how long an event about an unknown container is
-	// held before it is emitted without one.
-	AttributionWindow time.Duration
-	// RemovedTTL is how long a removed container still resolves.
-	RemovedTTL time.Duration
-	// CNIBinDirs are the directories the runtime runs CNI plugins from;
-	// their failures (a DEL that fails, with its message) are reported.
-	CNIBinDirs []string
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a
@@ -136,17 +119,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// signal is missed while the agent waits for it. Its attribution
 	// registry is the first consumer of the tracker's changes.
 	var consumers []pipeline.Consumer
-	attribution := newRegistry(cfg.Kernel.RemovedTTL, log)
-	kernel, err := startKernel(ctx, cfg, attribution, releases, queue.Events(pipeline.SourceKernel), m, criMetrics, log, &wg)
-	if err != nil {
-		unavailable = append(unavailable, "ebpf")
-		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
-	} else if kernel {
-		sources = append(sources, "ebpf")
-		consumers = append(consumers, pipeline.Subscribers(attribution))
-	} else {
+	// The source's metrics exist whether or not it runs, so that a
+	// dashboard shows zeros rather than nothing.
+	kernelMetrics := kernel.NewMetrics(reg, m.dropped, m.repaired.WithLabelValues(repairedKernel))
+	kernelUp := criMetrics.SourceUp.WithLabelValues("ebpf")
+	kernelUp.Set(0)
+	if !cfg.Kernel.Enabled {
 		unavailable = append(unavailable, "ebpf")
 		log.Info("eBPF source disabled by flag; CRI only")
+	} else if src, err := kernel.New(cfg.Kernel, cfg.NodeName, queue.Events(pipeline.SourceKernel), releases, kernelMetrics, log); err != nil {
+		unavailable = append(unavailable, "ebpf")
+		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
+	} else {
+		sources = append(sources, "ebpf")
+		consumers = append(consumers, pipeline.Subscribers(src.Attribution()))
+		kernelUp.Set(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src.Run(ctx)
+			kernelUp.Set(0)
+		}()
 	}
 
 	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Events(corr.Observe))

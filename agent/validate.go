@@ -7,15 +7,9 @@ import (
 	"github.com/graceline/graceline/internal/setting"
 )
 
-// Bounds of the agent's own durations. A CRI call that needs more than
-// MaxCRITimeout is a hung runtime, which is better reported than waited
-// for; a kernel event held longer than MaxAttributionWindow would reach
-// the collector after the termination it belongs to was summarised.
-const (
-	MaxCRITimeout        = 5 * time.Minute
-	MaxAttributionWindow = time.Minute
-	MaxRemovedTTL        = 10 * time.Minute
-)
+// MaxCRITimeout bounds the agent's CRI calls: one that needs more is a
+// hung runtime, which is better reported than waited for.
+const MaxCRITimeout = 5 * time.Minute
 
 // Validate checks every setting of the agent, its parts' included, and
 // returns the first one out of bounds as a setting error named by its path
@@ -50,18 +44,4 @@ func (c Config) Validate() error {
 		return setting.In("Pipeline", err)
 	}
 	return setting.In("Delivery", c.Delivery.Validate())
-}
-
-// Validate checks the eBPF source's settings, whether or not it is
-// enabled: a value that makes no sense is refused either way.
-func (k KernelConfig) Validate() error {
-	switch {
-	case k.HostPID < 1:
-		return setting.Invalid("HostPID", k.HostPID, "a process id, at least 1")
-	case k.AttributionWindow <= 0 || k.AttributionWindow > MaxAttributionWindow:
-		return setting.Invalid("AttributionWindow", k.AttributionWindow, "more than 0 and at most "+MaxAttributionWindow.String())
-	case k.RemovedTTL <= 0 || k.RemovedTTL > MaxRemovedTTL:
-		return setting.Invalid("RemovedTTL", k.RemovedTTL, "more than 0 and at most "+MaxRemovedTTL.String())
-	}
-	return setting.In("Probe", k.Probe.Validate())
 }

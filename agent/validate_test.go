@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graceline/graceline/agent/kernel"
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
@@ -21,7 +22,7 @@ func validConfig() Config {
 		Observer:    cri.DefaultConfig(),
 		Timeline:    timeline.DefaultConfig(),
 		Release:     release.Config{Period: 200 * time.Millisecond, Recheck: 10 * time.Second, GiveUp: 10 * time.Minute},
-		Kernel: KernelConfig{
+		Kernel: kernel.Config{
 			Probe:   termination.Config{Signals: termination.DefaultSignals, RatePerSec: 1000, Burst: 2000},
 			HostPID: 1, AttributionWindow: 2 * time.Second, RemovedTTL: 5 * time.Second,
 		},

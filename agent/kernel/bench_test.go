@@ -1,4 +1,4 @@
-package agent
+package kernel
 
 import (
 	"context"
@@ -41,12 +41,12 @@ func newBenchPipeline(b *testing.B) *benchPipeline {
 	b.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
-	m := newMetrics(reg)
+	m := testMetrics(reg)
 	sp, err := spool.Open(b.TempDir(), spool.Options{Node: "n", MaxBytes: 256 << 20}, reg, quiet)
 	if err != nil {
 		b.Fatal(err)
 	}
-	bp := &benchPipeline{qm: pipeline.NewMetrics(reg), sinkDrops: m.dropped.WithLabelValues(sink.DroppedSpoolFull)}
+	bp := &benchPipeline{qm: pipeline.NewMetrics(reg), sinkDrops: m.Dropped.WithLabelValues(sink.DroppedSpoolFull)}
 	bp.queue = pipeline.New(0, bp.qm)
 	bp.buffer = pipeline.NewBuffer(0, func(e *apiv1.Event) {
 		if err := sp.Append(e); err != nil {
@@ -58,8 +58,8 @@ func newBenchPipeline(b *testing.B) *benchPipeline {
 	attribution := newRegistry(time.Minute, quiet)
 	attribution.byNS[benchNS] = &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}}
 	bp.kernel = &kernelSource{reg: attribution, emit: bp.queue.Events(pipeline.SourceKernel), node: "n", hostNS: 1, window: time.Second,
-		dropped: m.dropped, unattributed: m.unattributed, repaired: m.repaired.WithLabelValues(repairedKernel), log: quiet,
-		queue: make(chan termination.Event, kernelQueueLen), cni: newCNIRuns("n", attribution.sandboxPod, m.dropped, m.cniUnparsable), cniRescan: time.Hour}
+		dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: quiet,
+		queue: make(chan termination.Event, kernelQueueLen), cni: newCNIRuns("n", attribution.sandboxPod, m.Dropped, m.CNIUnparsable), cniRescan: time.Hour}
 	corr := newBenchCorrelator()
 	ctx, cancel := context.WithCancel(context.Background())
 	attributed, drained := make(chan struct{}), make(chan struct{})
