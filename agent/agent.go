@@ -68,9 +68,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)
-	queue := pipeline.New(cfg.Pipeline.QueueLen, pipeline.NewMetrics(reg))
+	losses := pipeline.NewLosses()
+	queue := pipeline.New(cfg.Pipeline.QueueLen, pipeline.NewMetrics(reg), losses)
 	out, err := sink.Open(ctx, sink.Config{Node: cfg.NodeName, Output: cfg.Output, Delivery: cfg.Delivery, BufferLen: cfg.Pipeline.SinkBufferLen}, reg,
-		sink.Metrics{Events: m.events, Dropped: m.dropped, Repaired: m.repaired.WithLabelValues(repairedOutput)}, log)
+		sink.Metrics{Events: m.events, Dropped: m.dropped, Repaired: m.repaired.WithLabelValues(repairedOutput), Losses: losses}, log)
 	if err != nil {
 		return err
 	}

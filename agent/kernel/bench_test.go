@@ -47,7 +47,7 @@ func newBenchPipeline(b *testing.B) *benchPipeline {
 		b.Fatal(err)
 	}
 	bp := &benchPipeline{qm: pipeline.NewMetrics(reg), sinkDrops: m.Dropped.WithLabelValues(sink.DroppedSpoolFull)}
-	bp.queue = pipeline.New(0, bp.qm)
+	bp.queue = pipeline.New(0, bp.qm, nil)
 	bp.buffer = pipeline.NewBuffer(0, func(e *apiv1.Event) {
 		if err := sp.Append(e); err != nil {
 			b.Error(err)

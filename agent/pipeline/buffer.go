@@ -4,8 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
@@ -18,7 +16,7 @@ const DefaultBufferLen = 8192
 type Buffer struct {
 	events  chan *apiv1.Event
 	write   func(*apiv1.Event)
-	dropped prometheus.Counter
+	dropped Counter
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -27,7 +25,7 @@ type Buffer struct {
 // NewBuffer starts a goroutine that hands the events given to Emit to
 // write, one at a time and in order. It holds up to n events
 // (DefaultBufferLen for 0); past that, events are counted in dropped.
-func NewBuffer(n int, write func(*apiv1.Event), dropped prometheus.Counter) *Buffer {
+func NewBuffer(n int, write func(*apiv1.Event), dropped Counter) *Buffer {
 	if n <= 0 {
 		n = DefaultBufferLen
 	}
@@ -38,10 +36,19 @@ func NewBuffer(n int, write func(*apiv1.Event), dropped prometheus.Counter) *Buf
 
 // Emit queues e for the sink without waiting.
 func (b *Buffer) Emit(e *apiv1.Event) {
+	if !b.TryEmit(e) {
+		b.dropped.Inc()
+	}
+}
+
+// TryEmit queues e for the sink without waiting, and reports false, with
+// nothing counted, when the buffer is full.
+func (b *Buffer) TryEmit(e *apiv1.Event) bool {
 	select {
 	case b.events <- e:
+		return true
 	default:
-		b.dropped.Inc()
+		return false
 	}
 }
 

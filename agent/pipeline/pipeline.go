@@ -65,14 +65,16 @@ type Queue struct {
 	items   chan Item
 	stop    chan struct{}
 	dropped *prometheus.CounterVec
+	losses  *Losses
 }
 
-// New returns a queue holding up to n items (DefaultQueueLen for 0).
-func New(n int, m *Metrics) *Queue {
+// New returns a queue holding up to n items (DefaultQueueLen for 0). The
+// events it drops are owed to the collector in losses, when not nil.
+func New(n int, m *Metrics, losses *Losses) *Queue {
 	if n <= 0 {
 		n = DefaultQueueLen
 	}
-	return &Queue{items: make(chan Item, n), stop: make(chan struct{}), dropped: m.Dropped}
+	return &Queue{items: make(chan Item, n), stop: make(chan struct{}), dropped: m.Dropped, losses: losses}
 }
 
 // Publish enqueues it without waiting; a full queue drops it, counts it,
@@ -83,6 +85,9 @@ func (q *Queue) Publish(it Item) bool {
 		return true
 	default:
 		q.dropped.WithLabelValues(it.Source).Inc()
+		if q.losses != nil && it.Event != nil {
+			q.losses.Add(apiv1.DropReasonAgentQueueFull, 1)
+		}
 		return false
 	}
 }

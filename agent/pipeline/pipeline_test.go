@@ -39,7 +39,7 @@ func TestQueue(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMetrics(prometheus.NewRegistry())
-			q := New(tc.size, m)
+			q := New(tc.size, m, nil)
 			emit := q.Events(SourceKernel)
 			var want []string
 			for i := range tc.kernel {

@@ -40,16 +40,23 @@ type Metrics struct {
 	Dropped *prometheus.CounterVec
 	// Repaired counts strings the JSON output repaired (see encode).
 	Repaired prometheus.Counter
+	// Losses holds the events lost before the spool (the agent's queue
+	// and the spool's buffer), until they are reported to the collector
+	// as events_dropped; nil reports nothing.
+	Losses *pipeline.Losses
 }
 
 // drainWait bounds how long an output may take, at exit, to write what its
 // buffer holds.
 const drainWait = 5 * time.Second
 
+// lossReportEvery is how often the losses before the spool are reported.
+const lossReportEvery = time.Second
+
 // Drop reasons of the outputs' buffers.
 const (
 	DroppedOutputFull = "output_buffer_full"
-	DroppedSpoolFull  = "spool_buffer_full"
+	DroppedSpoolFull  = apiv1.DropReasonSpoolBufferFull
 )
 
 // output is one destination, as its buffer writes to it.
@@ -95,9 +102,15 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, m Metrics,
 		if err != nil {
 			return nil, err
 		}
-		b := pipeline.NewBuffer(cfg.BufferLen, d.Emit, m.Dropped.WithLabelValues(DroppedSpoolFull))
+		var dropped pipeline.Counter = m.Dropped.WithLabelValues(DroppedSpoolFull)
+		if m.Losses != nil {
+			dropped = pipeline.Reported{Metric: dropped, Losses: m.Losses, Reason: apiv1.DropReasonSpoolBufferFull}
+		}
+		b := pipeline.NewBuffer(cfg.BufferLen, d.Emit, dropped)
+		stop := reportLosses(m.Losses, cfg.Node, b)
 		s.outputs = append(s.outputs, b)
 		s.closers = append(s.closers, func() {
+			stop()
 			b.Close(drainWait)
 			d.close()
 		})
@@ -106,4 +119,33 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, m Metrics,
 		return nil, errors.New("no output: write JSON lines to stdout, send to a collector, or both")
 	}
 	return s, nil
+}
+
+// reportLosses hands the losses to the spool's buffer as events_dropped
+// events every lossReportEvery, and once more when stopped, so that the
+// collector learns of events it will never get. A report the full buffer
+// refuses is kept for the next.
+func reportLosses(losses *pipeline.Losses, node string, spool *pipeline.Buffer) (stop func()) {
+	if losses == nil {
+		return func() {}
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(lossReportEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				losses.Report(node, time.Now(), spool.TryEmit)
+				return
+			case <-tick.C:
+				losses.Report(node, time.Now(), spool.TryEmit)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
 }
