@@ -17,10 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/graceline/graceline/agent/diagnose"
+	"github.com/graceline/graceline/agent/kernel"
+	"github.com/graceline/graceline/agent/pipeline"
 	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
-	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/cri/containerd"
 )
@@ -42,7 +43,7 @@ type Config struct {
 	// MetricsAddress serves /metrics, /healthz and /readyz; empty disables it.
 	MetricsAddress string
 	Observer       cri.Config
-	Kernel         KernelConfig
+	Kernel         kernel.Config
 	Timeline       timeline.Config
 	Release        release.Config
 	// SummariesOnly prints and sends only termination summaries and stuck
@@ -51,24 +52,9 @@ type Config struct {
 	// Output receives JSON lines when set.
 	Output io.Writer
 	// Delivery sends events to a collector when its address is set.
-	Delivery DeliveryConfig
-}
-
-// KernelConfig configures the eBPF source.
-type KernelConfig struct {
-	Enabled bool
-	// Probe is passed to the loader; its HostMntNS is filled in from HostPID.
-	Probe termination.Config
-	// HostPID is a process in the host's mount namespace (1 with hostPID).
-	HostPID int
-	// AttributionWindow is how long an event about an unknown container is
-	// held before it is emitted without one.
-	AttributionWindow time.Duration
-	// RemovedTTL is how long a removed container still resolves.
-	RemovedTTL time.Duration
-	// CNIBinDirs are the directories the runtime runs CNI plugins from;
-	// their failures (a DEL that fails, with its message) are reported.
-	CNIBinDirs []string
+	Delivery sink.DeliveryConfig
+	// Pipeline bounds the event queue and the sinks' buffers.
+	Pipeline pipeline.Config
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a
@@ -82,15 +68,21 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)
-	out, closeOut, err := openSinks(ctx, cfg, reg, m, log)
+	losses := pipeline.NewLosses()
+	queue := pipeline.New(cfg.Pipeline.QueueLen, pipeline.NewMetrics(reg), losses)
+	out, err := sink.Open(ctx, sink.Config{Node: cfg.NodeName, Output: cfg.Output, Delivery: cfg.Delivery, BufferLen: cfg.Pipeline.SinkBufferLen}, reg,
+		sink.Metrics{Events: m.events, Dropped: m.dropped, Repaired: m.repaired.WithLabelValues(repairedOutput), Losses: losses}, log)
 	if err != nil {
 		return err
 	}
-	// Deferred before wg.Wait, so it runs after every source has stopped.
-	defer closeOut()
+	// Deferred first, so it runs last: after the sources have stopped and
+	// the queue has drained into the sinks.
+	defer out.Close()
 
-	// Every raw event passes through the correlator on its way out; the
-	// correlator's own summaries and stuck reports go straight out.
+	// Sources publish into the queue: the tracker its events and changes,
+	// the release watcher and the kernel source their events. The
+	// correlator's own summaries and stuck reports go straight to the
+	// sinks, which never wait.
 	var observer atomic.Pointer[cri.Observer]
 	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, Now: time.Now, RuntimeErr: func() error {
 		if o := observer.Load(); o != nil {
@@ -101,22 +93,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	tcfg := cfg.Timeline
 	tcfg.ExpectMounts = cfg.Release.KubeletRoot != ""
 	corr := timeline.New(cfg.NodeName, out.Emit, inspector, tcfg)
-	emit := func(e *apiv1.Event) {
-		corr.Observe(e)
-		if !cfg.SummariesOnly {
-			out.Emit(e)
-		}
-	}
-	releases := release.New(cfg.NodeName, emit, cfg.Release)
+	releases := release.New(cfg.NodeName, queue.Events(pipeline.SourceRelease), cfg.Release)
 	releases.CountCgroupRemovals(func(foundBy string) { m.cgroupRemovals.WithLabelValues(foundBy).Inc() })
-	tracker := cri.NewTracker(cfg.NodeName, emit)
-	tracker.Subscribe(corr)
-	tracker.Subscribe(releases)
+	tracker := cri.NewTracker(cfg.NodeName, queue.Events(pipeline.SourceRuntime))
+	tracker.Subscribe(queue.Changes(pipeline.SourceRuntime))
 	sources, unavailable := []string{"cri_relist"}, []string{}
 
 	var ready readiness
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	if cfg.MetricsAddress != "" {
 		srv, _, err := serveMetrics(cfg.MetricsAddress, reg, ready.check, defaultHTTPLimits(), log)
 		if err != nil {
@@ -133,16 +117,48 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	// The kernel source starts before the runtime is reached, so that no
-	// signal is missed while the agent waits for it.
-	if kernel, err := startKernel(ctx, cfg, tracker, releases, emit, m, criMetrics, log, &wg); err != nil {
-		unavailable = append(unavailable, "ebpf")
-		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
-	} else if kernel {
-		sources = append(sources, "ebpf")
-	} else {
+	// signal is missed while the agent waits for it. Its attribution
+	// registry is the first consumer of the tracker's changes.
+	var consumers []pipeline.Consumer
+	// The source's metrics exist whether or not it runs, so that a
+	// dashboard shows zeros rather than nothing.
+	kernelMetrics := kernel.NewMetrics(reg, m.dropped, m.repaired.WithLabelValues(repairedKernel))
+	kernelUp := criMetrics.SourceUp.WithLabelValues("ebpf")
+	kernelUp.Set(0)
+	if !cfg.Kernel.Enabled {
 		unavailable = append(unavailable, "ebpf")
 		log.Info("eBPF source disabled by flag; CRI only")
+	} else if src, err := kernel.New(cfg.Kernel, cfg.NodeName, queue.Events(pipeline.SourceKernel), releases, kernelMetrics, log); err != nil {
+		unavailable = append(unavailable, "ebpf")
+		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
+	} else {
+		sources = append(sources, "ebpf")
+		consumers = append(consumers, pipeline.Subscribers(src.Attribution()))
+		kernelUp.Set(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src.Run(ctx)
+			kernelUp.Set(0)
+		}()
 	}
+
+	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Events(corr.Observe))
+	if !cfg.SummariesOnly {
+		consumers = append(consumers, pipeline.Events(out.Emit))
+	}
+	// The queue runs until every source has stopped, then drains; the
+	// sinks are closed after it (out.Close, deferred first).
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		queue.Run(consumers...)
+	}()
+	defer func() {
+		wg.Wait()
+		queue.Stop()
+		<-drained
+	}()
 
 	rs, rt, err := connect(ctx, cfg, log)
 	if err != nil {

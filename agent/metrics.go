@@ -7,15 +7,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/sink"
 )
 
 type metrics struct {
-	events       *prometheus.CounterVec
-	dropped      *prometheus.CounterVec
-	unattributed prometheus.Counter
-	// cniUnparsable counts failed CNI plugin runs whose stdout was not a
-	// CNI error object.
-	cniUnparsable prometheus.Counter
+	events  *prometheus.CounterVec
+	dropped *prometheus.CounterVec
 	// cgroupRemovals counts cgroup_removed events by how they were found.
 	cgroupRemovals *prometheus.CounterVec
 	// repaired counts strings that were not valid UTF-8, by where they
@@ -39,27 +36,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "graceline_events_dropped_total", Help: "Events lost, by reason.",
 		}, []string{"reason"}),
 	}
-	m.unattributed = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "graceline_ebpf_unattributed_total", Help: "Kernel events emitted without a container: none was known for their mount namespace within the attribution window.",
-	})
-	m.cniUnparsable = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "graceline_cni_output_unparsable_total", Help: "Failed CNI plugin runs whose stdout was not a CNI error object; their events carry the raw output instead.",
-	})
 	m.cgroupRemovals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "graceline_cgroup_removals_total", Help: "cgroup_removed events, by how the removal was found: a kernel event (the eBPF cgroup_rmdir probe) or a stat (polling, or a check).",
 	}, []string{"found_by"})
 	m.repaired = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "graceline_strings_repaired_total", Help: "Strings from workloads (process names, argv, CNI output, paths) that were not valid UTF-8, and were repaired (invalid bytes replaced by U+FFFD) rather than the event lost, by where.",
 	}, []string{"where"})
-	reg.MustRegister(m.events, m.dropped, m.unattributed, m.cniUnparsable, m.cgroupRemovals, m.repaired)
+	reg.MustRegister(m.events, m.dropped, m.cgroupRemovals, m.repaired)
 	for _, w := range []string{repairedKernel, repairedOutput} {
 		m.repaired.WithLabelValues(w)
 	}
 	for _, by := range []string{release.FoundByKernel, release.FoundByStat} {
 		m.cgroupRemovals.WithLabelValues(by)
 	}
-	for _, r := range []string{"encode", "output", "ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable",
-		"cni_env_malformed", "cni_runs_full", "cni_exit_missed"} {
+	for _, r := range []string{"encode", "output", sink.DroppedOutputFull, sink.DroppedSpoolFull} {
 		m.dropped.WithLabelValues(r)
 	}
 	return m

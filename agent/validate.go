@@ -2,24 +2,14 @@ package agent
 
 import (
 	"net"
-	"strconv"
 	"time"
 
-	"github.com/graceline/graceline/agent/spool"
 	"github.com/graceline/graceline/internal/setting"
 )
 
-// Bounds of the agent's own durations. A CRI call that needs more than
-// MaxCRITimeout is a hung runtime, which is better reported than waited
-// for; a kernel event held longer than MaxAttributionWindow would reach
-// the collector after the termination it belongs to was summarised.
-const (
-	MaxCRITimeout        = 5 * time.Minute
-	MaxAttributionWindow = time.Minute
-	MaxRemovedTTL        = 10 * time.Minute
-	MinSyncInterval      = 10 * time.Millisecond
-	MaxSyncInterval      = time.Minute
-)
+// MaxCRITimeout bounds the agent's CRI calls: one that needs more is a
+// hung runtime, which is better reported than waited for.
+const MaxCRITimeout = 5 * time.Minute
 
 // Validate checks every setting of the agent, its parts' included, and
 // returns the first one out of bounds as a setting error named by its path
@@ -50,37 +40,8 @@ func (c Config) Validate() error {
 	if err := c.Kernel.Validate(); err != nil {
 		return setting.In("Kernel", err)
 	}
+	if err := c.Pipeline.Validate(); err != nil {
+		return setting.In("Pipeline", err)
+	}
 	return setting.In("Delivery", c.Delivery.Validate())
-}
-
-// Validate checks the eBPF source's settings, whether or not it is
-// enabled: a value that makes no sense is refused either way.
-func (k KernelConfig) Validate() error {
-	switch {
-	case k.HostPID < 1:
-		return setting.Invalid("HostPID", k.HostPID, "a process id, at least 1")
-	case k.AttributionWindow <= 0 || k.AttributionWindow > MaxAttributionWindow:
-		return setting.Invalid("AttributionWindow", k.AttributionWindow, "more than 0 and at most "+MaxAttributionWindow.String())
-	case k.RemovedTTL <= 0 || k.RemovedTTL > MaxRemovedTTL:
-		return setting.Invalid("RemovedTTL", k.RemovedTTL, "more than 0 and at most "+MaxRemovedTTL.String())
-	}
-	return setting.In("Probe", k.Probe.Validate())
-}
-
-// Validate checks the spool's bounds, and that a collector comes with a
-// token and a spool to send from.
-func (d DeliveryConfig) Validate() error {
-	switch {
-	case d.SpoolMaxBytes != 0 && d.SpoolMaxBytes < spool.MinMaxBytes:
-		return setting.Invalid("SpoolMaxBytes", d.SpoolMaxBytes, "at least "+strconv.Itoa(spool.MinMaxBytes)+" bytes, or 0 for the default")
-	case d.SyncInterval < MinSyncInterval || d.SyncInterval > MaxSyncInterval:
-		return setting.Invalid("SyncInterval", d.SyncInterval, "at least "+MinSyncInterval.String()+" and at most "+MaxSyncInterval.String())
-	case d.Collector.Address == "":
-		return nil
-	case d.Collector.TokenFile == "":
-		return setting.Invalid("Collector.TokenFile", "", "the file of an agent token, to send to a collector")
-	case d.SpoolDir == "":
-		return setting.Invalid("SpoolDir", "", "a directory for the spool, to send to a collector")
-	}
-	return nil
 }

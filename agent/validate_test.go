@@ -4,7 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/graceline/graceline/agent/kernel"
 	"github.com/graceline/graceline/agent/release"
+	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
 	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
@@ -20,11 +22,11 @@ func validConfig() Config {
 		Observer:    cri.DefaultConfig(),
 		Timeline:    timeline.DefaultConfig(),
 		Release:     release.Config{Period: 200 * time.Millisecond, Recheck: 10 * time.Second, GiveUp: 10 * time.Minute},
-		Kernel: KernelConfig{
+		Kernel: kernel.Config{
 			Probe:   termination.Config{Signals: termination.DefaultSignals, RatePerSec: 1000, Burst: 2000},
 			HostPID: 1, AttributionWindow: 2 * time.Second, RemovedTTL: 5 * time.Second,
 		},
-		Delivery: DeliveryConfig{SpoolDir: "/var/lib/graceline/spool", SyncInterval: time.Second},
+		Delivery: sink.DeliveryConfig{SpoolDir: "/var/lib/graceline/spool", SyncInterval: time.Second},
 	}
 }
 
@@ -50,6 +52,7 @@ func TestConfigValidate(t *testing.T) {
 		{"A negative attribution window is refused.", func(c *Config) { c.Kernel.AttributionWindow = -time.Second }, "Kernel.AttributionWindow"},
 		{"A CRI timeout of zero is refused.", func(c *Config) { c.CRITimeout = 0 }, "CRITimeout"},
 		{"An empty node name is refused.", func(c *Config) { c.NodeName = "" }, "NodeName"},
+		{"A negative event queue bound is refused.", func(c *Config) { c.Pipeline.QueueLen = -1 }, "Pipeline.QueueLen"},
 		{"A metrics address without a port is refused.", func(c *Config) { c.MetricsAddress = "localhost" }, "MetricsAddress"},
 	}
 	for _, tt := range tests {

@@ -73,16 +73,25 @@ type sandbox struct {
 // only move forward and each is emitted once, so sources may repeat or race
 // each other freely. When an observation skips stages (a relist that finds a
 // container already exited), the skipped events are emitted first, in order.
+//
+// Lock order: mu, then deliverMu. Events and changes are collected under mu
+// and delivered under deliverMu alone, so that a slow receiver never holds
+// the tracker's state, and two observations racing each other still
+// deliver in the order they were applied.
 type Tracker struct {
 	node string
 	emit func(*apiv1.Event)
 	now  func() time.Time
 
-	mu          sync.Mutex
+	// deliverMu serialises deliveries; subscribers is read under it.
+	deliverMu   sync.Mutex
 	subscribers []Subscriber
-	containers  map[string]*container
-	sandboxes   map[string]*sandbox
-	early       map[string]*container // exits and OOMs seen before the container
+
+	mu         sync.Mutex
+	outbox     []delivery
+	containers map[string]*container
+	sandboxes  map[string]*sandbox
+	early      map[string]*container // exits and OOMs seen before the container
 }
 
 // NewTracker returns a Tracker that stamps events with node and hands them to
@@ -122,8 +131,9 @@ type SandboxInfo struct {
 }
 
 // Subscriber learns of containers and sandboxes as they appear, gain a pid,
-// stop and are removed, seeded ones included. Its methods run under the
-// tracker's lock: they must be quick and must not call back into it.
+// stop and are removed, seeded ones included. Its methods run after the
+// tracker's state lock is released, one at a time and in the order of the
+// changes, interleaved with the events; they must not call Apply or Seed.
 type Subscriber interface {
 	ContainerChanged(ContainerInfo)
 	SandboxChanged(SandboxInfo)
@@ -131,25 +141,34 @@ type Subscriber interface {
 
 // Subscribe registers s. Call it before the first observation.
 func (t *Tracker) Subscribe(s Subscriber) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.deliverMu.Lock()
+	defer t.deliverMu.Unlock()
 	t.subscribers = append(t.subscribers, s)
+}
+
+// delivery is one thing an observation produced: an event or a change for
+// the subscribers. Exactly one field is set.
+type delivery struct {
+	event     *apiv1.Event
+	container *ContainerInfo
+	sandbox   *SandboxInfo
+}
+
+// queue holds e for delivery once the lock is released; the caller holds t.mu.
+func (t *Tracker) queue(e *apiv1.Event) {
+	t.outbox = append(t.outbox, delivery{event: e})
 }
 
 func (t *Tracker) notify(c *container) {
 	info := ContainerInfo{ID: c.id, SandboxID: c.sandboxID, Meta: c.meta, Pid: c.pid, CgroupsPath: c.cgroupsPath,
 		Stopped: c.stage >= stageStopped, Removed: c.stage == stageRemoved}
-	for _, s := range t.subscribers {
-		s.ContainerChanged(info)
-	}
+	t.outbox = append(t.outbox, delivery{container: &info})
 }
 
 func (t *Tracker) notifySandbox(sb *sandbox) {
 	info := SandboxInfo{ID: sb.id, Meta: sb.meta, Pid: sb.pid, CgroupsPath: sb.cgroupsPath, NetNS: sb.netNS,
 		Stopped: sb.stage >= sandboxStopped, Removed: sb.stage == sandboxRemoved}
-	for _, s := range t.subscribers {
-		s.SandboxChanged(info)
-	}
+	t.outbox = append(t.outbox, delivery{sandbox: &info})
 }
 
 // Seed records what already exists without emitting anything, so that an
@@ -159,9 +178,35 @@ func (t *Tracker) Seed(obs Observation) { t.apply(obs, false) }
 // Apply records an observation and emits the events it implies.
 func (t *Tracker) Apply(obs Observation) { t.apply(obs, true) }
 
+// apply records obs under the state lock, then hands what it produced to
+// emit and the subscribers. deliverMu is taken before mu is released, so
+// deliveries keep the order in which observations were applied.
 func (t *Tracker) apply(obs Observation, emit bool) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.record(obs, emit)
+	out := t.outbox
+	t.outbox = nil
+	t.deliverMu.Lock()
+	t.mu.Unlock()
+	defer t.deliverMu.Unlock()
+	for _, d := range out {
+		switch {
+		case d.event != nil:
+			t.emit(d.event)
+		case d.container != nil:
+			for _, s := range t.subscribers {
+				s.ContainerChanged(*d.container)
+			}
+		case d.sandbox != nil:
+			for _, s := range t.subscribers {
+				s.SandboxChanged(*d.sandbox)
+			}
+		}
+	}
+}
+
+// record applies obs to the state; the caller holds t.mu.
+func (t *Tracker) record(obs Observation, emit bool) {
 	switch obs.Kind {
 	case ContainerCreated, ContainerStarted, ContainerExited, ContainerStopped, ContainerRemoved:
 		t.applyContainer(obs, stage(obs.Kind-ContainerCreated), emit)
@@ -237,7 +282,7 @@ func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
 			changed = true
 		}
 		if emit {
-			t.emit(t.containerEvent(c, obs))
+			t.queue(t.containerEvent(c, obs))
 		}
 	}
 	if changed {
@@ -342,7 +387,7 @@ func (t *Tracker) advanceSandbox(s *sandbox, obs Observation, target stage, emit
 			if s.stage == sandboxRemoved {
 				kind = apiv1.KindSandboxRemoved
 			}
-			t.emit(&apiv1.Event{Kind: kind, Time: timestamppb.New(obs.Time), Node: t.node, Pod: apiv1.NewPodRef(s.meta.PodNamespace, s.meta.PodName, s.meta.PodUID)})
+			t.queue(&apiv1.Event{Kind: kind, Time: timestamppb.New(obs.Time), Node: t.node, Pod: apiv1.NewPodRef(s.meta.PodNamespace, s.meta.PodName, s.meta.PodUID)})
 		}
 	}
 }

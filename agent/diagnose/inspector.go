@@ -41,7 +41,7 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 			add("container runtime not answering CRI calls: " + err.Error())
 		}
 	}
-	if shim := findShim(s.SandboxID); shim != nil {
+	if shim := findShim(shimChildren(s)); shim != nil {
 		if shim.state == "T" || shim.state == "t" || shim.state == "D" {
 			add(fmt.Sprintf("runtime shim %d (%s) for sandbox %.12s is %s: it cannot act on the pod's containers", shim.pid, shim.comm, s.SandboxID, stateNames[shim.state]))
 		}
@@ -84,21 +84,34 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 	return evidence, notes
 }
 
-// findShim finds the runtime shim serving a sandbox by its command line.
-func findShim(sandboxID string) *procState {
-	if sandboxID == "" {
-		return nil
+// shimChildren lists the pod's processes whose parent is its runtime shim:
+// the sandbox's own process, then each container's first process.
+func shimChildren(s timeline.Subject) []int {
+	var pids []int
+	if s.SandboxPid > 0 {
+		pids = append(pids, int(s.SandboxPid))
 	}
-	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, path := range cmdlines {
-		b, err := os.ReadFile(path)
-		if err != nil || !strings.Contains(string(b), "containerd-shim") || !strings.Contains(string(b), "\x00"+sandboxID+"\x00") {
+	for _, c := range s.Containers {
+		if c.Pid > 0 && !c.Exited {
+			pids = append(pids, int(c.Pid))
+		}
+	}
+	return pids
+}
+
+// findShim finds the runtime shim serving a pod as the parent of one of
+// its processes. Only the pod's own processes are read, never all of /proc:
+// a node runs thousands, and this runs for every terminating pod on every
+// tick.
+func findShim(children []int) *procState {
+	for _, pid := range children {
+		child, err := readProc(pid)
+		if err != nil {
 			continue
 		}
-		var pid int
-		fmt.Sscanf(filepath.Base(filepath.Dir(path)), "%d", &pid)
-		if p, err := readProc(pid); err == nil {
-			return &p
+		parent, err := readProc(child.ppid)
+		if err == nil && strings.HasPrefix(parent.comm, "containerd-shim") {
+			return &parent
 		}
 	}
 	return nil

@@ -273,19 +273,37 @@ func (w *Watcher) Run(ctx context.Context) {
 	}
 }
 
+// poll checks the pending resources that are due. The checks (stats, a
+// mountinfo read) run without the lock, so that the tracker's changes,
+// which the watcher takes from the agent's event queue, never wait for
+// the disk.
 func (w *Watcher) poll() {
+	now := time.Now()
+	w.mu.Lock()
+	var due []*pending
+	for _, p := range w.pending {
+		if w.isDue(p, now) {
+			due = append(due, p)
+		}
+	}
+	w.mu.Unlock()
+	gone := make(map[*pending]bool, len(due))
+	for _, p := range due {
+		gone[p] = p.gone()
+	}
+
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := time.Now()
 	kept := w.pending[:0]
 	for _, p := range w.pending {
+		isGone, checked := gone[p]
 		switch {
 		case p.done:
 			// Reported by the kernel's event.
-		case p.owner != nil && now.Sub(p.checked) < w.cfg.Recheck && now.Sub(p.since) <= w.cfg.GiveUp:
-			// The kernel reports it; not due for a recheck yet.
+		case !checked:
+			// Added while the others were checked, or not due.
 			kept = append(kept, p)
-		case p.gone():
+		case isGone:
 			w.unfollow(p.owner)
 			w.report(p, now, FoundByStat)
 		case now.Sub(p.since) > w.cfg.GiveUp:
@@ -304,6 +322,15 @@ func (w *Watcher) poll() {
 			delete(w.containers, id)
 		}
 	}
+}
+
+// isDue tells whether p is to be checked now: always, unless the kernel
+// reports its removal and its recheck is not due yet. The caller holds w.mu.
+func (w *Watcher) isDue(p *pending, now time.Time) bool {
+	if p.done {
+		return false
+	}
+	return p.owner == nil || now.Sub(p.checked) >= w.cfg.Recheck || now.Sub(p.since) > w.cfg.GiveUp
 }
 
 func exists(path string) bool {

@@ -69,6 +69,8 @@ type Inspector interface {
 
 // Correlator follows every pod's termination. It is a cri.Subscriber (for
 // grace periods, pids and cgroups) and sees every event through Observe.
+// Its lock guards only its own state: nothing is emitted and nothing on the
+// node is read while it is held.
 type Correlator struct {
 	node    string
 	emit    func(*apiv1.Event)
@@ -156,8 +158,30 @@ func (c *Correlator) Run(ctx context.Context) {
 }
 
 // Check emits the summaries that are due and the stuck reports that are
-// due, after sampling evidence for every terminating pod.
+// due, after sampling evidence for every terminating pod. The evidence is
+// gathered without the lock, as it reads the node: Observe and the
+// tracker's changes are never held up by a /proc scan.
 func (c *Correlator) Check() {
+	subjects, out := c.due()
+	for _, e := range out {
+		c.emit(e)
+	}
+	found := make(map[string]inspection, len(subjects))
+	for uid, s := range subjects {
+		evidence, notes := c.inspect.Inspect(s)
+		found[uid] = inspection{evidence: evidence, notes: notes}
+	}
+	for _, e := range c.record(found) {
+		c.emit(e)
+	}
+}
+
+// inspection is what the Inspector found about one pod.
+type inspection struct{ evidence, notes []string }
+
+// due forgets old finished pods, returns the summaries now due, and lists
+// the terminating pods to inspect.
+func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -166,6 +190,8 @@ func (c *Correlator) Check() {
 			delete(c.done, uid)
 		}
 	}
+	var out []*apiv1.Event
+	subjects := map[string]Subject{}
 	for uid, p := range c.pods {
 		if p.start().IsZero() {
 			continue
@@ -173,14 +199,30 @@ func (c *Correlator) Check() {
 		if end, ok := p.completedAt(c.cfg.ExpectMounts); ok {
 			// Finished: only late release events are awaited.
 			if now.Sub(end) >= c.cfg.Settle {
-				c.emit(c.summary(p, end))
+				out = append(out, c.summary(p, end))
 				delete(c.pods, uid)
 				c.done[uid] = now
 			}
 			continue
 		}
-		evidence, notes := c.inspect.Inspect(p.subject())
-		for _, n := range notes {
+		subjects[uid] = p.subject()
+	}
+	return subjects, out
+}
+
+// record keeps the notes found and returns the stuck reports due. A pod
+// that finished while it was inspected is left alone.
+func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	var out []*apiv1.Event
+	for uid, in := range found {
+		p, ok := c.pods[uid]
+		if !ok {
+			continue
+		}
+		for _, n := range in.notes {
 			p.note(n)
 		}
 		grace := c.cfg.DefaultGrace
@@ -191,11 +233,12 @@ func (c *Correlator) Check() {
 			continue
 		}
 		p.stuckReported = now
-		c.emit(&apiv1.Event{
+		out = append(out, &apiv1.Event{
 			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,
-			Since: timestamppb.New(p.start()), BlockingPhase: p.blockingPhase(), Evidence: append(evidence, p.notes...),
+			Since: timestamppb.New(p.start()), BlockingPhase: p.blockingPhase(), Evidence: append(in.evidence, p.notes...),
 		})
 	}
+	return out
 }
 
 func (p *pod) subject() Subject {

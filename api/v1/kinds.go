@@ -48,6 +48,12 @@ const (
 	DropReasonSpoolWriteFailed = "spool_write_failed"
 	// DropReasonTooLarge: an event was larger than the agent's spool takes.
 	DropReasonTooLarge = "too_large"
+	// DropReasonAgentQueueFull: the agent's event queue was full, and the
+	// events past it never reached any of its outputs.
+	DropReasonAgentQueueFull = "agent_queue_full"
+	// DropReasonSpoolBufferFull: the agent's spool fell behind, and the
+	// events past its buffer were never written to it.
+	DropReasonSpoolBufferFull = "spool_buffer_full"
 )
 
 // Verdicts carried by termination_summary.

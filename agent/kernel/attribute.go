@@ -1,4 +1,4 @@
-package agent
+package kernel
 
 import (
 	"context"
@@ -73,7 +73,12 @@ func (k *kernelSource) run(ctx context.Context) {
 		}
 	}()
 	go k.pollKernelDrops(ctx)
+	k.attribute(ctx)
+	<-done
+}
 
+// attribute takes events off the queue and attributes them until ctx ends.
+func (k *kernelSource) attribute(ctx context.Context) {
 	tick := time.NewTicker(k.window / 4)
 	defer tick.Stop()
 	rescan := time.NewTicker(k.cniRescan)
@@ -81,7 +86,6 @@ func (k *kernelSource) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			<-done
 			return
 		case e := <-k.queue:
 			k.handle(e)

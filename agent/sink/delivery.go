@@ -1,9 +1,10 @@
-package agent
+package sink
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/client"
+	"github.com/graceline/graceline/internal/setting"
 )
 
 // DeliveryConfig says where and how events reach the collector.
@@ -115,4 +117,28 @@ func (d *delivery) close() {
 		d.log.Warn("close spool", "err", err)
 	}
 	d.conn.Close()
+}
+
+// Bounds of the spool's sync interval.
+const (
+	MinSyncInterval = 10 * time.Millisecond
+	MaxSyncInterval = time.Minute
+)
+
+// Validate checks the spool's bounds, and that a collector comes with a
+// token and a spool to send from.
+func (d DeliveryConfig) Validate() error {
+	switch {
+	case d.SpoolMaxBytes != 0 && d.SpoolMaxBytes < spool.MinMaxBytes:
+		return setting.Invalid("SpoolMaxBytes", d.SpoolMaxBytes, "at least "+strconv.Itoa(spool.MinMaxBytes)+" bytes, or 0 for the default")
+	case d.SyncInterval < MinSyncInterval || d.SyncInterval > MaxSyncInterval:
+		return setting.Invalid("SyncInterval", d.SyncInterval, "at least "+MinSyncInterval.String()+" and at most "+MaxSyncInterval.String())
+	case d.Collector.Address == "":
+		return nil
+	case d.Collector.TokenFile == "":
+		return setting.Invalid("Collector.TokenFile", "", "the file of an agent token, to send to a collector")
+	case d.SpoolDir == "":
+		return setting.Invalid("SpoolDir", "", "a directory for the spool, to send to a collector")
+	}
+	return nil
 }

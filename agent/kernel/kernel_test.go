@@ -1,4 +1,4 @@
-package agent
+package kernel
 
 import (
 	"io"
@@ -17,9 +17,9 @@ import (
 func newTestKernelSource(t *testing.T) (*kernelSource, *[]*apiv1.Event) {
 	t.Helper()
 	var out []*apiv1.Event
-	m := newMetrics(prometheus.NewRegistry())
+	m := testMetrics(prometheus.NewRegistry())
 	reg := newRegistry(5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	k := &kernelSource{reg: reg, emit: func(e *apiv1.Event) { out = append(out, e) }, node: "n", hostNS: 1, window: time.Second, dropped: m.dropped, unattributed: m.unattributed, repaired: m.repaired.WithLabelValues(repairedKernel), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	k := &kernelSource{reg: reg, emit: func(e *apiv1.Event) { out = append(out, e) }, node: "n", hostNS: 1, window: time.Second, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return k, &out
 }
 
@@ -126,4 +126,12 @@ func TestKernelCgroupRemoval(t *testing.T) {
 	if len(*out) != 0 || len(k.pending) != 0 {
 		t.Errorf("a cgroup removal was emitted (%d) or held (%d)", len(*out), len(k.pending))
 	}
+}
+
+// testMetrics are the source's metrics as the agent creates them.
+func testMetrics(reg prometheus.Registerer) *Metrics {
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_dropped_total"}, []string{"reason"})
+	repaired := prometheus.NewCounter(prometheus.CounterOpts{Name: "strings_repaired_total"})
+	reg.MustRegister(dropped, repaired)
+	return NewMetrics(reg, dropped, repaired)
 }

@@ -1,4 +1,4 @@
-package agent
+package kernel
 
 import (
 	"log/slog"
@@ -73,9 +73,10 @@ func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
 // CNI plugin run, which names only its sandbox, finds its pod, and so that
 // the sandbox's own processes (pause) are attributed to the pod.
 func (r *registry) SandboxChanged(info cri.SandboxInfo) {
+	ns, found := r.namespaceOf(info.ID, info.Pid, info.Stopped || info.Removed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, func() *containerRef {
+	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, ns, found, func() *containerRef {
 		return &containerRef{id: info.ID, sandbox: true, pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID)}
 	})
 	if ref, ok := r.sandboxes[info.ID]; ok {
@@ -103,9 +104,10 @@ func (r *registry) sandboxPod(id string) *apiv1.PodRef {
 
 // ContainerChanged is part of cri.Subscriber.
 func (r *registry) ContainerChanged(info cri.ContainerInfo) {
+	ns, found := r.namespaceOf(info.ID, info.Pid, info.Stopped || info.Removed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, func() *containerRef {
+	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, ns, found, func() *containerRef {
 		ref := &containerRef{id: info.ID, name: info.Meta.ContainerName, pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID)}
 		if h := info.Meta.PreStop; h != nil && h.Exec != nil {
 			ref.preStop = slices.Clone(h.Exec.Command)
@@ -114,9 +116,33 @@ func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	})
 }
 
-// learn records the mount namespace of a container or sandbox from its pid
-// the first time it runs, and when it ends; the caller holds r.mu.
-func (r *registry) learn(id string, pid int32, stopped, removed bool, newRef func() *containerRef) {
+// namespaceOf reads the mount namespace of a container or sandbox seen
+// running for the first time. It reads /proc without the lock, so that the
+// kernel source's lookups never wait for it; the changes come from one
+// goroutine (the pipeline's), so nothing learns the same id meanwhile.
+func (r *registry) namespaceOf(id string, pid int32, ended bool) (uint32, bool) {
+	if pid == 0 || ended {
+		return 0, false
+	}
+	r.mu.Lock()
+	_, known := r.byID[id]
+	r.mu.Unlock()
+	if known {
+		return 0, false
+	}
+	ns, err := termination.MountNamespace(int(pid))
+	if err != nil {
+		// It may already be gone; its events stay unattributed.
+		r.log.Debug("mount namespace unknown", "id", id, "err", err)
+		return 0, false
+	}
+	return ns, true
+}
+
+// learn records the mount namespace of a container or sandbox (read by
+// namespaceOf, when found) the first time it runs, and when it ends; the
+// caller holds r.mu.
+func (r *registry) learn(id string, pid int32, stopped, removed bool, ns uint32, found bool, newRef func() *containerRef) {
 	if pid == 0 {
 		return
 	}
@@ -133,13 +159,7 @@ func (r *registry) learn(id string, pid int32, stopped, removed bool, newRef fun
 		}
 		return
 	}
-	if stopped || removed {
-		return
-	}
-	ns, err := termination.MountNamespace(int(pid))
-	if err != nil {
-		// It may already be gone; its events stay unattributed.
-		r.log.Debug("mount namespace unknown", "id", id, "err", err)
+	if stopped || removed || !found {
 		return
 	}
 	if old := r.byNS[ns]; old != nil {

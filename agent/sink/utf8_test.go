@@ -1,4 +1,4 @@
-package agent
+package sink
 
 import (
 	"bytes"
@@ -64,16 +64,16 @@ func TestInvalidUTF8IsRepairedNotDropped(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 			reg := prometheus.NewRegistry()
-			m := newMetrics(reg)
+			m := testMetrics(reg)
 			sp, err := spool.Open(t.TempDir(), spool.Options{Node: "n"}, reg, quiet)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer sp.Close()
 			var out bytes.Buffer
-			f := &fanout{events: m.events, outputs: []sink{
-				newJSONLines(&out, m.dropped, m.repaired.WithLabelValues(repairedOutput), quiet),
-				&delivery{spool: sp, dropped: m.dropped, log: quiet},
+			f := &Sinks{events: m.Events, outputs: []output{
+				newJSONLines(&out, m.Dropped, m.Repaired, quiet),
+				&delivery{spool: sp, dropped: m.Dropped, log: quiet},
 			}}
 			original := proto.Clone(tc.event).(*apiv1.Event)
 			f.Emit(tc.event)
@@ -99,11 +99,11 @@ func TestInvalidUTF8IsRepairedNotDropped(t *testing.T) {
 				t.Errorf("spool has %q, want %q", got, tc.want)
 			}
 			for _, reason := range []string{"encode", "spool"} {
-				if n := testutil.ToFloat64(m.dropped.WithLabelValues(reason)); n != 0 {
+				if n := testutil.ToFloat64(m.Dropped.WithLabelValues(reason)); n != 0 {
 					t.Errorf("%v events dropped{%s}", n, reason)
 				}
 			}
-			if n := testutil.ToFloat64(m.repaired.WithLabelValues(repairedOutput)); n != 1 {
+			if n := testutil.ToFloat64(m.Repaired); n != 1 {
 				t.Errorf("output repaired %v strings, want 1", n)
 			}
 			if !proto.Equal(tc.event, original) {
@@ -111,4 +111,15 @@ func TestInvalidUTF8IsRepairedNotDropped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testMetrics are the sinks' metrics as the agent creates them.
+func testMetrics(reg prometheus.Registerer) Metrics {
+	m := Metrics{
+		Events:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_total"}, []string{"kind"}),
+		Dropped:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "events_dropped_total"}, []string{"reason"}),
+		Repaired: prometheus.NewCounter(prometheus.CounterOpts{Name: "strings_repaired_total"}),
+	}
+	reg.MustRegister(m.Events, m.Dropped, m.Repaired)
+	return m
 }

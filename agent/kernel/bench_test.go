@@ -1,0 +1,161 @@
+package kernel
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/graceline/graceline/agent/pipeline"
+	"github.com/graceline/graceline/agent/sink"
+	"github.com/graceline/graceline/agent/spool"
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/termination"
+)
+
+// benchPipeline is the agent's kernel path as Run wires it, from the kernel
+// source's queue through attribution, the event queue and the timeline, to
+// a real spool behind its sink buffer. It records how long each event took
+// from the kernel queue to its spool append.
+type benchPipeline struct {
+	kernel    *kernelSource
+	queue     *pipeline.Queue
+	qm        *pipeline.Metrics
+	sinkDrops prometheus.Counter
+	buffer    *pipeline.Buffer
+	spooled   atomic.Int64
+	latencies []time.Duration
+	stop      func()
+}
+
+const benchNS = 4026532001
+
+func newBenchPipeline(b *testing.B) *benchPipeline {
+	b.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	m := testMetrics(reg)
+	sp, err := spool.Open(b.TempDir(), spool.Options{Node: "n", MaxBytes: 256 << 20}, reg, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bp := &benchPipeline{qm: pipeline.NewMetrics(reg), sinkDrops: m.Dropped.WithLabelValues(sink.DroppedSpoolFull)}
+	bp.queue = pipeline.New(0, bp.qm, nil)
+	bp.buffer = pipeline.NewBuffer(0, func(e *apiv1.Event) {
+		if err := sp.Append(e); err != nil {
+			b.Error(err)
+		}
+		bp.latencies = append(bp.latencies, time.Since(e.Time.AsTime()))
+		bp.spooled.Add(1)
+	}, bp.sinkDrops)
+	attribution := newRegistry(time.Minute, quiet)
+	attribution.byNS[benchNS] = &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}}
+	bp.kernel = &kernelSource{reg: attribution, emit: bp.queue.Events(pipeline.SourceKernel), node: "n", hostNS: 1, window: time.Second,
+		dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: quiet,
+		queue: make(chan termination.Event, kernelQueueLen), cni: newCNIRuns("n", attribution.sandboxPod, m.Dropped, m.CNIUnparsable), cniRescan: time.Hour}
+	corr := newBenchCorrelator()
+	ctx, cancel := context.WithCancel(context.Background())
+	attributed, drained := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(attributed)
+		bp.kernel.attribute(ctx)
+	}()
+	go func() {
+		defer close(drained)
+		bp.queue.Run(pipeline.Events(corr), pipeline.Events(bp.buffer.Emit))
+	}()
+	bp.stop = func() {
+		cancel()
+		<-attributed
+		bp.queue.Stop()
+		<-drained
+		bp.buffer.Close(time.Minute)
+		sp.Close()
+	}
+	return bp
+}
+
+// newBenchCorrelator stands for the timeline stage with its own lock and
+// bookkeeping per event; the correlator's cost is measured by its own tests.
+func newBenchCorrelator() func(*apiv1.Event) {
+	seen := map[string]int{}
+	return func(e *apiv1.Event) { seen[e.GetPod().GetUid()]++ }
+}
+
+// event is a signal to the attributed container, stamped now.
+func benchEvent(pid int) termination.Event {
+	return termination.Event{Type: termination.EventSignalGenerate, Time: time.Now(), Signal: syscall.SIGTERM, MntNS: benchNS,
+		Pid: uint32(pid), Tid: uint32(pid), Comm: "sh", SenderPid: 1, SenderComm: "runc", SenderMntNS: 1}
+}
+
+// waitSpooled waits until every event published has reached the spool or
+// was dropped on the way.
+func (bp *benchPipeline) waitSpooled(b *testing.B, n int) (dropped float64) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Microsecond) {
+		dropped = testutil.ToFloat64(bp.qm.Dropped.WithLabelValues(pipeline.SourceKernel)) + testutil.ToFloat64(bp.sinkDrops)
+		if bp.spooled.Load()+int64(dropped) >= int64(n) {
+			return dropped
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d events spooled, %v dropped", bp.spooled.Load(), n, dropped)
+		}
+	}
+}
+
+func (bp *benchPipeline) p99() time.Duration {
+	bp.stop()
+	if len(bp.latencies) == 0 {
+		return 0
+	}
+	slices.Sort(bp.latencies)
+	return bp.latencies[len(bp.latencies)*99/100]
+}
+
+// BenchmarkPipelineThroughput pushes b.N kernel events as fast as the
+// kernel source's queue takes them and reports how many reach the spool per
+// second; events dropped on the way (a full queue or sink buffer) are not
+// counted as reached, and are reported as "dropped".
+func BenchmarkPipelineThroughput(b *testing.B) {
+	bp := newBenchPipeline(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		bp.kernel.queue <- benchEvent(i)
+	}
+	dropped := bp.waitSpooled(b, b.N)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(bp.spooled.Load())/elapsed.Seconds(), "events/s")
+	b.ReportMetric(dropped, "dropped")
+	bp.stop()
+}
+
+// BenchmarkPipelineLatency publishes kernel events at 100,000 a second, the
+// rate the pipeline is built for, and reports the 99th percentile of the
+// time from the kernel source's queue to the spool.
+func BenchmarkPipelineLatency(b *testing.B) {
+	const rate, burst = 100_000, 10
+	bp := newBenchPipeline(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += burst {
+		// Pace by the clock, not by sleeps, so the rate holds on average.
+		for time.Since(start) < time.Duration(i)*time.Second/rate {
+			time.Sleep(50 * time.Microsecond)
+		}
+		for j := i; j < min(i+burst, b.N); j++ {
+			bp.kernel.queue <- benchEvent(j)
+		}
+	}
+	dropped := bp.waitSpooled(b, b.N)
+	b.StopTimer()
+	b.ReportMetric(dropped, "dropped")
+	b.ReportMetric(float64(bp.p99().Microseconds()), "p99-µs")
+}

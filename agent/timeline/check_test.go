@@ -1,0 +1,68 @@
+package timeline
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/cri"
+)
+
+// observingInspector feeds the correlator an event while it inspects, as
+// the pipeline's goroutine does while a slow /proc scan runs.
+type observingInspector struct {
+	c  *Correlator
+	ev *apiv1.Event
+}
+
+func (o observingInspector) Inspect(Subject) ([]string, []string) {
+	o.c.Observe(o.ev)
+	return []string{"inspected"}, nil
+}
+
+func TestCheckInspectsWithoutTheLock(t *testing.T) {
+	t0 := time.Unix(2000, 0)
+	pod := &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}
+	ev := func(kind string, at time.Duration) *apiv1.Event {
+		return &apiv1.Event{Kind: kind, Time: timestamppb.New(t0.Add(at)), Pod: pod, Container: &apiv1.ContainerRef{Id: "c1", Name: "main"}}
+	}
+	cases := []struct {
+		name     string
+		checkAt  time.Duration
+		wantKind string
+	}{
+		{name: "an event observed during an inspection is taken, and the stuck report still comes", checkAt: 40 * time.Second, wantKind: apiv1.KindStuck},
+		{name: "an event observed during an inspection before the deadline reports nothing", checkAt: time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out []*apiv1.Event
+			c := New("n", func(e *apiv1.Event) { out = append(out, e) }, nil, DefaultConfig())
+			c.inspect = observingInspector{c: c, ev: ev(apiv1.KindContainerStopped, 2*time.Second)}
+			c.ContainerChanged(cri.ContainerInfo{ID: "c1", Meta: cri.Meta{PodNamespace: "ns", PodName: "p", PodUID: "u", ContainerName: "main", GracePeriod: 5}, Pid: 42})
+			c.Observe(ev(apiv1.KindContainerExited, time.Second))
+			c.now = func() time.Time { return t0.Add(tc.checkAt) }
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c.Check()
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Check held its lock while inspecting: Observe from the inspector never returned")
+			}
+			if tc.wantKind == "" {
+				if len(out) != 0 {
+					t.Fatalf("emitted %v", out)
+				}
+				return
+			}
+			if len(out) != 1 || out[0].Kind != tc.wantKind || len(out[0].Evidence) == 0 || out[0].Evidence[0] != "inspected" {
+				t.Fatalf("emitted %v, want one %s with the inspector's evidence", out, tc.wantKind)
+			}
+		})
+	}
+}
