@@ -20,7 +20,6 @@ import (
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/timeline"
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/cri/containerd"
 )
@@ -58,7 +57,7 @@ type Config struct {
 type KernelConfig struct {
 	Enabled bool
 	// Probe is passed to the loader; its HostMntNS is filled in from HostPID.
-	Probe termination.Config
+	Probe ProbeConfig
 	// HostPID is a process in the host's mount namespace (1 with hostPID).
 	HostPID int
 	// AttributionWindow is how long an event about an unknown container is

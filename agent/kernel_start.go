@@ -10,7 +10,7 @@ import (
 
 	"github.com/graceline/graceline/agent/release"
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/cri"
 )
 
@@ -35,12 +35,12 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, releases
 	if !kc.Enabled {
 		return false, nil
 	}
-	hostNS, err := termination.MountNamespace(kc.HostPID)
+	hostNS, err := probe.MountNamespace(kc.HostPID)
 	if err != nil {
 		// Without rights on the host's PID 1 (it may hold capabilities the
 		// agent lacks), fall back to the agent's own namespace: right when
 		// the agent runs on the host, not when it runs in a container.
-		self, serr := termination.MountNamespace(os.Getpid())
+		self, serr := probe.MountNamespace(os.Getpid())
 		if serr != nil {
 			return false, fmt.Errorf("find host mount namespace: %w", err)
 		}
@@ -49,15 +49,15 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, releases
 	}
 	pc := kc.Probe
 	pc.HostMntNS = hostNS
-	probe, err := termination.New(pc)
+	probes, err := loadProbes(pc)
 	if err != nil {
 		return false, err
 	}
 	reg := newRegistry(kc.RemovedTTL, log)
 	tracker.Subscribe(reg)
-	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, repaired: m.repaired.WithLabelValues(repairedKernel), log: log,
+	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: cfg.NodeName, hostNS: hostNS, window: kc.AttributionWindow, dropped: m.dropped, unattributed: m.unattributed, repaired: m.repaired.WithLabelValues(repairedKernel), log: log,
 		cni: newCNIRuns(cfg.NodeName, reg.sandboxPod, m.dropped, m.cniUnparsable), cniDirs: kc.CNIBinDirs, cniRescan: cniRescanPeriod}
-	followed, err := probe.AddCNIBinDirs(kc.CNIBinDirs)
+	followed, err := probes.cni.AddBinDirs(kc.CNIBinDirs)
 	switch {
 	case len(kc.CNIBinDirs) == 0:
 	case len(followed) == 0:
@@ -65,20 +65,20 @@ func startKernel(ctx context.Context, cfg Config, tracker *cri.Tracker, releases
 	default:
 		log.Info("following CNI plugins", "dirs", followed, "err", err)
 	}
-	if err := probe.CNIOutputErr(); err != nil {
+	if err := probes.cni.OutputErr(); err != nil {
 		log.Warn("CNI plugins' error messages cannot be read; their failures are reported with exit codes only", "err", err)
 	}
-	if err := probe.CgroupRmdirErr(); err != nil {
+	if err := probes.cgroupErr; err != nil {
 		log.Warn("removed cgroups are not reported by the kernel; they are polled for", "err", err)
 	} else {
-		releases.UseKernel(probe)
+		releases.UseKernel(probes.cgroup)
 		k.cgroups = releases
 	}
 	up.Set(1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer probe.Close()
+		defer probes.Close()
 		k.run(ctx)
 		up.Set(0)
 	}()
