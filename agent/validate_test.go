@@ -8,7 +8,8 @@ import (
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/probe"
+	"github.com/graceline/graceline/bpf/signals"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/setting"
 )
@@ -23,7 +24,7 @@ func validConfig() Config {
 		Timeline:    timeline.DefaultConfig(),
 		Release:     release.Config{Period: 200 * time.Millisecond, Recheck: 10 * time.Second, GiveUp: 10 * time.Minute},
 		Kernel: kernel.Config{
-			Probe:   termination.Config{Signals: termination.DefaultSignals, RatePerSec: 1000, Burst: 2000},
+			Probe:   kernel.ProbeConfig{Signals: signals.DefaultSignals, Config: probe.Config{RatePerSec: 1000, Burst: 2000}},
 			HostPID: 1, AttributionWindow: 2 * time.Second, RemovedTTL: 5 * time.Second,
 		},
 		Delivery: sink.DeliveryConfig{SpoolDir: "/var/lib/graceline/spool", SyncInterval: time.Second},

@@ -11,7 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/process"
+	"github.com/graceline/graceline/bpf/signals"
 )
 
 // Bounds on the kernel event path. The reader never blocks on the ring
@@ -24,7 +25,7 @@ const (
 // kernelSource turns probe events into contract events attributed to the
 // target's container.
 type kernelSource struct {
-	probe   *termination.Probe
+	probe   *kernelProbes
 	reg     *registry
 	emit    func(*apiv1.Event)
 	node    string
@@ -37,8 +38,8 @@ type kernelSource struct {
 	repaired prometheus.Counter
 	log      *slog.Logger
 
-	queue   chan termination.Event
-	pending []termination.Event
+	queue   chan kernelEvent
+	pending []kernelEvent
 	// cni follows CNI plugin runs; cniDirs are rescanned for new plugins
 	// every cniRescan.
 	cni       *cniRuns
@@ -56,11 +57,11 @@ type cgroupRemovals interface {
 }
 
 func (k *kernelSource) run(ctx context.Context) {
-	k.queue = make(chan termination.Event, kernelQueueLen)
+	k.queue = make(chan kernelEvent, kernelQueueLen)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		undecodable, err := k.probe.Run(ctx, func(e termination.Event) {
+		undecodable, err := k.probe.run(ctx, func(e kernelEvent) {
 			select {
 			case k.queue <- e:
 			default:
@@ -103,26 +104,27 @@ func (k *kernelSource) attribute(ctx context.Context) {
 
 // handle emits e now if its target can be attributed, or holds it: a
 // container's first events can arrive before the runtime reports it.
-func (k *kernelSource) handle(e termination.Event) {
-	if e.Repaired > 0 {
-		k.repaired.Add(float64(e.Repaired))
+func (k *kernelSource) handle(e kernelEvent) {
+	if n := e.repaired(); n > 0 {
+		k.repaired.Add(float64(n))
 	}
-	switch e.Type {
-	case termination.EventCNIExec, termination.EventCNIOutput, termination.EventCNIExit:
-		if ev := k.cni.handle(e); ev != nil {
+	switch {
+	case e.cni != nil:
+		if ev := k.cni.handle(*e.cni); ev != nil {
 			k.emit(ev)
 		}
 		return
-	case termination.EventCgroupRmdir:
+	case e.cgroup != nil:
 		if k.cgroups != nil {
-			k.cgroups.CgroupRemoved(e.CgroupID, e.Time)
+			k.cgroups.CgroupRemoved(e.cgroup.ID, e.cgroup.Time)
 		}
 		return
 	}
-	if e.Type == termination.EventExit && !e.Leader {
+	if e.process != nil && e.process.Type == process.Exit && !e.process.Leader {
 		return // one process_exited per process, not per thread
 	}
-	if ref, ok := k.reg.lookup(e.MntNS, e.Time); ok || e.MntNS == k.hostNS {
+	mntns, at := e.subject()
+	if ref, ok := k.reg.lookup(mntns, at); ok || mntns == k.hostNS {
 		k.emit(k.convert(e, ref))
 		return
 	}
@@ -139,11 +141,12 @@ func (k *kernelSource) retryPending(expire bool) {
 	cutoff := time.Now().Add(-k.window)
 	kept := k.pending[:0]
 	for _, e := range k.pending {
-		ref, ok := k.reg.lookup(e.MntNS, e.Time)
+		mntns, at := e.subject()
+		ref, ok := k.reg.lookup(mntns, at)
 		switch {
 		case ok:
 			k.emit(k.convert(e, ref))
-		case expire && e.Time.Before(cutoff):
+		case expire && at.Before(cutoff):
 			k.unattributed.Inc()
 			k.emit(k.convert(e, nil))
 		default:
@@ -159,7 +162,7 @@ func (k *kernelSource) addCNIDirs() {
 	if len(k.cniDirs) == 0 {
 		return
 	}
-	if _, err := k.probe.AddCNIBinDirs(k.cniDirs); err != nil {
+	if _, err := k.probe.cni.AddBinDirs(k.cniDirs); err != nil {
 		k.log.Debug("CNI bin dirs not all followed", "err", err)
 	}
 }
@@ -176,7 +179,7 @@ func (k *kernelSource) pollKernelDrops(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		drops, err := k.probe.KernelDrops()
+		drops, err := k.probe.shared.KernelDrops()
 		if err != nil {
 			k.log.Warn("read kernel drop counters", "err", err)
 			continue
@@ -194,40 +197,47 @@ func (k *kernelSource) pollKernelDrops(ctx context.Context) {
 	}
 }
 
-func (k *kernelSource) convert(e termination.Event, ref *containerRef) *apiv1.Event {
-	ev := &apiv1.Event{Time: timestamppb.New(e.Time), Node: k.node}
+func (k *kernelSource) convert(ke kernelEvent, ref *containerRef) *apiv1.Event {
+	_, at := ke.subject()
+	ev := &apiv1.Event{Time: timestamppb.New(at), Node: k.node}
 	if ref != nil {
 		ev.Pod = ref.pod
 		if !ref.sandbox {
 			ev.Container = &apiv1.ContainerRef{Id: ref.id, Name: ref.name}
 		}
 	}
-	target := &apiv1.Task{Pid: int32(e.Pid), Tid: int32(e.Tid), Comm: e.Comm}
-	switch e.Type {
-	case termination.EventSignalGenerate:
-		ev.Kind = apiv1.KindSignalGenerated
-		ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal), Result: e.Result.String()}
-		ev.Target = target
-		ev.Sender = &apiv1.Sender{Pid: int32(e.SenderPid), Comm: e.SenderComm}
-		if s, ok := k.reg.lookup(e.SenderMntNS, e.Time); ok && !s.sandbox {
-			ev.Sender.ContainerId = s.id
+	if e := ke.signal; e != nil {
+		target := &apiv1.Task{Pid: int32(e.Pid), Tid: int32(e.Tid), Comm: e.Comm}
+		switch e.Type {
+		case signals.Generate:
+			ev.Kind = apiv1.KindSignalGenerated
+			ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal), Result: e.Result.String()}
+			ev.Target = target
+			ev.Sender = &apiv1.Sender{Pid: int32(e.SenderPid), Comm: e.SenderComm}
+			if s, ok := k.reg.lookup(e.SenderMntNS, e.Time); ok && !s.sandbox {
+				ev.Sender.ContainerId = s.id
+			}
+		case signals.Deliver:
+			ev.Kind = apiv1.KindSignalDelivered
+			ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal)}
+			ev.Target = target
+			ev.Disposition = e.Disposition.String()
 		}
-	case termination.EventSignalDeliver:
-		ev.Kind = apiv1.KindSignalDelivered
-		ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal)}
-		ev.Target = target
-		ev.Disposition = e.Disposition.String()
-	case termination.EventExit:
-		ev.Kind = apiv1.KindProcessExited
-		ev.Process = &apiv1.Process{Pid: int32(e.Pid), Comm: e.Comm}
-		code, sig := e.ExitStatus, int32(e.ExitSignal)
-		ev.ExitCode, ev.ExitSignal = &code, &sig
-	case termination.EventExec:
-		ev.Kind = apiv1.KindExec
-		if ref != nil && len(ref.preStop) > 0 && slices.Equal(ref.preStop, e.Argv) {
-			ev.Kind = apiv1.KindPreStopExec
+	}
+	if e := ke.process; e != nil {
+		switch e.Type {
+		case process.Exit:
+			ev.Kind = apiv1.KindProcessExited
+			ev.Process = &apiv1.Process{Pid: int32(e.Pid), Comm: e.Comm}
+			code, sig := e.ExitStatus, int32(e.ExitSignal)
+			ev.ExitCode, ev.ExitSignal = &code, &sig
+		case process.Exec:
+			ev.Kind = apiv1.KindExec
+			if ref != nil && len(ref.preStop) > 0 && slices.Equal(ref.preStop, e.Argv) {
+				ev.Kind = apiv1.KindPreStopExec
+			}
+			ev.Process = &apiv1.Process{Pid: int32(e.Pid), Comm: e.Comm, Argv: e.Argv}
 		}
-		ev.Process = &apiv1.Process{Pid: int32(e.Pid), Comm: e.Comm, Argv: e.Argv}
 	}
 	return ev
 }

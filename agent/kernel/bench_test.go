@@ -17,7 +17,7 @@ import (
 	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/signals"
 )
 
 // benchPipeline is the agent's kernel path as Run wires it, from the kernel
@@ -59,7 +59,7 @@ func newBenchPipeline(b *testing.B) *benchPipeline {
 	attribution.byNS[benchNS] = &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}}
 	bp.kernel = &kernelSource{reg: attribution, emit: bp.queue.Events(pipeline.SourceKernel), node: "n", hostNS: 1, window: time.Second,
 		dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: quiet,
-		queue: make(chan termination.Event, kernelQueueLen), cni: newCNIRuns("n", attribution.sandboxPod, m.Dropped, m.CNIUnparsable), cniRescan: time.Hour}
+		queue: make(chan kernelEvent, kernelQueueLen), cni: newCNIRuns("n", attribution.sandboxPod, m.Dropped, m.CNIUnparsable), cniRescan: time.Hour}
 	corr := newBenchCorrelator()
 	ctx, cancel := context.WithCancel(context.Background())
 	attributed, drained := make(chan struct{}), make(chan struct{})
@@ -90,9 +90,9 @@ func newBenchCorrelator() func(*apiv1.Event) {
 }
 
 // event is a signal to the attributed container, stamped now.
-func benchEvent(pid int) termination.Event {
-	return termination.Event{Type: termination.EventSignalGenerate, Time: time.Now(), Signal: syscall.SIGTERM, MntNS: benchNS,
-		Pid: uint32(pid), Tid: uint32(pid), Comm: "sh", SenderPid: 1, SenderComm: "runc", SenderMntNS: 1}
+func benchEvent(pid int) kernelEvent {
+	return kernelEvent{signal: &signals.Event{Type: signals.Generate, Time: time.Now(), Signal: syscall.SIGTERM, MntNS: benchNS,
+		Pid: uint32(pid), Tid: uint32(pid), Comm: "sh", SenderPid: 1, SenderComm: "runc", SenderMntNS: 1}}
 }
 
 // waitSpooled waits until every event published has reached the spool or

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/cni"
 )
 
 // Bounds on following CNI plugin runs.
@@ -63,9 +63,9 @@ func newCNIRuns(node string, sandboxPod func(string) *apiv1.PodRef, dropped *pro
 
 // handle takes one CNI event from the kernel and returns the event to
 // emit, if the run ended in failure.
-func (c *cniRuns) handle(e termination.Event) *apiv1.Event {
+func (c *cniRuns) handle(e cni.Event) *apiv1.Event {
 	switch e.Type {
-	case termination.EventCNIExec:
+	case cni.Exec:
 		run, ok := parseCNIEnv(e.Env)
 		if !ok {
 			c.dropped.WithLabelValues("cni_env_malformed").Inc()
@@ -77,12 +77,12 @@ func (c *cniRuns) handle(e termination.Event) *apiv1.Event {
 		}
 		run.started, run.comm, run.argv = e.Time, e.Comm, e.Argv
 		c.runs[e.Pid] = run
-	case termination.EventCNIOutput:
+	case cni.Output:
 		if run, ok := c.runs[e.Pid]; ok {
 			n := min(len(e.Output), maxCNIOutput-len(run.out))
 			run.out = append(run.out, e.Output[:n]...)
 		}
-	case termination.EventCNIExit:
+	case cni.Exit:
 		run, ok := c.runs[e.Pid]
 		if !ok {
 			return nil // its start was dropped, and counted, already
@@ -105,7 +105,7 @@ func (c *cniRuns) expire(now time.Time) {
 	}
 }
 
-func (c *cniRuns) failed(e termination.Event, run *cniRun) *apiv1.Event {
+func (c *cniRuns) failed(e cni.Event, run *cniRun) *apiv1.Event {
 	msg, ok := cniErrorMessage(run.out)
 	if !ok {
 		c.unparsable.Inc()

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/cni"
 )
 
 func TestCNIRuns(t *testing.T) {
@@ -19,20 +19,20 @@ func TestCNIRuns(t *testing.T) {
 		return []string{"PATH=/bin", "CNI_CONTAINERID=sb1", "CNI_COMMAND=" + command, "CNI_NETNS=/var/run/netns/cni-1",
 			"CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=from-args;K8S_POD_INFRA_CONTAINER_ID=sb1", "CNI_IFNAME=eth0"}
 	}
-	start := func(pid uint32, env []string) termination.Event {
-		return termination.Event{Type: termination.EventCNIExec, Pid: pid, Time: t0, Comm: "cnifail", Argv: []string{"/opt/cni/bin/cnifail"}, Env: env}
+	start := func(pid uint32, env []string) cni.Event {
+		return cni.Event{Type: cni.Exec, Pid: pid, Time: t0, Comm: "cnifail", Argv: []string{"/opt/cni/bin/cnifail"}, Env: env}
 	}
-	output := func(pid uint32, s string) termination.Event {
-		return termination.Event{Type: termination.EventCNIOutput, Pid: pid, Output: []byte(s)}
+	output := func(pid uint32, s string) cni.Event {
+		return cni.Event{Type: cni.Output, Pid: pid, Output: []byte(s)}
 	}
-	exit := func(pid uint32, status int32, sig syscall.Signal) termination.Event {
-		return termination.Event{Type: termination.EventCNIExit, Pid: pid, Time: t0.Add(time.Second), ExitStatus: status, ExitSignal: sig}
+	exit := func(pid uint32, status int32, sig syscall.Signal) cni.Event {
+		return cni.Event{Type: cni.Exit, Pid: pid, Time: t0.Add(time.Second), ExitStatus: status, ExitSignal: sig}
 	}
 	known := &apiv1.PodRef{Namespace: "ns", Name: "web", Uid: "u1"}
 	cases := []struct {
 		name       string
 		sandboxes  map[string]*apiv1.PodRef
-		events     []termination.Event
+		events     []cni.Event
 		wantReason string // empty: nothing emitted
 		wantPod    *apiv1.PodRef
 		wantExit   int32
@@ -42,43 +42,43 @@ func TestCNIRuns(t *testing.T) {
 		{
 			name:       "a failed DEL gives its error message, split over writes, and its sandbox's pod",
 			sandboxes:  map[string]*apiv1.PodRef{"sb1": known},
-			events:     []termination.Event{start(10, env("DEL")), output(10, `{"cniVersion":"1.0.0","code":999,`), output(10, `"msg":"DEL fails","details":"marker exists"}`), exit(10, 1, 0)},
+			events:     []cni.Event{start(10, env("DEL")), output(10, `{"cniVersion":"1.0.0","code":999,`), output(10, `"msg":"DEL fails","details":"marker exists"}`), exit(10, 1, 0)},
 			wantReason: "DEL: DEL fails: marker exists (code 999)", wantPod: known, wantExit: 1,
 		},
 		{
 			name:       "a sandbox the runtime has not reported is attributed from CNI_ARGS",
-			events:     []termination.Event{start(10, env("ADD")), output(10, `{"code":11,"msg":"try again"}`), exit(10, 1, 0)},
+			events:     []cni.Event{start(10, env("ADD")), output(10, `{"code":11,"msg":"try again"}`), exit(10, 1, 0)},
 			wantReason: "ADD: try again (code 11)", wantPod: &apiv1.PodRef{Namespace: "ns", Name: "from-args"}, wantExit: 1,
 		},
 		{
 			name:   "a run that succeeds gives nothing",
-			events: []termination.Event{start(10, env("DEL")), output(10, `{}`), exit(10, 0, 0)},
+			events: []cni.Event{start(10, env("DEL")), output(10, `{}`), exit(10, 0, 0)},
 		},
 		{
 			name:       "a run killed by a signal says so, without output",
 			sandboxes:  map[string]*apiv1.PodRef{"sb1": known},
-			events:     []termination.Event{start(10, env("DEL")), exit(10, 0, syscall.SIGKILL)},
+			events:     []cni.Event{start(10, env("DEL")), exit(10, 0, syscall.SIGKILL)},
 			wantReason: "DEL: no error on stdout", wantPod: known,
 		},
 		{
 			name:       "output that is not a CNI error is carried on one line and counted",
 			sandboxes:  map[string]*apiv1.PodRef{"sb1": known},
-			events:     []termination.Event{start(10, env("DEL")), output(10, "panic: oops\n\tgoroutine 1"), exit(10, 2, 0)},
+			events:     []cni.Event{start(10, env("DEL")), output(10, "panic: oops\n\tgoroutine 1"), exit(10, 2, 0)},
 			wantReason: "DEL: output not a CNI error: panic: oops  goroutine 1", wantPod: known, wantExit: 2, wantGarble: true,
 		},
 		{
 			name:     "an environment without CNI_COMMAND is dropped and counted",
-			events:   []termination.Event{start(10, []string{"PATH=/bin", "CNI_CONTAINERID=sb1"}), exit(10, 1, 0)},
+			events:   []cni.Event{start(10, []string{"PATH=/bin", "CNI_CONTAINERID=sb1"}), exit(10, 1, 0)},
 			wantDrop: "cni_env_malformed",
 		},
 		{
 			name:     "a CNI_COMMAND that is not a command word is dropped and counted",
-			events:   []termination.Event{start(10, []string{"CNI_COMMAND=\x01rm -rf"}), exit(10, 1, 0)},
+			events:   []cni.Event{start(10, []string{"CNI_COMMAND=\x01rm -rf"}), exit(10, 1, 0)},
 			wantDrop: "cni_env_malformed",
 		},
 		{
 			name:   "an exit whose start was never seen gives nothing",
-			events: []termination.Event{output(11, "x"), exit(11, 1, 0)},
+			events: []cni.Event{output(11, "x"), exit(11, 1, 0)},
 		},
 	}
 	for _, tc := range cases {
@@ -130,7 +130,7 @@ func TestCNIRunsBounds(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	t.Run("runs past the bound are dropped and counted", func(t *testing.T) {
 		for pid := range uint32(maxCNIRuns + 5) {
-			c.handle(termination.Event{Type: termination.EventCNIExec, Pid: pid, Time: t0, Env: []string{"CNI_COMMAND=DEL"}})
+			c.handle(cni.Event{Type: cni.Exec, Pid: pid, Time: t0, Env: []string{"CNI_COMMAND=DEL"}})
 		}
 		if len(c.runs) != maxCNIRuns || testutil.ToFloat64(dropped.WithLabelValues("cni_runs_full")) != 5 {
 			t.Errorf("%d runs followed, %v dropped", len(c.runs), testutil.ToFloat64(dropped.WithLabelValues("cni_runs_full")))
@@ -138,20 +138,20 @@ func TestCNIRunsBounds(t *testing.T) {
 	})
 	t.Run("a run's output is bounded and its message cut on a character", func(t *testing.T) {
 		c.runs = map[uint32]*cniRun{}
-		c.handle(termination.Event{Type: termination.EventCNIExec, Pid: 1, Time: t0, Env: []string{"CNI_COMMAND=DEL"}})
+		c.handle(cni.Event{Type: cni.Exec, Pid: 1, Time: t0, Env: []string{"CNI_COMMAND=DEL"}})
 		for range 10 {
-			c.handle(termination.Event{Type: termination.EventCNIOutput, Pid: 1, Output: []byte(strings.Repeat("é", 500))})
+			c.handle(cni.Event{Type: cni.Output, Pid: 1, Output: []byte(strings.Repeat("é", 500))})
 		}
 		if n := len(c.runs[1].out); n != maxCNIOutput {
 			t.Errorf("kept %d bytes of output, want %d", n, maxCNIOutput)
 		}
-		e := c.handle(termination.Event{Type: termination.EventCNIExit, Pid: 1, ExitStatus: 1})
+		e := c.handle(cni.Event{Type: cni.Exit, Pid: 1, ExitStatus: 1})
 		if len(e.Reason) > len("DEL: ")+maxCNIMessage || !strings.HasSuffix(e.Reason, "é…") {
 			t.Errorf("reason of %d bytes ends %q", len(e.Reason), e.Reason[len(e.Reason)-8:])
 		}
 	})
 	t.Run("runs without an exit are given up and counted", func(t *testing.T) {
-		c.handle(termination.Event{Type: termination.EventCNIExec, Pid: 2, Time: t0, Env: []string{"CNI_COMMAND=DEL"}})
+		c.handle(cni.Event{Type: cni.Exec, Pid: 2, Time: t0, Env: []string{"CNI_COMMAND=DEL"}})
 		c.expire(t0.Add(cniRunTTL + time.Second))
 		if len(c.runs) != 0 || testutil.ToFloat64(dropped.WithLabelValues("cni_exit_missed")) != 1 {
 			t.Errorf("%d runs left after expiry", len(c.runs))

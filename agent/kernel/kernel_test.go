@@ -11,7 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/cgroup"
+	"github.com/graceline/graceline/bpf/process"
+	"github.com/graceline/graceline/bpf/signals"
 )
 
 func newTestKernelSource(t *testing.T) (*kernelSource, *[]*apiv1.Event) {
@@ -30,7 +32,7 @@ func TestKernelAttribution(t *testing.T) {
 	cases := []struct {
 		name      string
 		known     bool
-		event     termination.Event
+		event     kernelEvent
 		expire    bool
 		wantKind  string
 		wantOwner string // container id, "" for none
@@ -39,35 +41,35 @@ func TestKernelAttribution(t *testing.T) {
 		{
 			name:     "a signal to a known container is attributed to the target's container, with the host sender named",
 			known:    true,
-			event:    termination.Event{Type: termination.EventSignalGenerate, Time: now, Signal: syscall.SIGTERM, MntNS: ns, Pid: 10, Tid: 10, Comm: "sh", SenderPid: 99, SenderComm: "runc", SenderMntNS: 1},
+			event:    kernelEvent{signal: &signals.Event{Type: signals.Generate, Time: now, Signal: syscall.SIGTERM, MntNS: ns, Pid: 10, Tid: 10, Comm: "sh", SenderPid: 99, SenderComm: "runc", SenderMntNS: 1}},
 			wantKind: apiv1.KindSignalGenerated, wantOwner: "c1",
 		},
 		{
 			name:     "an entering exec with the preStop argv is a prestop_exec",
 			known:    true,
-			event:    termination.Event{Type: termination.EventExec, Time: now, MntNS: ns, Pid: 11, Comm: "sleep", Argv: []string{"sleep", "1"}},
+			event:    kernelEvent{process: &process.Event{Type: process.Exec, Time: now, MntNS: ns, Pid: 11, Comm: "sleep", Argv: []string{"sleep", "1"}}},
 			wantKind: apiv1.KindPreStopExec, wantOwner: "c1",
 		},
 		{
 			name:     "any other entering exec is an exec",
 			known:    true,
-			event:    termination.Event{Type: termination.EventExec, Time: now, MntNS: ns, Pid: 12, Comm: "ls", Argv: []string{"ls"}},
+			event:    kernelEvent{process: &process.Event{Type: process.Exec, Time: now, MntNS: ns, Pid: 12, Comm: "ls", Argv: []string{"ls"}}},
 			wantKind: apiv1.KindExec, wantOwner: "c1",
 		},
 		{
 			name:     "an event about an unknown container is held",
-			event:    termination.Event{Type: termination.EventExit, Time: now, MntNS: ns, Pid: 13, Leader: true},
+			event:    kernelEvent{process: &process.Event{Type: process.Exit, Time: now, MntNS: ns, Pid: 13, Leader: true}},
 			wantHeld: true,
 		},
 		{
 			name:     "a held event past the window is emitted without a container",
-			event:    termination.Event{Type: termination.EventExit, Time: now.Add(-time.Minute), MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL},
+			event:    kernelEvent{process: &process.Event{Type: process.Exit, Time: now.Add(-time.Minute), MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL}},
 			expire:   true,
 			wantKind: apiv1.KindProcessExited,
 		},
 		{
 			name:     "a host process is emitted at once",
-			event:    termination.Event{Type: termination.EventSignalDeliver, Time: now, MntNS: 1, Signal: syscall.SIGTERM},
+			event:    kernelEvent{signal: &signals.Event{Type: signals.Deliver, Time: now, MntNS: 1, Signal: syscall.SIGTERM}},
 			wantKind: apiv1.KindSignalDelivered,
 		},
 	}
@@ -119,7 +121,7 @@ func TestKernelCgroupRemoval(t *testing.T) {
 	var gotAt time.Time
 	k.cgroups = cgroupRemovalsFunc(func(id uint64, at time.Time) { gotID, gotAt = id, at })
 	at := time.Now()
-	k.handle(termination.Event{Type: termination.EventCgroupRmdir, Time: at, CgroupID: 77, CgroupPath: "/k8s.io/abc"})
+	k.handle(kernelEvent{cgroup: &cgroup.Event{Time: at, ID: 77, Path: "/k8s.io/abc"}})
 	if gotID != 77 || !gotAt.Equal(at) {
 		t.Errorf("release watcher got id %d at %s, want 77 at %s", gotID, gotAt, at)
 	}

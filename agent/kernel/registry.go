@@ -7,7 +7,7 @@ import (
 	"time"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/cri"
 )
 
@@ -130,7 +130,7 @@ func (r *registry) namespaceOf(id string, pid int32, ended bool) (uint32, bool) 
 	if known {
 		return 0, false
 	}
-	ns, err := termination.MountNamespace(int(pid))
+	ns, err := probe.MountNamespace(int(pid))
 	if err != nil {
 		// It may already be gone; its events stay unattributed.
 		r.log.Debug("mount namespace unknown", "id", id, "err", err)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/cri"
 )
 
@@ -15,7 +15,7 @@ import (
 // must not inherit the old one's end.
 func TestRegistryNamespaceReuse(t *testing.T) {
 	pid := int32(os.Getpid())
-	ns, err := termination.MountNamespace(int(pid))
+	ns, err := probe.MountNamespace(int(pid))
 	if err != nil {
 		t.Skipf("cannot read this process's mount namespace: %v", err)
 	}
@@ -60,7 +60,7 @@ func TestRegistryNamespaceReuse(t *testing.T) {
 // A sandbox's processes (pause) are the pod's, with no container.
 func TestRegistrySandbox(t *testing.T) {
 	pid := int32(os.Getpid())
-	ns, err := termination.MountNamespace(int(pid))
+	ns, err := probe.MountNamespace(int(pid))
 	if err != nil {
 		t.Skipf("cannot read this process's mount namespace: %v", err)
 	}

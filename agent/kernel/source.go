@@ -20,7 +20,7 @@ import (
 
 	"github.com/graceline/graceline/agent/release"
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/setting"
 )
@@ -41,7 +41,7 @@ const cniRescanPeriod = 30 * time.Second
 type Config struct {
 	Enabled bool
 	// Probe is passed to the loader; its HostMntNS is filled in from HostPID.
-	Probe termination.Config
+	Probe ProbeConfig
 	// HostPID is a process in the host's mount namespace (1 with hostPID).
 	HostPID int
 	// AttributionWindow is how long an event about an unknown container is
@@ -117,12 +117,12 @@ type Source struct {
 // cgroups the kernel's reports of removed cgroups when the kernel can
 // make them.
 func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher, m *Metrics, log *slog.Logger) (*Source, error) {
-	hostNS, err := termination.MountNamespace(cfg.HostPID)
+	hostNS, err := probe.MountNamespace(cfg.HostPID)
 	if err != nil {
 		// Without rights on the host's PID 1 (it may hold capabilities the
 		// agent lacks), fall back to the agent's own namespace: right when
 		// the agent runs on the host, not when it runs in a container.
-		self, serr := termination.MountNamespace(os.Getpid())
+		self, serr := probe.MountNamespace(os.Getpid())
 		if serr != nil {
 			return nil, fmt.Errorf("find host mount namespace: %w", err)
 		}
@@ -131,14 +131,14 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 	}
 	pc := cfg.Probe
 	pc.HostMntNS = hostNS
-	probe, err := termination.New(pc)
+	probes, err := loadProbes(pc)
 	if err != nil {
 		return nil, err
 	}
 	reg := newRegistry(cfg.RemovedTTL, log)
-	k := &kernelSource{probe: probe, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
+	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
 		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod}
-	followed, err := probe.AddCNIBinDirs(cfg.CNIBinDirs)
+	followed, err := probes.cni.AddBinDirs(cfg.CNIBinDirs)
 	switch {
 	case len(cfg.CNIBinDirs) == 0:
 	case len(followed) == 0:
@@ -146,13 +146,13 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 	default:
 		log.Info("following CNI plugins", "dirs", followed, "err", err)
 	}
-	if err := probe.CNIOutputErr(); err != nil {
+	if err := probes.cni.OutputErr(); err != nil {
 		log.Warn("CNI plugins' error messages cannot be read; their failures are reported with exit codes only", "err", err)
 	}
-	if err := probe.CgroupRmdirErr(); err != nil {
+	if err := probes.cgroupErr; err != nil {
 		log.Warn("removed cgroups are not reported by the kernel; they are polled for", "err", err)
 	} else {
-		cgroups.UseKernel(probe)
+		cgroups.UseKernel(probes.cgroup)
 		k.cgroups = cgroups
 	}
 	return &Source{k: k}, nil

@@ -18,7 +18,7 @@ import (
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/spool"
 	"github.com/graceline/graceline/agent/timeline"
-	"github.com/graceline/graceline/bpf/termination"
+	"github.com/graceline/graceline/bpf/signals"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/cli"
 	"github.com/graceline/graceline/internal/setting"
@@ -172,7 +172,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 func parseSignals(names []string) ([]syscall.Signal, error) {
 	out := make([]syscall.Signal, 0, len(names))
 	for _, n := range names {
-		s, err := termination.ParseSignal(n)
+		s, err := signals.ParseSignal(n)
 		if err != nil {
 			return nil, err
 		}

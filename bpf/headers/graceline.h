@@ -1,0 +1,132 @@
+/* What every probe group's program shares: the event type numbers, the one
+ * ring buffer all groups write to, the drop counters, and the per-namespace
+ * rate limit with the host filter.
+ *
+ * Each group is its own object, but the maps declared here are created once
+ * by user space (bpf/probe) and handed to every object in place of its own,
+ * so that the events of all groups come out of one ring buffer in the order
+ * they were reserved, and a container spends one budget across groups.
+ */
+#ifndef GRACELINE_H
+#define GRACELINE_H
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#define TASK_COMM_LEN 16
+#define ARGV_LEN 256
+#define NSEC_PER_SEC 1000000000ULL
+
+/* Every record starts with __u64 ts_ns (CLOCK_MONOTONIC) and __u32 type,
+ * one of these, which user space routes on to the group that sent it. */
+enum event_type {
+	EVENT_SIGNAL_GENERATE = 1,
+	EVENT_SIGNAL_DELIVER = 2,
+	EVENT_EXIT = 3,
+	EVENT_EXEC = 4,
+	EVENT_CNI_EXEC = 5,
+	EVENT_CNI_OUTPUT = 6,
+	EVENT_CNI_EXIT = 7,
+	EVENT_CGROUP_RMDIR = 8,
+};
+
+enum drop_reason {
+	DROP_RATE_LIMITED = 0,
+	DROP_RINGBUF_FULL = 1,
+	DROP_MAX = 2,
+};
+
+/* Set by the loader before the programs are loaded. */
+volatile const __u32 host_mntns = 0;   // the host's mount namespace inode
+volatile const __u32 include_host = 0; // keep host processes' events too
+volatile const __u64 rate_per_sec = 1000;
+volatile const __u64 burst = 2000;
+
+struct bucket {
+	__u64 tokens;
+	__u64 last_ns;
+};
+
+/* One token bucket per mount namespace, so that a signal storm in one
+ * container spends only that container's budget. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct bucket);
+} buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline __u32 task_mntns(struct task_struct *t)
+{
+	if (!t)
+		return 0;
+	return BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+}
+
+static __always_inline bool is_host(__u32 mntns)
+{
+	return !include_host && mntns == host_mntns;
+}
+
+/* allow spends a token of the namespace's bucket. The buckets are updated
+ * without atomics: concurrent CPUs may over- or under-count a token, which a
+ * rate limit tolerates. */
+static __always_inline bool allow(__u32 mntns)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct bucket *b = bpf_map_lookup_elem(&buckets, &mntns);
+	if (!b) {
+		struct bucket fresh = {.tokens = burst - 1, .last_ns = now};
+		bpf_map_update_elem(&buckets, &mntns, &fresh, BPF_ANY);
+		return true;
+	}
+	__u64 elapsed = now - b->last_ns;
+	if (elapsed >= 10 * NSEC_PER_SEC) {
+		b->tokens = burst;
+		b->last_ns = now;
+	} else {
+		__u64 refill = elapsed * rate_per_sec / NSEC_PER_SEC;
+		if (refill > 0) {
+			b->tokens += refill;
+			if (b->tokens > burst)
+				b->tokens = burst;
+			b->last_ns = now;
+		}
+	}
+	if (b->tokens == 0) {
+		count_drop(DROP_RATE_LIMITED);
+		return false;
+	}
+	b->tokens -= 1;
+	return true;
+}
+
+/* reserve takes size bytes of the ring buffer, or counts the drop. */
+static __always_inline void *reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+	if (!e)
+		count_drop(DROP_RINGBUF_FULL);
+	return e;
+}
+
+#endif /* GRACELINE_H */

@@ -1,0 +1,3 @@
+package process
+
+//go:generate go tool bpf2go -tags linux -type event -target bpfel process process.c -- -I../headers -O2 -g -Wall -Werror
