@@ -25,8 +25,17 @@ deps:
 k8s:
 	@bash hack/build-k8s.sh
 
+# What --version prints and the images' labels say: the chart's appVersion
+# (the tag the manifests run), the commit, and the commit's time, so that
+# two builds of one commit are the same.
+VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' deploy/helm/graceline/Chart.yaml)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+export SOURCE_DATE_EPOCH
+LDFLAGS := -X github.com/graceline/graceline/internal/version.version=$(VERSION) -X github.com/graceline/graceline/internal/version.revision=$(REVISION)
+
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 # Regenerate the protobuf code and the eBPF objects (bpf2go, clang); the
 # output is committed.

@@ -163,6 +163,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.DurationVar(&cfg.Release.GiveUp, "release-give-up", 10*time.Minute, "stop watching a resource that is still held after this long")
 	f.StringVar(&cfg.Release.KubeletRoot, "kubelet-root", "/var/lib/kubelet", "the kubelet's --root-dir, where pods' volumes are mounted (mounted into the agent with HostToContainer propagation)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cli.AddVersion(cmd)
 	return cmd
 }
 

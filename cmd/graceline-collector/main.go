@@ -161,6 +161,7 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.DurationVar(&kubeCfg.StuckAfter, "stuck-after", kubeCfg.StuckAfter, "report a deletion stuck when the object outlives the node's work, or the node stays idle after the delete request, this long")
 	f.DurationVar(&kubeCfg.StuckEvery, "stuck-every", kubeCfg.StuckEvery, "repeat a cluster-side stuck report this often")
 	f.DurationVar(&kubeCfg.FinalWait, "final-summary-wait", kubeCfg.FinalWait, "how long a deleted pod's final summary waits for its node's own summary")
+	cli.AddVersion(cmd)
 	return cmd
 }
 

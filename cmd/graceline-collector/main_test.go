@@ -64,6 +64,10 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+// TestVersionIsStamped: --version prints the version the build stamped
+// and exits 0, so that an operator can tell which build a node runs.
+func TestVersionIsStamped(t *testing.T) { clitest.CheckVersion(t, bin, "graceline-collector") }
+
 func TestHelpExitsZero(t *testing.T) {
 	r := clitest.Run(t, bin, "--help")
 	if r.Code != cli.ExitOK || !strings.Contains(r.Stdout, "--data-dir") || r.Stderr != "" {

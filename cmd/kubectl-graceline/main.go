@@ -45,5 +45,6 @@ for all; stuck looks at every namespace unless -n is given.`,
 	}
 	o.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o))
+	cli.AddVersion(cmd)
 	return cmd
 }

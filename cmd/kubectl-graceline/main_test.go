@@ -56,6 +56,10 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+// TestVersionIsStamped: --version prints the version the build stamped
+// and exits 0, so that an operator can tell which build a node runs.
+func TestVersionIsStamped(t *testing.T) { clitest.CheckVersion(t, bin, "kubectl-graceline") }
+
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"list", "--help"}} {
 		r := clitest.Run(t, bin, args...)

@@ -12,13 +12,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/graceline/graceline/internal/version"
 )
 
-// Build compiles the main package in the current directory into dir and
-// returns the binary's path.
+// The version and revision Build stamps, as make build stamps the real
+// ones, so that tests see the stamp arrive.
+const (
+	Version  = "0.0.0-clitest"
+	Revision = "clitest"
+)
+
+// Build compiles the main package in the current directory into dir,
+// stamped with Version and Revision, and returns the binary's path.
 func Build(dir, name string) (string, error) {
 	bin := dir + "/" + name
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-ldflags", version.LDFlags(Version, Revision), "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w\n%s", name, err, out)
 	}
@@ -79,4 +88,15 @@ func Run(t *testing.T, bin string, args ...string) Result {
 		t.Fatalf("run %s: %v", bin, err)
 	}
 	return Result{Code: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
+}
+
+// CheckVersion runs bin --version, which must print "name Version
+// (revision Revision)" on stdout alone and exit 0.
+func CheckVersion(t *testing.T, bin, name string) {
+	t.Helper()
+	r := Run(t, bin, "--version")
+	want := name + " " + Version + " (revision " + Revision + ")\n"
+	if r.Code != 0 || r.Stdout != want || r.Stderr != "" {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; want 0, %q, nothing", r.Code, r.Stdout, r.Stderr, want)
+	}
 }
