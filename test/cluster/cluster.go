@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/graceline/graceline/test/cluster/iptables"
 	"github.com/graceline/graceline/test/harness"
 )
 
@@ -52,7 +53,8 @@ type Cluster struct {
 	net        network
 	cgroupRoot string
 	sysctls    map[string]string
-	procs      []*process // in start order; stopped in reverse
+	iptables   iptables.Snapshot // the host's rules before the node started
+	procs      []*process        // in start order; stopped in reverse
 	kubelet    *process
 	kubeletDir string
 	ctdDir     string   // the containerd's directory, checked after it is gone

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/graceline/graceline/test/cluster/iptables"
 	"github.com/graceline/graceline/test/harness"
 )
 
@@ -90,13 +91,19 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins k8sBinaries, p por
 func (c *Cluster) nodeKubeconfig() string { return filepath.Join(c.Dir, "kubelet.kubeconfig") }
 
 // startNode starts the node's private containerd with the CNI network and
-// the images, then the kubelet on it. The kernel settings the kubelet
-// rewrites are saved first, and its cgroup root made.
+// the images, then the kubelet on it. The host's iptables rules are read
+// first, the kernel settings the kubelet rewrites saved, and its cgroup
+// root made.
 func (c *Cluster) startNode(ctx context.Context, bins k8sBinaries, p ports, images []string, began time.Time) error {
 	conflist, err := c.net.confList()
 	if err != nil {
 		return err
 	}
+	// Before the runtime and the kubelet, so that teardown can tell their
+	// chains from what the host had: another cluster's kubelet on the same
+	// host makes the same KUBE-* chains, and they stay until that cluster,
+	// which found them absent, removes them.
+	c.iptables = iptables.Take(ctx)
 	if c.Containerd, err = harness.StartContainerdWith(ctx, harness.Containerd2, []harness.Option{harness.WithCNIConfList(conflist)}, images...); err != nil {
 		return fmt.Errorf("start node containerd: %w", err)
 	}

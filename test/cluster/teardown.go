@@ -8,13 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/graceline/graceline/test/cluster/iptables"
 )
 
 // Close tears the cluster down and removes everything it made: the kubelet
 // first (so it restarts nothing), then the runtime with every pod (its CNI
 // DEL removes the pods' veths and network namespaces), the kubelet's mounts
-// and cgroups, the bridge, the control plane, the directories at fixed host
-// paths it created, and its own directory. It also puts back the kernel
+// and cgroups, the bridge, the control plane, the KUBE-* iptables chains and
+// rules the kubelet added, the directories at fixed host paths it created,
+// and its own directory. It also puts back the kernel
 // settings the kubelet changed. It goes on past
 // errors and returns them all; Leftovers then says what, if anything,
 // survived. Close is safe on a partly started cluster.
@@ -62,6 +65,13 @@ func (c *Cluster) Close() error {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(30 * time.Second)
 	}
+	// The kubelet (and kube-proxy, where one runs) never remove their
+	// chains; only what was added since the snapshot goes.
+	if c.iptables != nil {
+		if err := iptables.Undo(context.Background(), c.iptables, iptables.Kubernetes); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	removeHostPaths(c.hostPaths, c.Dir)
 	if c.keepLogs != "" && c.Dir != "" {
 		logs, _ := filepath.Glob(filepath.Join(c.Dir, "*.log"))
@@ -98,8 +108,9 @@ func (c *Cluster) copyLogs(logs ...string) error {
 
 // Leftovers lists whatever of the cluster is still on the host after Close:
 // processes that name its directories, mounts below them, the directories
-// themselves, its cgroups, its bridge, kernel settings not put back, and
-// what it made at fixed host paths.
+// themselves, its cgroups, its bridge, kernel settings not put back, what
+// it made at fixed host paths, and KUBE-* iptables chains and rules that
+// were not there before it started.
 // An empty list means the host is as it was.
 func (c *Cluster) Leftovers() []string {
 	var out []string
@@ -128,6 +139,9 @@ func (c *Cluster) Leftovers() []string {
 	}
 	if c.sysctls != nil {
 		out = append(out, changedSysctls(c.sysctls)...)
+	}
+	if c.iptables != nil {
+		out = append(out, iptables.Leftovers(iptables.Diff(c.iptables, iptables.Take(context.Background()), iptables.Kubernetes))...)
 	}
 	if c.Dir != "" {
 		out = append(out, hostPathLeftovers(c.hostPaths, c.Dir, c.net.name)...)
