@@ -12,7 +12,7 @@ GOTEST_TIMEOUT ?= 45m
 # while a worker is busy (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 200000x
 
-.PHONY: all deps k8s build generate check-generated lint test fuzz e2e bench demo cluster-up cluster-down clean
+.PHONY: all deps k8s build images generate check-generated lint test fuzz e2e bench demo cluster-up cluster-down clean
 
 all: build
 
@@ -36,6 +36,13 @@ LDFLAGS := -X github.com/graceline/graceline/internal/version.version=$(VERSION)
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+# OCI image layout tarballs of graceline-agent and graceline-collector, each
+# an index for linux/amd64 and linux/arm64, in _output/images; built without
+# Docker (hack/images, go-containerregistry), the same bytes for one commit.
+# Push one with: go run ./hack/images push _output/images/graceline-agent.tar REGISTRY/graceline-agent:$(VERSION)
+images:
+	$(GO) run ./hack/images build --out _output/images --version $(VERSION) --revision $(REVISION)
 
 # Regenerate the protobuf code and the eBPF objects (bpf2go, clang); the
 # output is committed.

@@ -12,9 +12,13 @@ COPY . .
 # TARGETOS and TARGETARCH come from buildx; the committed eBPF objects are
 # little-endian (bpfel), which covers amd64 and arm64.
 ARG TARGETOS=linux TARGETARCH=amd64
+# What --version prints, as make images stamps it (--build-arg VERSION=0.1.0 REVISION=<commit>).
+ARG VERSION=dev REVISION=
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/graceline-agent ./cmd/graceline-agent
+    go build -trimpath -buildvcs=false \
+      -ldflags="-s -w -X github.com/graceline/graceline/internal/version.version=$VERSION -X github.com/graceline/graceline/internal/version.revision=$REVISION" \
+      -o /out/graceline-agent ./cmd/graceline-agent
 
 # Static binary, no shell, no package manager. The agent runs as root
 # (the DaemonSet says why), which is this image's default user.

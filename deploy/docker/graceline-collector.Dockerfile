@@ -10,9 +10,13 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG TARGETOS=linux TARGETARCH=amd64
+# What --version prints, as make images stamps it (--build-arg VERSION=0.1.0 REVISION=<commit>).
+ARG VERSION=dev REVISION=
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/graceline-collector ./cmd/graceline-collector
+    go build -trimpath -buildvcs=false \
+      -ldflags="-s -w -X github.com/graceline/graceline/internal/version.version=$VERSION -X github.com/graceline/graceline/internal/version.revision=$REVISION" \
+      -o /out/graceline-collector ./cmd/graceline-collector
 
 # Static binary, no shell, running as distroless's nonroot user (65532),
 # the uid the Deployment sets.
