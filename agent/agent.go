@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,13 +82,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// the release watcher and the kernel source their events. The
 	// correlator's own summaries and stuck reports go straight to the
 	// sinks, which never wait.
-	var observer atomic.Pointer[cri.Observer]
-	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, Now: time.Now, RuntimeErr: func() error {
-		if o := observer.Load(); o != nil {
-			return o.LastError()
-		}
-		return nil
-	}}
+	// The relists' health exists before the runtime is reached: readiness
+	// and the stuck diagnosis read it from the start.
+	health := &cri.RelistHealth{}
+	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, Now: time.Now, RuntimeErr: health.LastError}
 	tcfg := cfg.Timeline
 	tcfg.ExpectMounts = cfg.Release.KubeletRoot != ""
 	corr := timeline.New(cfg.NodeName, out.Emit, inspector, tcfg)
@@ -99,10 +95,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	tracker.Subscribe(queue.Changes(pipeline.SourceRuntime))
 	sources, unavailable := []string{"cri_relist"}, []string{}
 
-	var ready readiness
 	var wg sync.WaitGroup
 	if cfg.MetricsAddress != "" {
-		srv, _, err := serveMetrics(cfg.MetricsAddress, reg, ready.check, defaultHTTPLimits(), log)
+		srv, _, err := serveMetrics(cfg.MetricsAddress, reg, health.Ready, defaultHTTPLimits(), log)
 		if err != nil {
 			return err
 		}
@@ -166,12 +161,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer rs.Close(context.Background())
 
-	obs := cri.NewObserver(rs, rt, tracker, cfg.Observer, criMetrics, log)
+	obs := cri.NewObserver(rs, rt, tracker, health, cfg.Observer, criMetrics, log)
 	if err := obs.Seed(ctx); err != nil {
 		log.Warn("initial listing failed; existing containers will be reported as new", "err", err)
 	}
-	observer.Store(obs)
-	ready.set(obs.Healthy)
 	for _, run := range []func(context.Context){corr.Run, releases.Run} {
 		wg.Add(1)
 		go func() {

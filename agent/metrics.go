@@ -1,9 +1,6 @@
 package agent
 
 import (
-	"errors"
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/graceline/graceline/agent/release"
@@ -53,28 +50,4 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.dropped.WithLabelValues(r)
 	}
 	return m
-}
-
-// readiness is set once the runtime is connected; until then /readyz fails.
-type readiness struct {
-	mu      sync.Mutex
-	healthy func() bool
-}
-
-func (r *readiness) set(f func() bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.healthy = f
-}
-
-func (r *readiness) check() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case r.healthy == nil:
-		return errors.New("container runtime not connected yet")
-	case !r.healthy():
-		return errors.New("last CRI relist failed")
-	}
-	return nil
 }

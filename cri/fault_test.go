@@ -81,7 +81,7 @@ func runObserver(t *testing.T, endpoint string, d time.Duration) (*Metrics, []*a
 	tr := NewTracker("n", func(e *apiv1.Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
 	cfg := DefaultConfig()
 	cfg.RelistPeriod = 100 * time.Millisecond
-	o := NewObserver(rs, Runtime{Name: "faulty"}, tr, cfg, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	o := NewObserver(rs, Runtime{Name: "faulty"}, tr, &RelistHealth{}, cfg, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done := make(chan struct{})
 	go func() { o.Run(ctx); close(done) }()
 	select {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -47,29 +46,21 @@ type Observer struct {
 
 	// relistMu serialises relists, which the stream goroutine also triggers.
 	relistMu sync.Mutex
-	// relistState is the outcome of the last relist: relistUnknown before
-	// the first, then relistOK or relistFailed.
-	relistState atomic.Int32
-	lastErr     atomic.Pointer[error]
+	// health is the outcome of the relists, shared with whoever asks.
+	health *RelistHealth
 }
 
-const (
-	relistUnknown int32 = iota
-	relistOK
-	relistFailed
-)
-
 // NewObserver returns an Observer for a runtime already connected and
-// identified.
-func NewObserver(rs RuntimeService, rt Runtime, tracker *Tracker, cfg Config, m *Metrics, log *slog.Logger) *Observer {
-	return &Observer{rs: rs, rt: rt, tracker: tracker, cfg: cfg, metrics: m, log: log}
+// identified. It records its relists' outcomes in health.
+func NewObserver(rs RuntimeService, rt Runtime, tracker *Tracker, health *RelistHealth, cfg Config, m *Metrics, log *slog.Logger) *Observer {
+	return &Observer{rs: rs, rt: rt, tracker: tracker, health: health, cfg: cfg, metrics: m, log: log}
 }
 
 // Seed lists what already exists into the tracker without emitting events.
 func (o *Observer) Seed(ctx context.Context) error {
 	err := o.relist(ctx, false)
 	if err == nil {
-		o.relistState.Store(relistOK)
+		o.health.record(nil)
 	}
 	return err
 }
@@ -118,35 +109,23 @@ func (o *Observer) Run(ctx context.Context) {
 // a second.
 func (o *Observer) relistAndLog(ctx context.Context) {
 	err := o.relist(ctx, true)
-	if ctx.Err() == nil {
-		o.lastErr.Store(&err)
+	if ctx.Err() != nil {
+		return // shutting down: not the runtime's failure
 	}
+	was := o.health.record(err)
 	switch {
-	case err != nil && ctx.Err() == nil:
+	case err != nil:
 		o.metrics.RelistErrors.Inc()
 		o.metrics.SourceUp.WithLabelValues(SourceRelist).Set(0)
-		if o.relistState.Swap(relistFailed) != relistFailed {
+		if was != relistFailed {
 			o.log.Error("CRI relist failed; will retry", "err", err)
 		}
-	case err == nil:
+	default:
 		o.metrics.SourceUp.WithLabelValues(SourceRelist).Set(1)
-		if o.relistState.Swap(relistOK) == relistFailed {
+		if was == relistFailed {
 			o.log.Info("CRI relist recovered")
 		}
 	}
-}
-
-// LastError returns the last relist's error, nil when it succeeded.
-func (o *Observer) LastError() error {
-	if p := o.lastErr.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// Healthy reports whether the last relist succeeded.
-func (o *Observer) Healthy() bool {
-	return o.relistState.Load() == relistOK
 }
 
 // describeContainer builds the observation for a container in the given CRI
