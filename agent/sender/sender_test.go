@@ -163,15 +163,20 @@ func TestSender(t *testing.T) {
 	cases := []struct {
 		name string
 		// during runs while the events are appended, between halves.
-		during func(t *testing.T, c *testCollector)
+		during func(t *testing.T, c *testCollector, reg *prometheus.Registry)
 	}{
-		{name: "every spooled event reaches the store once", during: func(*testing.T, *testCollector) {}},
+		{name: "every spooled event reaches the store once", during: func(*testing.T, *testCollector, *prometheus.Registry) {}},
 		{
 			name: "a collector restarted twice mid-stream still stores every event once",
-			during: func(t *testing.T, c *testCollector) {
+			during: func(t *testing.T, c *testCollector, reg *prometheus.Registry) {
 				for range 2 {
+					broken := value(t, reg, "graceline_sender_reconnects_total")
 					c.stop()
-					time.Sleep(50 * time.Millisecond)
+					// The collector is started again once the sender has
+					// seen its stream break, not after a guessed pause.
+					waitFor(t, 30*time.Second, "the sender noticing the collector is gone", func() bool {
+						return value(t, reg, "graceline_sender_reconnects_total") > broken
+					})
 					c.start(t)
 				}
 			},
@@ -183,7 +188,7 @@ func TestSender(t *testing.T) {
 			sp, reg := startSender(t, c.grpc, agentToken)
 			appendEvents(t, sp, 0, 2500)
 			waitFor(t, 30*time.Second, "some events stored", func() bool { return c.count(t) > 0 })
-			tc.during(t, c)
+			tc.during(t, c, reg)
 			appendEvents(t, sp, 2500, 2500)
 			waitFor(t, 60*time.Second, "5000 events acknowledged", func() bool {
 				return value(t, reg, "graceline_spool_acked_total") >= 5000
