@@ -28,7 +28,9 @@ func (t *Termination) CompletedAt(held Held) (time.Time, bool) {
 	if !t.sandboxGone.IsZero() {
 		return t.sandboxGone, true
 	}
-	if t.sandboxStop.IsZero() || !t.allExited() {
+	// A stopped sandbox with no containers left to wait for is complete:
+	// those that restarted before the deletion were their own terminations.
+	if t.sandboxStop.IsZero() || (len(t.containers) > 0 && !t.allExited()) {
 		return time.Time{}, false
 	}
 	for _, id := range held.Cgroups {

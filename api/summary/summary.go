@@ -22,13 +22,16 @@ func (t *Termination) Fill(s *apiv1.Event) {
 
 // Verdict is stuck while a stuck report is the latest news of the pod,
 // killed when the runtime had to send SIGKILL, graceful once the sandbox
-// stopped without it, and empty while the pod is still being stopped.
+// stopped without it (for a container's own termination: once it exited),
+// and empty while the pod is still being stopped.
 func (t *Termination) Verdict() string {
 	switch {
 	case !t.lastStuck.IsZero() && !t.lastStuck.Before(t.lastProgress):
 		return apiv1.VerdictStuck
 	case t.Killed():
 		return apiv1.VerdictKilled
+	case t.containerScope && t.allExited():
+		return apiv1.VerdictGraceful
 	case !t.sandboxStop.IsZero() || !t.sandboxGone.IsZero():
 		return apiv1.VerdictGraceful
 	}

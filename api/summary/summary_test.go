@@ -152,3 +152,95 @@ func TestDone(t *testing.T) {
 		})
 	}
 }
+
+func TestContainerTermination(t *testing.T) {
+	cases := []struct {
+		name        string
+		events      []*apiv1.Event
+		wantVerdict string
+		wantKilled  bool
+		wantEnd     time.Duration // -1: not ended
+	}{
+		{
+			name:        "a container that exits after the runtime's SIGTERM ends gracefully with no sandbox stop",
+			events:      []*apiv1.Event{ev(apiv1.KindSignalGenerated, 0, sig("SIGTERM", 7, "")), ev(apiv1.KindContainerExited, time.Second)},
+			wantVerdict: apiv1.VerdictGraceful, wantEnd: time.Second,
+		},
+		{
+			name: "a container the runtime had to SIGKILL is killed",
+			events: []*apiv1.Event{ev(apiv1.KindSignalGenerated, 0, sig("SIGTERM", 7, "")),
+				ev(apiv1.KindSignalGenerated, 2*time.Second, sig("SIGKILL", 7, "")), ev(apiv1.KindContainerExited, 2*time.Second)},
+			wantVerdict: apiv1.VerdictKilled, wantKilled: true, wantEnd: 2 * time.Second,
+		},
+		{
+			name:        "a container still running after SIGTERM has no verdict and has not ended",
+			events:      []*apiv1.Event{ev(apiv1.KindSignalGenerated, 0, sig("SIGTERM", 7, ""))},
+			wantVerdict: "", wantEnd: -1,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			term := NewContainer("c1", "main", 7)
+			for _, e := range tc.events {
+				term.Add(e)
+			}
+			s := &apiv1.Event{}
+			term.Fill(s)
+			if s.Verdict != tc.wantVerdict || s.GetKilled() != tc.wantKilled {
+				t.Errorf("verdict %q killed %v, want %q %v", s.Verdict, s.GetKilled(), tc.wantVerdict, tc.wantKilled)
+			}
+			want := time.Time{}
+			if tc.wantEnd >= 0 {
+				want = t0.Add(tc.wantEnd)
+			}
+			if !term.End().Equal(want) || term.Ended() == want.IsZero() {
+				t.Errorf("end %v ended %v, want %v", term.End(), term.Ended(), want)
+			}
+		})
+	}
+}
+
+func TestFold(t *testing.T) {
+	other := func(e *apiv1.Event) { e.Container = &apiv1.ContainerRef{Id: "c2", Name: "main"} }
+	cases := []struct {
+		name      string
+		events    []*apiv1.Event
+		wantStart time.Duration // -1: not begun
+	}{
+		{
+			name: "a restarted container's stop, covered by its container summary, does not begin the pod's termination",
+			events: []*apiv1.Event{ev(apiv1.KindContainerStarted, -time.Minute, func(e *apiv1.Event) { e.Process = &apiv1.Process{Pid: 7} }),
+				ev(apiv1.KindSignalGenerated, 0, sig("SIGTERM", 7, "")), ev(apiv1.KindContainerExited, time.Second),
+				ev(apiv1.KindContainerSummary, time.Second),
+				ev(apiv1.KindContainerStarted, 2*time.Second, other, func(e *apiv1.Event) { e.Process = &apiv1.Process{Pid: 8} })},
+			wantStart: -1,
+		},
+		{
+			name: "the pod's deletion after a restart begins at its own first sign",
+			events: []*apiv1.Event{ev(apiv1.KindContainerStarted, -time.Minute, func(e *apiv1.Event) { e.Process = &apiv1.Process{Pid: 7} }),
+				ev(apiv1.KindSignalGenerated, 0, sig("SIGTERM", 7, "")), ev(apiv1.KindContainerExited, time.Second),
+				ev(apiv1.KindContainerSummary, time.Second),
+				ev(apiv1.KindContainerStarted, 2*time.Second, other, func(e *apiv1.Event) { e.Process = &apiv1.Process{Pid: 8} }),
+				ev(apiv1.KindSignalGenerated, time.Minute, other, sig("SIGTERM", 8, "")),
+				ev(apiv1.KindContainerExited, time.Minute+time.Second, other)},
+			wantStart: time.Minute,
+		},
+		{
+			name: "without a container summary every stop is the pod's",
+			events: []*apiv1.Event{ev(apiv1.KindContainerStarted, -time.Minute, func(e *apiv1.Event) { e.Process = &apiv1.Process{Pid: 7} }),
+				ev(apiv1.KindSignalGenerated, 0, sig("SIGTERM", 7, "")), ev(apiv1.KindContainerExited, time.Second)},
+			wantStart: 0,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := time.Time{}
+			if tc.wantStart >= 0 {
+				want = t0.Add(tc.wantStart)
+			}
+			if got := Fold(tc.events).Start(); !got.Equal(want) {
+				t.Errorf("start %v, want %v", got, want)
+			}
+		})
+	}
+}

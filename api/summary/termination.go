@@ -23,9 +23,14 @@ type Container struct {
 }
 
 // Termination is one pod's termination as its node events tell it, folded
-// one event at a time. Its zero value is not ready; use New.
+// one event at a time; or, made by NewContainer, one container's
+// termination inside a pod that lives on. Its zero value is not ready; use
+// New or NewContainer.
 type Termination struct {
 	containers map[string]*Container // by runtime ID
+	// container is set for a container's own termination, which ends when
+	// its init process exits rather than when the sandbox stops.
+	containerScope bool
 
 	start        time.Time // the termination's first sign
 	prestopStart time.Time
@@ -49,6 +54,24 @@ type Termination struct {
 func New() *Termination {
 	return &Termination{containers: map[string]*Container{}}
 }
+
+// NewContainer returns the termination of one container, whose events are
+// then the only ones added: a stop, exit or kill inside a pod whose sandbox
+// stays up (a restart). Its verdict is final once the container exited.
+func NewContainer(id, name string, pid int32) *Termination {
+	t := New()
+	t.containerScope = true
+	t.Container(id, name, pid)
+	return t
+}
+
+// Forget drops a container whose termination turned out to be its own (a
+// restart) from its pod's termination: the pod does not wait for it.
+func (t *Termination) Forget(id string) { delete(t.containers, id) }
+
+// Ended says whether a container's own termination is over: its init
+// process exited or the runtime reported it stopped.
+func (t *Termination) Ended() bool { return t.allExited() }
 
 // Container notes a container of the pod as the runtime lists it, with its
 // init process when pid is not 0. The runtime can know a container, or its
@@ -90,7 +113,7 @@ func (t *Termination) Add(e *apiv1.Event) {
 	case e.Kind == apiv1.KindStuck:
 		t.lastStuck = at
 		return
-	case e.Source == apiv1.SourceAPI, e.Kind == apiv1.KindTerminationSummary:
+	case e.Source == apiv1.SourceAPI, e.Kind == apiv1.KindTerminationSummary, e.Kind == apiv1.KindContainerSummary:
 		return
 	}
 	t.lastProgress = at
@@ -209,6 +232,25 @@ func (t *Termination) begin(at time.Time) {
 // the runtime, the last container's exit, or the sandbox stopping. It is
 // zero while the pod runs.
 func (t *Termination) Start() time.Time { return t.start }
+
+// End is when a container's own termination ended: its init process's
+// exit, or else the runtime's report that it stopped; zero before.
+func (t *Termination) End() time.Time {
+	var end time.Time
+	for _, c := range t.containers {
+		at := c.ExitedAt
+		if at.IsZero() {
+			at = c.StoppedAt
+		}
+		if at.IsZero() {
+			return time.Time{}
+		}
+		if at.After(end) {
+			end = at
+		}
+	}
+	return end
+}
 
 // Killed says whether the runtime had to send SIGKILL to a container's
 // init process.

@@ -33,6 +33,12 @@ const (
 	KindStuck              = "stuck"
 )
 
+// KindContainerSummary is a container's own termination inside a pod that
+// lives on (a restart: a failed probe, an OOM kill, a crash, a stop): its
+// container, verdict, killed flag, exit code, phases (stop signal, SIGKILL)
+// and since. It neither begins nor ends the pod's termination.
+const KindContainerSummary = "container_summary"
+
 // KindEventsDropped reports events lost on the way to the collector; its
 // drop field says how many and why.
 const KindEventsDropped = "events_dropped"

@@ -75,6 +75,8 @@ var kindTable = []KindInfo{
 	{KindMountsReleased, SideNode, LaneRaw, 0},
 	{KindContainerRemoved, SideNode, LaneRaw, 0},
 	{KindSandboxRemoved, SideNode, LaneRaw, RoleStarts | RoleEnds},
+	// A container summary's verdict is the container's: the pod lives on.
+	{KindContainerSummary, SideNode, LanePriority, 0},
 	{KindTerminationSummary, SideNode, LanePriority, RoleStarts | RoleVerdict | RoleNodeAction},
 	{KindStuck, SideNode, LanePriority, RoleStarts | RoleStuck | RoleNodeAction},
 	{KindEventsDropped, SideNode, LanePriority, 0},

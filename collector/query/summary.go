@@ -29,10 +29,9 @@ func nodeSummary(events []*apiv1.Event) (s *apiv1.Event, fromNode bool) {
 			return e, true
 		}
 	}
-	t := summary.New()
+	t := summary.Fold(events)
 	s = &apiv1.Event{Kind: apiv1.KindTerminationSummary}
 	for _, e := range events {
-		t.Add(e)
 		if s.Pod == nil && e.Pod != nil {
 			s.Pod = e.Pod
 		}
