@@ -25,8 +25,11 @@ func (o observingInspector) Inspect(Subject) ([]string, []string) {
 func TestCheckInspectsWithoutTheLock(t *testing.T) {
 	t0 := time.Unix(2000, 0)
 	pod := &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}
-	ev := func(kind string, at time.Duration) *apiv1.Event {
-		return &apiv1.Event{Kind: kind, Time: timestamppb.New(t0.Add(at)), Pod: pod, Container: &apiv1.ContainerRef{Id: "c1", Name: "main"}}
+	// The runtime's signals to the container's init process, which does
+	// not exit: a hang, whatever the outcome.
+	ev := func(sig string, at time.Duration) *apiv1.Event {
+		return &apiv1.Event{Kind: apiv1.KindSignalGenerated, Time: timestamppb.New(t0.Add(at)), Pod: pod, Container: &apiv1.ContainerRef{Id: "c1", Name: "main"},
+			Signal: &apiv1.Signal{Name: sig}, Target: &apiv1.Task{Pid: 42}, Sender: &apiv1.Sender{Comm: "runc"}}
 	}
 	cases := []struct {
 		name     string
@@ -40,9 +43,9 @@ func TestCheckInspectsWithoutTheLock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out []*apiv1.Event
 			c := New("n", func(e *apiv1.Event) { out = append(out, e) }, nil, DefaultConfig())
-			c.inspect = observingInspector{c: c, ev: ev(apiv1.KindContainerStopped, 2*time.Second)}
+			c.inspect = observingInspector{c: c, ev: ev("SIGKILL", 2*time.Second)}
 			c.ContainerChanged(cri.ContainerInfo{ID: "c1", Meta: cri.Meta{PodNamespace: "ns", PodName: "p", PodUID: "u", ContainerName: "main", GracePeriod: 5}, Pid: 42})
-			c.Observe(ev(apiv1.KindContainerExited, time.Second))
+			c.Observe(ev("SIGTERM", time.Second))
 			c.now = func() time.Time { return t0.Add(tc.checkAt) }
 			done := make(chan struct{})
 			go func() {

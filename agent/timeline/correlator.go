@@ -29,6 +29,11 @@ type Config struct {
 	Tick time.Duration
 	// DefaultGrace stands in for an unknown grace period.
 	DefaultGrace time.Duration
+	// Decide is how long a container's stop, ended while its sandbox stays
+	// up, waits for a new container or the sandbox to stop before it is
+	// the container's own termination. The kubelet stops a deleted pod's
+	// sandbox right after its containers, well within it.
+	Decide time.Duration
 	// ExpectMounts says mounts_released events come (the kubelet root is
 	// watched), so a termination waits for one before it is complete.
 	ExpectMounts bool
@@ -36,7 +41,7 @@ type Config struct {
 
 // DefaultConfig returns the agent's defaults.
 func DefaultConfig() Config {
-	return Config{Slack: 30 * time.Second, StuckEvery: 30 * time.Second, Settle: 2 * time.Second, Tick: time.Second, DefaultGrace: 30 * time.Second}
+	return Config{Slack: 30 * time.Second, StuckEvery: 30 * time.Second, Settle: 2 * time.Second, Decide: 10 * time.Second, Tick: time.Second, DefaultGrace: 30 * time.Second}
 }
 
 // Subject is what an Inspector looks at: a pod that is terminating.
@@ -100,7 +105,16 @@ func (c *Correlator) ContainerChanged(info cri.ContainerInfo) {
 		p.grace = info.Meta.GracePeriod
 	}
 	p.sandboxID = info.SandboxID
+	if p.own[info.ID] {
+		return
+	}
+	if _, known := p.term.Known(info.ID); !known {
+		p.newContainer(info.ID, info.Meta.ContainerName, c.now())
+	}
 	p.term.Container(info.ID, info.Meta.ContainerName, info.Pid)
+	if ep := p.episodes[info.ID]; ep != nil {
+		ep.term.Container(info.ID, info.Meta.ContainerName, info.Pid)
+	}
 	if info.CgroupsPath != "" {
 		p.cgroups[info.ID] = info.CgroupsPath
 	}
@@ -193,6 +207,8 @@ func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 	var out []*apiv1.Event
 	subjects := map[string]Subject{}
 	for uid, p := range c.pods {
+		p.decideQuiet(now, c.cfg.Decide)
+		out = append(out, p.readyRestarts(c.node, now, c.cfg.Settle)...)
 		if p.start().IsZero() {
 			continue
 		}
@@ -244,6 +260,10 @@ func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 func (p *pod) subject() Subject {
 	s := Subject{PodUID: p.ref.Uid, SandboxID: p.sandboxID, SandboxPid: p.sandboxPid, NetNS: p.netNS, Phase: p.blockingPhase()}
 	for _, c := range p.term.Containers() {
+		if ep := p.episodes[c.ID]; ep != nil {
+			// An undecided stop's signals and exit are the episode's.
+			c, _ = ep.term.Known(c.ID)
+		}
 		s.Containers = append(s.Containers, SubjectContainer{ID: c.ID, Name: c.Name, Pid: c.Pid, CgroupsPath: p.cgroups[c.ID], KilledAt: c.KilledAt, Exited: !c.ExitedAt.IsZero()})
 	}
 	return s

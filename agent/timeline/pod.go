@@ -35,13 +35,23 @@ type pod struct {
 
 	stuckReported time.Time
 	notes         []string // sticky evidence worth repeating in the summary
+
+	// episodes are the containers' stops not yet known to be restarts or
+	// the pod's deletion, by container ID.
+	episodes map[string]*episode
+	// own lists the containers whose termination was their own; their
+	// later events are not the pod's.
+	own map[string]bool
+	// restarts are the containers' own terminations not yet summarised.
+	restarts []*episode
 }
 
 func newPod(ref *apiv1.PodRef) *pod {
-	return &pod{ref: ref, grace: -1, term: summary.New(), cgroups: map[string]string{}}
+	return &pod{ref: ref, grace: -1, term: summary.New(), cgroups: map[string]string{}, episodes: map[string]*episode{}, own: map[string]bool{}}
 }
 
-// observe folds one of the pod's events into its termination.
+// observe folds one of the pod's events into its termination, or into a
+// container's while it is not known whose it is.
 func (p *pod) observe(e *apiv1.Event) {
 	if e.Kind == apiv1.KindCNIPluginFailed {
 		// Kept as a note: the runtime's StopPodSandbox error, which only
@@ -50,11 +60,45 @@ func (p *pod) observe(e *apiv1.Event) {
 			p.note(line)
 		}
 	}
+	ref := e.GetContainer()
+	id := ref.GetId()
+	if e.Kind == apiv1.KindContainerCreated || e.Kind == apiv1.KindContainerStarted {
+		p.newContainer(id, ref.GetName(), e.GetTime().AsTime())
+	}
+	if id != "" && p.own[id] {
+		// The tail of a restarted container: its summary's, if still due.
+		for _, ep := range p.restarts {
+			if ep.id == id {
+				ep.term.Add(e)
+			}
+		}
+		return
+	}
+	if id != "" && p.term.Start().IsZero() {
+		if ep := p.episodes[id]; ep != nil {
+			ep.term.Add(e)
+			ep.events = append(ep.events, e)
+			return
+		}
+		if p.openEpisode(id, ref.GetName(), e) != nil {
+			return
+		}
+	}
+	if isDeletion(e) {
+		p.decideDeletion()
+	}
 	p.term.Add(e)
 }
 
-// start is the termination's first sign; zero while the pod runs.
-func (p *pod) start() time.Time { return p.term.Start() }
+// start is the termination's first sign: the pod's own, or else that of a
+// container's stop that still runs undecided; zero while the pod runs.
+func (p *pod) start() time.Time {
+	if s := p.term.Start(); !s.IsZero() {
+		return s
+	}
+	s, _ := p.hanging()
+	return s
+}
 
 // note keeps the first note about each subject: the text before its first
 // ": " names it, so that a later sample of the same fact does not repeat it.
@@ -86,5 +130,9 @@ func (p *pod) completedAt(expectMounts bool) (time.Time, bool) {
 
 // blockingPhase names where an unfinished termination hangs.
 func (p *pod) blockingPhase() string {
+	if p.term.Start().IsZero() {
+		_, phase := p.hanging()
+		return phase
+	}
 	return p.term.BlockingPhase(p.held(false))
 }

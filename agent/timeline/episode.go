@@ -1,0 +1,192 @@
+package timeline
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/graceline/graceline/api/summary"
+	apiv1 "github.com/graceline/graceline/api/v1"
+)
+
+// episode is one container's stop, exit or kill while its pod's sandbox is
+// up. At its first sign the node cannot tell a restart from the start of
+// the pod's deletion, so its events are held apart from the pod's
+// termination until the outcome shows: a new container of the same name in
+// the sandbox, or none for Config.Decide after it ended, makes it the
+// container's own termination (a container_summary); the sandbox stopping
+// makes its events the first of the pod's deletion.
+type episode struct {
+	id, name string
+	term     *summary.Termination
+	// events are replayed into the pod's termination if it turns out to
+	// be its deletion.
+	events []*apiv1.Event
+	// decidedAt is when it was decided to be the container's own; zero
+	// while undecided.
+	decidedAt time.Time
+	// stuckReported is set when the pod was reported stuck while this
+	// container's stop hung undecided.
+	stuckReported time.Time
+}
+
+// openEpisode starts an episode with e when e is, by the summary rules, the
+// first sign of the container's termination; nil when it is not. Only the
+// kinds that show the node stopping something are tried, so that the
+// chatty kinds (process exits, execs) cost nothing here.
+func (p *pod) openEpisode(id, name string, e *apiv1.Event) *episode {
+	if k, _ := apiv1.LookupKind(e.Kind); k.Role&apiv1.RoleNodeAction == 0 {
+		return nil
+	}
+	known, _ := p.term.Known(id)
+	if name == "" {
+		name = known.Name
+	}
+	t := summary.NewContainer(id, name, known.Pid)
+	t.Add(e)
+	if t.Start().IsZero() {
+		return nil
+	}
+	ep := &episode{id: id, name: name, term: t, events: []*apiv1.Event{e}}
+	p.episodes[id] = ep
+	return ep
+}
+
+// newContainer decides, as restarts, the episodes of earlier containers of
+// the same name: the kubelet creates the new one only once the old one
+// stopped, and never while it deletes the pod.
+func (p *pod) newContainer(id, name string, at time.Time) {
+	if name == "" || !p.term.Start().IsZero() {
+		return
+	}
+	for _, ep := range p.episodes {
+		if ep.id != id && ep.name == name {
+			p.decideOwn(ep, at)
+		}
+	}
+}
+
+// decideOwn makes ep the container's own termination: the pod's no longer
+// waits for the container, and its later events are not the pod's.
+func (p *pod) decideOwn(ep *episode, at time.Time) {
+	delete(p.episodes, ep.id)
+	p.own[ep.id] = true
+	p.term.Forget(ep.id)
+	delete(p.cgroups, ep.id)
+	ep.decidedAt, ep.events = at, nil
+	if !p.stuckReported.IsZero() && len(p.episodes) == 0 {
+		// The stuck report was about this container's stop, not the pod.
+		ep.stuckReported, p.stuckReported = p.stuckReported, time.Time{}
+	}
+	p.restarts = append(p.restarts, ep)
+}
+
+// decideDeletion makes every undecided episode part of the pod's deletion,
+// which thereby starts at the first of their signs.
+func (p *pod) decideDeletion() {
+	var events []*apiv1.Event
+	for id, ep := range p.episodes {
+		events = append(events, ep.events...)
+		delete(p.episodes, id)
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].GetTime().AsTime().Before(events[j].GetTime().AsTime()) })
+	for _, e := range events {
+		p.term.Add(e)
+	}
+}
+
+// isDeletion says whether e shows the pod's sandbox being stopped, which
+// the kubelet does only when the pod itself goes: the sandbox stopped or
+// removed, or the network teardown of StopPodSandbox failing.
+func isDeletion(e *apiv1.Event) bool {
+	switch e.Kind {
+	case apiv1.KindSandboxStopped, apiv1.KindSandboxRemoved:
+		return e.Source != apiv1.SourceAPI
+	case apiv1.KindCNIPluginFailed:
+		_, ok := cniDelFailure(e)
+		return ok
+	}
+	return false
+}
+
+// decideQuiet decides, as the containers' own, the episodes of a pod whose
+// containers all ended at least decide ago while its sandbox stayed up: a
+// stop by hand, a crash or a completion that the kubelet follows with no
+// new container and no deletion. While one container's stop still runs,
+// the others wait, since a deletion stops every container at once.
+func (p *pod) decideQuiet(now time.Time, decide time.Duration) {
+	if len(p.episodes) == 0 || !p.term.Start().IsZero() {
+		return
+	}
+	var last time.Time
+	for _, ep := range p.episodes {
+		if !ep.term.Ended() {
+			return
+		}
+		if end := ep.term.End(); end.After(last) {
+			last = end
+		}
+	}
+	if now.Sub(last) < decide {
+		return
+	}
+	for _, ep := range p.episodes {
+		p.decideOwn(ep, now)
+	}
+}
+
+// readyRestarts returns the container summaries due: those whose container
+// ended, or that were decided settle ago without its end being seen.
+func (p *pod) readyRestarts(node string, now time.Time, settle time.Duration) []*apiv1.Event {
+	var out []*apiv1.Event
+	kept := p.restarts[:0]
+	for _, ep := range p.restarts {
+		if !ep.term.Ended() && now.Sub(ep.decidedAt) < settle {
+			kept = append(kept, ep)
+			continue
+		}
+		out = append(out, p.containerSummary(node, ep))
+	}
+	p.restarts = kept
+	return out
+}
+
+// containerSummary is ep's container_summary, by the summary rules.
+func (p *pod) containerSummary(node string, ep *episode) *apiv1.Event {
+	end := ep.term.End()
+	if end.IsZero() {
+		end = ep.decidedAt
+	}
+	e := &apiv1.Event{Kind: apiv1.KindContainerSummary, Time: timestamppb.New(end), Node: node, Pod: p.ref,
+		Container: &apiv1.ContainerRef{Id: ep.id, Name: ep.name}}
+	if !ep.stuckReported.IsZero() {
+		e.Evidence = append(e.Evidence, fmt.Sprintf("was reported stuck; took %s in all", end.Sub(ep.term.Start()).Round(time.Millisecond)))
+	}
+	ep.term.Fill(e)
+	if code, ok := e.ExitCodes[ep.name]; ok {
+		e.ExitCode = &code
+	}
+	if p.grace >= 0 {
+		g := int32(p.grace)
+		e.GracePeriodS = &g
+	}
+	return e
+}
+
+// hanging is the first sign of the undecided container stop that runs
+// longest, and its blocking phase; zero when none runs. The pod rules for
+// stuck apply to it: a stop that outlives the grace period and the slack
+// is a hang whether the pod lives on or is being deleted.
+func (p *pod) hanging() (start time.Time, phase string) {
+	for _, ep := range p.episodes {
+		if ep.term.Ended() {
+			continue
+		}
+		if s := ep.term.Start(); start.IsZero() || s.Before(start) {
+			start, phase = s, ep.term.BlockingPhase(summary.Held{})
+		}
+	}
+	return start, phase
+}
