@@ -65,6 +65,15 @@ func NewContainer(id, name string, pid int32) *Termination {
 	return t
 }
 
+// Known returns what is known of the container with the runtime's ID id.
+func (t *Termination) Known(id string) (Container, bool) {
+	c, ok := t.containers[id]
+	if !ok {
+		return Container{}, false
+	}
+	return *c, true
+}
+
 // Forget drops a container whose termination turned out to be its own (a
 // restart) from its pod's termination: the pod does not wait for it.
 func (t *Termination) Forget(id string) { delete(t.containers, id) }
