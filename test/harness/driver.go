@@ -130,7 +130,7 @@ func (d *Driver) RunPod(ctx context.Context, spec PodSpec) (*Pod, error) {
 		return nil, err
 	}
 	for _, c := range spec.Containers {
-		id, err := d.startContainer(ctx, pod, c, nsOpts)
+		id, err := d.startContainer(ctx, pod, c, nsOpts, 0)
 		if err != nil {
 			return pod, err
 		}
@@ -139,7 +139,9 @@ func (d *Driver) RunPod(ctx context.Context, spec PodSpec) (*Pod, error) {
 	return pod, nil
 }
 
-func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, nsOpts *runtimeapi.NamespaceOption) (string, error) {
+// startContainer creates and starts c in pod's sandbox; attempt counts the
+// container's restarts, as the kubelet's annotation and log path do.
+func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, nsOpts *runtimeapi.NamespaceOption, attempt int) (string, error) {
 	spec := pod.Spec
 	image := c.Image
 	if image == "" {
@@ -147,7 +149,7 @@ func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, 
 	}
 	annotations := map[string]string{
 		cri.AnnotationContainerHash:                        strconv.FormatUint(uint64(len(c.Name))*2654435761, 16),
-		cri.AnnotationRestartCount:                         "0",
+		cri.AnnotationRestartCount:                         strconv.Itoa(attempt),
 		cri.AnnotationTerminationGracePeriod:               strconv.FormatInt(spec.GracePeriod, 10),
 		"io.kubernetes.container.terminationMessagePath":   "/dev/termination-log",
 		"io.kubernetes.container.terminationMessagePolicy": "File",
@@ -160,14 +162,14 @@ func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, 
 		annotations[cri.AnnotationPreStopHandler] = string(b)
 	}
 	cfg := &runtimeapi.ContainerConfig{
-		Metadata: &runtimeapi.ContainerMetadata{Name: c.Name},
+		Metadata: &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: uint32(attempt)},
 		Image:    &runtimeapi.ImageSpec{Image: image},
 		Command:  c.Command,
 		Labels: map[string]string{
 			cri.LabelPodName: spec.Name, cri.LabelPodNamespace: spec.Namespace, cri.LabelPodUID: spec.UID, cri.LabelContainerName: c.Name,
 		},
 		Annotations: annotations,
-		LogPath:     c.Name + "/0.log",
+		LogPath:     c.Name + "/" + strconv.Itoa(attempt) + ".log",
 		Linux:       &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: nsOpts}},
 	}
 	var id string
@@ -233,6 +235,34 @@ func (d *Driver) killContainer(ctx context.Context, id string, spec ContainerSpe
 		}
 	}
 	return d.retry(ctx, "stop container "+id, func() error { return d.rs.StopContainer(ctx, id, grace) })
+}
+
+// RestartContainer restarts the named container in the kubelet's order
+// after a failed liveness probe: StopContainer with the pod's grace period,
+// then a new container of the same name (the next attempt) in the same
+// sandbox, started; the old one is removed last, as the kubelet's garbage
+// collection does. It returns the new container's ID.
+func (d *Driver) RestartContainer(ctx context.Context, pod *Pod, name string, attempt int) (string, error) {
+	old, ok := pod.Containers[name]
+	if !ok {
+		return "", fmt.Errorf("restart container %s: no such container in pod %s", name, pod.Spec.Name)
+	}
+	var spec ContainerSpec
+	for _, c := range pod.Spec.Containers {
+		if c.Name == name {
+			spec = c
+		}
+	}
+	if err := d.retry(ctx, "stop container "+old, func() error { return d.rs.StopContainer(ctx, old, pod.Spec.GracePeriod) }); err != nil {
+		return "", err
+	}
+	nsOpts := pod.config.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	id, err := d.startContainer(ctx, pod, spec, nsOpts, attempt)
+	if err != nil {
+		return "", err
+	}
+	pod.Containers[name] = id
+	return id, d.retry(ctx, "remove container "+old, func() error { return d.rs.RemoveContainer(ctx, old) })
 }
 
 // RemoveAll stops and removes every sandbox the runtime has, for clean-up.
