@@ -7,7 +7,7 @@ import (
 )
 
 func TestLaneForKeepsReportsInThePriorityLane(t *testing.T) {
-	priority := map[string]bool{apiv1.KindTerminationSummary: true, apiv1.KindStuck: true, apiv1.KindEventsDropped: true}
+	priority := map[string]bool{apiv1.KindTerminationSummary: true, apiv1.KindContainerSummary: true, apiv1.KindStuck: true, apiv1.KindEventsDropped: true}
 	kinds := []string{"no_such_kind"}
 	for _, k := range apiv1.Kinds() {
 		kinds = append(kinds, k.Name)

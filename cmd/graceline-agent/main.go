@@ -77,8 +77,10 @@ cni_plugin_failed (a CNI plugin run from --cni-bin-dir that failed, with its
 error message), cgroup_removed, netns_released, rootfs_released,
 mounts_released, container_removed, sandbox_removed; then one
 termination_summary per pod (phases, grace period, exit codes, verdict
-graceful or killed), and stuck reports with evidence for a pod whose
-termination runs past its grace period plus --stuck-slack.
+graceful or killed), one container_summary per container stopped or
+restarted in a pod that lives on (a failed liveness probe, an OOM kill),
+and stuck reports with evidence for a pod whose termination runs past its
+grace period plus --stuck-slack.
 
 Kernel events are attributed to the container of their target (a SIGTERM
 sent by runc from the host belongs to the container that receives it). If
@@ -154,7 +156,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.StringSliceVar(&cfg.Kernel.CNIBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"}, "directories the runtime runs CNI plugins from (repeat or comma-separate; missing ones are skipped); a failing plugin, a CNI DEL above all, is reported with its error message")
 	f.BoolVar(&cfg.Kernel.Probe.CNIOutput, "ebpf-cni-output", false, "also read failing CNI plugins' error messages from their stdout; this probes the entry of every system call (about 90 ns each, see the README), so it is off by default and CNI failures are reported with the plugin, command, sandbox and exit status only")
 	f.IntVar(&cfg.Kernel.HostPID, "host-pid", 1, "a process in the host's mount namespace (the agent runs with hostPID)")
-	f.BoolVar(&cfg.SummariesOnly, "summaries-only", false, "print only termination_summary and stuck events")
+	f.BoolVar(&cfg.SummariesOnly, "summaries-only", false, "print only termination_summary, container_summary and stuck events")
 	f.DurationVar(&cfg.Timeline.Slack, "stuck-slack", cfg.Timeline.Slack, "how long past its grace period a termination may run before it is reported stuck")
 	f.DurationVar(&cfg.Timeline.StuckEvery, "stuck-every", cfg.Timeline.StuckEvery, "how often a stuck report is repeated with fresh evidence")
 	f.DurationVar(&cfg.Timeline.Settle, "summary-settle", cfg.Timeline.Settle, "how long after a sandbox's removal the summary waits for late resource-release events")
