@@ -211,9 +211,17 @@ func (t *Tracker) record(obs Observation, emit bool) {
 	case ContainerCreated, ContainerStarted, ContainerExited, ContainerStopped, ContainerRemoved:
 		t.applyContainer(obs, stage(obs.Kind-ContainerCreated), emit)
 	case ContainerOOM:
-		if c := t.containerFor(obs); c != nil {
-			c.oom = true
+		c := t.containerFor(obs)
+		if c == nil {
+			break
 		}
+		// containerd may report one kill more than once (a v1 cgroup's
+		// OOM notifications); a container is OOM-killed once in its life,
+		// since a restart makes a new container.
+		if emit && !c.oom && c.stage > stageNone {
+			t.queue(t.oomEvent(c, obs))
+		}
+		c.oom = true
 	case SandboxReady, SandboxStopped, SandboxRemoved:
 		t.applySandbox(obs, stage(obs.Kind-SandboxReady), emit)
 	}
@@ -326,6 +334,19 @@ func (t *Tracker) containerEvent(c *container, obs Observation) *apiv1.Event {
 	}
 	e.Time = timestamppb.New(at)
 	return e
+}
+
+// oomEvent is the runtime's report of an OOM kill in c: it names the
+// container alone, and its process comes from the kernel's report.
+func (t *Tracker) oomEvent(c *container, obs Observation) *apiv1.Event {
+	return &apiv1.Event{
+		Kind:      apiv1.KindOOMKilled,
+		Time:      timestamppb.New(obs.Time),
+		Node:      t.node,
+		Pod:       apiv1.NewPodRef(c.meta.PodNamespace, c.meta.PodName, c.meta.PodUID),
+		Container: &apiv1.ContainerRef{Id: c.id, Name: c.meta.ContainerName},
+		Reason:    apiv1.ReasonSeenByRuntime,
+	}
 }
 
 // exitReason follows the CRI plugin's rules when the source gave no reason.

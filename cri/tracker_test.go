@@ -48,6 +48,13 @@ func TestTracker(t *testing.T) {
 			wantCode: 137, wantWhy: apiv1.ReasonOOMKilled,
 		},
 		{
+			name: "an OOM kill of a running container is reported once, however often containerd says so",
+			obs: []Observation{c(ContainerStarted, meta, nil), c(ContainerOOM, nil, nil), c(ContainerOOM, nil, nil),
+				c(ContainerExited, nil, exit137), c(ContainerOOM, nil, nil)},
+			want:     []string{"container_created", "container_started", "oom_killed", "container_exited"},
+			wantCode: 137, wantWhy: apiv1.ReasonOOMKilled,
+		},
+		{
 			name:      "a sandbox seen only as removed gets the kubelet order, with an unknown exit",
 			obs:       []Observation{s(SandboxReady, sbMeta), c(ContainerStarted, meta, nil), s(SandboxRemoved, nil)},
 			want:      []string{"container_created", "container_started", "container_exited", "container_stopped", "sandbox_stopped", "container_removed", "sandbox_removed"},
@@ -83,6 +90,9 @@ func TestTracker(t *testing.T) {
 				t.Fatalf("kinds = %v, want %v", kinds, tc.want)
 			}
 			for _, e := range got {
+				if e.Kind == apiv1.KindOOMKilled && (e.Reason != apiv1.ReasonSeenByRuntime || e.Container.GetId() != "c" || e.Container.GetName() != "main") {
+					t.Errorf("oom_killed %v, want the runtime's report naming container c (main)", e)
+				}
 				if e.Kind != apiv1.KindContainerExited {
 					continue
 				}

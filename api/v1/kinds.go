@@ -79,13 +79,22 @@ const (
 	ReasonCompleted = "Completed"
 	ReasonError     = "Error"
 	ReasonOOMKilled = "OOMKilled"
-	// ReasonSeenByKernel and ReasonSeenByRuntime say which source reported
-	// an oom_killed event.
-	ReasonSeenByKernel  = "kernel"
-	ReasonSeenByRuntime = "runtime"
 	// ReasonUnknown marks an exit that happened while no source was watching
 	// (for example while the runtime was down) and whose status is lost.
 	ReasonUnknown = "Unknown"
+)
+
+// Sender.kernel values: the kernel sent a signal on its own behalf
+// (SenderKernel), or it was the OOM killer (SenderOOMKiller, on oom_killed).
+const (
+	SenderKernel    = "kernel"
+	SenderOOMKiller = "oom_killer"
+)
+
+// Reasons of oom_killed: which source reported the OOM kill.
+const (
+	ReasonSeenByKernel  = "kernel"
+	ReasonSeenByRuntime = "runtime"
 )
 
 // Kinds seen by the collector's watches of the Kubernetes API; their source
