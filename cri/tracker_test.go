@@ -42,9 +42,9 @@ func TestTracker(t *testing.T) {
 			wantCode: 0, wantWhy: apiv1.ReasonCompleted,
 		},
 		{
-			name:     "an exit seen before the container is kept for it",
+			name:     "an exit and an OOM kill seen before the container are kept for it",
 			obs:      []Observation{c(ContainerOOM, nil, nil), c(ContainerExited, nil, exit137), c(ContainerStarted, meta, nil), c(ContainerStopped, meta, nil)},
-			want:     []string{"container_created", "container_started", "container_exited", "container_stopped"},
+			want:     []string{"container_created", "container_started", "oom_killed", "container_exited", "container_stopped"},
 			wantCode: 137, wantWhy: apiv1.ReasonOOMKilled,
 		},
 		{
