@@ -54,6 +54,11 @@ type container struct {
 	pid         int32
 	cgroupsPath string
 	oom         bool
+	// oomAt is when the runtime reported the OOM kill; oomReported says
+	// that its oom_killed was emitted, which waits for the container to
+	// be known through CRI when the report came first.
+	oomAt       time.Time
+	oomReported bool
 	exit        *Exit
 }
 
@@ -211,9 +216,14 @@ func (t *Tracker) record(obs Observation, emit bool) {
 	case ContainerCreated, ContainerStarted, ContainerExited, ContainerStopped, ContainerRemoved:
 		t.applyContainer(obs, stage(obs.Kind-ContainerCreated), emit)
 	case ContainerOOM:
-		if c := t.containerFor(obs); c != nil {
-			c.oom = true
+		c := t.containerFor(obs)
+		if c == nil {
+			break
 		}
+		if !c.oom {
+			c.oom, c.oomAt = true, obs.Time
+		}
+		t.reportOOM(c, emit)
 	case SandboxReady, SandboxStopped, SandboxRemoved:
 		t.applySandbox(obs, stage(obs.Kind-SandboxReady), emit)
 	}
@@ -257,7 +267,7 @@ func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
 		}
 		c = &container{id: obs.ID, sandboxID: obs.SandboxID, meta: *obs.Meta, stage: stageNone, firstSeen: t.now()}
 		if e, ok := t.early[obs.ID]; ok {
-			c.exit, c.oom = e.exit, e.oom
+			c.exit, c.oom, c.oomAt = e.exit, e.oom, e.oomAt
 			delete(t.early, obs.ID)
 		}
 		t.containers[obs.ID] = c
@@ -285,8 +295,25 @@ func (t *Tracker) applyContainer(obs Observation, target stage, emit bool) {
 			t.queue(t.containerEvent(c, obs))
 		}
 	}
+	// An OOM kill reported before CRI showed the container (it may die
+	// within milliseconds of its start) is emitted once the container is.
+	t.reportOOM(c, emit)
 	if changed {
 		t.notify(c)
+	}
+}
+
+// reportOOM queues c's oom_killed once: containerd may report one kill
+// more than once (a v1 cgroup's OOM notifications), and a container is
+// OOM-killed once in its life, since a restart makes a new container. A
+// container not known through CRI yet has no pod to name, and waits.
+func (t *Tracker) reportOOM(c *container, emit bool) {
+	if !c.oom || c.oomReported || c.stage == stageNone {
+		return
+	}
+	c.oomReported = true
+	if emit {
+		t.queue(t.oomEvent(c))
 	}
 }
 
@@ -326,6 +353,19 @@ func (t *Tracker) containerEvent(c *container, obs Observation) *apiv1.Event {
 	}
 	e.Time = timestamppb.New(at)
 	return e
+}
+
+// oomEvent is the runtime's report of an OOM kill in c: it names the
+// container alone, and its process comes from the kernel's report.
+func (t *Tracker) oomEvent(c *container) *apiv1.Event {
+	return &apiv1.Event{
+		Kind:      apiv1.KindOOMKilled,
+		Time:      timestamppb.New(c.oomAt),
+		Node:      t.node,
+		Pod:       apiv1.NewPodRef(c.meta.PodNamespace, c.meta.PodName, c.meta.PodUID),
+		Container: &apiv1.ContainerRef{Id: c.id, Name: c.meta.ContainerName},
+		Reason:    apiv1.ReasonSeenByRuntime,
+	}
 }
 
 // exitReason follows the CRI plugin's rules when the source gave no reason.

@@ -42,9 +42,16 @@ func TestTracker(t *testing.T) {
 			wantCode: 0, wantWhy: apiv1.ReasonCompleted,
 		},
 		{
-			name:     "an exit seen before the container is kept for it",
+			name:     "an exit and an OOM kill seen before the container are kept for it",
 			obs:      []Observation{c(ContainerOOM, nil, nil), c(ContainerExited, nil, exit137), c(ContainerStarted, meta, nil), c(ContainerStopped, meta, nil)},
-			want:     []string{"container_created", "container_started", "container_exited", "container_stopped"},
+			want:     []string{"container_created", "container_started", "oom_killed", "container_exited", "container_stopped"},
+			wantCode: 137, wantWhy: apiv1.ReasonOOMKilled,
+		},
+		{
+			name: "an OOM kill of a running container is reported once, however often containerd says so",
+			obs: []Observation{c(ContainerStarted, meta, nil), c(ContainerOOM, nil, nil), c(ContainerOOM, nil, nil),
+				c(ContainerExited, nil, exit137), c(ContainerOOM, nil, nil)},
+			want:     []string{"container_created", "container_started", "oom_killed", "container_exited"},
 			wantCode: 137, wantWhy: apiv1.ReasonOOMKilled,
 		},
 		{
@@ -83,6 +90,9 @@ func TestTracker(t *testing.T) {
 				t.Fatalf("kinds = %v, want %v", kinds, tc.want)
 			}
 			for _, e := range got {
+				if e.Kind == apiv1.KindOOMKilled && (e.Reason != apiv1.ReasonSeenByRuntime || e.Container.GetId() != "c" || e.Container.GetName() != "main") {
+					t.Errorf("oom_killed %v, want the runtime's report naming container c (main)", e)
+				}
 				if e.Kind != apiv1.KindContainerExited {
 					continue
 				}

@@ -48,6 +48,9 @@ type kernelSource struct {
 	// cgroups receives the removals of the cgroups it registered with the
 	// probe; nil when the probe does not report them.
 	cgroups cgroupRemovals
+	// cgroupRoot is where a container's memory cgroup is read after an
+	// OOM kill; empty reads none.
+	cgroupRoot string
 }
 
 // cgroupRemovals is the release watcher's side of the kernel's cgroup
@@ -217,6 +220,9 @@ func (k *kernelSource) convert(ke kernelEvent, ref *containerRef) *apiv1.Event {
 			if s, ok := k.reg.lookup(e.SenderMntNS, e.Time); ok && !s.sandbox {
 				ev.Sender.ContainerId = s.id
 			}
+			if e.SenderIsKernel {
+				ev.Sender.Kernel = apiv1.SenderKernel
+			}
 		case signals.Deliver:
 			ev.Kind = apiv1.KindSignalDelivered
 			ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal)}
@@ -238,6 +244,9 @@ func (k *kernelSource) convert(ke kernelEvent, ref *containerRef) *apiv1.Event {
 			}
 			ev.Process = &apiv1.Process{Pid: int32(e.Pid), Comm: e.Comm, Argv: e.Argv}
 		}
+	}
+	if e := ke.oom; e != nil {
+		k.convertOOM(ev, e, ref)
 	}
 	return ev
 }

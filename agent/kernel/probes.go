@@ -9,6 +9,7 @@ import (
 
 	"github.com/graceline/graceline/bpf/cgroup"
 	"github.com/graceline/graceline/bpf/cni"
+	"github.com/graceline/graceline/bpf/oom"
 	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/bpf/signals"
@@ -44,10 +45,15 @@ type kernelProbes struct {
 	// cgroupErr says why.
 	cgroup    *cgroup.Probe
 	cgroupErr error
+	// oom is nil when the kernel's OOM tracepoint cannot be followed; OOM
+	// kills then come from the runtime alone. oomErr says why.
+	oom    *oom.Probe
+	oomErr error
 }
 
-// loadProbes loads every probe group. Only the cgroup group may fail
-// alone: without it, removed cgroups are polled for.
+// loadProbes loads every probe group. Only the cgroup and OOM groups may
+// fail alone: without them, removed cgroups are polled for and OOM kills
+// come from the runtime.
 func loadProbes(cfg ProbeConfig) (_ *kernelProbes, err error) {
 	p := &kernelProbes{}
 	if p.shared, err = probe.Open(cfg.Config); err != nil {
@@ -68,6 +74,7 @@ func loadProbes(cfg ProbeConfig) (_ *kernelProbes, err error) {
 		return nil, fmt.Errorf("load CNI probes: %w", err)
 	}
 	p.cgroup, p.cgroupErr = cgroup.New(p.shared)
+	p.oom, p.oomErr = oom.New(p.shared)
 	return p, nil
 }
 
@@ -81,6 +88,9 @@ func (p *kernelProbes) run(ctx context.Context, handle func(kernelEvent)) (uint6
 	}
 	if p.cgroup != nil {
 		routes = append(routes, p.cgroup.Events(func(e cgroup.Event) { handle(kernelEvent{cgroup: &e}) }))
+	}
+	if p.oom != nil {
+		routes = append(routes, p.oom.Events(func(e oom.Event) { handle(kernelEvent{oom: &e}) }))
 	}
 	return p.shared.Run(ctx, routes...)
 }
@@ -100,6 +110,9 @@ func (p *kernelProbes) Close() error {
 	if p.cgroup != nil {
 		errs = append(errs, p.cgroup.Close())
 	}
+	if p.oom != nil {
+		errs = append(errs, p.oom.Close())
+	}
 	errs = append(errs, p.shared.Close())
 	return errors.Join(errs...)
 }
@@ -110,16 +123,19 @@ type kernelEvent struct {
 	process *process.Event
 	cni     *cni.Event
 	cgroup  *cgroup.Event
+	oom     *oom.Event
 }
 
-// subject returns the mount namespace and time of a signal or process
-// event, the two that are attributed to a container.
+// subject returns the mount namespace and time of a signal, process or OOM
+// event, those that are attributed to a container.
 func (e kernelEvent) subject() (mntns uint32, at time.Time) {
 	switch {
 	case e.signal != nil:
 		return e.signal.MntNS, e.signal.Time
 	case e.process != nil:
 		return e.process.MntNS, e.process.Time
+	case e.oom != nil:
+		return e.oom.MntNS, e.oom.Time
 	}
 	return 0, time.Time{}
 }
@@ -135,6 +151,8 @@ func (e kernelEvent) repaired() int {
 		return e.cni.Repaired
 	case e.cgroup != nil:
 		return e.cgroup.Repaired
+	case e.oom != nil:
+		return e.oom.Repaired
 	}
 	return 0
 }

@@ -17,6 +17,9 @@ type containerRef struct {
 	name    string
 	pod     *apiv1.PodRef
 	preStop []string // the preStop exec command, if any
+	// cgroupsPath is the OCI cgroupsPath, where an OOM kill's memory
+	// numbers are read.
+	cgroupsPath string
 	// sandbox says that id is a sandbox's: events of its processes are the
 	// pod's, with no container.
 	sandbox bool
@@ -108,7 +111,7 @@ func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, ns, found, func() *containerRef {
-		ref := &containerRef{id: info.ID, name: info.Meta.ContainerName, pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID)}
+		ref := &containerRef{id: info.ID, name: info.Meta.ContainerName, cgroupsPath: info.CgroupsPath, pod: apiv1.NewPodRef(info.Meta.PodNamespace, info.Meta.PodName, info.Meta.PodUID)}
 		if h := info.Meta.PreStop; h != nil && h.Exec != nil {
 			ref.preStop = slices.Clone(h.Exec.Command)
 		}

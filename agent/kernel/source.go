@@ -137,7 +137,7 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 	}
 	reg := newRegistry(cfg.RemovedTTL, log)
 	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
-		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod}
+		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod, cgroupRoot: defaultCgroupRoot}
 	followed, err := probes.cni.AddBinDirs(cfg.CNIBinDirs)
 	switch {
 	case len(cfg.CNIBinDirs) == 0:
@@ -148,6 +148,9 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 	}
 	if err := probes.cni.OutputErr(); err != nil {
 		log.Warn("CNI plugins' error messages cannot be read; their failures are reported with exit codes only", "err", err)
+	}
+	if err := probes.oomErr; err != nil {
+		log.Warn("OOM kills are not followed in the kernel; they are reported from the runtime's events, without their process", "err", err)
 	}
 	if err := probes.cgroupErr; err != nil {
 		log.Warn("removed cgroups are not reported by the kernel; they are polled for", "err", err)

@@ -1,7 +1,11 @@
 package summary
 
 import (
+	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,6 +22,50 @@ func (t *Termination) Fill(s *apiv1.Event) {
 	if !t.start.IsZero() {
 		s.Since = timestamppb.New(t.start)
 	}
+	if oom := t.OOMEvidence(); len(oom) > 0 {
+		yes := true
+		s.OomKilled = &yes
+		// Clipped, so that appending never writes into the caller's notes.
+		s.Evidence = append(slices.Clip(s.Evidence), oom...)
+	}
+}
+
+// OOMEvidence says, one line per container in name order, which of the
+// pod's containers were OOM-killed, with the victim and the memory where
+// the kernel told them.
+func (t *Termination) OOMEvidence() []string {
+	var out []string
+	for _, c := range t.containers {
+		if c.OOM == nil {
+			continue
+		}
+		line := fmt.Sprintf("container %s was killed by the OOM killer", c.Name)
+		if v := c.OOM.Victim; v != nil {
+			line += fmt.Sprintf(": %s (pid %d)", v.GetComm(), v.GetPid())
+		}
+		if m := c.OOM.Memory; m != nil {
+			var parts []string
+			if m.LimitBytes != nil {
+				parts = append(parts, "limit "+mib(*m.LimitBytes))
+			}
+			if m.PeakBytes != nil {
+				parts = append(parts, "peak "+mib(*m.PeakBytes))
+			} else if m.UsageBytes != nil {
+				parts = append(parts, "usage "+mib(*m.UsageBytes))
+			}
+			if len(parts) > 0 {
+				line += " (" + strings.Join(parts, ", ") + ")"
+			}
+		}
+		out = append(out, line)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// mib shows a byte count in MiB, the unit memory limits are set in.
+func mib(n uint64) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) + " MiB"
 }
 
 // Verdict is stuck while a stuck report is the latest news of the pod,

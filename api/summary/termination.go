@@ -20,6 +20,17 @@ type Container struct {
 	KilledAt time.Time
 	// CgroupRemoved is set once the container's cgroup is gone.
 	CgroupRemoved bool
+	// OOM is set once the container is known to have been OOM-killed.
+	OOM *OOMKill
+}
+
+// OOMKill is what is known of a container's OOM kill: by the kernel's
+// report, its victim and the container's memory; by the runtime's, or an
+// exit it calls OOMKilled, the fact alone.
+type OOMKill struct {
+	At     time.Time
+	Victim *apiv1.Process
+	Memory *apiv1.Memory
 }
 
 // Termination is one pod's termination as its node events tell it, folded
@@ -146,6 +157,8 @@ func (t *Termination) Add(e *apiv1.Event) {
 		}
 	case apiv1.KindSignalGenerated:
 		t.addSignal(ct, e, at)
+	case apiv1.KindOOMKilled:
+		t.addOOM(ct, e, at)
 	case apiv1.KindContainerExited:
 		t.addExit(ct, e, at)
 	case apiv1.KindContainerStopped:
@@ -178,9 +191,11 @@ const sigkill = 9
 // container's init process from outside it. This is the one rule for
 // "killed": a SIGKILL that a dying PID 1 makes the kernel send the rest of
 // its namespace, or one sent from inside the container, has its sender in
-// the container, and an exit code of 137 alone does not say who killed.
+// the container, and an exit code of 137 alone does not say who killed. A
+// signal the kernel sent on its own behalf (the OOM killer's SIGKILL) is
+// not the runtime's either, whatever task's context it ran in.
 func (t *Termination) addSignal(ct *Container, e *apiv1.Event, at time.Time) {
-	if ct == nil || ct.Pid == 0 || e.GetTarget().GetPid() != ct.Pid || e.GetSender().GetContainerId() == ct.ID {
+	if ct == nil || ct.Pid == 0 || e.GetTarget().GetPid() != ct.Pid || e.GetSender().GetContainerId() == ct.ID || e.GetSender().GetKernel() != "" {
 		return
 	}
 	if sig := e.GetSignal(); sig.GetName() == "SIGKILL" || sig.GetNumber() == sigkill {
@@ -209,9 +224,28 @@ func (t *Termination) addExit(ct *Container, e *apiv1.Event, at time.Time) {
 		code := *e.ExitCode
 		ct.ExitCode = &code
 	}
+	if e.Reason == apiv1.ReasonOOMKilled && ct.OOM == nil {
+		ct.OOM = &OOMKill{At: at}
+	}
 	ct.ExitedAt = at
 	if t.allExited() {
 		t.begin(t.lastExit())
+	}
+}
+
+// addOOM records a container's OOM kill. The kernel's report says the
+// most (the victim, the memory), so it replaces the runtime's, and an
+// OOM kill neither begins nor ends the pod's termination: it also happens
+// to pods that live on.
+func (t *Termination) addOOM(ct *Container, e *apiv1.Event, at time.Time) {
+	if ct == nil {
+		return
+	}
+	if ct.OOM == nil {
+		ct.OOM = &OOMKill{At: at}
+	}
+	if e.Process != nil && ct.OOM.Victim == nil {
+		ct.OOM.Victim, ct.OOM.Memory = e.Process, e.Memory
 	}
 }
 

@@ -41,9 +41,11 @@ type Event struct {
 	Container *ContainerRef          `protobuf:"bytes,5,opt,name=container,proto3" json:"container,omitempty"`
 	// container_created, container_started.
 	SandboxId string `protobuf:"bytes,6,opt,name=sandbox_id,json=sandboxId,proto3" json:"sandbox_id,omitempty"`
-	// prestop_exec, process_exited; container_started carries the pid.
+	// prestop_exec, process_exited; container_started carries the pid;
+	// oom_killed: the OOM killer's victim.
 	Process *Process `protobuf:"bytes,7,opt,name=process,proto3" json:"process,omitempty"`
-	// signal_generated, signal_delivered.
+	// signal_generated, signal_delivered; oom_killed's sender is the task
+	// whose allocation ran the OOM killer, with kernel "oom_killer".
 	Signal      *Signal `protobuf:"bytes,8,opt,name=signal,proto3" json:"signal,omitempty"`
 	Target      *Task   `protobuf:"bytes,9,opt,name=target,proto3" json:"target,omitempty"`
 	Sender      *Sender `protobuf:"bytes,10,opt,name=sender,proto3" json:"sender,omitempty"`
@@ -85,10 +87,17 @@ type Event struct {
 	// signal's time minus the time the pod's endpoints stopped taking
 	// traffic; negative means the pod was signalled while still receiving
 	// traffic (traffic_risk). node_to_api: the node done to the object gone.
-	ApiToNode     *durationpb.Duration `protobuf:"bytes,31,opt,name=api_to_node,json=apiToNode,proto3" json:"api_to_node,omitempty"`
-	EndpointLag   *durationpb.Duration `protobuf:"bytes,32,opt,name=endpoint_lag,json=endpointLag,proto3" json:"endpoint_lag,omitempty"`
-	TrafficRisk   *bool                `protobuf:"varint,33,opt,name=traffic_risk,json=trafficRisk,proto3,oneof" json:"traffic_risk,omitempty"`
-	NodeToApi     *durationpb.Duration `protobuf:"bytes,34,opt,name=node_to_api,json=nodeToApi,proto3" json:"node_to_api,omitempty"`
+	ApiToNode   *durationpb.Duration `protobuf:"bytes,31,opt,name=api_to_node,json=apiToNode,proto3" json:"api_to_node,omitempty"`
+	EndpointLag *durationpb.Duration `protobuf:"bytes,32,opt,name=endpoint_lag,json=endpointLag,proto3" json:"endpoint_lag,omitempty"`
+	TrafficRisk *bool                `protobuf:"varint,33,opt,name=traffic_risk,json=trafficRisk,proto3,oneof" json:"traffic_risk,omitempty"`
+	NodeToApi   *durationpb.Duration `protobuf:"bytes,34,opt,name=node_to_api,json=nodeToApi,proto3" json:"node_to_api,omitempty"`
+	// oom_killed: the container's memory cgroup as read right after the kill.
+	// Numbers 40+ leave 35-39 to fields being added beside this one.
+	Memory *Memory `protobuf:"bytes,40,opt,name=memory,proto3" json:"memory,omitempty"`
+	// termination_summary: a container of the pod was killed by the OOM
+	// killer (an oom_killed event, or an exit the runtime calls OOMKilled);
+	// evidence says which and with what limit.
+	OomKilled     *bool `protobuf:"varint,41,opt,name=oom_killed,json=oomKilled,proto3,oneof" json:"oom_killed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -359,6 +368,20 @@ func (x *Event) GetNodeToApi() *durationpb.Duration {
 		return x.NodeToApi
 	}
 	return nil
+}
+
+func (x *Event) GetMemory() *Memory {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+func (x *Event) GetOomKilled() bool {
+	if x != nil && x.OomKilled != nil {
+		return *x.OomKilled
+	}
+	return false
 }
 
 // PodRef names a pod the way the kubelet labels its sandbox.
@@ -660,12 +683,16 @@ func (x *Task) GetComm() string {
 }
 
 // Sender is the process that generated a signal; container_id is set when it
-// ran inside a container.
+// ran inside a container. When kernel is set, the kernel sent the signal on
+// its own behalf ("kernel"; "oom_killer" on oom_killed) and pid, comm and
+// container_id name the task whose context it ran in, which did not choose
+// to send it: the task that was allocating when the OOM killer ran, say.
 type Sender struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
 	Comm          string                 `protobuf:"bytes,2,opt,name=comm,proto3" json:"comm,omitempty"`
 	ContainerId   string                 `protobuf:"bytes,3,opt,name=container_id,json=containerId,proto3" json:"container_id,omitempty"`
+	Kernel        string                 `protobuf:"bytes,4,opt,name=kernel,proto3" json:"kernel,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -721,6 +748,76 @@ func (x *Sender) GetContainerId() string {
 	return ""
 }
 
+func (x *Sender) GetKernel() string {
+	if x != nil {
+		return x.Kernel
+	}
+	return ""
+}
+
+// Memory is what a container's memory cgroup tells: its limit (absent when
+// unlimited), its usage when read, and the most it used (v1's
+// memory.max_usage_in_bytes, v2's memory.peak) when the kernel keeps it.
+type Memory struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LimitBytes    *uint64                `protobuf:"varint,1,opt,name=limit_bytes,json=limitBytes,proto3,oneof" json:"limit_bytes,omitempty"`
+	UsageBytes    *uint64                `protobuf:"varint,2,opt,name=usage_bytes,json=usageBytes,proto3,oneof" json:"usage_bytes,omitempty"`
+	PeakBytes     *uint64                `protobuf:"varint,3,opt,name=peak_bytes,json=peakBytes,proto3,oneof" json:"peak_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Memory) Reset() {
+	*x = Memory{}
+	mi := &file_event_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Memory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Memory) ProtoMessage() {}
+
+func (x *Memory) ProtoReflect() protoreflect.Message {
+	mi := &file_event_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Memory.ProtoReflect.Descriptor instead.
+func (*Memory) Descriptor() ([]byte, []int) {
+	return file_event_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Memory) GetLimitBytes() uint64 {
+	if x != nil && x.LimitBytes != nil {
+		return *x.LimitBytes
+	}
+	return 0
+}
+
+func (x *Memory) GetUsageBytes() uint64 {
+	if x != nil && x.UsageBytes != nil {
+		return *x.UsageBytes
+	}
+	return 0
+}
+
+func (x *Memory) GetPeakBytes() uint64 {
+	if x != nil && x.PeakBytes != nil {
+		return *x.PeakBytes
+	}
+	return 0
+}
+
 // Drop says that events were lost before reaching the collector: how many,
 // and why (for example "spool_full": the agent's spool overflowed while the
 // collector was unreachable).
@@ -734,7 +831,7 @@ type Drop struct {
 
 func (x *Drop) Reset() {
 	*x = Drop{}
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +843,7 @@ func (x *Drop) String() string {
 func (*Drop) ProtoMessage() {}
 
 func (x *Drop) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +856,7 @@ func (x *Drop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drop.ProtoReflect.Descriptor instead.
 func (*Drop) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{7}
+	return file_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Drop) GetReason() string {
@@ -788,7 +885,7 @@ type Phase struct {
 
 func (x *Phase) Reset() {
 	*x = Phase{}
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +897,7 @@ func (x *Phase) String() string {
 func (*Phase) ProtoMessage() {}
 
 func (x *Phase) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +910,7 @@ func (x *Phase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Phase.ProtoReflect.Descriptor instead.
 func (*Phase) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{8}
+	return file_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Phase) GetName() string {
@@ -841,7 +938,7 @@ var File_event_proto protoreflect.FileDescriptor
 
 const file_event_proto_rawDesc = "" +
 	"\n" +
-	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\f\n" +
+	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\f\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -882,7 +979,10 @@ const file_event_proto_rawDesc = "" +
 	"\vapi_to_node\x18\x1f \x01(\v2\x19.google.protobuf.DurationR\tapiToNode\x12<\n" +
 	"\fendpoint_lag\x18  \x01(\v2\x19.google.protobuf.DurationR\vendpointLag\x12&\n" +
 	"\ftraffic_risk\x18! \x01(\bH\x04R\vtrafficRisk\x88\x01\x01\x129\n" +
-	"\vnode_to_api\x18\" \x01(\v2\x19.google.protobuf.DurationR\tnodeToApi\x1a<\n" +
+	"\vnode_to_api\x18\" \x01(\v2\x19.google.protobuf.DurationR\tnodeToApi\x12,\n" +
+	"\x06memory\x18( \x01(\v2\x14.graceline.v1.MemoryR\x06memory\x12\"\n" +
+	"\n" +
+	"oom_killed\x18) \x01(\bH\x05R\toomKilled\x88\x01\x01\x1a<\n" +
 	"\x0eExitCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\f\n" +
@@ -891,7 +991,8 @@ const file_event_proto_rawDesc = "" +
 	"\f_exit_signalB\x11\n" +
 	"\x0f_grace_period_sB\t\n" +
 	"\a_killedB\x0f\n" +
-	"\r_traffic_risk\"L\n" +
+	"\r_traffic_riskB\r\n" +
+	"\v_oom_killed\"L\n" +
 	"\x06PodRef\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -910,11 +1011,22 @@ const file_event_proto_rawDesc = "" +
 	"\x04Task\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x10\n" +
 	"\x03tid\x18\x02 \x01(\x05R\x03tid\x12\x12\n" +
-	"\x04comm\x18\x03 \x01(\tR\x04comm\"Q\n" +
+	"\x04comm\x18\x03 \x01(\tR\x04comm\"i\n" +
 	"\x06Sender\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x12\n" +
 	"\x04comm\x18\x02 \x01(\tR\x04comm\x12!\n" +
-	"\fcontainer_id\x18\x03 \x01(\tR\vcontainerId\"4\n" +
+	"\fcontainer_id\x18\x03 \x01(\tR\vcontainerId\x12\x16\n" +
+	"\x06kernel\x18\x04 \x01(\tR\x06kernel\"\xa7\x01\n" +
+	"\x06Memory\x12$\n" +
+	"\vlimit_bytes\x18\x01 \x01(\x04H\x00R\n" +
+	"limitBytes\x88\x01\x01\x12$\n" +
+	"\vusage_bytes\x18\x02 \x01(\x04H\x01R\n" +
+	"usageBytes\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"peak_bytes\x18\x03 \x01(\x04H\x02R\tpeakBytes\x88\x01\x01B\x0e\n" +
+	"\f_limit_bytesB\x0e\n" +
+	"\f_usage_bytesB\r\n" +
+	"\v_peak_bytes\"4\n" +
 	"\x04Drop\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x04R\x05count\"{\n" +
@@ -935,7 +1047,7 @@ func file_event_proto_rawDescGZIP() []byte {
 	return file_event_proto_rawDescData
 }
 
-var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: graceline.v1.Event
 	(*PodRef)(nil),                // 1: graceline.v1.PodRef
@@ -944,36 +1056,38 @@ var file_event_proto_goTypes = []any{
 	(*Signal)(nil),                // 4: graceline.v1.Signal
 	(*Task)(nil),                  // 5: graceline.v1.Task
 	(*Sender)(nil),                // 6: graceline.v1.Sender
-	(*Drop)(nil),                  // 7: graceline.v1.Drop
-	(*Phase)(nil),                 // 8: graceline.v1.Phase
-	nil,                           // 9: graceline.v1.Event.ExitCodesEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*Memory)(nil),                // 7: graceline.v1.Memory
+	(*Drop)(nil),                  // 8: graceline.v1.Drop
+	(*Phase)(nil),                 // 9: graceline.v1.Phase
+	nil,                           // 10: graceline.v1.Event.ExitCodesEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
 }
 var file_event_proto_depIdxs = []int32{
-	10, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
+	11, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
 	2,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
 	3,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
 	4,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
 	5,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
 	6,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
-	10, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
-	8,  // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
-	9,  // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
-	10, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
-	7,  // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
-	10, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
-	11, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
-	11, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
-	11, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
-	10, // 16: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
-	10, // 17: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	11, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
+	9,  // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
+	10, // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
+	11, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
+	8,  // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
+	11, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
+	12, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
+	12, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
+	12, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
+	7,  // 16: graceline.v1.Event.memory:type_name -> graceline.v1.Memory
+	11, // 17: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
+	11, // 18: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_event_proto_init() }
@@ -982,13 +1096,14 @@ func file_event_proto_init() {
 		return
 	}
 	file_event_proto_msgTypes[0].OneofWrappers = []any{}
+	file_event_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_event_proto_rawDesc), len(file_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -13,6 +13,13 @@ const (
 	KindSignalGenerated = "signal_generated"
 	KindSignalDelivered = "signal_delivered"
 	KindProcessExited   = "process_exited"
+	// KindOOMKilled is the OOM killer killing a container's process: its
+	// victim (process), the task whose allocation ran the killer (sender,
+	// kernel "oom_killer"), and the container's memory cgroup (memory).
+	// reason says who saw it: ReasonSeenByKernel (the oom:mark_victim
+	// tracepoint) or ReasonSeenByRuntime (containerd's /tasks/oom, which
+	// names the container alone).
+	KindOOMKilled = "oom_killed"
 	// KindPreStopExec is an exec entering a container whose argv is the
 	// container's preStop exec command; KindExec is any other.
 	KindPreStopExec = "prestop_exec"
@@ -81,6 +88,19 @@ const (
 	// ReasonUnknown marks an exit that happened while no source was watching
 	// (for example while the runtime was down) and whose status is lost.
 	ReasonUnknown = "Unknown"
+)
+
+// Sender.kernel values: the kernel sent a signal on its own behalf
+// (SenderKernel), or it was the OOM killer (SenderOOMKiller, on oom_killed).
+const (
+	SenderKernel    = "kernel"
+	SenderOOMKiller = "oom_killer"
+)
+
+// Reasons of oom_killed: which source reported the OOM kill.
+const (
+	ReasonSeenByKernel  = "kernel"
+	ReasonSeenByRuntime = "runtime"
 )
 
 // Kinds seen by the collector's watches of the Kubernetes API; their source

@@ -63,6 +63,9 @@ var kindTable = []KindInfo{
 	{KindPreStopExec, SideNode, LaneRaw, RoleNodeAction},
 	{KindExec, SideNode, LaneRaw, 0},
 	{KindSignalGenerated, SideNode, LaneRaw, RoleNodeAction},
+	// An OOM kill is not the node acting on a deletion: it happens to pods
+	// that live on, and the kernel's SIGKILL comes just before it.
+	{KindOOMKilled, SideNode, LaneRaw, 0},
 	{KindSignalDelivered, SideNode, LaneRaw, 0},
 	{KindProcessExited, SideNode, LaneRaw, 0},
 	{KindContainerExited, SideNode, LaneRaw, RoleNodeAction},

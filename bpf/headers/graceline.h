@@ -28,6 +28,7 @@ enum event_type {
 	EVENT_CNI_OUTPUT = 6,
 	EVENT_CNI_EXIT = 7,
 	EVENT_CGROUP_RMDIR = 8,
+	EVENT_OOM_VICTIM = 9,
 };
 
 enum drop_reason {

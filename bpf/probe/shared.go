@@ -1,5 +1,5 @@
 // Package probe holds what graceline's probe groups (bpf/signals,
-// bpf/process, bpf/cni, bpf/cgroup) share: the maps they all write to, the
+// bpf/process, bpf/cni, bpf/cgroup, bpf/oom) share: the maps they all write to, the
 // loading of a group's object with CO-RE, and the one reader of their
 // events.
 //

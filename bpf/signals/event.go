@@ -74,6 +74,11 @@ type Event struct {
 	SenderTid   uint32
 	SenderMntNS uint32
 	SenderComm  string
+	// SenderIsKernel is set for Generate when the kernel sent the signal on
+	// its own behalf (SEND_SIG_PRIV: the OOM killer, a PID namespace's
+	// teardown, a CPU-time limit); the Sender fields then name the task
+	// whose context it ran in, which did not choose to send it.
+	SenderIsKernel bool
 	// Disposition is set for Deliver.
 	Disposition Disposition
 	// Repaired counts the strings above that were not valid UTF-8 in the

@@ -18,6 +18,9 @@ import (
 	"github.com/graceline/graceline/bpf/probe"
 )
 
+// Twin of the C side's SIGNAL_FLAG_KERNEL.
+const flagKernel = 1
+
 // Config selects the signals the kernel side keeps.
 type Config struct {
 	// Signals to trace; DefaultSignals when empty.
@@ -103,20 +106,21 @@ func decode(raw []byte, clock probe.Clock) (Event, bool) {
 	}
 	var repaired int
 	e := Event{
-		Type:        Type(r.Type),
-		Time:        clock.Wall(r.TsNs),
-		Signal:      syscall.Signal(r.Sig),
-		Result:      Result(r.Result),
-		Group:       r.Group != 0,
-		Pid:         r.Pid,
-		Tid:         r.Tid,
-		MntNS:       r.Mntns,
-		Comm:        record.CString(r.Comm[:], &repaired),
-		SenderPid:   r.SenderPid,
-		SenderTid:   r.SenderTid,
-		SenderMntNS: r.SenderMntns,
-		SenderComm:  record.CString(r.SenderComm[:], &repaired),
-		Disposition: Disposition(r.Disposition),
+		Type:           Type(r.Type),
+		Time:           clock.Wall(r.TsNs),
+		Signal:         syscall.Signal(r.Sig),
+		Result:         Result(r.Result),
+		Group:          r.Group != 0,
+		Pid:            r.Pid,
+		Tid:            r.Tid,
+		MntNS:          r.Mntns,
+		Comm:           record.CString(r.Comm[:], &repaired),
+		SenderPid:      r.SenderPid,
+		SenderTid:      r.SenderTid,
+		SenderMntNS:    r.SenderMntns,
+		SenderComm:     record.CString(r.SenderComm[:], &repaired),
+		SenderIsKernel: r.Flags&flagKernel != 0,
+		Disposition:    Disposition(r.Disposition),
 	}
 	e.Repaired = repaired
 	return e, true

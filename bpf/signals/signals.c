@@ -17,6 +17,13 @@ enum disposition {
 	DISPOSITION_HANDLER = 2,
 };
 
+// SIGNAL_FLAG_KERNEL: the kernel sent the signal on its own behalf
+// (siginfo SEND_SIG_PRIV): the OOM killer, a PID namespace's teardown, a
+// CPU-time limit. The current task is only the context it ran in.
+#define SIGNAL_FLAG_KERNEL 1
+// The kernel's SEND_SIG_PRIV, a siginfo pointer that is not one.
+#define SEND_SIG_PRIV ((void *)1)
+
 struct event {
 	__u64 ts_ns; // CLOCK_MONOTONIC
 	__u32 type;  // EVENT_SIGNAL_GENERATE or EVENT_SIGNAL_DELIVER
@@ -30,7 +37,7 @@ struct event {
 	__u32 sender_tid;
 	__u32 sender_mntns;
 	__u32 disposition; // deliver: enum disposition
-	__u32 pad;
+	__u32 flags;       // generate: SIGNAL_FLAG_*
 	char comm[TASK_COMM_LEN];
 	char sender_comm[TASK_COMM_LEN];
 };
@@ -63,7 +70,7 @@ static __always_inline struct event *reserve_signal(__u32 type, int sig, struct 
 	e->sender_tid = 0;
 	e->sender_mntns = 0;
 	e->disposition = 0;
-	e->pad = 0;
+	e->flags = 0;
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
 	e->sender_comm[0] = 0;
 	return e;
@@ -87,6 +94,8 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	e->group = (__u32)ctx->args[3];
 	e->result = (__s32)ctx->args[4];
+	if ((void *)ctx->args[1] == SEND_SIG_PRIV)
+		e->flags |= SIGNAL_FLAG_KERNEL;
 	__u64 id = bpf_get_current_pid_tgid();
 	e->sender_pid = id >> 32;
 	e->sender_tid = (__u32)id;

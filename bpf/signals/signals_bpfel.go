@@ -33,7 +33,7 @@ type signalsEvent struct {
 	SenderTid   uint32
 	SenderMntns uint32
 	Disposition uint32
-	Pad         uint32
+	Flags       uint32
 	Comm        [16]int8
 	SenderComm  [16]int8
 }

@@ -71,7 +71,9 @@ func newCommand() *cobra.Command {
 stream where that is safe, a relist always), containerd's own event API, and
 the kernel through eBPF, and writes one event per step of every pod's
 termination: container_created, container_started, prestop_exec, exec (any
-other exec entering a container), signal_generated, signal_delivered,
+other exec entering a container), signal_generated, oom_killed (the
+kernel's OOM killer or the runtime reports a container's process killed for
+memory), signal_delivered,
 process_exited, container_exited, container_stopped, sandbox_stopped,
 cni_plugin_failed (a CNI plugin run from --cni-bin-dir that failed, with its
 error message), cgroup_removed, netns_released, rootfs_released,

@@ -41,6 +41,9 @@ type ContainerSpec struct {
 	Image   string // BusyboxImage when empty
 	Command []string
 	PreStop *v1.LifecycleHandler
+	// MemoryLimit is the container's memory limit in bytes, as the kubelet
+	// passes resources.limits.memory; 0 is none.
+	MemoryLimit int64
 }
 
 // Pod is a pod the driver created.
@@ -161,6 +164,10 @@ func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, 
 		}
 		annotations[cri.AnnotationPreStopHandler] = string(b)
 	}
+	var resources *runtimeapi.LinuxContainerResources
+	if c.MemoryLimit > 0 {
+		resources = &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: c.MemoryLimit}
+	}
 	cfg := &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: uint32(attempt)},
 		Image:    &runtimeapi.ImageSpec{Image: image},
@@ -170,7 +177,7 @@ func (d *Driver) startContainer(ctx context.Context, pod *Pod, c ContainerSpec, 
 		},
 		Annotations: annotations,
 		LogPath:     c.Name + "/" + strconv.Itoa(attempt) + ".log",
-		Linux:       &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: nsOpts}},
+		Linux:       &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{NamespaceOptions: nsOpts}, Resources: resources},
 	}
 	var id string
 	err := d.retry(ctx, "create container "+c.Name, func() (err error) {

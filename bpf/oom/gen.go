@@ -1,0 +1,3 @@
+package oom
+
+//go:generate go tool bpf2go -tags linux -type event -target bpfel oom oom.c -- -I../headers -O2 -g -Wall -Werror
