@@ -25,12 +25,14 @@ const (
 // kernelSource turns probe events into contract events attributed to the
 // target's container.
 type kernelSource struct {
-	probe   *kernelProbes
-	reg     *registry
-	emit    func(*apiv1.Event)
-	node    string
-	hostNS  uint32
-	window  time.Duration
+	probe  *kernelProbes
+	reg    *registry
+	emit   func(*apiv1.Event)
+	node   string
+	hostNS uint32
+	window time.Duration
+	// now tells the time for decisions; events carry the kernel's.
+	now     func() time.Time
 	dropped *prometheus.CounterVec
 	// unattributed counts events emitted without a container.
 	unattributed prometheus.Counter
@@ -92,7 +94,7 @@ func (k *kernelSource) attribute(ctx context.Context) {
 			k.handle(e)
 		case <-rescan.C:
 			k.addCNIDirs()
-			k.cni.expire(time.Now())
+			k.cni.expire(k.now())
 		case <-k.reg.changed:
 			k.retryPending(false)
 		case <-tick.C:
@@ -138,7 +140,7 @@ func (k *kernelSource) handle(e kernelEvent) {
 // retryPending emits the held events that now resolve, and with expire also
 // those held past the window, without a container.
 func (k *kernelSource) retryPending(expire bool) {
-	cutoff := time.Now().Add(-k.window)
+	cutoff := k.now().Add(-k.window)
 	kept := k.pending[:0]
 	for _, e := range k.pending {
 		mntns, at := e.subject()
@@ -187,9 +189,9 @@ func (k *kernelSource) pollKernelDrops(ctx context.Context) {
 		for reason, n := range drops {
 			if n > seen[reason] {
 				k.dropped.WithLabelValues("ebpf_" + reason).Add(float64(n - seen[reason]))
-				if time.Since(lastWarn) > 10*time.Second {
+				if now := k.now(); now.Sub(lastWarn) > 10*time.Second {
 					k.log.Warn("kernel events dropped", "reason", reason, "total", n)
-					lastWarn = time.Now()
+					lastWarn = now
 				}
 				seen[reason] = n
 			}

@@ -57,7 +57,7 @@ func newBenchPipeline(b *testing.B) *benchPipeline {
 	}, bp.sinkDrops)
 	attribution := newRegistry(time.Minute, quiet)
 	attribution.byNS[benchNS] = &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}}
-	bp.kernel = &kernelSource{reg: attribution, emit: bp.queue.Events(pipeline.SourceKernel), node: "n", hostNS: 1, window: time.Second,
+	bp.kernel = &kernelSource{reg: attribution, emit: bp.queue.Events(pipeline.SourceKernel), node: "n", hostNS: 1, window: time.Second, now: time.Now,
 		dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: quiet,
 		queue: make(chan kernelEvent, kernelQueueLen), cni: newCNIRuns("n", attribution.sandboxPod, m.Dropped, m.CNIUnparsable), cniRescan: time.Hour}
 	corr := newBenchCorrelator()

@@ -52,6 +52,10 @@ type Config struct {
 	// CNIBinDirs are the directories the runtime runs CNI plugins from;
 	// their failures (a DEL that fails, with its message) are reported.
 	CNIBinDirs []string
+	// Now tells the time for the source's decisions: when a held event's
+	// window has passed, when a CNI run or a removed container is given
+	// up. Nil means time.Now. Events keep the kernel's own time.
+	Now func() time.Time
 }
 
 // Validate checks the eBPF source's settings, whether or not it is
@@ -135,8 +139,13 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 	if err != nil {
 		return nil, err
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	reg := newRegistry(cfg.RemovedTTL, log)
-	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
+	reg.now = now
+	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, now: now, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
 		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod}
 	followed, err := probes.cni.AddBinDirs(cfg.CNIBinDirs)
 	switch {
