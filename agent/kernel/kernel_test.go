@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"syscall"
@@ -32,7 +33,7 @@ func newTestKernelSource(t *testing.T) (k *kernelSource, out *[]*apiv1.Event, cl
 	m := testMetrics(prometheus.NewRegistry())
 	reg := newRegistry(5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	reg.now = now
-	k = &kernelSource{reg: reg, emit: func(e *apiv1.Event) { *out = append(*out, e) }, node: "n", hostNS: 1, window: testWindow, now: now, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	k = &kernelSource{reg: reg, emit: func(e *apiv1.Event) { *out = append(*out, e) }, node: "n", hostNS: 1, window: testWindow, now: now, cniRescan: time.Hour, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return k, out, clock
 }
 
@@ -137,19 +138,46 @@ type cgroupRemovalsFunc func(id uint64, at time.Time)
 func (f cgroupRemovalsFunc) CgroupRemoved(id uint64, at time.Time) { f(id, at) }
 
 // TestKernelCgroupRemoval checks that a removed cgroup goes to the release
-// watcher, and is neither emitted nor held as a process event.
+// watcher, off the reader's goroutine, and is neither emitted nor held as a
+// process event; and that a full queue to the watcher drops and counts.
 func TestKernelCgroupRemoval(t *testing.T) {
 	k, out, _ := newTestKernelSource(t)
-	var gotID uint64
-	var gotAt time.Time
-	k.cgroups = cgroupRemovalsFunc(func(id uint64, at time.Time) { gotID, gotAt = id, at })
+	type removal struct {
+		id uint64
+		at time.Time
+	}
+	got := make(chan removal, 1)
+	k.cgroups = cgroupRemovalsFunc(func(id uint64, at time.Time) { got <- removal{id, at} })
+	k.removals = make(chan cgroup.Event, 1)
 	at := testNow
 	k.handle(kernelEvent{cgroup: &cgroup.Event{Time: at, ID: 77, Path: "/k8s.io/abc"}})
-	if gotID != 77 || !gotAt.Equal(at) {
-		t.Errorf("release watcher got id %d at %s, want 77 at %s", gotID, gotAt, at)
+	k.handle(kernelEvent{cgroup: &cgroup.Event{Time: at, ID: 78, Path: "/k8s.io/def"}})
+	if n := testutil.ToFloat64(k.dropped.WithLabelValues("ebpf_queue_full")); n != 1 {
+		t.Errorf("%v removals counted as dropped past the full queue, want 1", n)
 	}
+	k.mu.Lock()
 	if len(*out) != 0 || len(k.pending) != 0 {
 		t.Errorf("a cgroup removal was emitted (%d) or held (%d)", len(*out), len(k.pending))
+	}
+	k.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.attribute(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case r := <-got:
+		if r.id != 77 || !r.at.Equal(at) {
+			t.Errorf("release watcher got id %d at %s, want 77 at %s", r.id, r.at, at)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the release watcher got no removal within 10s")
 	}
 }
 
