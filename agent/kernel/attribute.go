@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,26 +12,32 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/cgroup"
 	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/bpf/signals"
 )
 
-// Bounds on the kernel event path. The reader never blocks on the ring
-// buffer's behalf: past these, events are dropped and counted.
+// Bounds on the kernel event path. The ring buffer's reader never waits
+// for a consumer: past these, events are dropped and counted.
 const (
-	kernelQueueLen = 8192
-	pendingLimit   = 4096
+	// removalQueueLen bounds the cgroup removals on their way to the
+	// release watcher.
+	removalQueueLen = 1024
+	// pendingLimit bounds the events held for their container.
+	pendingLimit = 4096
 )
 
 // kernelSource turns probe events into contract events attributed to the
 // target's container.
 type kernelSource struct {
-	probe   *kernelProbes
-	reg     *registry
-	emit    func(*apiv1.Event)
-	node    string
-	hostNS  uint32
-	window  time.Duration
+	probe  *kernelProbes
+	reg    *registry
+	emit   func(*apiv1.Event)
+	node   string
+	hostNS uint32
+	window time.Duration
+	// now tells the time for decisions; events carry the kernel's.
+	now     func() time.Time
 	dropped *prometheus.CounterVec
 	// unattributed counts events emitted without a container.
 	unattributed prometheus.Counter
@@ -38,7 +45,10 @@ type kernelSource struct {
 	repaired prometheus.Counter
 	log      *slog.Logger
 
-	queue   chan kernelEvent
+	// mu guards what the reader's goroutine shares with the periodic
+	// work: the events held for their container, and the CNI runs. Its
+	// holders do no I/O; emit does not wait.
+	mu      sync.Mutex
 	pending []kernelEvent
 	// cni follows CNI plugin runs; cniDirs are rescanned for new plugins
 	// every cniRescan.
@@ -46,8 +56,9 @@ type kernelSource struct {
 	cniDirs   []string
 	cniRescan time.Duration
 	// cgroups receives the removals of the cgroups it registered with the
-	// probe; nil when the probe does not report them.
-	cgroups cgroupRemovals
+	// probe, through removals; nil when the probe does not report them.
+	cgroups  cgroupRemovals
+	removals chan cgroup.Event
 	// cgroupRoot is where a container's memory cgroup is read after an
 	// OOM kill; empty reads none.
 	cgroupRoot string
@@ -59,18 +70,14 @@ type cgroupRemovals interface {
 	CgroupRemoved(id uint64, at time.Time)
 }
 
+// run reads the kernel's events until ctx ends. The reader's goroutine
+// attributes them itself (see handle); this one does the periodic work and
+// hands the cgroup removals to the release watcher.
 func (k *kernelSource) run(ctx context.Context) {
-	k.queue = make(chan kernelEvent, kernelQueueLen)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		undecodable, err := k.probe.run(ctx, func(e kernelEvent) {
-			select {
-			case k.queue <- e:
-			default:
-				k.dropped.WithLabelValues("ebpf_queue_full").Inc()
-			}
-		})
+		undecodable, err := k.probe.run(ctx, k.handle)
 		k.dropped.WithLabelValues("ebpf_undecodable").Add(float64(undecodable))
 		if err != nil {
 			k.log.Error("eBPF reader stopped", "err", err)
@@ -81,7 +88,8 @@ func (k *kernelSource) run(ctx context.Context) {
 	<-done
 }
 
-// attribute takes events off the queue and attributes them until ctx ends.
+// attribute retries and expires the held events, follows new CNI plugins,
+// and hands the cgroup removals to the release watcher, until ctx ends.
 func (k *kernelSource) attribute(ctx context.Context) {
 	tick := time.NewTicker(k.window / 4)
 	defer tick.Stop()
@@ -91,11 +99,13 @@ func (k *kernelSource) attribute(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case e := <-k.queue:
-			k.handle(e)
+		case e := <-k.removals:
+			k.cgroups.CgroupRemoved(e.ID, e.Time)
 		case <-rescan.C:
 			k.addCNIDirs()
-			k.cni.expire(time.Now())
+			k.mu.Lock()
+			k.cni.expire(k.now())
+			k.mu.Unlock()
 		case <-k.reg.changed:
 			k.retryPending(false)
 		case <-tick.C:
@@ -107,19 +117,35 @@ func (k *kernelSource) attribute(ctx context.Context) {
 
 // handle emits e now if its target can be attributed, or holds it: a
 // container's first events can arrive before the runtime reports it.
+//
+// It runs on the ring buffer reader's goroutine, so that an attributed event
+// goes from the reader straight into the agent's queue: a queue of the
+// source's own, and its goroutine, would add a hop and its wake-up to every
+// event (see BenchmarkPipelineLatency). Nothing here waits: the registry's
+// lock and k.mu are held only for lookups and bookkeeping, emit does not
+// block, and the cgroup removals, for which the release watcher takes its
+// own lock and may update the kernel's map, go through a bounded queue to
+// the source's other goroutine.
 func (k *kernelSource) handle(e kernelEvent) {
 	if n := e.repaired(); n > 0 {
 		k.repaired.Add(float64(n))
 	}
-	switch {
-	case e.cni != nil:
-		if ev := k.cni.handle(*e.cni); ev != nil {
-			k.emit(ev)
+	if e.cgroup != nil {
+		if k.cgroups == nil {
+			return
+		}
+		select {
+		case k.removals <- *e.cgroup:
+		default:
+			k.dropped.WithLabelValues("ebpf_queue_full").Inc()
 		}
 		return
-	case e.cgroup != nil:
-		if k.cgroups != nil {
-			k.cgroups.CgroupRemoved(e.cgroup.ID, e.cgroup.Time)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e.cni != nil {
+		if ev := k.cni.handle(*e.cni); ev != nil {
+			k.emit(ev)
 		}
 		return
 	}
@@ -141,7 +167,9 @@ func (k *kernelSource) handle(e kernelEvent) {
 // retryPending emits the held events that now resolve, and with expire also
 // those held past the window, without a container.
 func (k *kernelSource) retryPending(expire bool) {
-	cutoff := time.Now().Add(-k.window)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cutoff := k.now().Add(-k.window)
 	kept := k.pending[:0]
 	for _, e := range k.pending {
 		mntns, at := e.subject()
@@ -190,9 +218,9 @@ func (k *kernelSource) pollKernelDrops(ctx context.Context) {
 		for reason, n := range drops {
 			if n > seen[reason] {
 				k.dropped.WithLabelValues("ebpf_" + reason).Add(float64(n - seen[reason]))
-				if time.Since(lastWarn) > 10*time.Second {
+				if now := k.now(); now.Sub(lastWarn) > 10*time.Second {
 					k.log.Warn("kernel events dropped", "reason", reason, "total", n)
-					lastWarn = time.Now()
+					lastWarn = now
 				}
 				seen[reason] = n
 			}

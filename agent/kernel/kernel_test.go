@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"syscall"
@@ -16,24 +17,38 @@ import (
 	"github.com/graceline/graceline/bpf/signals"
 )
 
-func newTestKernelSource(t *testing.T) (*kernelSource, *[]*apiv1.Event) {
+// testNow is when a test source's clock starts.
+var testNow = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+
+// testWindow is a test source's attribution window.
+const testWindow = time.Second
+
+// newTestKernelSource returns a source whose clock reads *clock, which
+// starts at testNow: tests move time by moving it.
+func newTestKernelSource(t *testing.T) (k *kernelSource, out *[]*apiv1.Event, clock *time.Time) {
 	t.Helper()
-	var out []*apiv1.Event
+	out, clock = new([]*apiv1.Event), new(time.Time)
+	*clock = testNow
+	now := func() time.Time { return *clock }
 	m := testMetrics(prometheus.NewRegistry())
 	reg := newRegistry(5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	k := &kernelSource{reg: reg, emit: func(e *apiv1.Event) { out = append(out, e) }, node: "n", hostNS: 1, window: time.Second, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	return k, &out
+	reg.now = now
+	k = &kernelSource{reg: reg, emit: func(e *apiv1.Event) { *out = append(*out, e) }, node: "n", hostNS: 1, window: testWindow, now: now, cniRescan: time.Hour, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return k, out, clock
 }
 
 func TestKernelAttribution(t *testing.T) {
 	const ns = 4026532000
 	known := &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}, preStop: []string{"sleep", "1"}}
-	now := time.Now()
+	now := testNow
 	cases := []struct {
-		name      string
-		known     bool
-		event     kernelEvent
+		name  string
+		known bool
+		event kernelEvent
+		// expire retries the held events as the window's tick does, after
+		// the clock moved by advance.
 		expire    bool
+		advance   time.Duration
 		wantKind  string
 		wantOwner string // container id, "" for none
 		wantHeld  bool
@@ -62,9 +77,17 @@ func TestKernelAttribution(t *testing.T) {
 			wantHeld: true,
 		},
 		{
-			name:     "a held event past the window is emitted without a container",
-			event:    kernelEvent{process: &process.Event{Type: process.Exit, Time: now.Add(-time.Minute), MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL}},
+			name:     "a held event is still held when its window has just run out",
+			event:    kernelEvent{process: &process.Event{Type: process.Exit, Time: now, MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL}},
 			expire:   true,
+			advance:  testWindow,
+			wantHeld: true,
+		},
+		{
+			name:     "a held event past the window is emitted without a container",
+			event:    kernelEvent{process: &process.Event{Type: process.Exit, Time: now, MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL}},
+			expire:   true,
+			advance:  testWindow + time.Nanosecond,
 			wantKind: apiv1.KindProcessExited,
 		},
 		{
@@ -75,11 +98,12 @@ func TestKernelAttribution(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			k, out := newTestKernelSource(t)
+			k, out, clock := newTestKernelSource(t)
 			if tc.known {
 				k.reg.byNS[ns] = known
 			}
 			k.handle(tc.event)
+			*clock = clock.Add(tc.advance)
 			k.retryPending(tc.expire)
 			if tc.wantHeld {
 				if len(*out) != 0 || len(k.pending) != 1 {
@@ -114,19 +138,46 @@ type cgroupRemovalsFunc func(id uint64, at time.Time)
 func (f cgroupRemovalsFunc) CgroupRemoved(id uint64, at time.Time) { f(id, at) }
 
 // TestKernelCgroupRemoval checks that a removed cgroup goes to the release
-// watcher, and is neither emitted nor held as a process event.
+// watcher, off the reader's goroutine, and is neither emitted nor held as a
+// process event; and that a full queue to the watcher drops and counts.
 func TestKernelCgroupRemoval(t *testing.T) {
-	k, out := newTestKernelSource(t)
-	var gotID uint64
-	var gotAt time.Time
-	k.cgroups = cgroupRemovalsFunc(func(id uint64, at time.Time) { gotID, gotAt = id, at })
-	at := time.Now()
-	k.handle(kernelEvent{cgroup: &cgroup.Event{Time: at, ID: 77, Path: "/k8s.io/abc"}})
-	if gotID != 77 || !gotAt.Equal(at) {
-		t.Errorf("release watcher got id %d at %s, want 77 at %s", gotID, gotAt, at)
+	k, out, _ := newTestKernelSource(t)
+	type removal struct {
+		id uint64
+		at time.Time
 	}
+	got := make(chan removal, 1)
+	k.cgroups = cgroupRemovalsFunc(func(id uint64, at time.Time) { got <- removal{id, at} })
+	k.removals = make(chan cgroup.Event, 1)
+	at := testNow
+	k.handle(kernelEvent{cgroup: &cgroup.Event{Time: at, ID: 77, Path: "/k8s.io/abc"}})
+	k.handle(kernelEvent{cgroup: &cgroup.Event{Time: at, ID: 78, Path: "/k8s.io/def"}})
+	if n := testutil.ToFloat64(k.dropped.WithLabelValues("ebpf_queue_full")); n != 1 {
+		t.Errorf("%v removals counted as dropped past the full queue, want 1", n)
+	}
+	k.mu.Lock()
 	if len(*out) != 0 || len(k.pending) != 0 {
 		t.Errorf("a cgroup removal was emitted (%d) or held (%d)", len(*out), len(k.pending))
+	}
+	k.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.attribute(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case r := <-got:
+		if r.id != 77 || !r.at.Equal(at) {
+			t.Errorf("release watcher got id %d at %s, want 77 at %s", r.id, r.at, at)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the release watcher got no removal within 10s")
 	}
 }
 

@@ -84,7 +84,7 @@ func TestKernelOOM(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			k, out := newTestKernelSource(t)
+			k, out, _ := newTestKernelSource(t)
 			k.cgroupRoot = root
 			k.reg.byNS[ns], k.reg.byNS[otherNS] = victim, other
 			k.handle(tc.event)
@@ -96,7 +96,7 @@ func TestKernelOOM(t *testing.T) {
 	}
 
 	t.Run("An OOM victim whose container is not known yet is held, then attributed.", func(t *testing.T) {
-		k, out := newTestKernelSource(t)
+		k, out, _ := newTestKernelSource(t)
 		k.handle(kernelEvent{oom: &oom.Event{Time: now, Pid: 12, MntNS: ns, Comm: "tail"}})
 		if len(*out) != 0 || len(k.pending) != 1 {
 			t.Fatalf("emitted %d, held %d; want it held", len(*out), len(k.pending))

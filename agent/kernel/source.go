@@ -4,9 +4,11 @@
 // containers), follows CNI plugin runs, and hands the release watcher the
 // kernel's reports of removed cgroups.
 //
-// The ring buffer's reader never waits: past the source's own queue, events
-// are dropped and counted. Attribution runs on the source's goroutine; the
-// registry learns of containers from the agent's event queue.
+// The ring buffer's reader never waits: it attributes each event itself and
+// publishes it into the agent's queue, which drops and counts rather than
+// wait; events it cannot attribute yet are held, within a bound, and
+// retried by the source's other goroutine. The registry learns of
+// containers from the agent's event queue.
 package kernel
 
 import (
@@ -20,6 +22,7 @@ import (
 
 	"github.com/graceline/graceline/agent/release"
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/cgroup"
 	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/setting"
@@ -52,6 +55,10 @@ type Config struct {
 	// CNIBinDirs are the directories the runtime runs CNI plugins from;
 	// their failures (a DEL that fails, with its message) are reported.
 	CNIBinDirs []string
+	// Now tells the time for the source's decisions: when a held event's
+	// window has passed, when a CNI run or a removed container is given
+	// up. Nil means time.Now. Events keep the kernel's own time.
+	Now func() time.Time
 }
 
 // Validate checks the eBPF source's settings, whether or not it is
@@ -135,8 +142,13 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 	if err != nil {
 		return nil, err
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	reg := newRegistry(cfg.RemovedTTL, log)
-	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
+	reg.now = now
+	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, now: now, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
 		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod, cgroupRoot: defaultCgroupRoot}
 	followed, err := probes.cni.AddBinDirs(cfg.CNIBinDirs)
 	switch {
@@ -156,7 +168,7 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 		log.Warn("removed cgroups are not reported by the kernel; they are polled for", "err", err)
 	} else {
 		cgroups.UseKernel(probes.cgroup)
-		k.cgroups = cgroups
+		k.cgroups, k.removals = cgroups, make(chan cgroup.Event, removalQueueLen)
 	}
 	return &Source{k: k}, nil
 }

@@ -61,8 +61,8 @@ func (w *Watcher) UseKernel(k KernelCgroups) {
 // follow registers a running owner's cgroup directories with the kernel.
 // A directory that does not exist is skipped: it never existed on that
 // hierarchy, or it is gone already, which the check at stop finds. When any
-// registration fails (the kernel's map is full), the owner is polled for
-// instead once it stops.
+// registration fails (the kernel's map is full, see watchFailed), the owner
+// is polled for instead once it stops. The caller holds w.mu.
 func (w *Watcher) follow(o *owner) {
 	if w.kernel == nil || o.cgroup == "" || o.following || o.watched {
 		return
@@ -74,34 +74,32 @@ func (w *Watcher) follow(o *owner) {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err == nil {
-			err = w.watchID(id, o)
-		}
 		if err != nil {
 			w.unfollow(o)
 			o.following = false
 			return
 		}
+		w.watchID(id, o)
 	}
 }
 
-func (w *Watcher) watchID(id uint64, o *owner) error {
+// watchID adds o to the owners of id, and queues its registration with the
+// kernel when it is the first. The caller holds w.mu.
+func (w *Watcher) watchID(id uint64, o *owner) {
 	owners := w.byID[id]
 	if slices.Contains(owners, o) {
-		return nil
+		return
 	}
 	if len(owners) == 0 {
-		if err := w.kernel.WatchCgroup(id); err != nil {
-			return err
-		}
+		w.kernelOps = append(w.kernelOps, kernelOp{id: id, watch: true})
 	}
 	w.byID[id] = append(owners, o)
 	o.ids = append(o.ids, id)
-	return nil
 }
 
 // unfollow takes o's ids back from the kernel, those that no other owner
-// shares, and forgets its pending removal. o may be nil.
+// shares, and forgets its pending removal. o may be nil. The caller holds
+// w.mu.
 func (w *Watcher) unfollow(o *owner) {
 	if o == nil {
 		return
@@ -113,10 +111,76 @@ func (w *Watcher) unfollow(o *owner) {
 			continue
 		}
 		delete(w.byID, id)
-		// Nothing to do if it fails: the probe is gone, and its map with it.
-		w.kernel.UnwatchCgroup(id)
+		w.kernelOps = append(w.kernelOps, kernelOp{id: id})
 	}
 	o.ids, o.pending = nil, nil
+}
+
+// kernelOp is one change to the kernel's set of followed cgroups.
+type kernelOp struct {
+	id    uint64
+	watch bool // else unwatch
+}
+
+// applyKernel makes the kernel calls queued by the changes under w.mu. It
+// runs after the caller released w.mu, so that a slow map update never
+// holds up the watcher's other callers (the agent's event queue, the
+// kernel source, the poll).
+//
+// The calls are made in the order they were queued, by one goroutine at a
+// time: whoever finds none applying takes the queue, and the others leave
+// their calls to it. The order matters for one id: a container's cgroup
+// registered while it starts, and unregistered as another owner of the same
+// id goes, queue a watch then an unwatch. Were each caller to make its own
+// calls after unlocking, the unwatch could reach the kernel first, and the
+// id would stay in the kernel's map with no owner, for good; the other way
+// round, a followed cgroup would lose its removal event. Applied in queue
+// order, the kernel's map always ends as the watcher's byID says.
+func (w *Watcher) applyKernel() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.applying {
+		return
+	}
+	w.applying = true
+	for len(w.kernelOps) > 0 {
+		ops, k := w.kernelOps, w.kernel
+		w.kernelOps = nil
+		w.mu.Unlock()
+		var failed []uint64
+		for _, op := range ops {
+			if !op.watch {
+				// Nothing to do if it fails: the probe is gone, and its
+				// map with it.
+				k.UnwatchCgroup(op.id)
+				continue
+			}
+			if err := k.WatchCgroup(op.id); err != nil {
+				failed = append(failed, op.id)
+			}
+		}
+		w.mu.Lock()
+		for _, id := range failed {
+			w.watchFailed(id)
+		}
+	}
+	w.applying = false
+}
+
+// watchFailed makes the owners of an id the kernel refused (its map is
+// full) fall back to polling: their other ids are taken back, and a
+// removal already waited for is checked every Config.Period instead. An
+// owner that joined the id after the refusal falls back too, which costs
+// it only the kernel's early report. The caller holds w.mu.
+func (w *Watcher) watchFailed(id uint64) {
+	for _, o := range slices.Clone(w.byID[id]) {
+		p := o.pending
+		w.unfollow(o)
+		o.following = false
+		if p != nil {
+			p.owner = nil
+		}
+	}
 }
 
 // CgroupRemoved is the kernel's report that the cgroup directory with this
@@ -124,6 +188,7 @@ func (w *Watcher) unfollow(o *owner) {
 // directories is left: a cgroup v1 owner has one per hierarchy, and an id
 // may also stand for a directory on another hierarchy.
 func (w *Watcher) CgroupRemoved(id uint64, at time.Time) {
+	defer w.applyKernel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, o := range slices.Clone(w.byID[id]) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,9 +105,41 @@ func container(stopped bool) cri.ContainerInfo {
 	return cri.ContainerInfo{ID: "c1", Meta: cri.Meta{PodUID: "u1", ContainerName: "main"}, Pid: 42, CgroupsPath: testCgroup, Stopped: stopped}
 }
 
+// fakeClock is the watcher's clock in tests: time moves only when the test
+// moves it.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testPeriod is every period of a test watcher: the poll's, the recheck's
+// and the give-up's. Tests move the watcher's clock past it.
+const testPeriod = time.Hour
+
 func newTestWatcher(h *cgroupHost, k KernelCgroups) (*Watcher, *recorder) {
+	return newWatcherAt(h, k, newFakeClock())
+}
+
+// newWatcherAt returns a test watcher that reads the time from clock.
+func newWatcherAt(h *cgroupHost, k KernelCgroups, clock *fakeClock) (*Watcher, *recorder) {
 	rec := &recorder{}
-	w := New("node", rec.emit, Config{Period: time.Hour, Recheck: time.Hour, GiveUp: time.Hour, CgroupRoot: h.root})
+	w := New("node", rec.emit, Config{Period: testPeriod, Recheck: testPeriod, GiveUp: testPeriod, CgroupRoot: h.root, Now: clock.Now})
 	w.CountCgroupRemovals(func(by string) { rec.foundBy = append(rec.foundBy, by) })
 	if k != nil {
 		w.UseKernel(k)
@@ -124,12 +157,12 @@ func TestCgroupRemovalEvents(t *testing.T) {
 		// run drives the watcher through one container's stop and its
 		// cgroup's removal, and returns the time the removal should carry
 		// (zero: any time).
-		run func(t *testing.T, h *cgroupHost, w *Watcher) time.Time
+		run func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time
 	}{
 		{
 			name:    "a removal reported before the stop is emitted at the stop with the kernel's time",
 			foundBy: FoundByKernel,
-			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
 				w.ContainerChanged(container(false))
 				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), kernelTime)
 				w.ContainerChanged(container(true))
@@ -140,7 +173,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 		{
 			name:    "a removal reported after the stop is emitted at once with the kernel's time",
 			foundBy: FoundByKernel,
-			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
 				w.poll()
@@ -153,7 +186,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			name:    "on cgroup v1 the owner is done when the last hierarchy's directory goes",
 			v1:      []string{"cpu", "memory", "pids"},
 			foundBy: FoundByKernel,
-			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
 				for i := range 2 {
@@ -167,7 +200,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 		{
 			name:    "a removal whose event was lost is found by the recheck",
 			foundBy: FoundByStat,
-			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
 				h.rmdir(t, testCgroup, 0)
@@ -175,7 +208,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 				if n := len(w.pending); n != 1 {
 					t.Fatalf("%d pending before the recheck, want 1", n)
 				}
-				w.cfg.Recheck = time.Nanosecond
+				clock.Advance(testPeriod)
 				w.poll()
 				return time.Time{}
 			},
@@ -183,7 +216,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 		{
 			name:    "a directory removed before it was followed is found at the stop",
 			foundBy: FoundByStat,
-			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
 				h.rmdir(t, testCgroup, 0)
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
@@ -194,7 +227,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			name:    "a cgroup the kernel cannot follow is polled for",
 			full:    true,
 			foundBy: FoundByStat,
-			run: func(t *testing.T, h *cgroupHost, w *Watcher) time.Time {
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
 				w.poll()
@@ -209,8 +242,9 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			h := newCgroupHost(t, tc.v1...)
 			h.create(t, testCgroup)
 			k := &fakeKernel{ids: map[uint64]bool{}, full: tc.full}
-			w, rec := newTestWatcher(h, k)
-			want := tc.run(t, h, w)
+			clock := newFakeClock()
+			w, rec := newWatcherAt(h, k, clock)
+			want := tc.run(t, h, w, clock)
 			// Late events and polls change nothing.
 			w.CgroupRemoved(1, kernelTime)
 			w.poll()
@@ -241,7 +275,8 @@ func TestCgroupRemovalNotYet(t *testing.T) {
 	h := newCgroupHost(t, "cpu", "memory")
 	h.create(t, testCgroup)
 	k := &fakeKernel{ids: map[uint64]bool{}}
-	w, rec := newTestWatcher(h, k)
+	clock := newFakeClock()
+	w, rec := newWatcherAt(h, k, clock)
 	w.ContainerChanged(container(false))
 	if len(k.ids) != 2 {
 		t.Fatalf("kernel watches %v, want both directories", k.ids)
@@ -253,7 +288,7 @@ func TestCgroupRemovalNotYet(t *testing.T) {
 	if n := len(rec.cgroupRemovals()); n != 0 {
 		t.Fatalf("%d cgroup_removed for directories that exist", n)
 	}
-	w.cfg.GiveUp = time.Nanosecond
+	clock.Advance(testPeriod + time.Nanosecond)
 	w.poll()
 	if len(k.ids) != 0 || len(w.pending) != 0 || len(rec.cgroupRemovals()) != 0 {
 		t.Errorf("after giving up: kernel ids %v, %d pending, %d events", k.ids, len(w.pending), len(rec.cgroupRemovals()))
@@ -275,6 +310,128 @@ func TestCgroupPolledWithoutKernel(t *testing.T) {
 	h.rmdir(t, testCgroup, 0)
 	w.poll()
 	w.poll()
+	if n := len(rec.cgroupRemovals()); n != 1 {
+		t.Errorf("%d cgroup_removed, want 1", n)
+	}
+}
+
+// blockingKernel is fakeKernel whose first WatchCgroup waits until release
+// is closed, as a map update stuck in the kernel would.
+type blockingKernel struct {
+	fakeKernel
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func newBlockingKernel() *blockingKernel {
+	return &blockingKernel{fakeKernel: fakeKernel{ids: map[uint64]bool{}}, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (k *blockingKernel) WatchCgroup(id uint64) error {
+	k.once.Do(func() {
+		close(k.entered)
+		<-k.release
+	})
+	return k.fakeKernel.WatchCgroup(id)
+}
+
+// waitFor fails the test when done is not closed within a deadline far
+// longer than any of the calls it waits for can take unless they block.
+func waitFor(t *testing.T, done <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still waiting after 10s", what)
+	}
+}
+
+// startBlocked starts c1 on another goroutine, whose registration with k
+// blocks, and returns once it does; the returned channel is closed when
+// that goroutine is done.
+func startBlocked(t *testing.T, w *Watcher, k *blockingKernel) <-chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.ContainerChanged(container(false))
+	}()
+	waitFor(t, k.entered, "the first registration")
+	return done
+}
+
+// TestKernelCallsOutsideLock checks that a map update stuck in the kernel
+// holds up only the goroutine making it: the watcher's other methods go on.
+func TestKernelCallsOutsideLock(t *testing.T) {
+	const other = "/k8s.io/c2"
+	cases := []struct {
+		name string
+		call func(t *testing.T, h *cgroupHost, w *Watcher)
+	}{
+		{"another container's start does not wait", func(t *testing.T, h *cgroupHost, w *Watcher) {
+			c := container(false)
+			c.ID, c.CgroupsPath = "c2", other
+			w.ContainerChanged(c)
+		}},
+		{"a sandbox's stop does not wait", func(t *testing.T, h *cgroupHost, w *Watcher) {
+			w.SandboxChanged(cri.SandboxInfo{ID: "s1", Meta: cri.Meta{PodUID: "u1"}, CgroupsPath: other, Stopped: true})
+		}},
+		{"a snapshot removal does not wait", func(t *testing.T, h *cgroupHost, w *Watcher) {
+			w.SnapshotRemoved("c1", "overlayfs", time.Now())
+		}},
+		{"the kernel's report of a removal does not wait", func(t *testing.T, h *cgroupHost, w *Watcher) {
+			w.CgroupRemoved(1, time.Now())
+		}},
+		{"a poll does not wait", func(t *testing.T, h *cgroupHost, w *Watcher) {
+			w.poll()
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newCgroupHost(t)
+			h.create(t, testCgroup)
+			h.create(t, other)
+			k := newBlockingKernel()
+			w, _ := newTestWatcher(h, k)
+			blocked := startBlocked(t, w, k)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				tc.call(t, h, w)
+			}()
+			waitFor(t, done, "the call while a registration blocks")
+			close(k.release)
+			waitFor(t, blocked, "the blocked registration once released")
+			// Whatever the call queued was applied by the goroutine that
+			// was applying: the kernel follows what the watcher follows.
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if len(k.ids) != len(w.byID) || len(w.kernelOps) != 0 {
+				t.Errorf("kernel ids %v, watcher ids %v, %d calls not made", k.ids, w.byID, len(w.kernelOps))
+			}
+		})
+	}
+}
+
+// TestKernelCallsKeepOrder checks the race that making the kernel calls
+// outside the lock opens: a cgroup's registration still on its way when the
+// cgroup is found gone at the stop, which unregisters it. The unregistration
+// must reach the kernel after the registration, or the id stays in the
+// kernel's map for good.
+func TestKernelCallsKeepOrder(t *testing.T) {
+	h := newCgroupHost(t)
+	h.create(t, testCgroup)
+	k := newBlockingKernel()
+	w, rec := newTestWatcher(h, k)
+	blocked := startBlocked(t, w, k)
+	h.rmdir(t, testCgroup, 0)
+	w.ContainerChanged(container(true))
+	close(k.release)
+	waitFor(t, blocked, "the blocked registration once released")
+	if len(k.ids) != 0 || len(w.byID) != 0 {
+		t.Errorf("kernel ids %v, watcher ids %v; want none", k.ids, w.byID)
+	}
 	if n := len(rec.cgroupRemovals()); n != 1 {
 		t.Errorf("%d cgroup_removed, want 1", n)
 	}

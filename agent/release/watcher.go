@@ -40,6 +40,10 @@ type Config struct {
 	CgroupRoot string
 	// MountInfo is the mountinfo file to read.
 	MountInfo string
+	// Now tells the time for the watcher's decisions: when a resource is
+	// due for a check, and when it is given up. Nil means time.Now; tests
+	// set it so that they move time rather than wait for it.
+	Now func() time.Time
 }
 
 // MaxPeriod bounds Config.Period and Config.Recheck.
@@ -95,6 +99,7 @@ type Watcher struct {
 	cfg  Config
 	node string
 	emit func(*apiv1.Event)
+	now  func() time.Time
 
 	mu         sync.Mutex
 	containers map[string]*owner // by container ID, for snapshot keys
@@ -104,15 +109,27 @@ type Watcher struct {
 	kernel      KernelCgroups
 	byID        map[uint64][]*owner
 	countCgroup func(foundBy string)
+	// kernelOps are the registrations with the kernel that the changes
+	// above call for, in the order they were decided; applyKernel makes
+	// them outside w.mu. applying says a goroutine is making them.
+	kernelOps []kernelOp
+	applying  bool
 }
 
 // New returns a Watcher that hands its events to emit.
 func New(node string, emit func(*apiv1.Event), cfg Config) *Watcher {
-	return &Watcher{cfg: cfg, node: node, emit: emit, containers: map[string]*owner{}, sandboxes: map[string]*owner{}, byID: map[uint64][]*owner{}}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Watcher{cfg: cfg, node: node, emit: emit, now: now, containers: map[string]*owner{}, sandboxes: map[string]*owner{}, byID: map[uint64][]*owner{}}
 }
 
 // ContainerChanged is part of cri.Subscriber.
 func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
+	// Deferred first, so it runs after the unlock: the kernel's map is
+	// updated outside the lock (see applyKernel).
+	defer w.applyKernel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o, ok := w.containers[info.ID]
@@ -137,7 +154,7 @@ func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 		w.watchCgroup(o)
 	}
 	if info.Removed && o.removed.IsZero() {
-		o.removed = time.Now()
+		o.removed = w.now()
 	}
 	if o.watched && o.rootfsGone {
 		delete(w.containers, info.ID)
@@ -146,6 +163,7 @@ func (w *Watcher) ContainerChanged(info cri.ContainerInfo) {
 
 // SandboxChanged is part of cri.Subscriber.
 func (w *Watcher) SandboxChanged(info cri.SandboxInfo) {
+	defer w.applyKernel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o, ok := w.sandboxes[info.ID]
@@ -196,7 +214,7 @@ func (w *Watcher) watchCgroup(o *owner) {
 		w.add(p)
 		return
 	}
-	now := time.Now()
+	now := w.now()
 	switch {
 	case !o.cgroupGone.IsZero():
 		// The kernel reported it removed before the runtime reported the
@@ -225,7 +243,7 @@ func (w *Watcher) report(p *pending, at time.Time, foundBy string) {
 }
 
 func (w *Watcher) add(p *pending) {
-	p.since = time.Now()
+	p.since = w.now()
 	w.pending = append(w.pending, p)
 }
 
@@ -278,7 +296,8 @@ func (w *Watcher) Run(ctx context.Context) {
 // which the watcher takes from the agent's event queue, never wait for
 // the disk.
 func (w *Watcher) poll() {
-	now := time.Now()
+	defer w.applyKernel()
+	now := w.now()
 	w.mu.Lock()
 	var due []*pending
 	for _, p := range w.pending {
