@@ -54,6 +54,11 @@ type Config struct {
 	Delivery sink.DeliveryConfig
 	// Pipeline bounds the event queue and the sinks' buffers.
 	Pipeline pipeline.Config
+	// Pprof also serves net/http/pprof under /debug/pprof/ on
+	// MetricsAddress, so that an operator can profile the agent on a busy
+	// node. Off by default: profiles show the agent's internals and cost
+	// CPU while they run.
+	Pprof bool
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a
@@ -97,7 +102,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	var wg sync.WaitGroup
 	if cfg.MetricsAddress != "" {
-		srv, _, err := serveMetrics(cfg.MetricsAddress, reg, health.Ready, defaultHTTPLimits(), log)
+		srv, _, err := serveMetrics(cfg.MetricsAddress, reg, health.Ready, cfg.Pprof, defaultHTTPLimits(), log)
 		if err != nil {
 			return err
 		}

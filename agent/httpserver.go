@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,10 +48,17 @@ func defaultHTTPLimits() httpLimits {
 	}
 }
 
-// serveMetrics starts the HTTP listener for /metrics, /healthz and /readyz.
-// It listens before returning so that a bad address is a start-up error,
-// and returns the address it listens on.
-func serveMetrics(addr string, reg *prometheus.Registry, ready func() error, limits httpLimits, log *slog.Logger) (*http.Server, net.Addr, error) {
+// pprofWriteTimeout is the write timeout while profiles are served: a CPU
+// profile or trace answers only after the seconds it was asked for (30 by
+// default), and net/http/pprof refuses a duration at or above the
+// server's write timeout.
+const pprofWriteTimeout = 2 * time.Minute
+
+// serveMetrics starts the HTTP listener for /metrics, /healthz and /readyz,
+// and with withPprof for net/http/pprof under /debug/pprof/. It listens
+// before returning so that a bad address is a start-up error, and returns
+// the address it listens on.
+func serveMetrics(addr string, reg *prometheus.Registry, ready func() error, withPprof bool, limits httpLimits, log *slog.Logger) (*http.Server, net.Addr, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -63,6 +71,16 @@ func serveMetrics(addr string, reg *prometheus.Registry, ready func() error, lim
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if withPprof {
+		// Registered on this mux by hand: the package's own init registers
+		// on http.DefaultServeMux, which the agent never serves.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		limits.WriteTimeout = max(limits.WriteTimeout, pprofWriteTimeout)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen for metrics on %s: %w", addr, err)

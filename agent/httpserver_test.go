@@ -142,8 +142,15 @@ func TestHTTPServerCapsConnections(t *testing.T) {
 
 func startHTTP(t *testing.T, limits httpLimits) string {
 	t.Helper()
+	return startHTTPWith(t, false, limits)
+}
+
+// startHTTPWith starts the agent's HTTP server on a free port, with or
+// without the profiles, and stops it when the test ends.
+func startHTTPWith(t *testing.T, withPprof bool, limits httpLimits) string {
+	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, addr, err := serveMetrics("127.0.0.1:0", prometheus.NewRegistry(), func() error { return nil }, limits, quiet)
+	srv, addr, err := serveMetrics("127.0.0.1:0", prometheus.NewRegistry(), func() error { return nil }, withPprof, limits, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,5 +166,40 @@ func write(t *testing.T, c net.Conn, s string) {
 	t.Helper()
 	if _, err := io.WriteString(c, s); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPprofOnlyWhenEnabled checks that the profiles are served on the
+// metrics address with --pprof, and are not there at all without it.
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	cases := []struct {
+		name       string
+		pprof      bool
+		path       string
+		wantStatus int
+	}{
+		{"with the flag the profile index answers", true, "/debug/pprof/", http.StatusOK},
+		{"with the flag a short CPU profile is taken", true, "/debug/pprof/profile?seconds=1", http.StatusOK},
+		{"with the flag a heap profile is taken", true, "/debug/pprof/heap", http.StatusOK},
+		{"without the flag there is no profile index", false, "/debug/pprof/", http.StatusNotFound},
+		{"without the flag there is no CPU profile", false, "/debug/pprof/profile?seconds=1", http.StatusNotFound},
+		{"without the flag the metrics are still served", false, "/metrics", http.StatusOK},
+	}
+	addrs := map[bool]string{
+		false: startHTTPWith(t, false, defaultHTTPLimits()),
+		true:  startHTTPWith(t, true, defaultHTTPLimits()),
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Get("http://" + addrs[tc.pprof] + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus {
+				t.Errorf("GET %s: status %d, want %d", tc.path, resp.StatusCode, tc.wantStatus)
+			}
+		})
 	}
 }

@@ -23,6 +23,9 @@ func (c Config) Validate() error {
 	case c.CRITimeout <= 0 || c.CRITimeout > MaxCRITimeout:
 		return setting.Invalid("CRITimeout", c.CRITimeout, "more than 0 and at most "+MaxCRITimeout.String())
 	}
+	if c.Pprof && c.MetricsAddress == "" {
+		return setting.Invalid("Pprof", c.Pprof, "false unless MetricsAddress is set: profiles are served there")
+	}
 	if c.MetricsAddress != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
 			return setting.Invalid("MetricsAddress", c.MetricsAddress, `a listen address such as ":9090", or empty`)

@@ -55,6 +55,8 @@ func TestConfigValidate(t *testing.T) {
 		{"An empty node name is refused.", func(c *Config) { c.NodeName = "" }, "NodeName"},
 		{"A negative event queue bound is refused.", func(c *Config) { c.Pipeline.QueueLen = -1 }, "Pipeline.QueueLen"},
 		{"A metrics address without a port is refused.", func(c *Config) { c.MetricsAddress = "localhost" }, "MetricsAddress"},
+		{"Profiles are served on the metrics address.", func(c *Config) { c.MetricsAddress, c.Pprof = ":9090", true }, ""},
+		{"Profiles without a metrics address are refused.", func(c *Config) { c.Pprof = true }, "Pprof"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

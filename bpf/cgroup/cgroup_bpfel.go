@@ -34,16 +34,19 @@ type cgroupEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	cgroupMapBuckets      = "buckets"
-	cgroupMapCgroupIds    = "cgroup_ids"
-	cgroupMapDrops        = "drops"
-	cgroupMapEvents       = "events"
-	cgroupProgCgroupRmdir = "cgroup_rmdir"
-	cgroupVarBurst        = "burst"
-	cgroupVarHostMntns    = "host_mntns"
-	cgroupVarIncludeHost  = "include_host"
-	cgroupVarRatePerSec   = "rate_per_sec"
-	cgroupVarUnusedEvent  = "unused_event"
+	cgroupMapBuckets          = "buckets"
+	cgroupMapCgroupIds        = "cgroup_ids"
+	cgroupMapDrops            = "drops"
+	cgroupMapEvents           = "events"
+	cgroupProgCgroupRmdir     = "cgroup_rmdir"
+	cgroupVarBurst            = "burst"
+	cgroupVarHostMntns        = "host_mntns"
+	cgroupVarIncludeHost      = "include_host"
+	cgroupVarInitMntns        = "init_mntns"
+	cgroupVarInitNsproxy      = "init_nsproxy"
+	cgroupVarInitNsproxyTried = "init_nsproxy_tried"
+	cgroupVarRatePerSec       = "rate_per_sec"
+	cgroupVarUnusedEvent      = "unused_event"
 )
 
 // loadCgroup returns the embedded CollectionSpec for cgroup.
@@ -105,11 +108,14 @@ type cgroupMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type cgroupVariableSpecs struct {
-	Burst       *ebpf.VariableSpec `ebpf:"burst"`
-	HostMntns   *ebpf.VariableSpec `ebpf:"host_mntns"`
-	IncludeHost *ebpf.VariableSpec `ebpf:"include_host"`
-	RatePerSec  *ebpf.VariableSpec `ebpf:"rate_per_sec"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
+	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // cgroupObjects contains all objects after they have been loaded into the kernel.
@@ -151,11 +157,14 @@ func (m *cgroupMaps) Close() error {
 //
 // It can be passed to loadCgroupObjects or ebpf.CollectionSpec.LoadAndAssign.
 type cgroupVariables struct {
-	Burst       *ebpf.Variable `ebpf:"burst"`
-	HostMntns   *ebpf.Variable `ebpf:"host_mntns"`
-	IncludeHost *ebpf.Variable `ebpf:"include_host"`
-	RatePerSec  *ebpf.Variable `ebpf:"rate_per_sec"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	Burst            *ebpf.Variable `ebpf:"burst"`
+	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
+	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // cgroupPrograms contains all programs after they have been loaded into the kernel.

@@ -67,6 +67,9 @@ const (
 	cniVarCniLive           = "cni_live"
 	cniVarHostMntns         = "host_mntns"
 	cniVarIncludeHost       = "include_host"
+	cniVarInitMntns         = "init_mntns"
+	cniVarInitNsproxy       = "init_nsproxy"
+	cniVarInitNsproxyTried  = "init_nsproxy_tried"
 	cniVarRatePerSec        = "rate_per_sec"
 	cniVarSysWriteNr        = "sys_write_nr"
 	cniVarUnusedExecEvent   = "unused_exec_event"
@@ -139,6 +142,9 @@ type cniVariableSpecs struct {
 	CniLive           *ebpf.VariableSpec `ebpf:"cni_live"`
 	HostMntns         *ebpf.VariableSpec `ebpf:"host_mntns"`
 	IncludeHost       *ebpf.VariableSpec `ebpf:"include_host"`
+	InitMntns         *ebpf.VariableSpec `ebpf:"init_mntns"`
+	InitNsproxy       *ebpf.VariableSpec `ebpf:"init_nsproxy"`
+	InitNsproxyTried  *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
 	RatePerSec        *ebpf.VariableSpec `ebpf:"rate_per_sec"`
 	SysWriteNr        *ebpf.VariableSpec `ebpf:"sys_write_nr"`
 	UnusedExecEvent   *ebpf.VariableSpec `ebpf:"unused_exec_event"`
@@ -190,6 +196,9 @@ type cniVariables struct {
 	CniLive           *ebpf.Variable `ebpf:"cni_live"`
 	HostMntns         *ebpf.Variable `ebpf:"host_mntns"`
 	IncludeHost       *ebpf.Variable `ebpf:"include_host"`
+	InitMntns         *ebpf.Variable `ebpf:"init_mntns"`
+	InitNsproxy       *ebpf.Variable `ebpf:"init_nsproxy"`
+	InitNsproxyTried  *ebpf.Variable `ebpf:"init_nsproxy_tried"`
 	RatePerSec        *ebpf.Variable `ebpf:"rate_per_sec"`
 	SysWriteNr        *ebpf.Variable `ebpf:"sys_write_nr"`
 	UnusedExecEvent   *ebpf.Variable `ebpf:"unused_exec_event"`

@@ -76,11 +76,60 @@ static __always_inline void count_drop(__u32 reason)
 		*n += 1;
 }
 
+/* The kernel's init_nsproxy (init_task's namespaces) and its mount
+ * namespace's inode, learned once per object by learn_init_nsproxy. Most
+ * host processes share that nsproxy, and it is static: never freed, so its
+ * address can never come to mean another task's namespaces, and its mount
+ * namespace is set once at boot. A task found to use it needs one read
+ * instead of three, which is most of what a filtered-out host event costs. */
+__u64 init_nsproxy = 0;
+__u32 init_mntns = 0;
+__u32 init_nsproxy_tried = 0;
+
+/* The process tree is rarely deeper than this; a deeper first caller only
+ * leaves the shortcut off. */
+#define INIT_TASK_MAX_DEPTH 64
+
+/* learn_init_nsproxy finds init_task by walking up from the current task
+ * (init_task is its own real_parent) and caches its nsproxy. It tries
+ * once: without kallsyms for data symbols there is no cheaper way to the
+ * address, and a failed walk must not be paid for again on every event. */
+static __noinline int learn_init_nsproxy(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	init_nsproxy_tried = 1;
+	for (int i = 0; i < INIT_TASK_MAX_DEPTH && t; i++) {
+		struct task_struct *parent = BPF_CORE_READ(t, real_parent);
+		if (parent != t) {
+			t = parent;
+			continue;
+		}
+		struct nsproxy *np = BPF_CORE_READ(t, nsproxy);
+		__u32 inum = BPF_CORE_READ(np, mnt_ns, ns.inum);
+		if (np && inum) {
+			init_mntns = inum;
+			init_nsproxy = (__u64)np;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 static __always_inline __u32 task_mntns(struct task_struct *t)
 {
 	if (!t)
 		return 0;
-	return BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
+	if (!init_nsproxy_tried)
+		learn_init_nsproxy();
+	struct nsproxy *np = BPF_CORE_READ(t, nsproxy);
+	if (!np)
+		return 0;
+	/* init_mntns is written before init_nsproxy, but another CPU may see
+	 * the stores in either order; a zero means "not yet", never a value. */
+	__u32 cached = init_mntns;
+	if ((__u64)np == init_nsproxy && cached)
+		return cached;
+	return BPF_CORE_READ(np, mnt_ns, ns.inum);
 }
 
 static __always_inline bool is_host(__u32 mntns)

@@ -38,15 +38,18 @@ type oomEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	oomMapBuckets     = "buckets"
-	oomMapDrops       = "drops"
-	oomMapEvents      = "events"
-	oomProgMarkVictim = "mark_victim"
-	oomVarBurst       = "burst"
-	oomVarHostMntns   = "host_mntns"
-	oomVarIncludeHost = "include_host"
-	oomVarRatePerSec  = "rate_per_sec"
-	oomVarUnusedEvent = "unused_event"
+	oomMapBuckets          = "buckets"
+	oomMapDrops            = "drops"
+	oomMapEvents           = "events"
+	oomProgMarkVictim      = "mark_victim"
+	oomVarBurst            = "burst"
+	oomVarHostMntns        = "host_mntns"
+	oomVarIncludeHost      = "include_host"
+	oomVarInitMntns        = "init_mntns"
+	oomVarInitNsproxy      = "init_nsproxy"
+	oomVarInitNsproxyTried = "init_nsproxy_tried"
+	oomVarRatePerSec       = "rate_per_sec"
+	oomVarUnusedEvent      = "unused_event"
 )
 
 // loadOom returns the embedded CollectionSpec for oom.
@@ -107,11 +110,14 @@ type oomMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type oomVariableSpecs struct {
-	Burst       *ebpf.VariableSpec `ebpf:"burst"`
-	HostMntns   *ebpf.VariableSpec `ebpf:"host_mntns"`
-	IncludeHost *ebpf.VariableSpec `ebpf:"include_host"`
-	RatePerSec  *ebpf.VariableSpec `ebpf:"rate_per_sec"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
+	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // oomObjects contains all objects after they have been loaded into the kernel.
@@ -151,11 +157,14 @@ func (m *oomMaps) Close() error {
 //
 // It can be passed to loadOomObjects or ebpf.CollectionSpec.LoadAndAssign.
 type oomVariables struct {
-	Burst       *ebpf.Variable `ebpf:"burst"`
-	HostMntns   *ebpf.Variable `ebpf:"host_mntns"`
-	IncludeHost *ebpf.Variable `ebpf:"include_host"`
-	RatePerSec  *ebpf.Variable `ebpf:"rate_per_sec"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	Burst            *ebpf.Variable `ebpf:"burst"`
+	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
+	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // oomPrograms contains all programs after they have been loaded into the kernel.

@@ -75,11 +75,16 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *t = (struct task_struct *)ctx->args[0];
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
-	if (is_cni_plugin(bprm))
-		return 0;
+	// Cheapest reject first: most execs on a node are host processes'
+	// (one read with the init_nsproxy shortcut), then those that stay in
+	// their parent's namespace. A CNI plugin runs on the host, so the
+	// lookup of its directory is only left for the rare exec that passed
+	// both; the token is spent last, on an exec that will be reported.
 	__u32 mntns = task_mntns(t);
+	if (is_host(mntns))
+		return 0;
 	__u32 parent_mntns = task_mntns(BPF_CORE_READ(t, real_parent));
-	if (mntns == parent_mntns || is_host(mntns) || !allow(mntns))
+	if (mntns == parent_mntns || is_cni_plugin(bprm) || !allow(mntns))
 		return 0;
 
 	struct event *e = reserve_process(EVENT_EXEC, t, mntns);

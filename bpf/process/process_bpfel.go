@@ -54,6 +54,9 @@ const (
 	processVarBurst             = "burst"
 	processVarHostMntns         = "host_mntns"
 	processVarIncludeHost       = "include_host"
+	processVarInitMntns         = "init_mntns"
+	processVarInitNsproxy       = "init_nsproxy"
+	processVarInitNsproxyTried  = "init_nsproxy_tried"
 	processVarRatePerSec        = "rate_per_sec"
 	processVarUnusedEvent       = "unused_event"
 )
@@ -118,11 +121,14 @@ type processMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type processVariableSpecs struct {
-	Burst       *ebpf.VariableSpec `ebpf:"burst"`
-	HostMntns   *ebpf.VariableSpec `ebpf:"host_mntns"`
-	IncludeHost *ebpf.VariableSpec `ebpf:"include_host"`
-	RatePerSec  *ebpf.VariableSpec `ebpf:"rate_per_sec"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
+	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // processObjects contains all objects after they have been loaded into the kernel.
@@ -164,11 +170,14 @@ func (m *processMaps) Close() error {
 //
 // It can be passed to loadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type processVariables struct {
-	Burst       *ebpf.Variable `ebpf:"burst"`
-	HostMntns   *ebpf.Variable `ebpf:"host_mntns"`
-	IncludeHost *ebpf.Variable `ebpf:"include_host"`
-	RatePerSec  *ebpf.Variable `ebpf:"rate_per_sec"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	Burst            *ebpf.Variable `ebpf:"burst"`
+	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
+	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // processPrograms contains all programs after they have been loaded into the kernel.

@@ -129,3 +129,51 @@ func TestHostFilter(t *testing.T) {
 		t.Errorf("host process event not filtered: %+v", e)
 	}
 }
+
+// TestTargetMountNamespace checks that a signal's target and sender carry
+// their own mount namespace's inode, both for tasks that share the kernel's
+// initial namespaces (read through the init_nsproxy shortcut) and for a
+// task in a namespace of its own (read by the full pointer chase).
+func TestTargetMountNamespace(t *testing.T) {
+	probetest.RequireRoot(t)
+	host := probetest.HostMntNS(t)
+	sigs, _ := load(t, probe.Config{HostMntNS: host, IncludeHost: true, RatePerSec: 100000, Burst: 100000})
+	cases := []struct {
+		name   string
+		args   []string
+		ownMnt bool // whether the target ends up outside the host's namespace
+	}{
+		{"a host process is in the host's mount namespace", []string{"sleep", "30"}, false},
+		{"a process that unshared its mount namespace is in its own", []string{"unshare", "-m", "/bin/busybox", "sleep", "30"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("/bin/busybox", tc.args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			pid := cmd.Process.Pid
+			want := host
+			deadline := time.Now().Add(5 * time.Second)
+			for tc.ownMnt && want == host {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("the process never left the host's mount namespace")
+				}
+				time.Sleep(10 * time.Millisecond)
+				if ns, err := probe.MountNamespace(pid); err == nil {
+					want = ns
+				}
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			e := waitSignal(t, sigs, uint32(pid), signals.Generate, syscall.SIGTERM)
+			if e.MntNS != want {
+				t.Errorf("target mount namespace %d, want %d (host %d)", e.MntNS, want, host)
+			}
+			if e.SenderMntNS != host {
+				t.Errorf("sender mount namespace %d, want the host's %d", e.SenderMntNS, host)
+			}
+		})
+	}
+}

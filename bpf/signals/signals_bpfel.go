@@ -42,17 +42,20 @@ type signalsEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	signalsMapBuckets         = "buckets"
-	signalsMapDrops           = "drops"
-	signalsMapEvents          = "events"
-	signalsProgSignalDeliver  = "signal_deliver"
-	signalsProgSignalGenerate = "signal_generate"
-	signalsVarBurst           = "burst"
-	signalsVarHostMntns       = "host_mntns"
-	signalsVarIncludeHost     = "include_host"
-	signalsVarRatePerSec      = "rate_per_sec"
-	signalsVarSignalMask      = "signal_mask"
-	signalsVarUnusedEvent     = "unused_event"
+	signalsMapBuckets          = "buckets"
+	signalsMapDrops            = "drops"
+	signalsMapEvents           = "events"
+	signalsProgSignalDeliver   = "signal_deliver"
+	signalsProgSignalGenerate  = "signal_generate"
+	signalsVarBurst            = "burst"
+	signalsVarHostMntns        = "host_mntns"
+	signalsVarIncludeHost      = "include_host"
+	signalsVarInitMntns        = "init_mntns"
+	signalsVarInitNsproxy      = "init_nsproxy"
+	signalsVarInitNsproxyTried = "init_nsproxy_tried"
+	signalsVarRatePerSec       = "rate_per_sec"
+	signalsVarSignalMask       = "signal_mask"
+	signalsVarUnusedEvent      = "unused_event"
 )
 
 // loadSignals returns the embedded CollectionSpec for signals.
@@ -114,12 +117,15 @@ type signalsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type signalsVariableSpecs struct {
-	Burst       *ebpf.VariableSpec `ebpf:"burst"`
-	HostMntns   *ebpf.VariableSpec `ebpf:"host_mntns"`
-	IncludeHost *ebpf.VariableSpec `ebpf:"include_host"`
-	RatePerSec  *ebpf.VariableSpec `ebpf:"rate_per_sec"`
-	SignalMask  *ebpf.VariableSpec `ebpf:"signal_mask"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
+	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	SignalMask       *ebpf.VariableSpec `ebpf:"signal_mask"`
+	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
 // signalsObjects contains all objects after they have been loaded into the kernel.
@@ -159,12 +165,15 @@ func (m *signalsMaps) Close() error {
 //
 // It can be passed to loadSignalsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type signalsVariables struct {
-	Burst       *ebpf.Variable `ebpf:"burst"`
-	HostMntns   *ebpf.Variable `ebpf:"host_mntns"`
-	IncludeHost *ebpf.Variable `ebpf:"include_host"`
-	RatePerSec  *ebpf.Variable `ebpf:"rate_per_sec"`
-	SignalMask  *ebpf.Variable `ebpf:"signal_mask"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	Burst            *ebpf.Variable `ebpf:"burst"`
+	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
+	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
+	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
+	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
+	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
+	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	SignalMask       *ebpf.Variable `ebpf:"signal_mask"`
+	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 
 // signalsPrograms contains all programs after they have been loaded into the kernel.

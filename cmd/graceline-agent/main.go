@@ -35,6 +35,7 @@ var flags = cli.Flags{
 	"NodeName":                     "node-name",
 	"CRITimeout":                   "cri-timeout",
 	"MetricsAddress":               "metrics-address",
+	"Pprof":                        "pprof",
 	"Observer.RelistPeriod":        "relist-period",
 	"Observer.SafetyRelistPeriod":  "safety-relist-period",
 	"Timeline.Slack":               "stuck-slack",
@@ -144,6 +145,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.Int64Var(&cfg.Delivery.SpoolMaxBytes, "spool-max-bytes", spool.DefaultMaxBytes, "bound on the spool's size on disk")
 	f.DurationVar(&cfg.Delivery.SyncInterval, "spool-sync-interval", time.Second, "how often the spool is flushed to stable storage (a crash of the agent alone loses nothing in between)")
 	f.StringVar(&cfg.MetricsAddress, "metrics-address", "", `serve Prometheus /metrics, /healthz and /readyz here (e.g. ":9090"); empty disables`)
+	f.BoolVar(&cfg.Pprof, "pprof", false, "also serve Go's net/http/pprof profiles under /debug/pprof/ on --metrics-address (off by default: profiles show the agent's internals)")
 	f.DurationVar(&cfg.CRITimeout, "cri-timeout", 5*time.Second, "bound on connecting to the runtime and on each CRI call")
 	f.DurationVar(&cfg.Observer.RelistPeriod, "relist-period", cfg.Observer.RelistPeriod, "how often to relist the runtime when no event stream is live")
 	f.DurationVar(&cfg.Observer.SafetyRelistPeriod, "safety-relist-period", cfg.Observer.SafetyRelistPeriod, "how often to relist while the event stream is live, to catch anything it missed")
