@@ -1,0 +1,50 @@
+package record
+
+import (
+	"strconv"
+
+	"github.com/graceline/graceline/internal/setting"
+)
+
+// Modes of recording.
+const (
+	// ModePolicy records what the policy keeps (see the package comment).
+	ModePolicy = "policy"
+	// ModeAll records every event the sources produce: the firehose, for
+	// chasing something the policy leaves out.
+	ModeAll = "all"
+)
+
+// DefaultHistory is how many of a container's other processes' events are
+// kept before its termination window. Eight covers a few seconds of a loop
+// that forks every second, and keeps a one-container pod's termination
+// within about 25 events.
+const DefaultHistory = 8
+
+// MaxHistory bounds History: a node holds up to this many events per
+// container for as long as the container lives.
+const MaxHistory = 256
+
+// Config chooses what the agent records.
+type Config struct {
+	// Mode is ModePolicy or ModeAll.
+	Mode string
+	// History is how many events of a container's other processes are
+	// kept before its termination window, and shipped when it opens.
+	History int
+}
+
+// DefaultConfig returns the agent's defaults: the policy, with
+// DefaultHistory.
+func DefaultConfig() Config { return Config{Mode: ModePolicy, History: DefaultHistory} }
+
+// Validate checks the mode and the history's bound.
+func (c Config) Validate() error {
+	switch {
+	case c.Mode != ModePolicy && c.Mode != ModeAll:
+		return setting.Invalid("Mode", c.Mode, strconv.Quote(ModePolicy)+" or "+strconv.Quote(ModeAll))
+	case c.History < 0 || c.History > MaxHistory:
+		return setting.Invalid("History", c.History, "at least 0 and at most "+strconv.Itoa(MaxHistory))
+	}
+	return nil
+}
