@@ -27,11 +27,20 @@ const MaxHistory = 256
 
 // Config chooses what the agent records.
 type Config struct {
-	// Mode is ModePolicy or ModeAll.
+	// Mode is ModePolicy (also when empty) or ModeAll.
 	Mode string
 	// History is how many events of a container's other processes are
-	// kept before its termination window, and shipped when it opens.
+	// kept before its termination window, and shipped when it opens;
+	// 0 means DefaultHistory.
 	History int
+}
+
+// history is History with its default applied.
+func (c Config) history() int {
+	if c.History == 0 {
+		return DefaultHistory
+	}
+	return c.History
 }
 
 // DefaultConfig returns the agent's defaults: the policy, with
@@ -41,10 +50,10 @@ func DefaultConfig() Config { return Config{Mode: ModePolicy, History: DefaultHi
 // Validate checks the mode and the history's bound.
 func (c Config) Validate() error {
 	switch {
-	case c.Mode != ModePolicy && c.Mode != ModeAll:
+	case c.Mode != "" && c.Mode != ModePolicy && c.Mode != ModeAll:
 		return setting.Invalid("Mode", c.Mode, strconv.Quote(ModePolicy)+" or "+strconv.Quote(ModeAll))
 	case c.History < 0 || c.History > MaxHistory:
-		return setting.Invalid("History", c.History, "at least 0 and at most "+strconv.Itoa(MaxHistory))
+		return setting.Invalid("History", c.History, "0 for the default, or at most "+strconv.Itoa(MaxHistory))
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ type held struct {
 
 // New returns a Policy that records into emit.
 func New(emit func(*apiv1.Event), cfg Config, m *Metrics) *Policy {
-	return &Policy{emit: emit, history: cfg.History, m: m, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{}}
+	return &Policy{emit: emit, history: cfg.history(), m: m, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{}}
 }
 
 // ContainerChanged is part of cri.Subscriber: it learns the init's pid.
@@ -254,10 +254,6 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 
 // remember keeps e in c's bounded history, dropping the oldest.
 func (p *Policy) remember(c *ctr, e *apiv1.Event) {
-	if p.history == 0 {
-		p.m.Dropped.WithLabelValues(DroppedOutsideWindow).Inc()
-		return
-	}
 	if len(c.history) == p.history {
 		copy(c.history, c.history[1:])
 		c.history = c.history[:len(c.history)-1]

@@ -102,7 +102,7 @@ func TestPolicy(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name      string
-		history   int // 0 for DefaultHistory, -1 for none
+		history   int // 0 for DefaultHistory
 		steps     []step
 		want      []string
 		dropped   map[string]float64
@@ -199,24 +199,17 @@ func TestPolicy(t *testing.T) {
 			want: []string{"signal_generated SIGKILL 50", "termination_summary", "process_exited a 7"},
 		},
 		{
-			name:    "With no history, every event outside a window is dropped.",
-			history: -1,
-			steps:   events(exited("a", 7, "sleep"), base(apiv1.KindContainerExited, "a")),
-			want:    []string{"container_exited a"},
+			name:    "A history of one keeps the last event only.",
+			history: 1,
+			steps:   events(exited("a", 7, "sleep"), exited("a", 8, "sleep"), base(apiv1.KindContainerExited, "a")),
+			want:    []string{"process_exited a 8", "container_exited a"},
 			dropped: map[string]float64{DroppedOutsideWindow: 1},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
 			m := NewMetrics(prometheus.NewRegistry(), prometheus.NewCounterVec(prometheus.CounterOpts{Name: "d"}, []string{"reason"}))
-			history := tc.history
-			switch history {
-			case 0:
-				history = DefaultHistory
-			case -1:
-				history = 0
-			}
-			p := New(func(e *apiv1.Event) { got = append(got, show(e)) }, Config{Mode: ModePolicy, History: history}, m)
+			p := New(func(e *apiv1.Event) { got = append(got, show(e)) }, Config{Mode: ModePolicy, History: tc.history}, m)
 			now := time.Unix(1000, 0)
 			p.now = func() time.Time { return now }
 			p.ContainerChanged(cri.ContainerInfo{ID: "a", Meta: cri.Meta{PodUID: uid}, Pid: 100})
@@ -281,7 +274,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"The defaults are accepted.", DefaultConfig(), ""},
 		{"The firehose is accepted.", Config{Mode: ModeAll}, ""},
-		{"No history is accepted.", Config{Mode: ModePolicy}, ""},
+		{"An empty configuration is the policy with its default history.", Config{}, ""},
 		{"An unknown mode is refused.", Config{Mode: "everything", History: 1}, "Mode"},
 		{"A negative history is refused.", Config{Mode: ModePolicy, History: -1}, "History"},
 		{"A history past its bound is refused.", Config{Mode: ModePolicy, History: MaxHistory + 1}, "History"},
