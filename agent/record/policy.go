@@ -21,8 +21,12 @@
 //     container whose window never opened). Older ones are dropped and
 //     counted.
 //
-// Repeated identical signal rows to the same process (the pause process's
-// SIGKILL, delivered to each of its threads) become one row with a count.
+// Repeated deliveries of the same signal to the same process (the pause
+// process's SIGKILL, delivered to each of its threads) become one row with
+// a count: a signal_delivered row waits a second for its repeats (or until
+// the summary) and is then sent with the time of the first, so it can come
+// after later events in the stream. Its threads take a SIGKILL even after
+// the leader's exit is reported, so no other event can end the wait.
 // The SIGKILLs the kernel delivers to runc init's other threads when it
 // execs the workload are not about any termination, and are dropped and
 // counted.
@@ -102,8 +106,10 @@ type pod struct {
 	sandboxPid int32
 	open       bool // the pod's own window
 	ctrs       map[string]*ctr
-	held       *held
-	removedAt  time.Time
+	// held are signal_delivered rows waiting for repeats, in the order
+	// they came.
+	held      []*held
+	removedAt time.Time
 }
 
 // ctr is one container of a pod; "" stands for the sandbox's processes.
@@ -162,9 +168,7 @@ func (p *Policy) Tick() {
 	defer p.mu.Unlock()
 	now := p.now()
 	for uid, pd := range p.pods {
-		if pd.held != nil && now.Sub(pd.held.at) >= holdFor {
-			p.release(pd)
-		}
+		p.releaseBefore(pd, now.Add(-holdFor))
 		if !pd.removedAt.IsZero() && now.Sub(pd.removedAt) >= forgetAfter {
 			p.release(pd)
 			delete(p.pods, uid)
@@ -212,9 +216,6 @@ func (p *Policy) Emit(e *apiv1.Event) {
 			pd.ctr(cid).pid = pid
 		}
 	}
-	if pd.held != nil {
-		p.release(pd)
-	}
 	if opens(e) {
 		p.open(pd, cid, e.Kind == apiv1.KindSandboxStopped)
 	}
@@ -227,13 +228,12 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 		p.m.Dropped.WithLabelValues(DroppedRuncInit).Inc()
 		return
 	}
-	if h := pd.held; h != nil {
-		if same(h.e, e) {
+	for _, h := range pd.held {
+		if e.Kind == apiv1.KindSignalDelivered && same(h.e, e) {
 			h.e.Count = max(h.e.Count, 1) + 1
 			p.m.Collapsed.Inc()
 			return
 		}
-		p.release(pd)
 	}
 	c := pd.ctr(cid)
 	init := pd.isInit(cid, e)
@@ -245,8 +245,8 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 		p.remember(c, e)
 		return
 	}
-	if e.Kind == apiv1.KindSignalGenerated || e.Kind == apiv1.KindSignalDelivered {
-		pd.held = &held{e: e, at: p.now()}
+	if e.Kind == apiv1.KindSignalDelivered {
+		pd.held = append(pd.held, &held{e: e, at: p.now()})
 		return
 	}
 	p.emit(e)
@@ -284,12 +284,22 @@ func (p *Policy) ship(c *ctr) {
 	c.history = nil
 }
 
-// release sends pd's held row, with its count.
+// release sends pd's held rows, with their counts.
 func (p *Policy) release(pd *pod) {
-	if pd.held != nil {
-		p.emit(pd.held.e)
-		pd.held = nil
+	for _, h := range pd.held {
+		p.emit(h.e)
 	}
+	pd.held = nil
+}
+
+// releaseBefore sends pd's rows held since before t.
+func (p *Policy) releaseBefore(pd *pod, t time.Time) {
+	n := 0
+	for n < len(pd.held) && !pd.held[n].at.After(t) {
+		p.emit(pd.held[n].e)
+		n++
+	}
+	pd.held = pd.held[n:]
 }
 
 // podFor returns uid's state, creating it; nil for events of no pod and
@@ -374,12 +384,9 @@ func runcInitThread(e *apiv1.Event) bool {
 		strings.HasPrefix(t.GetComm(), "runc:[") && t.GetTid() != t.GetPid()
 }
 
-// same says whether b repeats a: the same kind of row for the same signal
-// and outcome, to the same process, from the same sender.
+// same says whether delivery b repeats a: the same signal and disposition,
+// to the same process.
 func same(a, b *apiv1.Event) bool {
-	return a.Kind == b.Kind && a.GetContainer().GetId() == b.GetContainer().GetId() &&
-		a.GetTarget().GetPid() == b.GetTarget().GetPid() &&
-		a.GetSignal().GetNumber() == b.GetSignal().GetNumber() && a.GetSignal().GetResult() == b.GetSignal().GetResult() &&
-		a.Disposition == b.Disposition &&
-		a.GetSender().GetPid() == b.GetSender().GetPid() && a.GetSender().GetKernel() == b.GetSender().GetKernel()
+	return a.GetContainer().GetId() == b.GetContainer().GetId() && a.GetTarget().GetPid() == b.GetTarget().GetPid() &&
+		a.GetSignal().GetNumber() == b.GetSignal().GetNumber() && a.Disposition == b.Disposition
 }

@@ -98,9 +98,9 @@ type Event struct {
 	// killer (an oom_killed event, or an exit the runtime calls OOMKilled);
 	// evidence says which and with what limit.
 	OomKilled *bool `protobuf:"varint,41,opt,name=oom_killed,json=oomKilled,proto3,oneof" json:"oom_killed,omitempty"`
-	// signal_generated, signal_delivered: how many identical rows this one
-	// stands for (the same signal, result or disposition, to the same
-	// process, in a row), under the agent's recording policy; 0 means one.
+	// signal_delivered: how many deliveries this row stands for (the same
+	// signal and disposition, to threads of the same process, within a
+	// second), under the agent's recording policy; 0 means one.
 	Count         uint32 `protobuf:"varint,42,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
