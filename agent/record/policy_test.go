@@ -287,3 +287,29 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestEmitWhileTicking: the correlator emits summaries from its own
+// goroutine while the pipeline's emits events and Run ticks; with -race this
+// fails if any of them touches the state outside the lock.
+func TestEmitWhileTicking(t *testing.T) {
+	var n int
+	m := NewMetrics(prometheus.NewRegistry(), prometheus.NewCounterVec(prometheus.CounterOpts{Name: "d"}, []string{"reason"}))
+	p := New(func(*apiv1.Event) { n++ }, DefaultConfig(), m)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			p.Tick()
+			p.Emit(base(apiv1.KindContainerSummary, "a"))
+		}
+	}()
+	for i := range int32(200) {
+		p.Emit(delivered("a", "SIGKILL", 100+i, 100+i, "sleep"))
+		p.Emit(base(apiv1.KindContainerExited, "a"))
+	}
+	<-done
+	p.Emit(base(apiv1.KindTerminationSummary, ""))
+	if n < 601 {
+		t.Errorf("recorded %d events, want at least the 200 exits, 200 summaries and the final summary", n)
+	}
+}

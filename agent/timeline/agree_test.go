@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
-	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/agent/record"
+	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/cri"
 )
