@@ -18,6 +18,7 @@ import (
 	"github.com/graceline/graceline/agent/diagnose"
 	"github.com/graceline/graceline/agent/kernel"
 	"github.com/graceline/graceline/agent/pipeline"
+	"github.com/graceline/graceline/agent/record"
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
@@ -48,6 +49,8 @@ type Config struct {
 	// SummariesOnly prints and sends only termination summaries and stuck
 	// reports.
 	SummariesOnly bool
+	// Record chooses which events are recorded: the policy or all.
+	Record record.Config
 	// Output receives JSON lines when set.
 	Output io.Writer
 	// Delivery sends events to a collector when its address is set.
@@ -93,7 +96,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, Now: time.Now, RuntimeErr: health.LastError}
 	tcfg := cfg.Timeline
 	tcfg.ExpectMounts = cfg.Release.KubeletRoot != ""
-	corr := timeline.New(cfg.NodeName, out.Emit, inspector, tcfg)
+	// The recording policy stands between everything that emits and the
+	// sinks; summaries pass through it too, since they ship its history.
+	// With --summaries-only there is nothing else for it to keep.
+	emit := out.Emit
+	var policy *record.Policy
+	if cfg.Record.Mode != record.ModeAll && !cfg.SummariesOnly {
+		policy = record.New(out.Emit, cfg.Record, record.NewMetrics(reg, m.dropped))
+		emit = policy.Emit
+	}
+	corr := timeline.New(cfg.NodeName, emit, inspector, tcfg)
 	releases := release.New(cfg.NodeName, queue.Events(pipeline.SourceRelease), cfg.Release)
 	releases.CountCgroupRemovals(func(foundBy string) { m.cgroupRemovals.WithLabelValues(foundBy).Inc() })
 	tracker := cri.NewTracker(cfg.NodeName, queue.Events(pipeline.SourceRuntime))
@@ -144,8 +156,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Events(corr.Observe))
+	if policy != nil {
+		consumers = append(consumers, pipeline.Subscribers(policy))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			policy.Run(ctx)
+		}()
+	}
 	if !cfg.SummariesOnly {
-		consumers = append(consumers, pipeline.Events(out.Emit))
+		consumers = append(consumers, pipeline.Events(emit))
 	}
 	// The queue runs until every source has stopped, then drains; the
 	// sinks are closed after it (out.Close, deferred first).

@@ -43,6 +43,9 @@ func (c Config) Validate() error {
 	if err := c.Kernel.Validate(); err != nil {
 		return setting.In("Kernel", err)
 	}
+	if err := c.Record.Validate(); err != nil {
+		return setting.In("Record", err)
+	}
 	if err := c.Pipeline.Validate(); err != nil {
 		return setting.In("Pipeline", err)
 	}

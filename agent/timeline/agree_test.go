@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/graceline/graceline/agent/record"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/cri"
@@ -55,6 +59,10 @@ func TestBothSidesAgree(t *testing.T) {
 				}
 				if got, want := outcome(agent), outcome(recorded); got != want {
 					t.Errorf("the replayed agent's summary differs from the recorded one:\nreplayed %s\nrecorded %s", got, want)
+				}
+				kept := keptByPolicy(stream)
+				if got, want := outcome(query.Summarize(stored(kept))), outcome(agent); got != want {
+					t.Errorf("the collector's summary of the %d events of %d that the recording policy keeps differs from the agent's:\ncollector %s\nagent     %s", len(kept), len(stream), got, want)
 				}
 			})
 		}
@@ -131,6 +139,29 @@ func replayAgent(t *testing.T, stream []*apiv1.Event, grace int32) *apiv1.Event 
 		t.Fatalf("the correlator emitted %v, want one summary", out)
 	}
 	return out[0]
+}
+
+// keptByPolicy returns what the agent's recording policy records of stream,
+// learning the init processes' pids as the runtime would tell it: each
+// container's from its start, the pause's from its exec.
+func keptByPolicy(stream []*apiv1.Event) []*apiv1.Event {
+	var kept []*apiv1.Event
+	m := record.NewMetrics(prometheus.NewRegistry(), prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dropped"}, []string{"reason"}))
+	p := record.New(func(e *apiv1.Event) { kept = append(kept, e) }, record.DefaultConfig(), m)
+	for _, e := range stream {
+		uid := e.GetPod().GetUid()
+		switch {
+		case e.Kind == apiv1.KindContainerStarted:
+			p.ContainerChanged(cri.ContainerInfo{ID: e.GetContainer().GetId(), Pid: e.GetProcess().GetPid(), Meta: cri.Meta{PodUID: uid}})
+		case e.Kind == apiv1.KindExec && e.Container == nil && e.GetProcess().GetComm() == "pause":
+			p.SandboxChanged(cri.SandboxInfo{Pid: e.GetProcess().GetPid(), Meta: cri.Meta{PodUID: uid}})
+		}
+		// The policy sets a collapsed row's count; the stream stays as read.
+		p.Emit(proto.CloneOf(e))
+	}
+	// The summary sends what is still held; it is not part of the stream.
+	p.Emit(&apiv1.Event{Kind: apiv1.KindTerminationSummary, Pod: stream[0].GetPod()})
+	return kept[:len(kept)-1]
 }
 
 // stored returns the events in time order, as the collector's store lists

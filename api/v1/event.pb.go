@@ -97,7 +97,11 @@ type Event struct {
 	// termination_summary: a container of the pod was killed by the OOM
 	// killer (an oom_killed event, or an exit the runtime calls OOMKilled);
 	// evidence says which and with what limit.
-	OomKilled     *bool `protobuf:"varint,41,opt,name=oom_killed,json=oomKilled,proto3,oneof" json:"oom_killed,omitempty"`
+	OomKilled *bool `protobuf:"varint,41,opt,name=oom_killed,json=oomKilled,proto3,oneof" json:"oom_killed,omitempty"`
+	// signal_delivered: how many deliveries this row stands for (the same
+	// signal and disposition, to threads of the same process, within a
+	// second), under the agent's recording policy; 0 means one.
+	Count         uint32 `protobuf:"varint,42,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +386,13 @@ func (x *Event) GetOomKilled() bool {
 		return *x.OomKilled
 	}
 	return false
+}
+
+func (x *Event) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 // PodRef names a pod the way the kubelet labels its sandbox.
@@ -938,7 +949,7 @@ var File_event_proto protoreflect.FileDescriptor
 
 const file_event_proto_rawDesc = "" +
 	"\n" +
-	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\f\n" +
+	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\f\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -982,7 +993,8 @@ const file_event_proto_rawDesc = "" +
 	"\vnode_to_api\x18\" \x01(\v2\x19.google.protobuf.DurationR\tnodeToApi\x12,\n" +
 	"\x06memory\x18( \x01(\v2\x14.graceline.v1.MemoryR\x06memory\x12\"\n" +
 	"\n" +
-	"oom_killed\x18) \x01(\bH\x05R\toomKilled\x88\x01\x01\x1a<\n" +
+	"oom_killed\x18) \x01(\bH\x05R\toomKilled\x88\x01\x01\x12\x14\n" +
+	"\x05count\x18* \x01(\rR\x05count\x1a<\n" +
 	"\x0eExitCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\f\n" +

@@ -15,6 +15,7 @@ import (
 
 	"github.com/graceline/graceline/agent"
 	"github.com/graceline/graceline/agent/cgroups"
+	"github.com/graceline/graceline/agent/record"
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/spool"
 	"github.com/graceline/graceline/agent/timeline"
@@ -54,6 +55,8 @@ var flags = cli.Flags{
 	"Delivery.SpoolMaxBytes":       "spool-max-bytes",
 	"Delivery.SyncInterval":        "spool-sync-interval",
 	"Delivery.Collector.TokenFile": "token-file",
+	"Record.Mode":                  "record",
+	"Record.History":               "record-history",
 }
 
 func newCommand() *cobra.Command {
@@ -61,6 +64,7 @@ func newCommand() *cobra.Command {
 	cfg := agent.Config{
 		Observer: cri.DefaultConfig(),
 		Timeline: timeline.DefaultConfig(),
+		Record:   record.DefaultConfig(),
 		Release:  release.Config{CgroupRoot: cgroups.Root, MountInfo: "/proc/self/mountinfo"},
 	}
 	var output, logLevel string
@@ -161,6 +165,8 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.BoolVar(&cfg.Kernel.Probe.CNIOutput, "ebpf-cni-output", false, "also read failing CNI plugins' error messages from their stdout; this probes the entry of every system call (about 90 ns each, see the README), so it is off by default and CNI failures are reported with the plugin, command, sandbox and exit status only")
 	f.IntVar(&cfg.Kernel.HostPID, "host-pid", 1, "a process in the host's mount namespace (the agent runs with hostPID)")
 	f.BoolVar(&cfg.SummariesOnly, "summaries-only", false, "print only termination_summary, container_summary and stuck events")
+	f.StringVar(&cfg.Record.Mode, "record", cfg.Record.Mode, `what to record: "policy" (init processes, signals from outside a container, OOM kills, lifecycle, every process of a container in its termination window, and a short history before it) or "all" (every kernel event, as the probes see it)`)
+	f.IntVar(&cfg.Record.History, "record-history", cfg.Record.History, "events of a container's other processes kept before its termination window, and shipped when it opens (with --record policy)")
 	f.DurationVar(&cfg.Timeline.Slack, "stuck-slack", cfg.Timeline.Slack, "how long past its grace period a termination may run before it is reported stuck")
 	f.DurationVar(&cfg.Timeline.StuckEvery, "stuck-every", cfg.Timeline.StuckEvery, "how often a stuck report is repeated with fresh evidence")
 	f.DurationVar(&cfg.Timeline.Settle, "summary-settle", cfg.Timeline.Settle, "how long after a sandbox's removal the summary waits for late resource-release events")

@@ -57,6 +57,9 @@ func TestBadFlags(t *testing.T) {
 		{"A removed-container TTL of zero is refused.", []string{"--ebpf-removed-ttl", "0"}, []string{"--ebpf-removed-ttl"}},
 		{"A host pid of zero is refused.", []string{"--host-pid", "0"}, []string{"--host-pid"}},
 		{"A boolean flag given a word names the flag.", []string{"--ebpf=maybe"}, []string{"--ebpf"}},
+		{"An unknown recording mode lists the modes.", []string{"--record", "everything"}, []string{"--record", `"everything"`, `"policy" or "all"`}},
+		{"A negative history is refused.", []string{"--record-history=-1"}, []string{"--record-history -1"}},
+		{"A history past its bound is refused with it.", []string{"--record-history", "1000"}, []string{"--record-history 1000", "at most 256"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -88,7 +88,7 @@ func detail(e *apiv1.Event) string {
 		}
 		return d
 	case apiv1.KindSignalDelivered:
-		return join(fmt.Sprintf("%s → %s", SignalName(e.Signal), target(ctr, e.Target)), kv("disposition", e.Disposition))
+		return join(fmt.Sprintf("%s → %s", SignalName(e.Signal), target(ctr, e.Target)), kv("disposition", e.Disposition), times(e.Count))
 	case apiv1.KindProcessExited:
 		p := e.GetProcess()
 		return join(ctr, fmt.Sprintf("pid %d (%s)", p.GetPid(), p.GetComm()), exit(e))
@@ -185,6 +185,15 @@ func short(id string) string {
 		return id[:13]
 	}
 	return id
+}
+
+// times shows how many deliveries a collapsed row stands for; nothing for
+// one.
+func times(n uint32) string {
+	if n < 2 {
+		return ""
+	}
+	return fmt.Sprintf("×%d", n)
 }
 
 func kv(k, v string) string {

@@ -38,6 +38,18 @@ func TestDetail(t *testing.T) {
 		want string
 	}{
 		{
+			name: "a delivery the agent collapsed says how many it stands for",
+			e: &apiv1.Event{Kind: apiv1.KindSignalDelivered, Signal: &apiv1.Signal{Number: 9, Name: "SIGKILL"},
+				Target: &apiv1.Task{Pid: 50, Tid: 51, Comm: "pause"}, Disposition: "default", Count: 6},
+			want: "SIGKILL → pid 50 (pause) disposition=default ×6",
+		},
+		{
+			name: "a single delivery has no count",
+			e: &apiv1.Event{Kind: apiv1.KindSignalDelivered, Signal: &apiv1.Signal{Number: 15, Name: "SIGTERM"},
+				Target: &apiv1.Task{Pid: 7, Tid: 7, Comm: "sh"}, Disposition: "handler"},
+			want: "SIGTERM → pid 7 (sh) disposition=handler",
+		},
+		{
 			name: "a delete request gives the grace period and the finalizers, even none",
 			e:    &apiv1.Event{Kind: apiv1.KindDeleteRequested, GracePeriodS: i32(30)},
 			want: "grace=30s finalizers=[]",

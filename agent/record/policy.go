@@ -1,0 +1,392 @@
+// Package record decides which of the agent's events a node records: the
+// recording policy. It sits between the pipeline's consumers and the sinks,
+// and is the one place where events are left out on purpose.
+//
+// A node records:
+//   - always: the lifecycle and release events, summaries and stuck
+//     reports, OOM kills, preStop execs, CNI failures; a container's init
+//     process (its PID 1 as the runtime reports it, and the sandbox's
+//     pause); signals sent from outside the target's container (the
+//     runtime, the host, another container, the kernel);
+//   - inside a termination window: every kernel event of the container's
+//     processes. A container's window opens at the first sign of its end
+//     (a stop signal to its init from outside, a preStop exec, an OOM kill,
+//     its init's exit, container_exited or container_stopped); the whole
+//     pod's opens at the first sign of the pod's own end (a stop signal to
+//     the sandbox, or sandbox_stopped). A container's window closes at its
+//     container_summary, the pod's at its termination_summary;
+//   - before the window: the last History events of each container's
+//     other processes, shipped into the stream, in their order, just
+//     before the event that opens the window (or before the summary, for a
+//     container whose window never opened). Older ones are dropped and
+//     counted.
+//
+// Repeated deliveries of the same signal to the same process (the pause
+// process's SIGKILL, delivered to each of its threads) become one row with
+// a count: a signal_delivered row waits a second for its repeats (or until
+// the summary) and is then sent with the time of the first, so it can come
+// after later events in the stream. Its threads take a SIGKILL even after
+// the leader's exit is reported, so no other event can end the wait.
+// The SIGKILLs the kernel delivers to runc init's other threads when it
+// execs the workload are not about any termination, and are dropped and
+// counted.
+package record
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/cri"
+)
+
+// Reasons of graceline_events_dropped_total for the events the policy
+// leaves out.
+const (
+	// DroppedOutsideWindow: an event of a container's other processes,
+	// before its window, pushed out of the bounded history.
+	DroppedOutsideWindow = "record_outside_window"
+	// DroppedRuncInit: the kernel's SIGKILL to a runc init thread as runc
+	// init execs the workload.
+	DroppedRuncInit = "record_runc_init"
+)
+
+// holdFor is how long a signal row waits for identical ones before it is
+// sent with its count. The repeats come within milliseconds (one per
+// thread); a second also bounds how late a held row reaches the sinks.
+const holdFor = time.Second
+
+// forgetAfter is how long a pod's state outlives its sandbox's removal when
+// no summary came, and how long a summarised pod's late events are passed
+// through without new state.
+const forgetAfter = time.Minute
+
+// Metrics counts what the policy leaves out and collapses.
+type Metrics struct {
+	// Dropped is graceline_events_dropped_total, by reason.
+	Dropped *prometheus.CounterVec
+	// Collapsed counts signal rows folded into an earlier row's count.
+	Collapsed prometheus.Counter
+}
+
+// NewMetrics registers the policy's own counter with reg and uses dropped,
+// the agent's graceline_events_dropped_total, for its drops.
+func NewMetrics(reg prometheus.Registerer, dropped *prometheus.CounterVec) *Metrics {
+	m := &Metrics{Dropped: dropped, Collapsed: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "graceline_events_collapsed_total", Help: "Signal rows folded into an identical earlier row's count by the recording policy.",
+	})}
+	reg.MustRegister(m.Collapsed)
+	for _, r := range []string{DroppedOutsideWindow, DroppedRuncInit} {
+		dropped.WithLabelValues(r)
+	}
+	return m
+}
+
+// Policy applies the recording policy and hands what it keeps to emit. It
+// is a cri.Subscriber (for the init processes' pids). Emit is called from
+// the pipeline's goroutine and from the correlator's, so the state has a
+// lock; emit is called under it, to keep a history ahead of the event that
+// ships it, which is safe because the sinks never wait.
+type Policy struct {
+	emit    func(*apiv1.Event)
+	history int
+	m       *Metrics
+	now     func() time.Time
+
+	mu   sync.Mutex
+	pods map[string]*pod
+	done map[string]time.Time // summarised pods, so late events don't revive them
+}
+
+type pod struct {
+	sandboxPid int32
+	open       bool // the pod's own window
+	ctrs       map[string]*ctr
+	// held are signal_delivered rows waiting for repeats, in the order
+	// they came.
+	held      []*held
+	removedAt time.Time
+}
+
+// ctr is one container of a pod; "" stands for the sandbox's processes.
+type ctr struct {
+	pid     int32
+	open    bool
+	history []*apiv1.Event
+}
+
+type held struct {
+	e  *apiv1.Event
+	at time.Time
+}
+
+// New returns a Policy that records into emit.
+func New(emit func(*apiv1.Event), cfg Config, m *Metrics) *Policy {
+	return &Policy{emit: emit, history: cfg.history(), m: m, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{}}
+}
+
+// ContainerChanged is part of cri.Subscriber: it learns the init's pid.
+func (p *Policy) ContainerChanged(info cri.ContainerInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pd := p.podFor(info.Meta.PodUID); pd != nil && info.Pid > 0 {
+		pd.ctr(info.ID).pid = info.Pid
+	}
+}
+
+// SandboxChanged is part of cri.Subscriber: it learns the pause's pid.
+func (p *Policy) SandboxChanged(info cri.SandboxInfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pd := p.podFor(info.Meta.PodUID); pd != nil && info.Pid > 0 {
+		pd.sandboxPid = info.Pid
+	}
+}
+
+// Run flushes held rows and forgets old pods until ctx ends.
+func (p *Policy) Run(ctx context.Context) {
+	t := time.NewTicker(holdFor / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.Tick()
+		}
+	}
+}
+
+// Tick sends the signal rows held for holdFor or longer, and forgets pods
+// whose sandbox was removed forgetAfter ago without a summary.
+func (p *Policy) Tick() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	for uid, pd := range p.pods {
+		p.releaseBefore(pd, now.Add(-holdFor))
+		if !pd.removedAt.IsZero() && now.Sub(pd.removedAt) >= forgetAfter {
+			p.release(pd)
+			delete(p.pods, uid)
+		}
+	}
+	for uid, t := range p.done {
+		if now.Sub(t) >= forgetAfter {
+			delete(p.done, uid)
+		}
+	}
+}
+
+// Emit records e if the policy keeps it.
+func (p *Policy) Emit(e *apiv1.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	uid := e.GetPod().GetUid()
+	pd := p.podFor(uid)
+	if pd == nil {
+		p.emit(e)
+		return
+	}
+	cid := e.GetContainer().GetId()
+	switch e.Kind {
+	case apiv1.KindTerminationSummary:
+		p.release(pd)
+		p.open(pd, "", true)
+		p.emit(e)
+		delete(p.pods, uid)
+		p.done[uid] = p.now()
+		return
+	case apiv1.KindContainerSummary:
+		p.release(pd)
+		p.ship(pd.ctr(cid))
+		p.emit(e)
+		delete(pd.ctrs, cid)
+		return
+	case apiv1.KindSignalGenerated, apiv1.KindSignalDelivered, apiv1.KindProcessExited, apiv1.KindExec:
+		p.process(pd, cid, e)
+		return
+	case apiv1.KindSandboxRemoved:
+		pd.removedAt = p.now()
+	case apiv1.KindContainerStarted:
+		if pid := e.GetProcess().GetPid(); pid > 0 {
+			pd.ctr(cid).pid = pid
+		}
+	}
+	if opens(e) {
+		p.open(pd, cid, e.Kind == apiv1.KindSandboxStopped)
+	}
+	p.emit(e)
+}
+
+// process applies the policy to a kernel event of a pod's process.
+func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
+	if runcInitThread(e) {
+		p.m.Dropped.WithLabelValues(DroppedRuncInit).Inc()
+		return
+	}
+	for _, h := range pd.held {
+		if e.Kind == apiv1.KindSignalDelivered && same(h.e, e) {
+			h.e.Count = max(h.e.Count, 1) + 1
+			p.m.Collapsed.Inc()
+			return
+		}
+	}
+	c := pd.ctr(cid)
+	init := pd.isInit(cid, e)
+	outside := fromOutside(cid, e)
+	if init && (outside && stopSignal(e) || e.Kind == apiv1.KindProcessExited) {
+		p.open(pd, cid, cid == "")
+	}
+	if !init && !outside && !pd.open && !c.open {
+		p.remember(c, e)
+		return
+	}
+	if e.Kind == apiv1.KindSignalDelivered {
+		pd.held = append(pd.held, &held{e: e, at: p.now()})
+		return
+	}
+	p.emit(e)
+}
+
+// remember keeps e in c's bounded history, dropping the oldest.
+func (p *Policy) remember(c *ctr, e *apiv1.Event) {
+	if len(c.history) == p.history {
+		copy(c.history, c.history[1:])
+		c.history = c.history[:len(c.history)-1]
+		p.m.Dropped.WithLabelValues(DroppedOutsideWindow).Inc()
+	}
+	c.history = append(c.history, e)
+}
+
+// open opens cid's window, or the pod's when whole, shipping the history
+// of what it covers first.
+func (p *Policy) open(pd *pod, cid string, whole bool) {
+	if whole {
+		pd.open = true
+		for _, c := range pd.ctrs {
+			p.ship(c)
+		}
+		return
+	}
+	c := pd.ctr(cid)
+	c.open = true
+	p.ship(c)
+}
+
+func (p *Policy) ship(c *ctr) {
+	for _, e := range c.history {
+		p.emit(e)
+	}
+	c.history = nil
+}
+
+// release sends pd's held rows, with their counts.
+func (p *Policy) release(pd *pod) {
+	for _, h := range pd.held {
+		p.emit(h.e)
+	}
+	pd.held = nil
+}
+
+// releaseBefore sends pd's rows held since before t.
+func (p *Policy) releaseBefore(pd *pod, t time.Time) {
+	n := 0
+	for n < len(pd.held) && !pd.held[n].at.After(t) {
+		p.emit(pd.held[n].e)
+		n++
+	}
+	pd.held = pd.held[n:]
+}
+
+// podFor returns uid's state, creating it; nil for events of no pod and
+// late events of a summarised pod, which pass as they are.
+func (p *Policy) podFor(uid string) *pod {
+	if uid == "" {
+		return nil
+	}
+	if _, done := p.done[uid]; done {
+		return nil
+	}
+	pd := p.pods[uid]
+	if pd == nil {
+		pd = &pod{ctrs: map[string]*ctr{}}
+		p.pods[uid] = pd
+	}
+	return pd
+}
+
+func (pd *pod) ctr(id string) *ctr {
+	c := pd.ctrs[id]
+	if c == nil {
+		c = &ctr{}
+		pd.ctrs[id] = c
+	}
+	return c
+}
+
+// isInit says whether e is about the init process of cid (the sandbox's
+// for ""): the target of a signal, or the process that exited or exec'd.
+// container_started also names the init, for a container the tracker has
+// not reported yet.
+func (pd *pod) isInit(cid string, e *apiv1.Event) bool {
+	pid := e.GetProcess().GetPid()
+	if e.Kind == apiv1.KindSignalGenerated || e.Kind == apiv1.KindSignalDelivered {
+		pid = e.GetTarget().GetPid()
+	}
+	want := pd.sandboxPid
+	if cid != "" {
+		want = pd.ctr(cid).pid
+	}
+	return pid != 0 && pid == want
+}
+
+// fromOutside says whether e is a signal sent from outside the target's
+// container: by the host, another container, or the kernel itself.
+func fromOutside(cid string, e *apiv1.Event) bool {
+	if e.Kind != apiv1.KindSignalGenerated {
+		return false
+	}
+	s := e.GetSender()
+	return s.GetKernel() != "" || s.GetContainerId() != cid
+}
+
+// stopSignal says whether e's signal is one a runtime stops a container
+// with. Another signal from outside (a reload's SIGHUP) is recorded but
+// opens no window, which only a summary would close.
+func stopSignal(e *apiv1.Event) bool {
+	switch e.GetSignal().GetName() {
+	case "SIGTERM", "SIGKILL", "SIGINT", "SIGQUIT":
+		return true
+	}
+	return false
+}
+
+// opens says whether a runtime or kernel event other than a process's
+// opens a termination window.
+func opens(e *apiv1.Event) bool {
+	switch e.Kind {
+	case apiv1.KindPreStopExec, apiv1.KindOOMKilled, apiv1.KindContainerExited, apiv1.KindContainerStopped, apiv1.KindSandboxStopped:
+		return true
+	}
+	return false
+}
+
+// runcInitThread says whether e is the kernel's SIGKILL to one of runc
+// init's other threads as it execs the workload (de_thread): delivered, with
+// no signal_generated, to a thread that is not the leader.
+func runcInitThread(e *apiv1.Event) bool {
+	t := e.GetTarget()
+	return e.Kind == apiv1.KindSignalDelivered && e.GetSignal().GetNumber() == 9 &&
+		strings.HasPrefix(t.GetComm(), "runc:[") && t.GetTid() != t.GetPid()
+}
+
+// same says whether delivery b repeats a: the same signal and disposition,
+// to the same process.
+func same(a, b *apiv1.Event) bool {
+	return a.GetContainer().GetId() == b.GetContainer().GetId() && a.GetTarget().GetPid() == b.GetTarget().GetPid() &&
+		a.GetSignal().GetNumber() == b.GetSignal().GetNumber() && a.Disposition == b.Disposition
+}
