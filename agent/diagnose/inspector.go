@@ -5,7 +5,7 @@
 package diagnose
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -124,18 +124,63 @@ func mountsUnder(dir string) []string {
 
 // MountsUnder lists the mount points at or below dir in a mountinfo file.
 func MountsUnder(mountinfo, dir string) []string {
-	f, err := os.Open(mountinfo)
+	points, err := MountPoints(mountinfo)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
-			out = append(out, fields[4])
+	for _, p := range points {
+		if Below(p, dir) {
+			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// Below tells whether path is dir or lies below it.
+func Below(path, dir string) bool {
+	return path == dir || (len(path) > len(dir) && path[len(dir)] == '/' && strings.HasPrefix(path, dir))
+}
+
+// MountPoints reads the mount points of a mountinfo file, in its order.
+// Only the fifth field is taken, without splitting the whole line: a node's
+// mountinfo has a few lines per pod, and the release watcher reads it every
+// poll while pods terminate. The kernel escapes blanks in paths (\040), so
+// a field never holds a space.
+func MountPoints(mountinfo string) ([]string, error) {
+	b, err := os.ReadFile(mountinfo)
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	var out []string
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if p, ok := field(line, 4); ok {
+			out = append(out, string(p))
+		}
+	}
+	return out, nil
+}
+
+// field returns the n-th (from 0) space-separated field of line.
+func field(line []byte, n int) ([]byte, bool) {
+	for i := 0; ; i++ {
+		line = bytes.TrimLeft(line, " ")
+		if len(line) == 0 {
+			return nil, false
+		}
+		end := bytes.IndexByte(line, ' ')
+		if end < 0 {
+			end = len(line)
+		}
+		if i == n {
+			return line[:end], true
+		}
+		line = line[end:]
+	}
 }

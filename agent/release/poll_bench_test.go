@@ -43,7 +43,7 @@ func newBusyNode(tb testing.TB, owners int) *busyNode {
 	return n
 }
 
-func (n *busyNode) uid(i int) string    { return fmt.Sprintf("0000-uid-%04d", i) }
+func (n *busyNode) uid(i int) string    { return fmt.Sprintf("0000-uid-%d", i) }
 func (n *busyNode) netns(i int) string  { return filepath.Join(n.netnsDir, fmt.Sprintf("cni-%04d", i)) }
 func (n *busyNode) podDir(i int) string { return filepath.Join(n.kubeletRoot, "pods", n.uid(i)) }
 
