@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// The relists' health exists before the runtime is reached: readiness
 	// and the stuck diagnosis read it from the start.
 	health := &cri.RelistHealth{}
-	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, Now: time.Now, RuntimeErr: health.LastError}
+	inspector := &diagnose.Inspector{KubeletRoot: cfg.Release.KubeletRoot, MountInfo: cfg.Release.MountInfo, Now: time.Now, RuntimeErr: health.LastError}
 	tcfg := cfg.Timeline
 	tcfg.ExpectMounts = cfg.Release.KubeletRoot != ""
 	// The recording policy stands between everything that emits and the

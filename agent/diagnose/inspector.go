@@ -5,11 +5,12 @@
 package diagnose
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/graceline/graceline/agent/cgroups"
@@ -26,7 +27,22 @@ type Inspector struct {
 	// RuntimeErr returns the last error from the runtime's CRI API, or nil.
 	RuntimeErr func() error
 	Now        func() time.Time
+	// MountInfo is the mountinfo file to read; empty means
+	// /proc/self/mountinfo.
+	MountInfo string
+
+	// mounts is the last read of the mountinfo, reused by the inspections
+	// within mountsMaxAge of it (see mountPoints).
+	mountsMu   sync.Mutex
+	mounts     []string
+	mountsRead time.Time
 }
+
+// mountsMaxAge is how long one read of the mountinfo serves inspections.
+// The correlator inspects every terminating pod in a row once a tick; a
+// node deleting a hundred pods read its mountinfo a hundred times a tick,
+// one read now serves them all, and the next tick reads afresh.
+const mountsMaxAge = 100 * time.Millisecond
 
 // Inspect is part of timeline.Inspector.
 func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
@@ -77,8 +93,11 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 		}
 	}
 	if in.KubeletRoot != "" {
-		for _, m := range mountsUnder(filepath.Join(in.KubeletRoot, "pods", s.PodUID)) {
-			add("mount still present: " + m)
+		dir := filepath.Join(in.KubeletRoot, "pods", s.PodUID)
+		for _, m := range in.mountPoints(now) {
+			if Below(m, dir) {
+				add("mount still present: " + m)
+			}
 		}
 	}
 	return evidence, notes
@@ -117,25 +136,89 @@ func findShim(children []int) *procState {
 	return nil
 }
 
-// mountsUnder lists the mount points at or below dir.
-func mountsUnder(dir string) []string {
-	return MountsUnder("/proc/self/mountinfo", dir)
+// mountPoints returns the node's mount points, read at most once per
+// mountsMaxAge. The read runs outside the lock; two inspections that both
+// find the copy old both read, which is only a read too many.
+func (in *Inspector) mountPoints(now time.Time) []string {
+	in.mountsMu.Lock()
+	mounts, fresh := in.mounts, !in.mountsRead.IsZero() && now.Sub(in.mountsRead) < mountsMaxAge && now.Sub(in.mountsRead) >= 0
+	in.mountsMu.Unlock()
+	if fresh {
+		return mounts
+	}
+	file := in.MountInfo
+	if file == "" {
+		file = "/proc/self/mountinfo"
+	}
+	mounts, err := MountPoints(file)
+	if err != nil {
+		return nil
+	}
+	in.mountsMu.Lock()
+	in.mounts, in.mountsRead = mounts, now
+	in.mountsMu.Unlock()
+	return mounts
 }
 
 // MountsUnder lists the mount points at or below dir in a mountinfo file.
 func MountsUnder(mountinfo, dir string) []string {
-	f, err := os.Open(mountinfo)
+	points, err := MountPoints(mountinfo)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && (fields[4] == dir || strings.HasPrefix(fields[4], dir+"/")) {
-			out = append(out, fields[4])
+	for _, p := range points {
+		if Below(p, dir) {
+			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// Below tells whether path is dir or lies below it.
+func Below(path, dir string) bool {
+	return path == dir || (len(path) > len(dir) && path[len(dir)] == '/' && strings.HasPrefix(path, dir))
+}
+
+// MountPoints reads the mount points of a mountinfo file, in its order.
+// Only the fifth field is taken, without splitting the whole line: a node's
+// mountinfo has a few lines per pod, and the release watcher reads it every
+// poll while pods terminate. The kernel escapes blanks in paths (\040), so
+// a field never holds a space.
+func MountPoints(mountinfo string) ([]string, error) {
+	b, err := os.ReadFile(mountinfo)
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	var out []string
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if p, ok := field(line, 4); ok {
+			out = append(out, string(p))
+		}
+	}
+	return out, nil
+}
+
+// field returns the n-th (from 0) space-separated field of line.
+func field(line []byte, n int) ([]byte, bool) {
+	for i := 0; ; i++ {
+		line = bytes.TrimLeft(line, " ")
+		if len(line) == 0 {
+			return nil, false
+		}
+		end := bytes.IndexByte(line, ' ')
+		if end < 0 {
+			end = len(line)
+		}
+		if i == n {
+			return line[:end], true
+		}
+		line = line[end:]
+	}
 }

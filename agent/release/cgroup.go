@@ -189,10 +189,33 @@ func (w *Watcher) watchFailed(id uint64) {
 // may also stand for a directory on another hierarchy.
 func (w *Watcher) CgroupRemoved(id uint64, at time.Time) {
 	defer w.applyKernel()
+	// The directories are stat'ed outside the lock: this runs on the
+	// kernel reader's goroutine, and a stat of a cgroup that is being
+	// removed can wait on the kernel.
+	type candidate struct {
+		o    *owner
+		dirs []string
+	}
+	w.mu.Lock()
+	var candidates []candidate
+	for _, o := range w.byID[id] {
+		candidates = append(candidates, candidate{o, slices.Clone(o.dirs)})
+	}
+	w.mu.Unlock()
+	var gone []*owner
+	for _, c := range candidates {
+		if !cgroups.Exists(c.dirs) {
+			gone = append(gone, c.o)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, o := range slices.Clone(w.byID[id]) {
-		if cgroups.Exists(o.dirs) {
+	for _, o := range gone {
+		if !slices.Contains(w.byID[id], o) {
+			// Unfollowed meanwhile: found by a poll, or given up.
 			continue
 		}
 		p := o.pending

@@ -11,7 +11,6 @@ package release
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/graceline/graceline/agent/cgroups"
-	"github.com/graceline/graceline/agent/diagnose"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/setting"
@@ -67,9 +65,13 @@ func (c Config) Validate() error {
 
 // pending is one resource waiting to be released.
 type pending struct {
-	kind      string
-	path      string // as reported
-	gone      func() bool
+	kind string
+	path string // as reported
+	// gone checks the resource, with what this poll has read of the node.
+	gone func(*tick) bool
+	// file is a path whose existence gone checks, if any: the poll lists
+	// a directory holding several of them once.
+	file      string
 	pod       *apiv1.PodRef
 	container *apiv1.ContainerRef
 	since     time.Time
@@ -184,12 +186,13 @@ func (w *Watcher) SandboxChanged(info cri.SandboxInfo) {
 	w.watchCgroup(o)
 	if o.netNS != "" {
 		path := o.netNS
-		w.add(&pending{kind: apiv1.KindNetNSReleased, path: path, pod: o.pod, gone: func() bool { return !exists(path) }})
+		w.add(&pending{kind: apiv1.KindNetNSReleased, path: path, file: path, pod: o.pod, gone: func(t *tick) bool { return !t.exists(path) }})
 	}
 	if w.cfg.KubeletRoot != "" && o.pod != nil {
 		dir := filepath.Join(w.cfg.KubeletRoot, "pods", o.pod.Uid)
-		w.add(&pending{kind: apiv1.KindMountsReleased, path: dir, pod: o.pod, gone: func() bool {
-			return len(diagnose.MountsUnder(w.cfg.MountInfo, dir)) == 0
+		w.add(&pending{kind: apiv1.KindMountsReleased, path: dir, pod: o.pod, gone: func(t *tick) bool {
+			mounted, known := t.mountedBelow(dir)
+			return known && !mounted
 		}})
 	}
 }
@@ -209,7 +212,7 @@ func (w *Watcher) watchCgroup(o *owner) {
 		w.unfollow(o)
 		return
 	}
-	p := &pending{kind: apiv1.KindCgroupRemoved, path: o.cgroup, pod: o.pod, container: o.container, gone: func() bool { return !cgroups.Exists(dirs) }}
+	p := &pending{kind: apiv1.KindCgroupRemoved, path: o.cgroup, pod: o.pod, container: o.container, gone: func(*tick) bool { return !cgroups.Exists(dirs) }}
 	if !o.following {
 		w.add(p)
 		return
@@ -222,7 +225,7 @@ func (w *Watcher) watchCgroup(o *owner) {
 		// with it, before it says the container stopped.
 		w.unfollow(o)
 		w.report(p, o.cgroupGone, FoundByKernel)
-	case p.gone():
+	case p.gone(newTick(w.cfg.MountInfo, nil)):
 		// Gone while its removal event is still on its way, or gone on a
 		// hierarchy the kernel did not follow.
 		w.unfollow(o)
@@ -300,15 +303,21 @@ func (w *Watcher) poll() {
 	now := w.now()
 	w.mu.Lock()
 	var due []*pending
+	var files []string
 	for _, p := range w.pending {
 		if w.isDue(p, now) {
 			due = append(due, p)
+			if p.file != "" {
+				files = append(files, p.file)
+			}
 		}
 	}
 	w.mu.Unlock()
+	// One view of the node serves every due resource.
+	t := newTick(w.cfg.MountInfo, files)
 	gone := make(map[*pending]bool, len(due))
 	for _, p := range due {
-		gone[p] = p.gone()
+		gone[p] = p.gone(t)
 	}
 
 	w.mu.Lock()
@@ -350,9 +359,4 @@ func (w *Watcher) isDue(p *pending, now time.Time) bool {
 		return false
 	}
 	return p.owner == nil || now.Sub(p.checked) >= w.cfg.Recheck || now.Sub(p.since) > w.cfg.GiveUp
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

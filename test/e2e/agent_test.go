@@ -26,13 +26,13 @@ func (a *agentProc) crash() {
 
 // startAgent runs graceline-agent with args and stops it with SIGTERM at the
 // end of the test, checking that it exits cleanly.
-func startAgent(t *testing.T, args ...string) *agentProc {
+func startAgent(t testing.TB, args ...string) *agentProc {
 	t.Helper()
 	return startAgentWrapped(t, nil, args...)
 }
 
 // startAgentWrapped runs the agent under a wrapper command (setpriv, say).
-func startAgentWrapped(t *testing.T, wrap []string, args ...string) *agentProc {
+func startAgentWrapped(t testing.TB, wrap []string, args ...string) *agentProc {
 	t.Helper()
 	argv := append(append(wrap, agentBin, "--output", "-", "--node-name", "e2e-node"), args...)
 	h, err := harness.StartAgent(argv...)
@@ -60,7 +60,7 @@ func (a *agentProc) logs() string { return a.Logs(0) }
 func (a *agentProc) forPod(uid string) []*apiv1.Event { return a.ForPod(uid) }
 
 // waitFor polls until cond holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -71,13 +71,13 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-func (a *agentProc) waitLog(t *testing.T, timeout time.Duration, substr string) {
+func (a *agentProc) waitLog(t testing.TB, timeout time.Duration, substr string) {
 	t.Helper()
 	waitFor(t, timeout, fmt.Sprintf("agent log %q", substr), func() bool { return strings.Contains(a.logs(), substr) })
 }
 
 // startRuntime starts a private containerd of flavor f with the test images.
-func startRuntime(t *testing.T, f harness.Flavor) (*harness.Containerd, *harness.Driver) {
+func startRuntime(t testing.TB, f harness.Flavor) (*harness.Containerd, *harness.Driver) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := harness.StartContainerd(ctx, f, busyboxTar, pauseTar)

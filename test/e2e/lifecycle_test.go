@@ -108,7 +108,7 @@ func runAndDelete(t *testing.T, d *harness.Driver, agent *agentProc, spec harnes
 // each one's PID 1 has set its SIGTERM disposition (the workloads' first
 // command is a trap). A SIGTERM that came earlier would find a namespace's
 // init without a handler, and the kernel drops those.
-func waitStarted(t *testing.T, agent *agentProc, spec harness.PodSpec) {
+func waitStarted(t testing.TB, agent *agentProc, spec harness.PodSpec) {
 	t.Helper()
 	var pids []int32
 	waitFor(t, 30*time.Second, "container_started", func() bool {
