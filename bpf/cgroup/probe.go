@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cilium/ebpf/link"
-
 	"github.com/graceline/graceline/bpf/internal/record"
 	"github.com/graceline/graceline/bpf/probe"
 )
@@ -21,7 +19,7 @@ const flagPathTruncated = 1
 // Probe is the loaded and attached cgroup program.
 type Probe struct {
 	objs   cgroupObjects
-	link   link.Link
+	links  probe.Links
 	shared *probe.Shared
 }
 
@@ -37,8 +35,8 @@ func New(shared *probe.Shared) (*Probe, error) {
 	if err := shared.Load(spec, nil, &p.objs); err != nil {
 		return nil, err
 	}
-	if p.link, err = probe.Attach("cgroup_rmdir", p.objs.CgroupRmdir); err != nil {
-		p.Close()
+	if p.links, err = probe.AttachAll(probe.Program{Tracepoint: "cgroup_rmdir", Prog: p.objs.CgroupRmdir}); err != nil {
+		p.objs.Close()
 		return nil, err
 	}
 	return p, nil
@@ -46,27 +44,12 @@ func New(shared *probe.Shared) (*Probe, error) {
 
 // Events routes the group's events, decoded, to handle.
 func (p *Probe) Events(handle func(Event)) probe.Route {
-	clock := p.shared.Clock()
-	return probe.Route{
-		Types: []uint32{rmdirType},
-		Decode: func(raw []byte) bool {
-			e, ok := decode(raw, clock)
-			if ok {
-				handle(e)
-			}
-			return ok
-		},
-	}
+	return probe.NewRoute(p.shared.Clock(), []uint32{rmdirType}, decode, handle)
 }
 
 // Close detaches and unloads the program.
 func (p *Probe) Close() error {
-	var errs []error
-	if p.link != nil {
-		errs = append(errs, p.link.Close())
-	}
-	errs = append(errs, p.objs.Close())
-	return errors.Join(errs...)
+	return errors.Join(p.links.Close(), p.objs.Close())
 }
 
 // decode reads a record of the C side's struct event.

@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/graceline/graceline/bpf/internal/record"
@@ -37,7 +35,7 @@ const (
 // Probe is the loaded and attached CNI programs.
 type Probe struct {
 	objs   cniObjects
-	links  []link.Link
+	links  probe.Links
 	shared *probe.Shared
 	// outputErr says why CNI plugins' stdout cannot be captured, if so.
 	outputErr error
@@ -56,16 +54,12 @@ func New(shared *probe.Shared, cfg Config) (*Probe, error) {
 	if err := shared.Load(spec, map[string]any{"sys_write_nr": uint64(unix.SYS_WRITE)}, &p.objs); err != nil {
 		return nil, err
 	}
-	for name, prog := range map[string]*ebpf.Program{
-		"sched_process_exec": p.objs.CniExec,
-		"sched_process_exit": p.objs.CniExit,
-	} {
-		l, err := probe.Attach(name, prog)
-		if err != nil {
-			p.Close()
-			return nil, err
-		}
-		p.links = append(p.links, l)
+	if p.links, err = probe.AttachAll(
+		probe.Program{Tracepoint: "sched_process_exec", Prog: p.objs.CniExec},
+		probe.Program{Tracepoint: "sched_process_exit", Prog: p.objs.CniExit},
+	); err != nil {
+		p.objs.Close()
+		return nil, err
 	}
 	// A CNI plugin's stdout is read at the write(2) behind it.
 	if !cfg.Output {
@@ -84,27 +78,12 @@ func (p *Probe) OutputErr() error { return p.outputErr }
 
 // Events routes the group's events, decoded, to handle.
 func (p *Probe) Events(handle func(Event)) probe.Route {
-	clock := p.shared.Clock()
-	return probe.Route{
-		Types: []uint32{uint32(Exec), uint32(Output), uint32(Exit)},
-		Decode: func(raw []byte) bool {
-			e, ok := decode(raw, clock)
-			if ok {
-				handle(e)
-			}
-			return ok
-		},
-	}
+	return probe.NewRoute(p.shared.Clock(), []uint32{uint32(Exec), uint32(Output), uint32(Exit)}, decode, handle)
 }
 
 // Close detaches and unloads the programs.
 func (p *Probe) Close() error {
-	var errs []error
-	for _, l := range p.links {
-		errs = append(errs, l.Close())
-	}
-	errs = append(errs, p.objs.Close())
-	return errors.Join(errs...)
+	return errors.Join(p.links.Close(), p.objs.Close())
 }
 
 // decode reads a record of the C side's struct exec_event or output_event;

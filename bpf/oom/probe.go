@@ -10,7 +10,6 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/link"
 
 	"github.com/graceline/graceline/bpf/internal/record"
 	"github.com/graceline/graceline/bpf/probe"
@@ -24,7 +23,7 @@ var ErrOldTracepoint = errors.New("oom:mark_victim does not pass the victim's ta
 // Probe is the loaded and attached OOM program.
 type Probe struct {
 	objs   oomObjects
-	link   link.Link
+	links  probe.Links
 	shared *probe.Shared
 }
 
@@ -45,8 +44,8 @@ func New(shared *probe.Shared) (*Probe, error) {
 	if err := shared.Load(spec, nil, &p.objs); err != nil {
 		return nil, err
 	}
-	if p.link, err = probe.Attach("mark_victim", p.objs.MarkVictim); err != nil {
-		p.Close()
+	if p.links, err = probe.AttachAll(probe.Program{Tracepoint: "mark_victim", Prog: p.objs.MarkVictim}); err != nil {
+		p.objs.Close()
 		return nil, err
 	}
 	return p, nil
@@ -91,27 +90,12 @@ func victimIsTask(td *btf.Typedef) bool {
 
 // Events routes the group's events, decoded, to handle.
 func (p *Probe) Events(handle func(Event)) probe.Route {
-	clock := p.shared.Clock()
-	return probe.Route{
-		Types: []uint32{victimType},
-		Decode: func(raw []byte) bool {
-			e, ok := decode(raw, clock)
-			if ok {
-				handle(e)
-			}
-			return ok
-		},
-	}
+	return probe.NewRoute(p.shared.Clock(), []uint32{victimType}, decode, handle)
 }
 
 // Close detaches and unloads the program.
 func (p *Probe) Close() error {
-	var errs []error
-	if p.link != nil {
-		errs = append(errs, p.link.Close())
-	}
-	errs = append(errs, p.objs.Close())
-	return errors.Join(errs...)
+	return errors.Join(p.links.Close(), p.objs.Close())
 }
 
 // decode reads a record of the C side's struct event.

@@ -25,7 +25,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
@@ -133,15 +132,6 @@ func (s *Shared) replacements(spec *ebpf.CollectionSpec) (map[string]*ebpf.Map, 
 		out[name] = m
 	}
 	return out, nil
-}
-
-// Attach attaches prog to the raw tracepoint name.
-func Attach(name string, prog *ebpf.Program) (link.Link, error) {
-	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: prog})
-	if err != nil {
-		return nil, fmt.Errorf("attach raw tracepoint %s: %w", name, err)
-	}
-	return l, nil
 }
 
 // Clock converts the kernel's stamps to wall time.

@@ -10,9 +10,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
-
 	"github.com/graceline/graceline/bpf/internal/record"
 	"github.com/graceline/graceline/bpf/probe"
 )
@@ -20,7 +17,7 @@ import (
 // Probe is the loaded and attached process programs.
 type Probe struct {
 	objs   processObjects
-	links  []link.Link
+	links  probe.Links
 	shared *probe.Shared
 }
 
@@ -35,43 +32,24 @@ func New(shared *probe.Shared) (*Probe, error) {
 	if err := shared.Load(spec, nil, &p.objs); err != nil {
 		return nil, err
 	}
-	for name, prog := range map[string]*ebpf.Program{
-		"sched_process_exit": p.objs.SchedProcessExit,
-		"sched_process_exec": p.objs.SchedProcessExec,
-	} {
-		l, err := probe.Attach(name, prog)
-		if err != nil {
-			p.Close()
-			return nil, err
-		}
-		p.links = append(p.links, l)
+	if p.links, err = probe.AttachAll(
+		probe.Program{Tracepoint: "sched_process_exit", Prog: p.objs.SchedProcessExit},
+		probe.Program{Tracepoint: "sched_process_exec", Prog: p.objs.SchedProcessExec},
+	); err != nil {
+		p.objs.Close()
+		return nil, err
 	}
 	return p, nil
 }
 
 // Events routes the group's events, decoded, to handle.
 func (p *Probe) Events(handle func(Event)) probe.Route {
-	clock := p.shared.Clock()
-	return probe.Route{
-		Types: []uint32{uint32(Exit), uint32(Exec)},
-		Decode: func(raw []byte) bool {
-			e, ok := decode(raw, clock)
-			if ok {
-				handle(e)
-			}
-			return ok
-		},
-	}
+	return probe.NewRoute(p.shared.Clock(), []uint32{uint32(Exit), uint32(Exec)}, decode, handle)
 }
 
 // Close detaches and unloads the programs.
 func (p *Probe) Close() error {
-	var errs []error
-	for _, l := range p.links {
-		errs = append(errs, l.Close())
-	}
-	errs = append(errs, p.objs.Close())
-	return errors.Join(errs...)
+	return errors.Join(p.links.Close(), p.objs.Close())
 }
 
 // decode reads a record of the C side's struct event.

@@ -11,9 +11,6 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
-
 	"github.com/graceline/graceline/bpf/internal/record"
 	"github.com/graceline/graceline/bpf/probe"
 )
@@ -33,7 +30,7 @@ var DefaultSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL, syscall.
 // Probe is the loaded and attached signal programs.
 type Probe struct {
 	objs   signalsObjects
-	links  []link.Link
+	links  probe.Links
 	shared *probe.Shared
 }
 
@@ -59,43 +56,24 @@ func New(shared *probe.Shared, cfg Config) (*Probe, error) {
 	if err := shared.Load(spec, map[string]any{"signal_mask": mask}, &p.objs); err != nil {
 		return nil, err
 	}
-	for name, prog := range map[string]*ebpf.Program{
-		"signal_generate": p.objs.SignalGenerate,
-		"signal_deliver":  p.objs.SignalDeliver,
-	} {
-		l, err := probe.Attach(name, prog)
-		if err != nil {
-			p.Close()
-			return nil, err
-		}
-		p.links = append(p.links, l)
+	if p.links, err = probe.AttachAll(
+		probe.Program{Tracepoint: "signal_generate", Prog: p.objs.SignalGenerate},
+		probe.Program{Tracepoint: "signal_deliver", Prog: p.objs.SignalDeliver},
+	); err != nil {
+		p.objs.Close()
+		return nil, err
 	}
 	return p, nil
 }
 
 // Events routes the group's events, decoded, to handle.
 func (p *Probe) Events(handle func(Event)) probe.Route {
-	clock := p.shared.Clock()
-	return probe.Route{
-		Types: []uint32{uint32(Generate), uint32(Deliver)},
-		Decode: func(raw []byte) bool {
-			e, ok := decode(raw, clock)
-			if ok {
-				handle(e)
-			}
-			return ok
-		},
-	}
+	return probe.NewRoute(p.shared.Clock(), []uint32{uint32(Generate), uint32(Deliver)}, decode, handle)
 }
 
 // Close detaches and unloads the programs.
 func (p *Probe) Close() error {
-	var errs []error
-	for _, l := range p.links {
-		errs = append(errs, l.Close())
-	}
-	errs = append(errs, p.objs.Close())
-	return errors.Join(errs...)
+	return errors.Join(p.links.Close(), p.objs.Close())
 }
 
 // decode reads a record of the C side's struct event.
