@@ -45,6 +45,7 @@ func (p *pod) openEpisode(id, name string, e *apiv1.Event) *episode {
 		name = known.Name
 	}
 	t := summary.NewContainer(id, name, known.Pid)
+	t.CarryOOM(id, known.OOM)
 	t.Add(e)
 	if t.Start().IsZero() {
 		return nil

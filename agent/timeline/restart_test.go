@@ -91,6 +91,22 @@ func TestContainerTerminations(t *testing.T) {
 			},
 		},
 		{
+			name: "a restart after an OOM kill carries the kernel's victim and memory into its container summary",
+			steps: cat([]step{list("c1", "main", 42),
+				ev(s.ev(apiv1.KindOOMKilled, 0, func(e *apiv1.Event) {
+					e.Reason = "kernel"
+					e.Process = &apiv1.Process{Pid: 44, Comm: "tail"}
+					limit := uint64(32 << 20)
+					e.Memory = &apiv1.Memory{LimitBytes: &limit}
+				})),
+				ev(s.ev(apiv1.KindContainerExited, 12*time.Millisecond, func(e *apiv1.Event) {
+					code := int32(137)
+					e.ExitCode, e.Reason = &code, apiv1.ReasonOOMKilled
+				})),
+				list("c2", "main", 43), check(time.Second)}),
+			want: []emitted{{kind: apiv1.KindContainerSummary, container: "c1", verdict: apiv1.VerdictGraceful, exitCode: 137, since: 12 * time.Millisecond, at: 12 * time.Millisecond, evidence: "tail (pid 44)"}},
+		},
+		{
 			name: "a restart the runtime had to SIGKILL is a killed container summary with exit code 137",
 			steps: cat([]step{list("c1", "main", 42),
 				ev(s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, ""))),

@@ -85,6 +85,19 @@ func (t *Termination) Known(id string) (Container, bool) {
 	return *c, true
 }
 
+// CarryOOM gives the container id an OOM kill seen before its own
+// termination opened: the kernel reports the kill just before the exit that
+// opens a restart's termination, and the report's victim and memory belong
+// in that termination's summary.
+func (t *Termination) CarryOOM(id string, oom *OOMKill) {
+	c, ok := t.containers[id]
+	if !ok || oom == nil || c.OOM != nil {
+		return
+	}
+	carried := *oom
+	c.OOM = &carried
+}
+
 // Forget drops a container whose termination turned out to be its own (a
 // restart) from its pod's termination: the pod does not wait for it.
 func (t *Termination) Forget(id string) { delete(t.containers, id) }

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -71,10 +72,11 @@ func TestOOMKillOnTheCluster(t *testing.T) {
 		}
 	}
 	// The kernel's oom_killed precedes the exit that opens the restart's
-	// episode, so the summary names the OOM kill but not its victim or limit.
-	if cs.GetContainer().GetName() != "main" || !cs.GetOomKilled() || !strings.HasPrefix(line, "container main was killed by the OOM killer") {
-		t.Errorf("container summary of %q oom_killed %v, evidence %q; want main, OOM-killed",
-			cs.GetContainer().GetName(), cs.GetOomKilled(), cs.GetEvidence())
+	// termination; its victim and limit are carried into the summary.
+	want := fmt.Sprintf("container main was killed by the OOM killer: %s (pid %d)", oom.GetProcess().GetComm(), victim)
+	if cs.GetContainer().GetName() != "main" || !cs.GetOomKilled() || !strings.HasPrefix(line, want) || !strings.Contains(line, "limit") {
+		t.Errorf("container summary of %q oom_killed %v, evidence %q; want main, OOM-killed, evidence starting %q with the limit",
+			cs.GetContainer().GetName(), cs.GetOomKilled(), cs.GetEvidence(), want)
 	}
 	if cs.GetKilled() {
 		t.Errorf("container summary says the runtime killed main; the kernel did")
