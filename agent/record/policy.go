@@ -34,6 +34,8 @@ package record
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -267,8 +269,17 @@ func (p *Policy) remember(c *ctr, e *apiv1.Event) {
 func (p *Policy) open(pd *pod, cid string, whole bool) {
 	if whole {
 		pd.open = true
-		for _, c := range pd.ctrs {
-			p.ship(c)
+		// The containers' histories go out merged in time order (ties in
+		// container ID order), not in the map's order, which changes from
+		// run to run.
+		var hist []*apiv1.Event
+		for _, id := range slices.Sorted(maps.Keys(pd.ctrs)) {
+			hist = append(hist, pd.ctrs[id].history...)
+			pd.ctrs[id].history = nil
+		}
+		slices.SortStableFunc(hist, func(a, b *apiv1.Event) int { return a.GetTime().AsTime().Compare(b.GetTime().AsTime()) })
+		for _, e := range hist {
+			p.emit(e)
 		}
 		return
 	}
