@@ -31,19 +31,23 @@ func TestCheckInspectsWithoutTheLock(t *testing.T) {
 		return &apiv1.Event{Kind: apiv1.KindSignalGenerated, Time: timestamppb.New(t0.Add(at)), Pod: pod, Container: &apiv1.ContainerRef{Id: "c1", Name: "main"},
 			Signal: &apiv1.Signal{Name: sig}, Target: &apiv1.Task{Pid: 42}, Sender: &apiv1.Sender{Comm: "runc"}}
 	}
+	// The kubelet's new container of the same name: the stop was a restart.
+	restarted := &apiv1.Event{Kind: apiv1.KindContainerCreated, Time: timestamppb.New(t0.Add(39 * time.Second)), Pod: pod, Container: &apiv1.ContainerRef{Id: "c2", Name: "main"}}
 	cases := []struct {
 		name     string
+		during   *apiv1.Event
 		checkAt  time.Duration
 		wantKind string
 	}{
-		{name: "an event observed during an inspection is taken, and the stuck report still comes", checkAt: 40 * time.Second, wantKind: apiv1.KindStuck},
-		{name: "an event observed during an inspection before the deadline reports nothing", checkAt: time.Second},
+		{name: "An event observed during an inspection is taken, and the stuck report still comes.", during: ev("SIGKILL", 2*time.Second), checkAt: 40 * time.Second, wantKind: apiv1.KindStuck},
+		{name: "An event observed during an inspection before the deadline reports nothing.", during: ev("SIGKILL", 2*time.Second), checkAt: time.Second},
+		{name: "A stop found to be a restart during an inspection is not reported stuck.", during: restarted, checkAt: 40 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out []*apiv1.Event
 			c := New("n", func(e *apiv1.Event) { out = append(out, e) }, nil, DefaultConfig())
-			c.inspect = observingInspector{c: c, ev: ev("SIGKILL", 2*time.Second)}
+			c.inspect = observingInspector{c: c, ev: tc.during}
 			c.ContainerChanged(cri.ContainerInfo{ID: "c1", Meta: cri.Meta{PodNamespace: "ns", PodName: "p", PodUID: "u", ContainerName: "main", GracePeriod: 5}, Pid: 42})
 			c.Observe(ev("SIGTERM", time.Second))
 			c.now = func() time.Time { return t0.Add(tc.checkAt) }

@@ -227,7 +227,10 @@ func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 }
 
 // record keeps the notes found and returns the stuck reports due. A pod
-// that finished while it was inspected is left alone.
+// that finished while it was inspected is left alone, and so is one whose
+// only stop was found meanwhile to be a container's own (a restart): it
+// no longer terminates, and an inspection of a hundred pods on a busy node
+// can take seconds.
 func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -245,13 +248,14 @@ func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 		if p.grace >= 0 {
 			grace = time.Duration(p.grace) * time.Second
 		}
-		if now.Sub(p.start()) < grace+c.cfg.Slack || (!p.stuckReported.IsZero() && now.Sub(p.stuckReported) < c.cfg.StuckEvery) {
+		start := p.start()
+		if start.IsZero() || now.Sub(start) < grace+c.cfg.Slack || (!p.stuckReported.IsZero() && now.Sub(p.stuckReported) < c.cfg.StuckEvery) {
 			continue
 		}
 		p.stuckReported = now
 		out = append(out, &apiv1.Event{
 			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,
-			Since: timestamppb.New(p.start()), BlockingPhase: p.blockingPhase(), Evidence: append(in.evidence, p.notes...),
+			Since: timestamppb.New(start), BlockingPhase: p.blockingPhase(), Evidence: append(in.evidence, p.notes...),
 		})
 	}
 	return out
