@@ -140,12 +140,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if !cfg.Kernel.Enabled {
 		unavailable = append(unavailable, "ebpf")
 		log.Info("eBPF source disabled by flag; CRI only")
-	} else if src, err := kernel.New(cfg.Kernel, cfg.NodeName, queue.Events(pipeline.SourceKernel), releases, kernelMetrics, log); err != nil {
+	} else if src, err := kernel.New(kernelConfig(cfg), cfg.NodeName, queue.Events(pipeline.SourceKernel), releases, kernelMetrics, log); err != nil {
 		unavailable = append(unavailable, "ebpf")
 		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
 	} else {
 		sources = append(sources, "ebpf")
 		consumers = append(consumers, pipeline.Subscribers(src.Attribution()))
+		if policy != nil {
+			policy.UseKernel(src.Windows())
+		}
 		kernelUp.Set(1)
 		wg.Add(1)
 		go func() {
@@ -269,4 +272,13 @@ func containerdAddress(cfg Config, rt cri.Runtime) string {
 		return strings.TrimPrefix(cfg.CRIEndpoint, "unix://")
 	}
 	return ""
+}
+
+// kernelConfig is the kernel source's configuration with the recording
+// mode applied: with --record all, or with no policy to open windows, the
+// kernel lets every event of a container's processes through.
+func kernelConfig(cfg Config) kernel.Config {
+	k := cfg.Kernel
+	k.Probe.RecordAll = cfg.Record.Mode == record.ModeAll || cfg.SummariesOnly
+	return k
 }

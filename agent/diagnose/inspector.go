@@ -52,19 +52,28 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 			evidence = append(evidence, line)
 		}
 	}
-	if in.RuntimeErr != nil {
-		if err := in.RuntimeErr(); err != nil {
-			add("container runtime not answering CRI calls: " + err.Error())
+	// Until a stuck report is due only the notes are looked for: a frozen
+	// container, which a later look may no longer find. The evidence reads
+	// every process of the pod and the node's mounts, which a node deleting
+	// a hundred pods at once cannot afford every second for each.
+	if s.Due {
+		if in.RuntimeErr != nil {
+			if err := in.RuntimeErr(); err != nil {
+				add("container runtime not answering CRI calls: " + err.Error())
+			}
 		}
-	}
-	if shim := findShim(shimChildren(s)); shim != nil {
-		if shim.state == "T" || shim.state == "t" || shim.state == "D" {
-			add(fmt.Sprintf("runtime shim %d (%s) for sandbox %.12s is %s: it cannot act on the pod's containers", shim.pid, shim.comm, s.SandboxID, stateNames[shim.state]))
+		if shim := findShim(shimChildren(s)); shim != nil {
+			if shim.state == "T" || shim.state == "t" || shim.state == "D" {
+				add(fmt.Sprintf("runtime shim %d (%s) for sandbox %.12s is %s: it cannot act on the pod's containers", shim.pid, shim.comm, s.SandboxID, stateNames[shim.state]))
+			}
 		}
 	}
 	for _, c := range s.Containers {
 		dirs := cgroups.Dirs(cgroups.Root, c.CgroupsPath)
 		frozen := cgroups.Frozen(dirs)
+		if !s.Due && !frozen {
+			continue
+		}
 		pids := cgroups.Procs(dirs)
 		if len(pids) == 0 && c.Pid > 0 && !c.Exited {
 			pids = []int{int(c.Pid)}
@@ -75,17 +84,23 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 				continue
 			}
 			line := p.describe(frozen, c.KilledAt, now)
-			add(fmt.Sprintf("container %s: %s", c.Name, line))
 			if frozen && i == 0 {
 				// Kept for the summary: the freezer held the signals back.
 				notes = append(notes, fmt.Sprintf("container %s was frozen: %s", c.Name, line))
 			}
+			if !s.Due {
+				break
+			}
+			add(fmt.Sprintf("container %s: %s", c.Name, line))
 			if p.state == "Z" {
 				if parent, err := readProc(p.ppid); err == nil {
 					add(fmt.Sprintf("container %s: zombie %d not reaped by its parent %d (%s, state %s)", c.Name, pid, parent.pid, parent.comm, parent.state))
 				}
 			}
 		}
+	}
+	if !s.Due {
+		return nil, notes
 	}
 	if s.Phase == timeline.PhaseSandboxTeardown && s.NetNS != "" {
 		if _, err := os.Stat(s.NetNS); err == nil {

@@ -43,7 +43,7 @@ func TestOneMountinfoReadServesATick(t *testing.T) {
 			write(host, held, other)
 			now := start
 			in := &Inspector{KubeletRoot: "/var/lib/kubelet", MountInfo: mountinfo, Now: func() time.Time { return now }}
-			subject := timeline.Subject{PodUID: "u1"}
+			subject := timeline.Subject{PodUID: "u1", Due: true}
 			if got := strings.Join(mountLines(in.Inspect(subject)), "; "); got != "mount still present: /var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/data" {
 				t.Fatalf("first inspection: %q, want u1's mount and not u10's", got)
 			}
@@ -64,4 +64,22 @@ func mountLines(evidence, _ []string) []string {
 		}
 	}
 	return out
+}
+
+// TestNoEvidenceUntilAReportIsDue: a pod inspected before its stuck report
+// is due costs no read of its processes or the node's mounts, although a
+// mount of it is still present.
+func TestNoEvidenceUntilAReportIsDue(t *testing.T) {
+	mountinfo := filepath.Join(t.TempDir(), "mountinfo")
+	line := "36 25 0:32 / /var/lib/kubelet/pods/u1/volumes/kubernetes.io~empty-dir/data rw - tmpfs tmpfs rw\n"
+	if err := os.WriteFile(mountinfo, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := &Inspector{KubeletRoot: "/var/lib/kubelet", MountInfo: mountinfo, Now: time.Now}
+	for _, due := range []bool{false, true} {
+		evidence, notes := in.Inspect(timeline.Subject{PodUID: "u1", Due: due})
+		if got := len(mountLines(evidence, notes)); (got > 0) != due {
+			t.Errorf("due %v: evidence %q", due, evidence)
+		}
+	}
 }

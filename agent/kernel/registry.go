@@ -58,6 +58,9 @@ type registry struct {
 	// changed is signalled (without blocking) when a container is added,
 	// so that held events are retried at once.
 	changed chan struct{}
+	// filter learns the inits and forgets the namespaces of removed
+	// containers; nil in tests that need no kernel.
+	filter kernelFilter
 }
 
 func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
@@ -77,6 +80,7 @@ func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
 // the sandbox's own processes (pause) are attributed to the pod.
 func (r *registry) SandboxChanged(info cri.SandboxInfo) {
 	ns, found := r.namespaceOf(info.ID, info.Pid, info.Stopped || info.Removed)
+	defer r.initChanged(info.Pid, found, info.Stopped || info.Removed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, ns, found, func() *containerRef {
@@ -108,6 +112,7 @@ func (r *registry) sandboxPod(id string) *apiv1.PodRef {
 // ContainerChanged is part of cri.Subscriber.
 func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 	ns, found := r.namespaceOf(info.ID, info.Pid, info.Stopped || info.Removed)
+	defer r.initChanged(info.Pid, found, info.Stopped || info.Removed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.learn(info.ID, info.Pid, info.Stopped, info.Removed, ns, found, func() *containerRef {
@@ -117,6 +122,38 @@ func (r *registry) ContainerChanged(info cri.ContainerInfo) {
 		}
 		return ref
 	})
+}
+
+// initChanged tells the kernel's filter of an init seen running for the
+// first time (found: its namespace was just read) and of one that ended.
+// It runs after the registry's lock is released, as it calls the kernel.
+func (r *registry) initChanged(pid int32, found, ended bool) {
+	if r.filter == nil || pid <= 0 || (!found && !ended) {
+		return
+	}
+	if err := r.filter.SetInit(uint32(pid), !ended); err != nil {
+		r.log.Warn("kernel filter not told of a container's init; its events may be sampled", "pid", pid, "err", err)
+	}
+}
+
+// namespaces returns the mount namespace of a container, or with id "" of
+// every container and the sandbox of the pod.
+func (r *registry) namespaces(podUID, id string) []uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id != "" {
+		if ns, ok := r.byID[id]; ok {
+			return []uint32{ns}
+		}
+		return nil
+	}
+	var out []uint32
+	for ns, ref := range r.byNS {
+		if ref.pod.GetUid() == podUID {
+			out = append(out, ns)
+		}
+	}
+	return out
 }
 
 // namespaceOf reads the mount namespace of a container or sandbox seen
@@ -187,10 +224,11 @@ func (r *registry) lookup(ns uint32, at time.Time) (*containerRef, bool) {
 	return ref, true
 }
 
-// prune forgets containers removed more than removedTTL ago.
+// prune forgets containers removed more than removedTTL ago, and has the
+// kernel's filter forget their namespaces.
 func (r *registry) prune() {
+	var gone []uint32
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	cutoff := r.now().Add(-r.removedTTL)
 	for ns, ref := range r.byNS {
 		if !ref.removed.IsZero() && ref.removed.Before(cutoff) {
@@ -198,11 +236,21 @@ func (r *registry) prune() {
 			if r.byID[ref.id] == ns {
 				delete(r.byID, ref.id)
 			}
+			gone = append(gone, ns)
 		}
 	}
 	for id, ref := range r.sandboxes {
 		if !ref.removed.IsZero() && ref.removed.Before(cutoff) {
 			delete(r.sandboxes, id)
+		}
+	}
+	r.mu.Unlock()
+	if r.filter == nil {
+		return
+	}
+	for _, ns := range gone {
+		if err := r.filter.ForgetNamespace(ns); err != nil {
+			r.log.Warn("kernel filter did not forget a removed container's namespace", "mntns", ns, "err", err)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graceline/graceline/agent/record"
 	"github.com/graceline/graceline/agent/release"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/cgroup"
@@ -147,7 +148,7 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 		now = time.Now
 	}
 	reg := newRegistry(cfg.RemovedTTL, log)
-	reg.now = now
+	reg.now, reg.filter = now, probes.shared
 	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, now: now, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
 		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod, cgroupRoot: defaultCgroupRoot}
 	followed, err := probes.cni.AddBinDirs(cfg.CNIBinDirs)
@@ -177,6 +178,10 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 // runtime's changes (from the agent's event queue) before any other
 // consumer, so that kernel events find their container early.
 func (s *Source) Attribution() cri.Subscriber { return s.k.reg }
+
+// Windows is the kernel's side of the recording policy's termination
+// windows, for record.Policy.UseKernel.
+func (s *Source) Windows() record.Windows { return windows{reg: s.k.reg, filter: s.k.probe.shared} }
 
 // Run reads and attributes kernel events until ctx ends, then closes the
 // probes.

@@ -88,6 +88,23 @@ func NewMetrics(reg prometheus.Registerer, dropped *prometheus.CounterVec) *Metr
 	return m
 }
 
+// Windows is the kernel's copy of the open termination windows
+// (agent/kernel): outside them the kernel lets through only a sparse
+// history of a container's other processes, so that those of a busy node
+// cost nothing on their way here. Open and Close with containerID "" mean
+// every container of the pod and its sandbox.
+type Windows interface {
+	Open(podUID, containerID string)
+	Close(podUID, containerID string)
+}
+
+// windowChange is a change of the kernel's windows, made after the
+// policy's lock is released.
+type windowChange struct {
+	podUID, containerID string
+	open                bool
+}
+
 // Policy applies the recording policy and hands what it keeps to emit. It
 // is a cri.Subscriber (for the init processes' pids). Emit is called from
 // the pipeline's goroutine and from the correlator's, so the state has a
@@ -99,12 +116,18 @@ type Policy struct {
 	m       *Metrics
 	now     func() time.Time
 
+	// kernel is set by UseKernel before events flow; nil without eBPF.
+	kernel Windows
+
 	mu   sync.Mutex
 	pods map[string]*pod
 	done map[string]time.Time // summarised pods, so late events don't revive them
+	// changes are the kernel's window changes decided under mu.
+	changes []windowChange
 }
 
 type pod struct {
+	uid        string
 	sandboxPid int32
 	open       bool // the pod's own window
 	ctrs       map[string]*ctr
@@ -129,6 +152,37 @@ type held struct {
 // New returns a Policy that records into emit.
 func New(emit func(*apiv1.Event), cfg Config, m *Metrics) *Policy {
 	return &Policy{emit: emit, history: cfg.history(), m: m, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{}}
+}
+
+// UseKernel has the policy open and close the kernel's windows as it opens
+// and closes its own. Call it before events flow.
+func (p *Policy) UseKernel(w Windows) { p.kernel = w }
+
+// unlock releases the lock and then applies the window changes decided
+// under it. Two callers' changes may reach the kernel in either order; a
+// container's window opens at its first sign of an end and closes at its
+// summary, far apart, so the order never matters.
+func (p *Policy) unlock() {
+	changes := p.changes
+	p.changes = nil
+	p.mu.Unlock()
+	if p.kernel == nil {
+		return
+	}
+	for _, c := range changes {
+		if c.open {
+			p.kernel.Open(c.podUID, c.containerID)
+		} else {
+			p.kernel.Close(c.podUID, c.containerID)
+		}
+	}
+}
+
+// window records a change of the kernel's windows; the caller holds mu.
+func (p *Policy) window(pd *pod, cid string, open bool) {
+	if p.kernel != nil {
+		p.changes = append(p.changes, windowChange{podUID: pd.uid, containerID: cid, open: open})
+	}
 }
 
 // ContainerChanged is part of cri.Subscriber: it learns the init's pid.
@@ -167,12 +221,13 @@ func (p *Policy) Run(ctx context.Context) {
 // whose sandbox was removed forgetAfter ago without a summary.
 func (p *Policy) Tick() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	now := p.now()
 	for uid, pd := range p.pods {
 		p.releaseBefore(pd, now.Add(-holdFor))
 		if !pd.removedAt.IsZero() && now.Sub(pd.removedAt) >= forgetAfter {
 			p.release(pd)
+			p.window(pd, "", false)
 			delete(p.pods, uid)
 		}
 	}
@@ -186,7 +241,7 @@ func (p *Policy) Tick() {
 // Emit records e if the policy keeps it.
 func (p *Policy) Emit(e *apiv1.Event) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	uid := e.GetPod().GetUid()
 	pd := p.podFor(uid)
 	if pd == nil {
@@ -198,6 +253,7 @@ func (p *Policy) Emit(e *apiv1.Event) {
 	case apiv1.KindTerminationSummary:
 		p.release(pd)
 		p.open(pd, "", true)
+		p.window(pd, "", false)
 		p.emit(e)
 		delete(p.pods, uid)
 		p.done[uid] = p.now()
@@ -205,6 +261,7 @@ func (p *Policy) Emit(e *apiv1.Event) {
 	case apiv1.KindContainerSummary:
 		p.release(pd)
 		p.ship(pd.ctr(cid))
+		p.window(pd, cid, false)
 		p.emit(e)
 		delete(pd.ctrs, cid)
 		return
@@ -268,6 +325,9 @@ func (p *Policy) remember(c *ctr, e *apiv1.Event) {
 // of what it covers first.
 func (p *Policy) open(pd *pod, cid string, whole bool) {
 	if whole {
+		if !pd.open {
+			p.window(pd, "", true)
+		}
 		pd.open = true
 		// The containers' histories go out merged in time order (ties in
 		// container ID order), not in the map's order, which changes from
@@ -284,6 +344,9 @@ func (p *Policy) open(pd *pod, cid string, whole bool) {
 		return
 	}
 	c := pd.ctr(cid)
+	if !c.open {
+		p.window(pd, cid, true)
+	}
 	c.open = true
 	p.ship(c)
 }
@@ -324,7 +387,7 @@ func (p *Policy) podFor(uid string) *pod {
 	}
 	pd := p.pods[uid]
 	if pd == nil {
-		pd = &pod{ctrs: map[string]*ctr{}}
+		pd = &pod{uid: uid, ctrs: map[string]*ctr{}}
 		p.pods[uid] = pd
 	}
 	return pd

@@ -313,3 +313,48 @@ func TestEmitWhileTicking(t *testing.T) {
 		t.Errorf("recorded %d events, want at least the 200 exits, 200 summaries and the final summary", n)
 	}
 }
+
+// windowLog records the kernel's window changes the policy makes.
+type windowLog []string
+
+func (w *windowLog) Open(pod, cid string)  { *w = append(*w, "open "+pod+"/"+cid) }
+func (w *windowLog) Close(pod, cid string) { *w = append(*w, "close "+pod+"/"+cid) }
+
+// TestKernelWindows: the kernel's windows open and close with the
+// policy's own, once each, so that the kernel lets a container's other
+// processes through exactly while the policy records them.
+func TestKernelWindows(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps []*apiv1.Event
+		want  []string
+	}{
+		{
+			name:  "A stop signal to a container's init opens its window once, and its summary closes it.",
+			steps: []*apiv1.Event{sent("a", "SIGTERM", 100, ""), sent("a", "SIGKILL", 100, ""), base(apiv1.KindContainerSummary, "a")},
+			want:  []string{"open pod-1/a", "close pod-1/a"},
+		},
+		{
+			name:  "The sandbox's stop opens the whole pod's window, and the pod's summary closes it.",
+			steps: []*apiv1.Event{base(apiv1.KindSandboxStopped, ""), base(apiv1.KindTerminationSummary, "")},
+			want:  []string{"open pod-1/", "close pod-1/"},
+		},
+		{
+			name:  "A chatty loop outside a window changes nothing in the kernel.",
+			steps: []*apiv1.Event{exited("a", 200, "sleep"), exited("a", 201, "sleep")},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w windowLog
+			p := New(func(*apiv1.Event) {}, Config{}, NewMetrics(prometheus.NewRegistry(), prometheus.NewCounterVec(prometheus.CounterOpts{Name: "d"}, []string{"reason"})))
+			p.UseKernel(&w)
+			p.ContainerChanged(cri.ContainerInfo{ID: "a", Meta: cri.Meta{PodUID: uid}, Pid: 100})
+			for _, e := range tc.steps {
+				p.Emit(e)
+			}
+			if !slices.Equal(w, tc.want) {
+				t.Errorf("kernel windows %q, want %q", w, tc.want)
+			}
+		})
+	}
+}

@@ -53,6 +53,9 @@ type Subject struct {
 	Containers []SubjectContainer
 	// Phase is where the termination is now.
 	Phase string
+	// Due says a stuck report is due, which needs the evidence; otherwise
+	// only the notes are looked for.
+	Due bool
 }
 
 // SubjectContainer is one container of a Subject.
@@ -221,9 +224,23 @@ func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 			}
 			continue
 		}
-		subjects[uid] = p.subject()
+		s := p.subject()
+		s.Due = c.stuckDue(p, now)
+		subjects[uid] = s
 	}
 	return subjects, out
+}
+
+// stuckDue says whether p's termination has outlived its grace period and
+// the slack, and no stuck report was made within StuckEvery; the caller
+// holds mu.
+func (c *Correlator) stuckDue(p *pod, now time.Time) bool {
+	grace := c.cfg.DefaultGrace
+	if p.grace >= 0 {
+		grace = time.Duration(p.grace) * time.Second
+	}
+	start := p.start()
+	return !start.IsZero() && now.Sub(start) >= grace+c.cfg.Slack && (p.stuckReported.IsZero() || now.Sub(p.stuckReported) >= c.cfg.StuckEvery)
 }
 
 // record keeps the notes found and returns the stuck reports due. A pod
@@ -244,14 +261,10 @@ func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 		for _, n := range in.notes {
 			p.note(n)
 		}
-		grace := c.cfg.DefaultGrace
-		if p.grace >= 0 {
-			grace = time.Duration(p.grace) * time.Second
-		}
-		start := p.start()
-		if start.IsZero() || now.Sub(start) < grace+c.cfg.Slack || (!p.stuckReported.IsZero() && now.Sub(p.stuckReported) < c.cfg.StuckEvery) {
+		if !c.stuckDue(p, now) {
 			continue
 		}
+		start := p.start()
 		p.stuckReported = now
 		out = append(out, &apiv1.Event{
 			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,

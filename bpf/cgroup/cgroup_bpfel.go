@@ -38,14 +38,19 @@ const (
 	cgroupMapCgroupIds        = "cgroup_ids"
 	cgroupMapDrops            = "drops"
 	cgroupMapEvents           = "events"
+	cgroupMapHistory          = "history"
+	cgroupMapInits            = "inits"
+	cgroupMapWindows          = "windows"
 	cgroupProgCgroupRmdir     = "cgroup_rmdir"
 	cgroupVarBurst            = "burst"
+	cgroupVarHistoryEveryNs   = "history_every_ns"
 	cgroupVarHostMntns        = "host_mntns"
 	cgroupVarIncludeHost      = "include_host"
 	cgroupVarInitMntns        = "init_mntns"
 	cgroupVarInitNsproxy      = "init_nsproxy"
 	cgroupVarInitNsproxyTried = "init_nsproxy_tried"
 	cgroupVarRatePerSec       = "rate_per_sec"
+	cgroupVarRecordAll        = "record_all"
 	cgroupVarUnusedEvent      = "unused_event"
 )
 
@@ -102,6 +107,9 @@ type cgroupMapSpecs struct {
 	CgroupIds *ebpf.MapSpec `ebpf:"cgroup_ids"`
 	Drops     *ebpf.MapSpec `ebpf:"drops"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
+	History   *ebpf.MapSpec `ebpf:"history"`
+	Inits     *ebpf.MapSpec `ebpf:"inits"`
+	Windows   *ebpf.MapSpec `ebpf:"windows"`
 }
 
 // cgroupVariableSpecs contains global variables before they are loaded into the kernel.
@@ -109,12 +117,14 @@ type cgroupMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type cgroupVariableSpecs struct {
 	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.VariableSpec `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
 	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.VariableSpec `ebpf:"record_all"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
@@ -142,6 +152,9 @@ type cgroupMaps struct {
 	CgroupIds *ebpf.Map `ebpf:"cgroup_ids"`
 	Drops     *ebpf.Map `ebpf:"drops"`
 	Events    *ebpf.Map `ebpf:"events"`
+	History   *ebpf.Map `ebpf:"history"`
+	Inits     *ebpf.Map `ebpf:"inits"`
+	Windows   *ebpf.Map `ebpf:"windows"`
 }
 
 func (m *cgroupMaps) Close() error {
@@ -150,6 +163,9 @@ func (m *cgroupMaps) Close() error {
 		m.CgroupIds,
 		m.Drops,
 		m.Events,
+		m.History,
+		m.Inits,
+		m.Windows,
 	)
 }
 
@@ -158,12 +174,14 @@ func (m *cgroupMaps) Close() error {
 // It can be passed to loadCgroupObjects or ebpf.CollectionSpec.LoadAndAssign.
 type cgroupVariables struct {
 	Burst            *ebpf.Variable `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.Variable `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
 	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.Variable `ebpf:"record_all"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 

@@ -60,17 +60,22 @@ const (
 	cniMapCniProcs          = "cni_procs"
 	cniMapDrops             = "drops"
 	cniMapEvents            = "events"
+	cniMapHistory           = "history"
+	cniMapInits             = "inits"
+	cniMapWindows           = "windows"
 	cniProgCniExec          = "cni_exec"
 	cniProgCniExit          = "cni_exit"
 	cniProgCniWrite         = "cni_write"
 	cniVarBurst             = "burst"
 	cniVarCniLive           = "cni_live"
+	cniVarHistoryEveryNs    = "history_every_ns"
 	cniVarHostMntns         = "host_mntns"
 	cniVarIncludeHost       = "include_host"
 	cniVarInitMntns         = "init_mntns"
 	cniVarInitNsproxy       = "init_nsproxy"
 	cniVarInitNsproxyTried  = "init_nsproxy_tried"
 	cniVarRatePerSec        = "rate_per_sec"
+	cniVarRecordAll         = "record_all"
 	cniVarSysWriteNr        = "sys_write_nr"
 	cniVarUnusedExecEvent   = "unused_exec_event"
 	cniVarUnusedOutputEvent = "unused_output_event"
@@ -132,6 +137,9 @@ type cniMapSpecs struct {
 	CniProcs *ebpf.MapSpec `ebpf:"cni_procs"`
 	Drops    *ebpf.MapSpec `ebpf:"drops"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	History  *ebpf.MapSpec `ebpf:"history"`
+	Inits    *ebpf.MapSpec `ebpf:"inits"`
+	Windows  *ebpf.MapSpec `ebpf:"windows"`
 }
 
 // cniVariableSpecs contains global variables before they are loaded into the kernel.
@@ -140,12 +148,14 @@ type cniMapSpecs struct {
 type cniVariableSpecs struct {
 	Burst             *ebpf.VariableSpec `ebpf:"burst"`
 	CniLive           *ebpf.VariableSpec `ebpf:"cni_live"`
+	HistoryEveryNs    *ebpf.VariableSpec `ebpf:"history_every_ns"`
 	HostMntns         *ebpf.VariableSpec `ebpf:"host_mntns"`
 	IncludeHost       *ebpf.VariableSpec `ebpf:"include_host"`
 	InitMntns         *ebpf.VariableSpec `ebpf:"init_mntns"`
 	InitNsproxy       *ebpf.VariableSpec `ebpf:"init_nsproxy"`
 	InitNsproxyTried  *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
 	RatePerSec        *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	RecordAll         *ebpf.VariableSpec `ebpf:"record_all"`
 	SysWriteNr        *ebpf.VariableSpec `ebpf:"sys_write_nr"`
 	UnusedExecEvent   *ebpf.VariableSpec `ebpf:"unused_exec_event"`
 	UnusedOutputEvent *ebpf.VariableSpec `ebpf:"unused_output_event"`
@@ -176,6 +186,9 @@ type cniMaps struct {
 	CniProcs *ebpf.Map `ebpf:"cni_procs"`
 	Drops    *ebpf.Map `ebpf:"drops"`
 	Events   *ebpf.Map `ebpf:"events"`
+	History  *ebpf.Map `ebpf:"history"`
+	Inits    *ebpf.Map `ebpf:"inits"`
+	Windows  *ebpf.Map `ebpf:"windows"`
 }
 
 func (m *cniMaps) Close() error {
@@ -185,6 +198,9 @@ func (m *cniMaps) Close() error {
 		m.CniProcs,
 		m.Drops,
 		m.Events,
+		m.History,
+		m.Inits,
+		m.Windows,
 	)
 }
 
@@ -194,12 +210,14 @@ func (m *cniMaps) Close() error {
 type cniVariables struct {
 	Burst             *ebpf.Variable `ebpf:"burst"`
 	CniLive           *ebpf.Variable `ebpf:"cni_live"`
+	HistoryEveryNs    *ebpf.Variable `ebpf:"history_every_ns"`
 	HostMntns         *ebpf.Variable `ebpf:"host_mntns"`
 	IncludeHost       *ebpf.Variable `ebpf:"include_host"`
 	InitMntns         *ebpf.Variable `ebpf:"init_mntns"`
 	InitNsproxy       *ebpf.Variable `ebpf:"init_nsproxy"`
 	InitNsproxyTried  *ebpf.Variable `ebpf:"init_nsproxy_tried"`
 	RatePerSec        *ebpf.Variable `ebpf:"rate_per_sec"`
+	RecordAll         *ebpf.Variable `ebpf:"record_all"`
 	SysWriteNr        *ebpf.Variable `ebpf:"sys_write_nr"`
 	UnusedExecEvent   *ebpf.Variable `ebpf:"unused_exec_event"`
 	UnusedOutputEvent *ebpf.Variable `ebpf:"unused_output_event"`

@@ -34,7 +34,8 @@ enum event_type {
 enum drop_reason {
 	DROP_RATE_LIMITED = 0,
 	DROP_RINGBUF_FULL = 1,
-	DROP_MAX = 2,
+	DROP_OUTSIDE_WINDOW = 2,
+	DROP_MAX = 3,
 };
 
 /* Set by the loader before the programs are loaded. */
@@ -167,6 +168,70 @@ static __always_inline bool allow(__u32 mntns)
 		return false;
 	}
 	b->tokens -= 1;
+	return true;
+}
+
+/* The recording policy's part in the kernel (agent/record holds the rule).
+ * Outside its termination window, a container's processes other than its
+ * init are left out here, but for one event every history_every_ns, which
+ * user space keeps as the container's bounded history: a shell loop that
+ * forks all day then costs the agent almost nothing. Signals from outside
+ * the target's container, execs that enter it, and the inits' events always
+ * pass. User space names the inits (their thread-group ids, in inits) and
+ * the mount namespaces in a window (windows) as its policy decides; the
+ * signs the kernel sees first (a stop signal from outside to an init, an
+ * init's exit, an OOM kill) open the window here too, so that what follows
+ * them at once is kept while user space catches up. */
+volatile const __u32 record_all = 0; // --record all: no window filter
+volatile const __u64 history_every_ns = 10 * NSEC_PER_SEC;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);  // mount-namespace inode
+	__type(value, __u8); // 1
+} windows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);  // thread-group id
+	__type(value, __u8); // 1
+} inits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);   // mount-namespace inode
+	__type(value, __u64); // when its last history event passed
+} history SEC(".maps");
+
+static __always_inline void open_window(__u32 mntns)
+{
+	__u8 one = 1;
+	bpf_map_update_elem(&windows, &mntns, &one, BPF_ANY);
+}
+
+static __always_inline bool is_init(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&inits, &tgid) != 0;
+}
+
+/* recorded says whether an event of one of a container's other processes
+ * is wanted: in a window, or as the container's history, at most one every
+ * history_every_ns; the rest are counted. The host's processes, which
+ * reach here only with include_host, are not a container's: they all pass. */
+static __always_inline bool recorded(__u32 mntns)
+{
+	if (record_all || mntns == host_mntns || bpf_map_lookup_elem(&windows, &mntns))
+		return true;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *last = bpf_map_lookup_elem(&history, &mntns);
+	if (last && now - *last < history_every_ns) {
+		count_drop(DROP_OUTSIDE_WINDOW);
+		return false;
+	}
+	bpf_map_update_elem(&history, &mntns, &now, BPF_ANY);
 	return true;
 }
 

@@ -42,6 +42,9 @@ int mark_victim(struct bpf_raw_tracepoint_args *ctx)
 	__u32 mntns = task_mntns(victim);
 	if (is_host(mntns))
 		return 0;
+	// The kill opens the victim's window (its SIGKILL, sent just before,
+	// did too): its other processes' ends are part of it.
+	open_window(mntns);
 	struct event *e = reserve(sizeof(*e));
 	if (!e)
 		return 0;

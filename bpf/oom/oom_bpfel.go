@@ -41,14 +41,19 @@ const (
 	oomMapBuckets          = "buckets"
 	oomMapDrops            = "drops"
 	oomMapEvents           = "events"
+	oomMapHistory          = "history"
+	oomMapInits            = "inits"
+	oomMapWindows          = "windows"
 	oomProgMarkVictim      = "mark_victim"
 	oomVarBurst            = "burst"
+	oomVarHistoryEveryNs   = "history_every_ns"
 	oomVarHostMntns        = "host_mntns"
 	oomVarIncludeHost      = "include_host"
 	oomVarInitMntns        = "init_mntns"
 	oomVarInitNsproxy      = "init_nsproxy"
 	oomVarInitNsproxyTried = "init_nsproxy_tried"
 	oomVarRatePerSec       = "rate_per_sec"
+	oomVarRecordAll        = "record_all"
 	oomVarUnusedEvent      = "unused_event"
 )
 
@@ -104,6 +109,9 @@ type oomMapSpecs struct {
 	Buckets *ebpf.MapSpec `ebpf:"buckets"`
 	Drops   *ebpf.MapSpec `ebpf:"drops"`
 	Events  *ebpf.MapSpec `ebpf:"events"`
+	History *ebpf.MapSpec `ebpf:"history"`
+	Inits   *ebpf.MapSpec `ebpf:"inits"`
+	Windows *ebpf.MapSpec `ebpf:"windows"`
 }
 
 // oomVariableSpecs contains global variables before they are loaded into the kernel.
@@ -111,12 +119,14 @@ type oomMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type oomVariableSpecs struct {
 	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.VariableSpec `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
 	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.VariableSpec `ebpf:"record_all"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
@@ -143,6 +153,9 @@ type oomMaps struct {
 	Buckets *ebpf.Map `ebpf:"buckets"`
 	Drops   *ebpf.Map `ebpf:"drops"`
 	Events  *ebpf.Map `ebpf:"events"`
+	History *ebpf.Map `ebpf:"history"`
+	Inits   *ebpf.Map `ebpf:"inits"`
+	Windows *ebpf.Map `ebpf:"windows"`
 }
 
 func (m *oomMaps) Close() error {
@@ -150,6 +163,9 @@ func (m *oomMaps) Close() error {
 		m.Buckets,
 		m.Drops,
 		m.Events,
+		m.History,
+		m.Inits,
+		m.Windows,
 	)
 }
 
@@ -158,12 +174,14 @@ func (m *oomMaps) Close() error {
 // It can be passed to loadOomObjects or ebpf.CollectionSpec.LoadAndAssign.
 type oomVariables struct {
 	Burst            *ebpf.Variable `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.Variable `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
 	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.Variable `ebpf:"record_all"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 

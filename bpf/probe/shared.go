@@ -31,9 +31,10 @@ import (
 )
 
 // sharedMaps are the maps created once and shared by name: the ring
-// buffer, the drop counters and the rate-limit buckets of graceline.h, and
-// the CNI bin directories that the process and CNI groups both look up.
-var sharedMaps = []string{"events", "drops", "buckets", "cni_dirs"}
+// buffer, the drop counters, the rate-limit buckets and the recording
+// policy's maps of graceline.h, and the CNI bin directories that the
+// process and CNI groups both look up.
+var sharedMaps = []string{"events", "drops", "buckets", "windows", "inits", "history", "cni_dirs"}
 
 // Shared is the part of the probes all groups use.
 type Shared struct {
@@ -158,12 +159,12 @@ func (s *Shared) KernelDrops() (map[string]uint64, error) {
 	s.mu.Lock()
 	drops := s.maps["drops"]
 	s.mu.Unlock()
-	out := make(map[string]uint64, 2)
+	out := make(map[string]uint64, 3)
 	if drops == nil {
 		return out, nil
 	}
 	// The keys are graceline.h's enum drop_reason.
-	for key, name := range []string{"rate_limited", "ringbuf_full"} {
+	for key, name := range []string{"rate_limited", "ringbuf_full", "outside_window"} {
 		var perCPU []uint64
 		if err := drops.Lookup(uint32(key), &perCPU); err != nil {
 			return nil, fmt.Errorf("read drop counter %s: %w", name, err)

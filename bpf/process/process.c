@@ -3,7 +3,9 @@
 // The process group: process exits, and execs that enter a container from
 // outside (ExecSync, so preStop hooks, and kubectl exec). Each event is
 // tagged with the mount-namespace inode of the process, which user space
-// maps to a container; host processes are dropped here. The execs of CNI
+// maps to a container; host processes are dropped here, and the exits of a
+// container's other processes outside its window (see recorded in
+// graceline.h). The execs of CNI
 // plugins are left to the CNI group, which shares the cni_dirs map.
 
 #include "vmlinux_min.h"
@@ -55,7 +57,20 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *t = (struct task_struct *)ctx->args[0];
 	__u32 mntns = task_mntns(t);
-	if (is_host(mntns) || !allow(mntns))
+	if (is_host(mntns))
+		return 0;
+	// The exits of a container's other processes (a shell loop's every
+	// command) are wanted only in its window, or as its history. The
+	// init's exit opens the window, as user space's policy does: the
+	// kernel kills the others next.
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	if (is_init(tgid)) {
+		if (tgid == BPF_CORE_READ(t, pid))
+			open_window(mntns);
+	} else if (!recorded(mntns)) {
+		return 0;
+	}
+	if (!allow(mntns))
 		return 0;
 
 	struct event *e = reserve_process(EVENT_EXIT, t, mntns);

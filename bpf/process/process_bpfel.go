@@ -49,15 +49,20 @@ const (
 	processMapCniDirs           = "cni_dirs"
 	processMapDrops             = "drops"
 	processMapEvents            = "events"
+	processMapHistory           = "history"
+	processMapInits             = "inits"
+	processMapWindows           = "windows"
 	processProgSchedProcessExec = "sched_process_exec"
 	processProgSchedProcessExit = "sched_process_exit"
 	processVarBurst             = "burst"
+	processVarHistoryEveryNs    = "history_every_ns"
 	processVarHostMntns         = "host_mntns"
 	processVarIncludeHost       = "include_host"
 	processVarInitMntns         = "init_mntns"
 	processVarInitNsproxy       = "init_nsproxy"
 	processVarInitNsproxyTried  = "init_nsproxy_tried"
 	processVarRatePerSec        = "rate_per_sec"
+	processVarRecordAll         = "record_all"
 	processVarUnusedEvent       = "unused_event"
 )
 
@@ -115,6 +120,9 @@ type processMapSpecs struct {
 	CniDirs *ebpf.MapSpec `ebpf:"cni_dirs"`
 	Drops   *ebpf.MapSpec `ebpf:"drops"`
 	Events  *ebpf.MapSpec `ebpf:"events"`
+	History *ebpf.MapSpec `ebpf:"history"`
+	Inits   *ebpf.MapSpec `ebpf:"inits"`
+	Windows *ebpf.MapSpec `ebpf:"windows"`
 }
 
 // processVariableSpecs contains global variables before they are loaded into the kernel.
@@ -122,12 +130,14 @@ type processMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type processVariableSpecs struct {
 	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.VariableSpec `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
 	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.VariableSpec `ebpf:"record_all"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
 
@@ -155,6 +165,9 @@ type processMaps struct {
 	CniDirs *ebpf.Map `ebpf:"cni_dirs"`
 	Drops   *ebpf.Map `ebpf:"drops"`
 	Events  *ebpf.Map `ebpf:"events"`
+	History *ebpf.Map `ebpf:"history"`
+	Inits   *ebpf.Map `ebpf:"inits"`
+	Windows *ebpf.Map `ebpf:"windows"`
 }
 
 func (m *processMaps) Close() error {
@@ -163,6 +176,9 @@ func (m *processMaps) Close() error {
 		m.CniDirs,
 		m.Drops,
 		m.Events,
+		m.History,
+		m.Inits,
+		m.Windows,
 	)
 }
 
@@ -171,12 +187,14 @@ func (m *processMaps) Close() error {
 // It can be passed to loadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type processVariables struct {
 	Burst            *ebpf.Variable `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.Variable `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
 	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.Variable `ebpf:"record_all"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }
 

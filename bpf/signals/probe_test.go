@@ -18,7 +18,12 @@ import (
 // the test ends.
 func load(t *testing.T, cfg probe.Config) (*probetest.Collector[signals.Event], *probetest.Collector[process.Event]) {
 	t.Helper()
-	shared := probetest.Open(t, cfg)
+	return loadShared(t, probetest.Open(t, cfg))
+}
+
+// loadShared loads the signal and process groups into shared.
+func loadShared(t *testing.T, shared *probe.Shared) (*probetest.Collector[signals.Event], *probetest.Collector[process.Event]) {
+	t.Helper()
 	sig, err := signals.New(shared, signals.Config{})
 	if err != nil {
 		t.Fatalf("load signal probes: %v", err)

@@ -53,6 +53,13 @@ static __always_inline bool traced(int sig)
 	return sig > 0 && sig < 64 && (signal_mask & (1ULL << sig));
 }
 
+// stop_signal says whether sig is one a runtime stops a container with
+// (agent/record's stopSignal is the same list).
+static __always_inline bool stop_signal(int sig)
+{
+	return sig == 15 || sig == 9 || sig == 2 || sig == 3; // SIGTERM, SIGKILL, SIGINT, SIGQUIT
+}
+
 static __always_inline struct event *reserve_signal(__u32 type, int sig, struct task_struct *t, __u32 mntns)
 {
 	struct event *e = reserve(sizeof(*e));
@@ -86,7 +93,23 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 	if (!traced(sig))
 		return 0;
 	__u32 mntns = task_mntns(target);
-	if (is_host(mntns) || !allow(mntns))
+	if (is_host(mntns))
+		return 0;
+	// A signal from outside the target's container (the runtime, the
+	// host, another container, the kernel itself) is always wanted, and a
+	// stop signal to its init opens its window, as user space's policy
+	// does; one sent inside it is wanted only for its init, in its window,
+	// or as its history.
+	bool kernel = (void *)ctx->args[1] == SEND_SIG_PRIV;
+	__u32 sender_mntns = task_mntns((struct task_struct *)bpf_get_current_task());
+	bool init = is_init(BPF_CORE_READ(target, tgid));
+	if (kernel || sender_mntns != mntns) {
+		if (init && stop_signal(sig))
+			open_window(mntns);
+	} else if (!init && !recorded(mntns)) {
+		return 0;
+	}
+	if (!allow(mntns))
 		return 0;
 
 	struct event *e = reserve_signal(EVENT_SIGNAL_GENERATE, sig, target, mntns);
@@ -94,12 +117,12 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	e->group = (__u32)ctx->args[3];
 	e->result = (__s32)ctx->args[4];
-	if ((void *)ctx->args[1] == SEND_SIG_PRIV)
+	if (kernel)
 		e->flags |= SIGNAL_FLAG_KERNEL;
 	__u64 id = bpf_get_current_pid_tgid();
 	e->sender_pid = id >> 32;
 	e->sender_tid = (__u32)id;
-	e->sender_mntns = task_mntns((struct task_struct *)bpf_get_current_task());
+	e->sender_mntns = sender_mntns;
 	bpf_get_current_comm(&e->sender_comm, sizeof(e->sender_comm));
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -116,7 +139,11 @@ int signal_deliver(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	__u32 mntns = task_mntns(t);
-	if (is_host(mntns) || !allow(mntns))
+	if (is_host(mntns))
+		return 0;
+	if (!is_init(BPF_CORE_READ(t, tgid)) && !recorded(mntns))
+		return 0;
+	if (!allow(mntns))
 		return 0;
 
 	struct event *e = reserve_signal(EVENT_SIGNAL_DELIVER, sig, t, mntns);

@@ -45,15 +45,20 @@ const (
 	signalsMapBuckets          = "buckets"
 	signalsMapDrops            = "drops"
 	signalsMapEvents           = "events"
+	signalsMapHistory          = "history"
+	signalsMapInits            = "inits"
+	signalsMapWindows          = "windows"
 	signalsProgSignalDeliver   = "signal_deliver"
 	signalsProgSignalGenerate  = "signal_generate"
 	signalsVarBurst            = "burst"
+	signalsVarHistoryEveryNs   = "history_every_ns"
 	signalsVarHostMntns        = "host_mntns"
 	signalsVarIncludeHost      = "include_host"
 	signalsVarInitMntns        = "init_mntns"
 	signalsVarInitNsproxy      = "init_nsproxy"
 	signalsVarInitNsproxyTried = "init_nsproxy_tried"
 	signalsVarRatePerSec       = "rate_per_sec"
+	signalsVarRecordAll        = "record_all"
 	signalsVarSignalMask       = "signal_mask"
 	signalsVarUnusedEvent      = "unused_event"
 )
@@ -111,6 +116,9 @@ type signalsMapSpecs struct {
 	Buckets *ebpf.MapSpec `ebpf:"buckets"`
 	Drops   *ebpf.MapSpec `ebpf:"drops"`
 	Events  *ebpf.MapSpec `ebpf:"events"`
+	History *ebpf.MapSpec `ebpf:"history"`
+	Inits   *ebpf.MapSpec `ebpf:"inits"`
+	Windows *ebpf.MapSpec `ebpf:"windows"`
 }
 
 // signalsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -118,12 +126,14 @@ type signalsMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type signalsVariableSpecs struct {
 	Burst            *ebpf.VariableSpec `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.VariableSpec `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.VariableSpec `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.VariableSpec `ebpf:"include_host"`
 	InitMntns        *ebpf.VariableSpec `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.VariableSpec `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.VariableSpec `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.VariableSpec `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.VariableSpec `ebpf:"record_all"`
 	SignalMask       *ebpf.VariableSpec `ebpf:"signal_mask"`
 	UnusedEvent      *ebpf.VariableSpec `ebpf:"unused_event"`
 }
@@ -151,6 +161,9 @@ type signalsMaps struct {
 	Buckets *ebpf.Map `ebpf:"buckets"`
 	Drops   *ebpf.Map `ebpf:"drops"`
 	Events  *ebpf.Map `ebpf:"events"`
+	History *ebpf.Map `ebpf:"history"`
+	Inits   *ebpf.Map `ebpf:"inits"`
+	Windows *ebpf.Map `ebpf:"windows"`
 }
 
 func (m *signalsMaps) Close() error {
@@ -158,6 +171,9 @@ func (m *signalsMaps) Close() error {
 		m.Buckets,
 		m.Drops,
 		m.Events,
+		m.History,
+		m.Inits,
+		m.Windows,
 	)
 }
 
@@ -166,12 +182,14 @@ func (m *signalsMaps) Close() error {
 // It can be passed to loadSignalsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type signalsVariables struct {
 	Burst            *ebpf.Variable `ebpf:"burst"`
+	HistoryEveryNs   *ebpf.Variable `ebpf:"history_every_ns"`
 	HostMntns        *ebpf.Variable `ebpf:"host_mntns"`
 	IncludeHost      *ebpf.Variable `ebpf:"include_host"`
 	InitMntns        *ebpf.Variable `ebpf:"init_mntns"`
 	InitNsproxy      *ebpf.Variable `ebpf:"init_nsproxy"`
 	InitNsproxyTried *ebpf.Variable `ebpf:"init_nsproxy_tried"`
 	RatePerSec       *ebpf.Variable `ebpf:"rate_per_sec"`
+	RecordAll        *ebpf.Variable `ebpf:"record_all"`
 	SignalMask       *ebpf.Variable `ebpf:"signal_mask"`
 	UnusedEvent      *ebpf.Variable `ebpf:"unused_event"`
 }

@@ -27,7 +27,7 @@ const (
 
 // startCollector runs graceline-collector on loopback and returns its gRPC
 // address and token file.
-func startCollector(t *testing.T) (addr, tokens string) {
+func startCollector(t testing.TB) (addr, tokens string) {
 	t.Helper()
 	dir := t.TempDir()
 	tokens = filepath.Join(dir, "tokens")
@@ -55,7 +55,7 @@ func startCollector(t *testing.T) (addr, tokens string) {
 }
 
 // cli runs kubectl-graceline against the collector and returns its stdout.
-func cli(t *testing.T, addr string, args ...string) (string, error) {
+func cli(t testing.TB, addr string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(cliBin, append([]string{"--collector", addr, "--token", e2eReaderToken}, args...)...)
 	var stderr bytes.Buffer

@@ -21,7 +21,7 @@ func httpGet(url string) (*http.Response, error) {
 	return c.Get(url)
 }
 
-func httpBody(t *testing.T, url string) string {
+func httpBody(t testing.TB, url string) string {
 	t.Helper()
 	resp, err := httpGet(url)
 	if err != nil {

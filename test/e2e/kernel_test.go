@@ -173,13 +173,13 @@ func TestSignalStorm(t *testing.T) {
 }
 
 // stormDone reads the storm container's log for its closing line.
-func stormDone(t *testing.T, pod *harness.Pod) bool {
+func stormDone(t testing.TB, pod *harness.Pod) bool {
 	t.Helper()
 	b, err := os.ReadFile(pod.LogPath("main"))
 	return err == nil && strings.Contains(string(b), "storm done")
 }
 
-func rssKiB(t *testing.T, pid int) int {
+func rssKiB(t testing.TB, pid int) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -67,7 +67,7 @@ func TestRuntimeAbsentAtStart(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -77,7 +77,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func httpStatus(t *testing.T, url string) int {
+func httpStatus(t testing.TB, url string) int {
 	t.Helper()
 	resp, err := httpGet(url)
 	if err != nil {
