@@ -89,6 +89,11 @@ type Correlator struct {
 	mu   sync.Mutex
 	pods map[string]*pod
 	done map[string]time.Time // finished pods, so late events don't revive them
+	// sandboxStopSeen is when the runtime last reported a sandbox stopped
+	// on the node (by the correlator's clock): while it works through a
+	// mass deletion, a pod's sandbox stop can come long after its
+	// containers', and their stops stay undecided (see decideQuiet).
+	sandboxStopSeen time.Time
 }
 
 // New returns a Correlator that hands summaries and stuck reports to emit.
@@ -153,6 +158,9 @@ func (c *Correlator) podFor(uid, ns, name string) *pod {
 func (c *Correlator) Observe(e *apiv1.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e.Kind == apiv1.KindSandboxStopped && e.Source != apiv1.SourceAPI {
+		c.sandboxStopSeen = c.now()
+	}
 	p := c.podFor(e.GetPod().GetUid(), e.GetPod().GetNamespace(), e.GetPod().GetName())
 	if p == nil {
 		return
@@ -210,7 +218,7 @@ func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 	var out []*apiv1.Event
 	subjects := map[string]Subject{}
 	for uid, p := range c.pods {
-		p.decideQuiet(now, c.cfg.Decide)
+		p.decideQuiet(now, c.cfg.Decide, now.Sub(c.sandboxStopSeen) < c.cfg.Decide)
 		out = append(out, p.readyRestarts(c.node, now, c.cfg.Settle)...)
 		if p.start().IsZero() {
 			continue

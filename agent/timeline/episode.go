@@ -112,12 +112,21 @@ func isDeletion(e *apiv1.Event) bool {
 	return false
 }
 
+// maxDecide bounds how long a container's ended stop waits for its pod's
+// sandbox to stop while the node's runtime is busy stopping others: a
+// hundred pods deleted at once on a small node take the runtime half a
+// minute to work through.
+const maxDecide = 2 * time.Minute
+
 // decideQuiet decides, as the containers' own, the episodes of a pod whose
 // containers all ended at least decide ago while its sandbox stayed up: a
 // stop by hand, a crash or a completion that the kubelet follows with no
 // new container and no deletion. While one container's stop still runs,
-// the others wait, since a deletion stops every container at once.
-func (p *pod) decideQuiet(now time.Time, decide time.Duration) {
+// the others wait, since a deletion stops every container at once. While
+// the runtime is still stopping other pods' sandboxes (stopping says one
+// stopped within decide), the wait goes on, up to maxDecide: the pod may
+// be one of many deleted at once, its sandbox's stop still queued.
+func (p *pod) decideQuiet(now time.Time, decide time.Duration, stopping bool) {
 	if len(p.episodes) == 0 || !p.term.Start().IsZero() {
 		return
 	}
@@ -130,7 +139,7 @@ func (p *pod) decideQuiet(now time.Time, decide time.Duration) {
 			last = end
 		}
 	}
-	if now.Sub(last) < decide {
+	if now.Sub(last) < decide || (stopping && now.Sub(last) < maxDecide) {
 		return
 	}
 	for _, ep := range p.episodes {

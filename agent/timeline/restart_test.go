@@ -124,6 +124,24 @@ func TestContainerTerminations(t *testing.T) {
 			want: []emitted{{kind: apiv1.KindContainerSummary, container: "c1", verdict: apiv1.VerdictGraceful, exitCode: 143, since: 0, at: time.Second}},
 		},
 		{
+			name: "in a mass deletion a stopped container waits past the decision window while other pods' sandboxes stop, and its own sandbox's stop makes it the deletion's",
+			steps: []step{list("c1", "main", 42),
+				ev(s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, ""))),
+				ev(s.ev(apiv1.KindContainerExited, time.Second, exit(0))),
+				check(5 * time.Second),
+				ev(s.ev(apiv1.KindSandboxStopped, 5*time.Second, func(e *apiv1.Event) {
+					e.Pod, e.Container = &apiv1.PodRef{Namespace: "ns", Name: "other", Uid: "o"}, nil
+				})),
+				check(12 * time.Second),
+				ev(s.ev(apiv1.KindSandboxStopped, 13*time.Second, noContainer)),
+				ev(s.ev(apiv1.KindSandboxRemoved, 13500*time.Millisecond, noContainer)),
+				check(20 * time.Second)},
+			want: []emitted{
+				{kind: apiv1.KindTerminationSummary, verdict: apiv1.VerdictGraceful, since: 5 * time.Second, at: 5 * time.Second}, // the other pod's
+				{kind: apiv1.KindTerminationSummary, verdict: apiv1.VerdictGraceful, since: 0, at: 13500 * time.Millisecond},
+			},
+		},
+		{
 			name: "a deletion begins at the container's SIGTERM once the sandbox stops, with no container summary",
 			steps: []step{list("c1", "main", 42),
 				ev(s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, ""))),

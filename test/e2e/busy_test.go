@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	recording "github.com/graceline/graceline/agent/record"
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/test/harness"
+)
+
+// busyTestPods is how many pods TestBusyNode runs at once.
+const busyTestPods = 100
+
+// busyQuiet is how long TestBusyNode watches the pods run before it deletes
+// them: long enough for each loop to fork ten times, and for the kernel to
+// pass one exit of each as history.
+const busyQuiet = 12 * time.Second
+
+// TestBusyNode: a hundred pods, each forking a sleep every second, run
+// side by side and are then deleted at once. While they run, the agent
+// records nothing of them; each termination is recorded within the goal,
+// with at most the history of the loop from before its window, its init's
+// SIGTERM and exit, and the pause's SIGKILL as one row; no pod is reported
+// stuck, and each summary is the deletion's own.
+func TestBusyNode(t *testing.T) {
+	for _, f := range harness.Flavors {
+		t.Run(string(f), func(t *testing.T) {
+			c, d := startRuntime(t, f)
+			agent := startAgent(t, "--cri-endpoint", c.Endpoint())
+			agent.waitLog(t, 30*time.Second, "msg=sources")
+			ctx := context.Background()
+
+			specs := make([]harness.PodSpec, busyTestPods)
+			pods := make([]*harness.Pod, busyTestPods)
+			for i := range specs {
+				specs[i] = newSpec(fmt.Sprintf("busy-%d", i), 5, harness.ContainerSpec{Name: "main", Command: shell("trap 'exit 0' TERM; while true; do sleep 1; done")})
+				var err error
+				if pods[i], err = d.RunPod(ctx, specs[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, s := range specs {
+				waitStarted(t, agent, s)
+			}
+			before := make([]int, len(specs))
+			for i, s := range specs {
+				before[i] = len(agent.forPod(s.UID))
+			}
+			time.Sleep(busyQuiet)
+			for i, s := range specs {
+				if es := agent.forPod(s.UID); len(es) != before[i] {
+					t.Errorf("%s: %d events while it ran quietly, want none:\n%s", s.Name, len(es)-before[i], showAll(es[before[i]:]))
+				}
+			}
+
+			var wg sync.WaitGroup
+			errs := make(chan error, len(pods))
+			for _, p := range pods {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- d.DeletePod(ctx, p)
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			total := 0
+			for i, s := range specs {
+				// The summary is the deletion's own: it begins at the
+				// container's SIGTERM and has its exit code, however long
+				// the runtime took to stop the sandbox after it.
+				sum := summaryOf(t, agent, s.UID)
+				if _, ok := sum.GetExitCodes()["main"]; !ok {
+					t.Errorf("%s: the pod's summary has no exit code of its container: %s", s.Name, show(sum))
+				}
+				all := agent.forPod(s.UID)
+				if e := find(all, apiv1.KindContainerSummary); e != nil {
+					t.Errorf("%s: its deletion was taken for a container's own stop: %s", s.Name, show(e))
+				}
+				n := checkTermination(t, s.Name, all, before[i])
+				total += n
+			}
+			t.Logf("%d pods: %.1f events per termination on average (goal %d)", busyTestPods, float64(total)/busyTestPods, maxTerminationEvents)
+		})
+	}
+}
+
+// checkTermination checks the recording policy on one pod's termination,
+// whose events begin at all[from], and returns how many there were up to
+// its summary.
+func checkTermination(t *testing.T, name string, all []*apiv1.Event, from int) int {
+	t.Helper()
+	for _, e := range all[:from] {
+		if e.Kind == apiv1.KindProcessExited || strings.HasPrefix(e.GetTarget().GetComm(), "runc:[") {
+			t.Errorf("%s: before the deletion, recorded %s", name, show(e))
+		}
+	}
+	term := all[from:]
+	n := 0
+	for _, e := range term {
+		n++
+		if e.Kind == apiv1.KindTerminationSummary {
+			break
+		}
+	}
+	if n > maxTerminationEvents {
+		t.Errorf("%s: %d events in the termination, want at most %d:\n%s", name, n, maxTerminationEvents, showAll(term[:n]))
+	}
+	pid := find(all, apiv1.KindContainerStarted).GetProcess().GetPid()
+	if findWhere(term, apiv1.KindSignalGenerated, signalTo(pid, "SIGTERM")) == nil {
+		t.Errorf("%s: no SIGTERM to the init, pid %d", name, pid)
+	}
+	var sleeps, pauseRows int
+	for _, e := range term[:n] {
+		switch {
+		case e.Kind == apiv1.KindStuck:
+			t.Errorf("%s: reported stuck: %s", name, show(e))
+		case e.Kind == apiv1.KindProcessExited && e.GetProcess().GetComm() == "sleep":
+			sleeps++
+		case e.Kind == apiv1.KindSignalDelivered && e.GetTarget().GetComm() == "pause":
+			pauseRows++
+			if e.Count < 2 {
+				t.Errorf("%s: the pause's SIGKILL row counts %d deliveries, want one per thread", name, e.Count)
+			}
+		case strings.HasPrefix(e.GetTarget().GetComm(), "runc:["):
+			t.Errorf("%s: recorded %s", name, show(e))
+		}
+	}
+	if sleeps == 0 || sleeps > recording.DefaultHistory+2 {
+		t.Errorf("%s: %d of the loop's exits recorded, want the history (at most %d) and the ones in the window", name, sleeps, recording.DefaultHistory)
+	}
+	if pauseRows != 1 {
+		t.Errorf("%s: %d rows of the pause's SIGKILL, want one", name, pauseRows)
+	}
+	return n
+}
