@@ -1,8 +1,10 @@
 package kernel
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,5 +79,67 @@ func TestRegistrySandbox(t *testing.T) {
 	r.SandboxChanged(cri.SandboxInfo{ID: "sb", Pid: pid, Meta: meta, Stopped: true})
 	if _, ok := r.lookup(ns, time.Now().Add(time.Second)); ok {
 		t.Errorf("an event after the sandbox stopped is still attributed to it")
+	}
+}
+
+// filterLog records what the registry and the windows tell the kernel's
+// filter.
+type filterLog []string
+
+func (f *filterLog) SetInit(tgid uint32, init bool) error {
+	*f = append(*f, fmt.Sprintf("init %d %v", tgid, init))
+	return nil
+}
+
+func (f *filterLog) SetWindow(mntns uint32, open bool) error {
+	*f = append(*f, fmt.Sprintf("window %d %v", mntns, open))
+	return nil
+}
+
+func (f *filterLog) ForgetNamespace(mntns uint32) error {
+	*f = append(*f, fmt.Sprintf("forget %d", mntns))
+	return nil
+}
+
+// TestKernelFilterFollowsTheRuntime: a container's init is named to the
+// kernel when it is first seen running and forgotten when it stops; the
+// policy's windows reach the container's namespace, or every namespace of
+// the pod; a removed container's namespace is forgotten once pruned.
+func TestKernelFilterFollowsTheRuntime(t *testing.T) {
+	pid := int32(os.Getpid())
+	ns, err := probe.MountNamespace(int(pid))
+	if err != nil {
+		t.Skipf("cannot read this process's mount namespace: %v", err)
+	}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var f filterLog
+	r := newRegistry(time.Minute, slog.New(slog.DiscardHandler))
+	r.now, r.filter = func() time.Time { return clock }, &f
+	w := windows{reg: r, filter: &f}
+	meta := cri.Meta{PodNamespace: "ns", PodName: "p", PodUID: "u"}
+	steps := []struct {
+		name string
+		do   func()
+		want []string
+	}{
+		{"A container seen running names its init.", func() { r.ContainerChanged(cri.ContainerInfo{ID: "c", Meta: meta, Pid: pid}) }, []string{fmt.Sprintf("init %d true", pid)}},
+		{"Seeing it again changes nothing.", func() { r.ContainerChanged(cri.ContainerInfo{ID: "c", Meta: meta, Pid: pid}) }, nil},
+		{"The policy's window reaches the container's namespace.", func() { w.Open("u", "c") }, []string{fmt.Sprintf("window %d true", ns)}},
+		{"The pod's window reaches every namespace of the pod.", func() { w.Close("u", "") }, []string{fmt.Sprintf("window %d false", ns)}},
+		{"Another pod's window reaches none.", func() { w.Open("other", "") }, nil},
+		{"The container's stop forgets its init.", func() { r.ContainerChanged(cri.ContainerInfo{ID: "c", Meta: meta, Pid: pid, Stopped: true}) }, []string{fmt.Sprintf("init %d false", pid)}},
+		{"Its removal, once pruned, forgets its namespace.", func() {
+			r.ContainerChanged(cri.ContainerInfo{ID: "c", Meta: meta, Pid: pid, Removed: true})
+			f = nil
+			clock = clock.Add(2 * time.Minute)
+			r.prune()
+		}, []string{fmt.Sprintf("forget %d", ns)}},
+	}
+	for _, s := range steps {
+		f = nil
+		s.do()
+		if !slices.Equal(f, s.want) {
+			t.Errorf("%s: the kernel was told %q, want %q", s.name, f, s.want)
+		}
 	}
 }
