@@ -217,8 +217,18 @@ func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 	}
 	var out []*apiv1.Event
 	subjects := map[string]Subject{}
+	// The runtime is working through a mass deletion while other pods'
+	// container stops wait undecided too, or sandboxes still stop: a
+	// pod's own sandbox stop may then come long after its containers'.
+	undecided := 0
+	for _, p := range c.pods {
+		if len(p.episodes) > 0 {
+			undecided++
+		}
+	}
+	stopping := undecided > 1 || now.Sub(c.sandboxStopSeen) < c.cfg.Decide
 	for uid, p := range c.pods {
-		p.decideQuiet(now, c.cfg.Decide, now.Sub(c.sandboxStopSeen) < c.cfg.Decide)
+		p.decideQuiet(now, c.cfg.Decide, stopping)
 		out = append(out, p.readyRestarts(c.node, now, c.cfg.Settle)...)
 		if p.start().IsZero() {
 			continue

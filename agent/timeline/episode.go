@@ -123,9 +123,10 @@ const maxDecide = 2 * time.Minute
 // stop by hand, a crash or a completion that the kubelet follows with no
 // new container and no deletion. While one container's stop still runs,
 // the others wait, since a deletion stops every container at once. While
-// the runtime is still stopping other pods' sandboxes (stopping says one
-// stopped within decide), the wait goes on, up to maxDecide: the pod may
-// be one of many deleted at once, its sandbox's stop still queued.
+// the runtime is busy stopping other pods too (stopping: their container
+// stops wait undecided as well, or a sandbox stopped within decide), the
+// wait goes on, up to maxDecide: the pod may be one of many deleted at
+// once, its sandbox's stop still queued behind theirs.
 func (p *pod) decideQuiet(now time.Time, decide time.Duration, stopping bool) {
 	if len(p.episodes) == 0 || !p.term.Start().IsZero() {
 		return

@@ -142,6 +142,22 @@ func TestContainerTerminations(t *testing.T) {
 			},
 		},
 		{
+			name: "in a mass deletion a stopped container waits past the decision window while other pods' container stops are undecided too",
+			steps: []step{list("c1", "main", 42),
+				{listed: &cri.ContainerInfo{ID: "x", Meta: cri.Meta{PodNamespace: "ns", PodName: "other", PodUID: "o", ContainerName: "main", GracePeriod: 5}, Pid: 77}},
+				ev(s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, ""))),
+				ev(s.ev(apiv1.KindSignalGenerated, 500*time.Millisecond, func(e *apiv1.Event) {
+					e.Pod, e.Container = &apiv1.PodRef{Namespace: "ns", Name: "other", Uid: "o"}, &apiv1.ContainerRef{Id: "x", Name: "main"}
+					signal("SIGTERM", 77, "")(e)
+				})),
+				ev(s.ev(apiv1.KindContainerExited, time.Second, exit(0))),
+				check(12 * time.Second),
+				ev(s.ev(apiv1.KindSandboxStopped, 13*time.Second, noContainer)),
+				ev(s.ev(apiv1.KindSandboxRemoved, 13500*time.Millisecond, noContainer)),
+				check(20 * time.Second)},
+			want: []emitted{{kind: apiv1.KindTerminationSummary, verdict: apiv1.VerdictGraceful, since: 0, at: 13500 * time.Millisecond}},
+		},
+		{
 			name: "a deletion begins at the container's SIGTERM once the sandbox stops, with no container summary",
 			steps: []step{list("c1", "main", 42),
 				ev(s.ev(apiv1.KindSignalGenerated, 0, signal("SIGTERM", 42, ""))),
