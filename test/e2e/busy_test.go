@@ -44,8 +44,15 @@ func TestBusyNode(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// A pod's start ends with its shell's exec, which may reach the
+			// agent after the runtime's container_started.
 			for _, s := range specs {
 				waitStarted(t, agent, s)
+				waitFor(t, 30*time.Second, s.Name+"'s shell exec", func() bool {
+					es := agent.forPod(s.UID)
+					pid := find(es, apiv1.KindContainerStarted).GetProcess().GetPid()
+					return findWhere(es, apiv1.KindExec, func(e *apiv1.Event) bool { return e.GetProcess().GetPid() == pid }) != nil
+				})
 			}
 			before := make([]int, len(specs))
 			for i, s := range specs {
