@@ -69,6 +69,10 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 		}
 	}
 	for _, c := range s.Containers {
+		if !s.Due && c.Exited {
+			// Its init is gone: it was not frozen, and will not be.
+			continue
+		}
 		dirs := cgroups.Dirs(cgroups.Root, c.CgroupsPath)
 		frozen := cgroups.Frozen(dirs)
 		if !s.Due && !frozen {

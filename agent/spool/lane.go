@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -27,7 +28,16 @@ type lane struct {
 	w          *os.File   // append handle of the last segment
 	ack        position   // everything before it is acknowledged
 	read       position   // where the next read starts
+	// cursorSaved is when ack was last written to the cursor file.
+	cursorSaved time.Time
 }
+
+// cursorEvery is how often an acknowledgement writes the cursor file, when
+// it removes no segment. Each write is a file created, synced and renamed:
+// once per collector ack, it was the agent's largest cost on a node
+// deleting a hundred pods. A cursor up to this old only makes a restarted
+// agent resend what the collector already holds, which it stores once.
+const cursorEvery = time.Second
 
 // openLane loads a lane's segments, cutting off damaged tails, and reports
 // each damage through onDamage. last is the newest valid payload found.
@@ -250,10 +260,11 @@ func (l *lane) cut(seg *segment, rb *readBatch, why error) {
 // acknowledge records that everything before p was delivered, and deletes
 // the sealed segments that holds nothing else. The active segment stays, so
 // that the newest record survives a restart.
-func (l *lane) acknowledge(p position) error {
+func (l *lane) acknowledge(p position, now time.Time) error {
 	if l.ack.before(p) {
 		l.ack = p
 	}
+	removed := false
 	for len(l.segs) > 1 {
 		s := l.segs[0]
 		if !(s.id < l.ack.seg || (s.id == l.ack.seg && l.ack.off >= s.size)) {
@@ -263,11 +274,16 @@ func (l *lane) acknowledge(p position) error {
 			return fmt.Errorf("remove delivered spool segment %s: %w", s.path, err)
 		}
 		l.segs = l.segs[1:]
+		removed = true
 	}
 	l.ack = l.clamp(l.ack)
 	if l.read.before(l.ack) {
 		l.read = l.ack
 	}
+	if !removed && now.Sub(l.cursorSaved) < cursorEvery && !now.Before(l.cursorSaved) {
+		return nil
+	}
+	l.cursorSaved = now
 	return saveCursor(l.dir, l.name, l.ack)
 }
 

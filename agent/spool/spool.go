@@ -406,7 +406,7 @@ func (s *Spool) Ack(m Mark) error {
 	if s.closed {
 		return ErrClosed
 	}
-	err := s.lanes[m.lane].acknowledge(m.end)
+	err := s.lanes[m.lane].acknowledge(m.end, s.opts.Now())
 	s.m.acked.Add(float64(m.n))
 	s.m.bytes.Set(float64(s.bytes()))
 	return s.cursorErr(err)

@@ -195,3 +195,41 @@ func TestAckDeletesDeliveredSegments(t *testing.T) {
 		t.Errorf("active segment: %v, %v", fi, err)
 	}
 }
+
+// TestCursorWritesAreSpaced: an acknowledgement writes the cursor file at
+// most once per cursorEvery, so that a collector's frequent acks cost no
+// file per ack; after a crash the records acknowledged since the last
+// write are delivered again, which the collector stores once.
+func TestCursorWritesAreSpaced(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after time.Duration // from the first ack to the second
+		want  string        // the first record delivered after the crash
+	}{
+		{"A second ack within cursorEvery is not written: its records come again.", cursorEvery / 2, "pod-4"},
+		{"A second ack cursorEvery later is written.", cursorEvery, "pod-7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			s, _ := open(t, dir, Options{Now: func() time.Time { return clock }})
+			appendN(t, s, apiv1.KindContainerStarted, 0, 10)
+			for _, n := range []int{4, 3} {
+				b, err := s.Read(context.Background(), n, 1<<20)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Ack(b.Mark); err != nil {
+					t.Fatal(err)
+				}
+				clock = clock.Add(tc.after)
+			}
+			crash(s)
+			s, _ = open(t, dir, Options{})
+			defer s.Close()
+			if got := podNames(drain(t, s, false)); len(got) == 0 || got[0] != tc.want {
+				t.Errorf("after the crash delivered %v, want from %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -232,3 +232,25 @@ func (c agentCounters) sub(o agentCounters) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// clockTick is the unit of /proc/<pid>/stat's times: USER_HZ, 100 on Linux.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime reads a process's user and system time, all threads together.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after comm, which may hold spaces, start after the last ')':
+	// state is the first of them, utime the 12th and stime the 13th.
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parse /proc/%d/stat: %q", pid, s)
+	}
+	return time.Duration(utime+stime) * clockTick
+}
