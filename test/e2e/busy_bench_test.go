@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,31 +111,20 @@ func busyRound(b *testing.B, prefix string) {
 		go saveProfile(b, metrics, 30*time.Second, filepath.Join(profiles, prefix+"-deletion.pprof"))
 	}
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(pods))
-	for _, p := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- d.DeletePod(ctx, p)
-		}()
-	}
+	deleted := deleteAll(ctx, d, pods)
 	peakRSS := 0
 	for done := false; !done; {
 		peakRSS = max(peakRSS, rssKiB(b, agent.Pid()))
 		select {
-		case <-waitGroupDone(&wg):
+		case err := <-deleted:
+			if err != nil {
+				b.Fatal(err)
+			}
 			done = true
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 	deleting := time.Since(start)
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
 	// The window ends with the last summary, which waits for
 	// --summary-settle after the pod's removal: the agent's checks during
 	// the settle are part of what a termination costs.
@@ -188,16 +176,6 @@ func saveProfile(b testing.TB, metrics string, d time.Duration, path string) {
 	if err != nil {
 		b.Logf("profile %s: %v", path, err)
 	}
-}
-
-// waitGroupDone closes its channel once wg is done.
-func waitGroupDone(wg *sync.WaitGroup) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	return done
 }
 
 // agentCounters is graceline_events_total as the agent's /metrics says.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -65,21 +66,8 @@ func TestBusyNode(t *testing.T) {
 				}
 			}
 
-			var wg sync.WaitGroup
-			errs := make(chan error, len(pods))
-			for _, p := range pods {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs <- d.DeletePod(ctx, p)
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
+			if err := <-deleteAll(ctx, d, pods); err != nil {
+				t.Fatal(err)
 			}
 			total := 0
 			for i, s := range specs {
@@ -150,4 +138,25 @@ func checkTermination(t *testing.T, name string, all []*apiv1.Event, from int) i
 		t.Errorf("%s: %d rows of the pause's SIGKILL, want one", name, pauseRows)
 	}
 	return n
+}
+
+// deleteAll deletes the pods at once, as a node drained of them sees, and
+// returns a channel that receives the first error, or nil, once every
+// deletion returned.
+func deleteAll(ctx context.Context, d *harness.Driver, pods []*harness.Pod) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		var wg sync.WaitGroup
+		errs := make([]error, len(pods))
+		for i, p := range pods {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = d.DeletePod(ctx, p)
+			}()
+		}
+		wg.Wait()
+		done <- errors.Join(errs...)
+	}()
+	return done
 }
