@@ -13,6 +13,7 @@ import (
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/cgroup"
+	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/bpf/signals"
 )
@@ -218,7 +219,9 @@ func (k *kernelSource) pollKernelDrops(ctx context.Context) {
 		for reason, n := range drops {
 			if n > seen[reason] {
 				k.dropped.WithLabelValues("ebpf_" + reason).Add(float64(n - seen[reason]))
-				if now := k.now(); now.Sub(lastWarn) > 10*time.Second {
+				// The policy's own drops go on all day on a busy node:
+				// counted, never warned of.
+				if now := k.now(); reason != probe.DropOutsideWindow && now.Sub(lastWarn) > 10*time.Second {
 					k.log.Warn("kernel events dropped", "reason", reason, "total", n)
 					lastWarn = now
 				}

@@ -153,6 +153,11 @@ func (s *Shared) Close() error {
 	return errors.Join(errs...)
 }
 
+// DropOutsideWindow is the reason KernelDrops gives for the events the
+// recording policy leaves out in the kernel: dropped by design, unlike the
+// others, which are losses.
+const DropOutsideWindow = "outside_window"
+
 // KernelDrops returns the events the kernel side dropped, by reason, summed
 // over CPUs.
 func (s *Shared) KernelDrops() (map[string]uint64, error) {
@@ -164,7 +169,7 @@ func (s *Shared) KernelDrops() (map[string]uint64, error) {
 		return out, nil
 	}
 	// The keys are graceline.h's enum drop_reason.
-	for key, name := range []string{"rate_limited", "ringbuf_full", "outside_window"} {
+	for key, name := range []string{"rate_limited", "ringbuf_full", DropOutsideWindow} {
 		var perCPU []uint64
 		if err := drops.Lookup(uint32(key), &perCPU); err != nil {
 			return nil, fmt.Errorf("read drop counter %s: %w", name, err)

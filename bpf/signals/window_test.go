@@ -150,5 +150,5 @@ func outsideWindowDrops(t *testing.T, s *probe.Shared) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return drops["outside_window"]
+	return drops[probe.DropOutsideWindow]
 }

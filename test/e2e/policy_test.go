@@ -9,6 +9,7 @@ import (
 
 	recording "github.com/graceline/graceline/agent/record"
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/test/harness"
 )
 
@@ -43,7 +44,7 @@ func TestRecordingPolicy(t *testing.T) {
 			// or by the policy, when the history is full.
 			dropped := func() float64 {
 				body := httpBody(t, "http://"+metrics+"/metrics")
-				return counterValue(body, `graceline_events_dropped_total{reason="ebpf_outside_window"}`) +
+				return counterValue(body, `graceline_events_dropped_total{reason="ebpf_`+probe.DropOutsideWindow+`"}`) +
 					counterValue(body, `graceline_events_dropped_total{reason="`+recording.DroppedOutsideWindow+`"}`)
 			}
 			waitFor(t, 30*time.Second, "the history to overflow", func() bool { return dropped() >= 6 })
