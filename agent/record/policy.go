@@ -62,6 +62,12 @@ const (
 // thread); a second also bounds how late a held row reaches the sinks.
 const holdFor = time.Second
 
+// holdKill is how long a SIGKILL's row waits instead. Every thread of the
+// target dequeues it, and on a node busy stopping many pods a thread can
+// wait for a CPU for more than a second; the termination's summary sends
+// the row at once, so the bound matters only when none comes.
+const holdKill = 10 * time.Second
+
 // forgetAfter is how long a pod's state outlives its sandbox's removal when
 // no summary came, and how long a summarised pod's late events are passed
 // through without new state.
@@ -145,8 +151,8 @@ type ctr struct {
 }
 
 type held struct {
-	e  *apiv1.Event
-	at time.Time
+	e     *apiv1.Event
+	until time.Time
 }
 
 // New returns a Policy that records into emit.
@@ -217,14 +223,14 @@ func (p *Policy) Run(ctx context.Context) {
 	}
 }
 
-// Tick sends the signal rows held for holdFor or longer, and forgets pods
+// Tick sends the signal rows whose hold ended, and forgets pods
 // whose sandbox was removed forgetAfter ago without a summary.
 func (p *Policy) Tick() {
 	p.mu.Lock()
 	defer p.unlock()
 	now := p.now()
 	for uid, pd := range p.pods {
-		p.releaseBefore(pd, now.Add(-holdFor))
+		p.releaseDue(pd, now)
 		if !pd.removedAt.IsZero() && now.Sub(pd.removedAt) >= forgetAfter {
 			p.release(pd)
 			p.window(pd, "", false)
@@ -305,7 +311,11 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 		return
 	}
 	if e.Kind == apiv1.KindSignalDelivered {
-		pd.held = append(pd.held, &held{e: e, at: p.now()})
+		hold := holdFor
+		if e.GetSignal().GetName() == "SIGKILL" {
+			hold = holdKill
+		}
+		pd.held = append(pd.held, &held{e: e, until: p.now().Add(hold)})
 		return
 	}
 	p.emit(e)
@@ -366,10 +376,11 @@ func (p *Policy) release(pd *pod) {
 	pd.held = nil
 }
 
-// releaseBefore sends pd's rows held since before t.
-func (p *Policy) releaseBefore(pd *pod, t time.Time) {
+// releaseDue sends pd's rows held until now or earlier. A row waits for
+// the ones held before it, so that rows leave in the order they came.
+func (p *Policy) releaseDue(pd *pod, now time.Time) {
 	n := 0
-	for n < len(pd.held) && !pd.held[n].at.After(t) {
+	for n < len(pd.held) && !pd.held[n].until.After(now) {
 		p.emit(pd.held[n].e)
 		n++
 	}

@@ -156,6 +156,25 @@ func TestPolicy(t *testing.T) {
 			collapsed: 5,
 		},
 		{
+			name: "A SIGKILL's thread that dequeues it seconds late still counts in its row.",
+			steps: []step{{e: delivered("", "SIGKILL", 50, 51, "pause")}, {advance: 3 * time.Second},
+				{e: delivered("", "SIGKILL", 50, 50, "pause")}},
+			want:      []string{"signal_delivered SIGKILL 50 x2"},
+			collapsed: 1,
+		},
+		{
+			name: "Another signal's row leaves after a second, and a later delivery is a row of its own.",
+			steps: []step{{e: base(apiv1.KindSandboxStopped, "")}, {e: delivered("a", "SIGTERM", 7, 7, "sleep")}, {advance: holdFor},
+				{e: delivered("a", "SIGTERM", 7, 7, "sleep")}},
+			want: []string{"sandbox_stopped", "signal_delivered a SIGTERM 7", "signal_delivered a SIGTERM 7"},
+		},
+		{
+			name: "A row waits for the ones held before it, so that rows leave in the order they came.",
+			steps: []step{{e: base(apiv1.KindSandboxStopped, "")}, {e: delivered("", "SIGKILL", 50, 50, "pause")},
+				{e: delivered("a", "SIGTERM", 7, 7, "sleep")}, {advance: holdFor}, {e: exited("a", 7, "sleep")}},
+			want: []string{"sandbox_stopped", "process_exited a 7", "signal_delivered SIGKILL 50", "signal_delivered a SIGTERM 7"},
+		},
+		{
 			name: "Deliveries to different processes are not collapsed.",
 			steps: events(base(apiv1.KindContainerExited, "a"),
 				delivered("a", "SIGKILL", 7, 7, "sleep"), delivered("a", "SIGKILL", 8, 8, "sleep"), base(apiv1.KindContainerStopped, "a")),
@@ -225,7 +244,7 @@ func TestPolicy(t *testing.T) {
 				p.Tick()
 			}
 			// What is still held goes out, so that the test sees it.
-			now = now.Add(holdFor)
+			now = now.Add(holdKill)
 			p.Tick()
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("recorded:\n%q\nwant:\n%q", got, tc.want)

@@ -115,7 +115,8 @@ func checkTermination(t *testing.T, name string, all []*apiv1.Event, from int) i
 	if findWhere(term, apiv1.KindSignalGenerated, signalTo(pid, "SIGTERM")) == nil {
 		t.Errorf("%s: no SIGTERM to the init, pid %d", name, pid)
 	}
-	var sleeps, pauseRows int
+	var sleeps int
+	var pauseRows []*apiv1.Event
 	for _, e := range term[:n] {
 		switch {
 		case e.Kind == apiv1.KindStuck:
@@ -123,7 +124,7 @@ func checkTermination(t *testing.T, name string, all []*apiv1.Event, from int) i
 		case e.Kind == apiv1.KindProcessExited && e.GetProcess().GetComm() == "sleep":
 			sleeps++
 		case e.Kind == apiv1.KindSignalDelivered && e.GetTarget().GetComm() == "pause":
-			pauseRows++
+			pauseRows = append(pauseRows, e)
 			if e.Count < 2 {
 				t.Errorf("%s: the pause's SIGKILL row counts %d deliveries, want one per thread", name, e.Count)
 			}
@@ -134,8 +135,8 @@ func checkTermination(t *testing.T, name string, all []*apiv1.Event, from int) i
 	if sleeps == 0 || sleeps > recording.DefaultHistory+2 {
 		t.Errorf("%s: %d of the loop's exits recorded, want the history (at most %d) and the ones in the window", name, sleeps, recording.DefaultHistory)
 	}
-	if pauseRows != 1 {
-		t.Errorf("%s: %d rows of the pause's SIGKILL, want one", name, pauseRows)
+	if len(pauseRows) != 1 {
+		t.Errorf("%s: %d rows of the pause's SIGKILL, want one:\n%s", name, len(pauseRows), showAll(term[:n]))
 	}
 	return n
 }
