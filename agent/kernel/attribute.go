@@ -16,6 +16,7 @@ import (
 	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/bpf/signals"
+	"github.com/graceline/graceline/internal/pacer"
 )
 
 // Bounds on the kernel event path. The ring buffer's reader never waits
@@ -51,6 +52,9 @@ type kernelSource struct {
 	// holders do no I/O; emit does not wait.
 	mu      sync.Mutex
 	pending []kernelEvent
+	// pace expires the held events and prunes removed containers while
+	// there are any.
+	pace *pacer.Pacer
 	// cni follows CNI plugin runs; cniDirs are rescanned for new plugins
 	// every cniRescan.
 	cni       *cniRuns
@@ -85,15 +89,19 @@ func (k *kernelSource) run(ctx context.Context) {
 		}
 	}()
 	go k.pollKernelDrops(ctx)
+	expired := make(chan struct{})
+	go func() {
+		defer close(expired)
+		k.pace.Run(ctx, k.expire)
+	}()
 	k.attribute(ctx)
 	<-done
+	<-expired
 }
 
-// attribute retries and expires the held events, follows new CNI plugins,
-// and hands the cgroup removals to the release watcher, until ctx ends.
+// attribute retries the held events, follows new CNI plugins, and hands
+// the cgroup removals to the release watcher, until ctx ends.
 func (k *kernelSource) attribute(ctx context.Context) {
-	tick := time.NewTicker(k.window / 4)
-	defer tick.Stop()
 	rescan := time.NewTicker(k.cniRescan)
 	defer rescan.Stop()
 	for {
@@ -109,11 +117,18 @@ func (k *kernelSource) attribute(ctx context.Context) {
 			k.mu.Unlock()
 		case <-k.reg.changed:
 			k.retryPending(false)
-		case <-tick.C:
-			k.reg.prune()
-			k.retryPending(true)
+			// A removed container is to be pruned.
+			k.pace.Wake()
 		}
 	}
+}
+
+// expire emits the events held past the window without a container and
+// prunes the containers removed long enough ago; it says whether events
+// are still held or removed containers still wait.
+func (k *kernelSource) expire() (more bool) {
+	waiting := k.reg.prune()
+	return k.retryPending(true) > 0 || waiting
 }
 
 // handle emits e now if its target can be attributed, or holds it: a
@@ -163,11 +178,13 @@ func (k *kernelSource) handle(e kernelEvent) {
 		return
 	}
 	k.pending = append(k.pending, e)
+	k.pace.Wake()
 }
 
 // retryPending emits the held events that now resolve, and with expire also
-// those held past the window, without a container.
-func (k *kernelSource) retryPending(expire bool) {
+// those held past the window, without a container. It returns how many
+// are still held.
+func (k *kernelSource) retryPending(expire bool) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	cutoff := k.now().Add(-k.window)
@@ -186,6 +203,7 @@ func (k *kernelSource) retryPending(expire bool) {
 		}
 	}
 	k.pending = kept
+	return len(kept)
 }
 
 // addCNIDirs (re)registers the CNI bin directories with the kernel side,
@@ -199,10 +217,15 @@ func (k *kernelSource) addCNIDirs() {
 	}
 }
 
+// kernelDropsEvery is how often the kernel's drop counters are read. The
+// window filter counts all day on a busy node, so they always move; a
+// scrape every 15 s or more needs no fresher count.
+const kernelDropsEvery = 5 * time.Second
+
 // pollKernelDrops moves the kernel's drop counters into the metric.
 func (k *kernelSource) pollKernelDrops(ctx context.Context) {
 	seen := map[string]uint64{}
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(kernelDropsEvery)
 	defer tick.Stop()
 	var lastWarn time.Time
 	for {

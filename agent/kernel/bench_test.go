@@ -19,6 +19,7 @@ import (
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/signals"
+	"github.com/graceline/graceline/internal/pacer"
 )
 
 // benchPipeline is the agent's kernel path as Run wires it, from the ring
@@ -60,7 +61,7 @@ func newBenchPipeline(b *testing.B, dir string) *benchPipeline {
 	}, bp.sinkDrops)
 	attribution := newRegistry(time.Minute, quiet)
 	attribution.byNS[benchNS] = &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}}
-	bp.kernel = &kernelSource{reg: attribution, emit: bp.queue.Events(pipeline.SourceKernel), node: "n", hostNS: 1, window: time.Second, now: time.Now,
+	bp.kernel = &kernelSource{reg: attribution, emit: bp.queue.Events(pipeline.SourceKernel), node: "n", hostNS: 1, window: time.Second, now: time.Now, pace: pacer.New(time.Second),
 		dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: quiet,
 		cni: newCNIRuns("n", attribution.sandboxPod, m.Dropped, m.CNIUnparsable), cniRescan: time.Hour}
 	corr := newBenchCorrelator()

@@ -15,6 +15,7 @@ import (
 	"github.com/graceline/graceline/bpf/cgroup"
 	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/bpf/signals"
+	"github.com/graceline/graceline/internal/pacer"
 )
 
 // testNow is when a test source's clock starts.
@@ -33,7 +34,7 @@ func newTestKernelSource(t *testing.T) (k *kernelSource, out *[]*apiv1.Event, cl
 	m := testMetrics(prometheus.NewRegistry())
 	reg := newRegistry(5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	reg.now = now
-	k = &kernelSource{reg: reg, emit: func(e *apiv1.Event) { *out = append(*out, e) }, node: "n", hostNS: 1, window: testWindow, now: now, cniRescan: time.Hour, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	k = &kernelSource{reg: reg, emit: func(e *apiv1.Event) { *out = append(*out, e) }, node: "n", hostNS: 1, window: testWindow, now: now, cniRescan: time.Hour, pace: pacer.New(testWindow / 4), dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return k, out, clock
 }
 

@@ -225,8 +225,9 @@ func (r *registry) lookup(ns uint32, at time.Time) (*containerRef, bool) {
 }
 
 // prune forgets containers removed more than removedTTL ago, and has the
-// kernel's filter forget their namespaces.
-func (r *registry) prune() {
+// kernel's filter forget their namespaces. It says whether removed
+// containers are left to forget.
+func (r *registry) prune() (waiting bool) {
 	var gone []uint32
 	r.mu.Lock()
 	cutoff := r.now().Add(-r.removedTTL)
@@ -237,20 +238,25 @@ func (r *registry) prune() {
 				delete(r.byID, ref.id)
 			}
 			gone = append(gone, ns)
+			continue
 		}
+		waiting = waiting || !ref.removed.IsZero()
 	}
 	for id, ref := range r.sandboxes {
 		if !ref.removed.IsZero() && ref.removed.Before(cutoff) {
 			delete(r.sandboxes, id)
+			continue
 		}
+		waiting = waiting || !ref.removed.IsZero()
 	}
 	r.mu.Unlock()
 	if r.filter == nil {
-		return
+		return waiting
 	}
 	for _, ns := range gone {
 		if err := r.filter.ForgetNamespace(ns); err != nil {
 			r.log.Warn("kernel filter did not forget a removed container's namespace", "mntns", ns, "err", err)
 		}
 	}
+	return waiting
 }

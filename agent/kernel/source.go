@@ -26,6 +26,7 @@ import (
 	"github.com/graceline/graceline/bpf/cgroup"
 	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/internal/pacer"
 	"github.com/graceline/graceline/internal/setting"
 )
 
@@ -150,7 +151,8 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 	reg := newRegistry(cfg.RemovedTTL, log)
 	reg.now, reg.filter = now, probes.shared
 	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, now: now, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
-		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod, cgroupRoot: defaultCgroupRoot}
+		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod, cgroupRoot: defaultCgroupRoot,
+		pace: pacer.New(cfg.AttributionWindow / 4)}
 	followed, err := probes.cni.AddBinDirs(cfg.CNIBinDirs)
 	switch {
 	case len(cfg.CNIBinDirs) == 0:

@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/internal/pacer"
 )
 
 // Losses keeps the count of events lost before the spool, by reason, until
@@ -16,16 +18,35 @@ import (
 type Losses struct {
 	mu   sync.Mutex
 	owed map[string]uint64
+	// pace has Run report a second after a loss, and not at all while
+	// nothing is lost.
+	pace *pacer.Pacer
 }
 
+// lossReportEvery is how long a loss waits for others to be reported with.
+const lossReportEvery = time.Second
+
 // NewLosses returns an empty Losses.
-func NewLosses() *Losses { return &Losses{owed: map[string]uint64{}} }
+func NewLosses() *Losses { return &Losses{owed: map[string]uint64{}, pace: pacer.New(lossReportEvery)} }
 
 // Add records n more events lost for reason.
 func (l *Losses) Add(reason string, n uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.owed[reason] += n
+	l.pace.Wake()
+}
+
+// Run reports what is owed to deliver within a second of each loss, and
+// once more when ctx ends, so that the collector learns of events it will
+// never get.
+func (l *Losses) Run(ctx context.Context, node string, deliver func(*apiv1.Event) bool) {
+	report := func() bool {
+		l.Report(node, time.Now(), deliver)
+		return false
+	}
+	l.pace.Run(ctx, report)
+	report()
 }
 
 // Report hands deliver one events_dropped event per reason owed, stamped

@@ -44,6 +44,7 @@ import (
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/internal/pacer"
 )
 
 // Reasons of graceline_events_dropped_total for the events the policy
@@ -130,6 +131,8 @@ type Policy struct {
 	done map[string]time.Time // summarised pods, so late events don't revive them
 	// changes are the kernel's window changes decided under mu.
 	changes []windowChange
+	// pace runs Tick while rows are held or pods wait to be forgotten.
+	pace *pacer.Pacer
 }
 
 type pod struct {
@@ -157,7 +160,8 @@ type held struct {
 
 // New returns a Policy that records into emit.
 func New(emit func(*apiv1.Event), cfg Config, m *Metrics) *Policy {
-	return &Policy{emit: emit, history: cfg.history(), m: m, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{}}
+	return &Policy{emit: emit, history: cfg.history(), m: m, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{},
+		pace: pacer.New(holdFor / 2)}
 }
 
 // UseKernel has the policy open and close the kernel's windows as it opens
@@ -209,23 +213,14 @@ func (p *Policy) SandboxChanged(info cri.SandboxInfo) {
 	}
 }
 
-// Run flushes held rows and forgets old pods until ctx ends.
-func (p *Policy) Run(ctx context.Context) {
-	t := time.NewTicker(holdFor / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			p.Tick()
-		}
-	}
-}
+// Run flushes held rows and forgets old pods, while there are any, until
+// ctx ends.
+func (p *Policy) Run(ctx context.Context) { p.pace.Run(ctx, p.Tick) }
 
-// Tick sends the signal rows whose hold ended, and forgets pods
-// whose sandbox was removed forgetAfter ago without a summary.
-func (p *Policy) Tick() {
+// Tick sends the signal rows whose hold ended, and forgets pods whose
+// sandbox was removed forgetAfter ago without a summary. It says whether
+// rows or pods are left to wait for.
+func (p *Policy) Tick() (more bool) {
 	p.mu.Lock()
 	defer p.unlock()
 	now := p.now()
@@ -235,13 +230,16 @@ func (p *Policy) Tick() {
 			p.release(pd)
 			p.window(pd, "", false)
 			delete(p.pods, uid)
+			continue
 		}
+		more = more || len(pd.held) > 0 || !pd.removedAt.IsZero()
 	}
 	for uid, t := range p.done {
 		if now.Sub(t) >= forgetAfter {
 			delete(p.done, uid)
 		}
 	}
+	return more || len(p.done) > 0
 }
 
 // Emit records e if the policy keeps it.
@@ -263,6 +261,7 @@ func (p *Policy) Emit(e *apiv1.Event) {
 		p.emit(e)
 		delete(p.pods, uid)
 		p.done[uid] = p.now()
+		p.pace.Wake()
 		return
 	case apiv1.KindContainerSummary:
 		p.release(pd)
@@ -276,6 +275,7 @@ func (p *Policy) Emit(e *apiv1.Event) {
 		return
 	case apiv1.KindSandboxRemoved:
 		pd.removedAt = p.now()
+		p.pace.Wake()
 	case apiv1.KindContainerStarted:
 		if pid := e.GetProcess().GetPid(); pid > 0 {
 			pd.ctr(cid).pid = pid
@@ -316,6 +316,7 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 			hold = holdKill
 		}
 		pd.held = append(pd.held, &held{e: e, until: p.now().Add(hold)})
+		p.pace.Wake()
 		return
 	}
 	p.emit(e)

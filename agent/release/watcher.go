@@ -20,6 +20,7 @@ import (
 	"github.com/graceline/graceline/agent/cgroups"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/internal/pacer"
 	"github.com/graceline/graceline/internal/setting"
 )
 
@@ -116,6 +117,8 @@ type Watcher struct {
 	// them outside w.mu. applying says a goroutine is making them.
 	kernelOps []kernelOp
 	applying  bool
+	// pace runs poll while something is pending.
+	pace *pacer.Pacer
 }
 
 // New returns a Watcher that hands its events to emit.
@@ -124,7 +127,8 @@ func New(node string, emit func(*apiv1.Event), cfg Config) *Watcher {
 	if now == nil {
 		now = time.Now
 	}
-	return &Watcher{cfg: cfg, node: node, emit: emit, now: now, containers: map[string]*owner{}, sandboxes: map[string]*owner{}, byID: map[uint64][]*owner{}}
+	return &Watcher{cfg: cfg, node: node, emit: emit, now: now, containers: map[string]*owner{}, sandboxes: map[string]*owner{}, byID: map[uint64][]*owner{},
+		pace: pacer.New(cfg.Period)}
 }
 
 // ContainerChanged is part of cri.Subscriber.
@@ -248,6 +252,7 @@ func (w *Watcher) report(p *pending, at time.Time, foundBy string) {
 func (w *Watcher) add(p *pending) {
 	p.since = w.now()
 	w.pending = append(w.pending, p)
+	w.pace.Wake()
 }
 
 // SnapshotRemoved reports a containerd snapshot removal. The CRI plugin keys
@@ -280,25 +285,15 @@ func (w *Watcher) SnapshotRemoved(key, snapshotter string, at time.Time) {
 	}
 }
 
-// Run polls pending resources until ctx ends.
-func (w *Watcher) Run(ctx context.Context) {
-	tick := time.NewTicker(w.cfg.Period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			w.poll()
-		}
-	}
-}
+// Run polls pending resources every Config.Period while there are any,
+// until ctx ends.
+func (w *Watcher) Run(ctx context.Context) { w.pace.Run(ctx, w.poll) }
 
-// poll checks the pending resources that are due. The checks (stats, a
-// mountinfo read) run without the lock, so that the tracker's changes,
-// which the watcher takes from the agent's event queue, never wait for
-// the disk.
-func (w *Watcher) poll() {
+// poll checks the pending resources that are due, and says whether any
+// are left. The checks (stats, a mountinfo read) run without the lock, so
+// that the tracker's changes, which the watcher takes from the agent's
+// event queue, never wait for the disk.
+func (w *Watcher) poll() (more bool) {
 	defer w.applyKernel()
 	now := w.now()
 	w.mu.Lock()
@@ -344,12 +339,14 @@ func (w *Watcher) poll() {
 	}
 	clear(w.pending[len(kept):])
 	w.pending = kept
-	// A removed container whose snapshot removal never came is forgotten.
+	// A removed container whose snapshot removal never came is forgotten,
+	// by a poll for a later termination if none is left for this one.
 	for id, o := range w.containers {
 		if !o.removed.IsZero() && now.Sub(o.removed) > w.cfg.GiveUp {
 			delete(w.containers, id)
 		}
 	}
+	return len(w.pending) > 0
 }
 
 // isDue tells whether p is to be checked now: always, unless the kernel

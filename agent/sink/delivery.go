@@ -15,6 +15,7 @@ import (
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/client"
+	"github.com/graceline/graceline/internal/pacer"
 	"github.com/graceline/graceline/internal/setting"
 )
 
@@ -43,6 +44,9 @@ type delivery struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	failed  bool
+	// sync flushes the spool a SyncInterval after an append, and not at
+	// all while nothing is appended.
+	sync *pacer.Pacer
 }
 
 func startDelivery(ctx context.Context, cfg DeliveryConfig, node string, reg prometheus.Registerer, dropped *prometheus.CounterVec, log *slog.Logger) (*delivery, error) {
@@ -60,7 +64,10 @@ func startDelivery(ctx context.Context, cfg DeliveryConfig, node string, reg pro
 		return nil, fmt.Errorf("open spool: %w", err)
 	}
 	dctx, cancel := context.WithCancel(ctx)
-	d := &delivery{spool: sp, conn: conn, cancel: cancel, dropped: dropped, log: log}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = time.Second
+	}
+	d := &delivery{spool: sp, conn: conn, cancel: cancel, dropped: dropped, log: log, sync: pacer.New(cfg.SyncInterval)}
 	dropped.WithLabelValues("spool")
 	snd := sender.New(conn, sp, cfg.Sender, reg, log)
 	d.wg.Add(2)
@@ -70,7 +77,7 @@ func startDelivery(ctx context.Context, cfg DeliveryConfig, node string, reg pro
 	}()
 	go func() {
 		defer d.wg.Done()
-		d.syncLoop(dctx, cfg.SyncInterval)
+		d.sync.Run(dctx, d.flush)
 	}()
 	log.Info("sending events to the collector", "collector", cfg.Collector.Address, "spool", cfg.SpoolDir, "epoch", sp.Epoch())
 	return d, nil
@@ -79,6 +86,7 @@ func startDelivery(ctx context.Context, cfg DeliveryConfig, node string, reg pro
 // Emit appends e to the spool. The spool handles being full itself; an
 // error here is a failing disk, counted and logged once.
 func (d *delivery) Emit(e *apiv1.Event) {
+	d.sync.Wake()
 	if err := d.spool.Append(e); err != nil {
 		d.dropped.WithLabelValues("spool").Inc()
 		d.mu.Lock()
@@ -90,22 +98,12 @@ func (d *delivery) Emit(e *apiv1.Event) {
 	}
 }
 
-func (d *delivery) syncLoop(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = time.Second
+// flush syncs the spool to stable storage.
+func (d *delivery) flush() (more bool) {
+	if err := d.spool.Sync(); err != nil {
+		d.log.Warn("spool sync failed", "err", err)
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := d.spool.Sync(); err != nil {
-				d.log.Warn("spool sync failed", "err", err)
-			}
-		}
-	}
+	return false
 }
 
 // close stops sending, waits for the acknowledgements in flight (briefly),

@@ -50,9 +50,6 @@ type Metrics struct {
 // buffer holds.
 const drainWait = 5 * time.Second
 
-// lossReportEvery is how often the losses before the spool are reported.
-const lossReportEvery = time.Second
-
 // Drop reasons of the outputs' buffers.
 const (
 	DroppedOutputFull = "output_buffer_full"
@@ -122,30 +119,20 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, m Metrics,
 }
 
 // reportLosses hands the losses to the spool's buffer as events_dropped
-// events every lossReportEvery, and once more when stopped, so that the
-// collector learns of events it will never get. A report the full buffer
+// events until stopped (see pipeline.Losses.Run). A report the full buffer
 // refuses is kept for the next.
 func reportLosses(losses *pipeline.Losses, node string, spool *pipeline.Buffer) (stop func()) {
 	if losses == nil {
 		return func() {}
 	}
-	done, stopped := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		tick := time.NewTicker(lossReportEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				losses.Report(node, time.Now(), spool.TryEmit)
-				return
-			case <-tick.C:
-				losses.Report(node, time.Now(), spool.TryEmit)
-			}
-		}
+		losses.Run(ctx, node, spool.TryEmit)
 	}()
 	return func() {
-		close(done)
+		cancel()
 		<-stopped
 	}
 }

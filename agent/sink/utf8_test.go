@@ -15,6 +15,7 @@ import (
 
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/internal/pacer"
 )
 
 // TestInvalidUTF8IsRepairedNotDropped sends events whose workload strings
@@ -73,7 +74,7 @@ func TestInvalidUTF8IsRepairedNotDropped(t *testing.T) {
 			var out bytes.Buffer
 			f := &Sinks{events: m.Events, outputs: []output{
 				newJSONLines(&out, m.Dropped, m.Repaired, quiet),
-				&delivery{spool: sp, dropped: m.Dropped, log: quiet},
+				&delivery{spool: sp, dropped: m.Dropped, log: quiet, sync: pacer.New(time.Second)},
 			}}
 			original := proto.Clone(tc.event).(*apiv1.Event)
 			f.Emit(tc.event)

@@ -13,6 +13,7 @@ import (
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/internal/pacer"
 )
 
 // Config tunes a Correlator.
@@ -94,11 +95,15 @@ type Correlator struct {
 	// mass deletion, a pod's sandbox stop can come long after its
 	// containers', and their stops stay undecided (see decideQuiet).
 	sandboxStopSeen time.Time
+	// pace runs Check while a pod terminates, a container's stop is
+	// undecided or summarised pods are remembered.
+	pace *pacer.Pacer
 }
 
 // New returns a Correlator that hands summaries and stuck reports to emit.
 func New(node string, emit func(*apiv1.Event), inspect Inspector, cfg Config) *Correlator {
-	return &Correlator{node: node, emit: emit, inspect: inspect, cfg: cfg, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{}}
+	return &Correlator{node: node, emit: emit, inspect: inspect, cfg: cfg, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{},
+		pace: pacer.New(cfg.Tick)}
 }
 
 // ContainerChanged is part of cri.Subscriber.
@@ -126,6 +131,7 @@ func (c *Correlator) ContainerChanged(info cri.ContainerInfo) {
 	if info.CgroupsPath != "" {
 		p.cgroups[info.ID] = info.CgroupsPath
 	}
+	c.wakeFor(p)
 }
 
 // SandboxChanged is part of cri.Subscriber.
@@ -166,28 +172,34 @@ func (c *Correlator) Observe(e *apiv1.Event) {
 		return
 	}
 	p.observe(e)
+	c.wakeFor(p)
 }
 
-// Run checks deadlines and samples evidence until ctx ends.
-func (c *Correlator) Run(ctx context.Context) {
-	tick := time.NewTicker(c.cfg.Tick)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			c.Check()
-		}
+// wakeFor has Check run if p has something for it to do; the caller holds
+// mu.
+func (c *Correlator) wakeFor(p *pod) {
+	if p.active() {
+		c.pace.Wake()
 	}
 }
+
+// active says whether p terminates, or has a container stop to decide or
+// to summarise.
+func (p *pod) active() bool {
+	return !p.start().IsZero() || len(p.episodes) > 0 || len(p.restarts) > 0
+}
+
+// Run checks deadlines and samples evidence every Config.Tick while any
+// pod is active, until ctx ends.
+func (c *Correlator) Run(ctx context.Context) { c.pace.Run(ctx, c.Check) }
 
 // Check emits the summaries that are due and the stuck reports that are
 // due, after sampling evidence for every terminating pod. The evidence is
 // gathered without the lock, as it reads the node: Observe and the
-// tracker's changes are never held up by a /proc scan.
-func (c *Correlator) Check() {
-	subjects, out := c.due()
+// tracker's changes are never held up by a /proc scan. It says whether
+// there is more to check.
+func (c *Correlator) Check() (more bool) {
+	subjects, out, more := c.due()
 	for _, e := range out {
 		c.emit(e)
 	}
@@ -199,14 +211,15 @@ func (c *Correlator) Check() {
 	for _, e := range c.record(found) {
 		c.emit(e)
 	}
+	return more
 }
 
 // inspection is what the Inspector found about one pod.
 type inspection struct{ evidence, notes []string }
 
-// due forgets old finished pods, returns the summaries now due, and lists
-// the terminating pods to inspect.
-func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
+// due forgets old finished pods, returns the summaries now due, lists the
+// terminating pods to inspect, and says whether a later check has work.
+func (c *Correlator) due() (map[string]Subject, []*apiv1.Event, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -227,9 +240,11 @@ func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 		}
 	}
 	stopping := undecided > 1 || now.Sub(c.sandboxStopSeen) < c.cfg.Decide
+	more := false
 	for uid, p := range c.pods {
 		p.decideQuiet(now, c.cfg.Decide, stopping)
 		out = append(out, p.readyRestarts(c.node, now, c.cfg.Settle)...)
+		more = more || p.active()
 		if p.start().IsZero() {
 			continue
 		}
@@ -246,7 +261,7 @@ func (c *Correlator) due() (map[string]Subject, []*apiv1.Event) {
 		s.Due = c.stuckDue(p, now)
 		subjects[uid] = s
 	}
-	return subjects, out
+	return subjects, out, more || len(c.done) > 0
 }
 
 // stuckDue says whether p's termination has outlived its grace period and

@@ -74,20 +74,22 @@ func busyRound(b *testing.B, prefix string) {
 	// before the idle window.
 	time.Sleep(5 * time.Second)
 
-	before, cpuBefore := read(), cpuTime(b, agent.Pid())
+	before, cpuBefore, switchesBefore := read(), cpuTime(b, agent.Pid()), contextSwitches(b, agent.Pid())
 	if profiles != "" {
 		go saveProfile(b, metrics, busyIdleWindow, filepath.Join(profiles, prefix+"-idle.pprof"))
 	}
 	time.Sleep(busyIdleWindow)
-	after, cpuAfter := read(), cpuTime(b, agent.Pid())
+	after, cpuAfter, switchesAfter := read(), cpuTime(b, agent.Pid()), contextSwitches(b, agent.Pid())
 	idleEvents := float64(after.total-before.total) / busyIdleWindow.Seconds()
 	idleCPU := (cpuAfter - cpuBefore).Seconds() / busyIdleWindow.Seconds()
 	idleRSS := rssKiB(b, agent.Pid())
 	b.ReportMetric(idleEvents, "idle-events/s")
 	b.ReportMetric(idleCPU*100, "idle-%core")
 	b.ReportMetric(float64(idleRSS)/1024, "idle-rss-MiB")
-	b.Logf("idle with %d forking pods for %s: %d events (%s), agent CPU %s, RSS %d KiB",
-		busyPods, busyIdleWindow, after.total-before.total, after.sub(before), cpuAfter-cpuBefore, idleRSS)
+	idleSwitches := float64(switchesAfter-switchesBefore) / busyIdleWindow.Seconds()
+	b.ReportMetric(idleSwitches, "idle-switches/s")
+	b.Logf("idle with %d forking pods for %s: %d events (%s), agent CPU %s, %.1f context switches/s, RSS %d KiB",
+		busyPods, busyIdleWindow, after.total-before.total, after.sub(before), cpuAfter-cpuBefore, idleSwitches, idleRSS)
 
 	storm := newSpec(prefix+"-storm", 2, harness.ContainerSpec{Name: "main", Command: []string{"/bin/storm", "-n", "1000000"}})
 	stormPod, err := d.RunPod(ctx, storm)
@@ -215,6 +217,31 @@ func (c agentCounters) sub(o agentCounters) string {
 const clockTick = 10 * time.Millisecond
 
 // cpuTime reads a process's user and system time, all threads together.
+// contextSwitches is how many times pid's threads were switched out, by
+// their choice or not: on a virtual machine each costs more than most of
+// the agent's idle work.
+func contextSwitches(b *testing.B, pid int) int {
+	b.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				c, _ := strconv.Atoi(strings.TrimSpace(v))
+				n += c
+			}
+		}
+	}
+	return n
+}
+
 func cpuTime(b *testing.B, pid int) time.Duration {
 	b.Helper()
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -149,8 +149,16 @@ func TestSignalStorm(t *testing.T) {
 	if maxRSS > 256*1024 {
 		t.Errorf("agent RSS reached %d KiB during the storm, want under 256 MiB", maxRSS)
 	}
-	body := httpBody(t, "http://"+metrics+"/metrics")
-	if !strings.Contains(body, `graceline_events_dropped_total{reason="ebpf_rate_limited"}`) || strings.Contains(body, `graceline_events_dropped_total{reason="ebpf_rate_limited"} 0`+"\n") {
+	// The kernel's drop counters are read every few seconds.
+	var body string
+	counted := func() bool {
+		body = httpBody(t, "http://"+metrics+"/metrics")
+		return strings.Contains(body, `graceline_events_dropped_total{reason="ebpf_rate_limited"}`) && !strings.Contains(body, `graceline_events_dropped_total{reason="ebpf_rate_limited"} 0`+"\n")
+	}
+	for deadline := time.Now().Add(30 * time.Second); !counted() && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !counted() {
 		t.Errorf("rate-limited drops not counted:\n%s", grepLines(body, "graceline_events_dropped_total"))
 	}
 	stormEvents := len(agent.forPod(storm.UID))
