@@ -66,6 +66,6 @@ int cgroup_rmdir(struct bpf_raw_tracepoint_args *ctx)
 	} else {
 		e->path[0] = 0;
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), RECORD_NOW);
 	return 0;
 }

@@ -117,7 +117,7 @@ int cni_exec(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tgid = e->pid, sent = 0;
 	if (bpf_map_update_elem(&cni_procs, &tgid, &sent, BPF_NOEXIST) == 0)
 		__sync_fetch_and_add(&cni_live, 1);
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), RECORD_NOW);
 	return 0;
 }
 
@@ -144,7 +144,7 @@ int cni_exit(struct bpf_raw_tracepoint_args *ctx)
 	e->exit_code = BPF_CORE_READ(t, exit_code);
 	e->len = 0;
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), RECORD_NOW);
 	return 0;
 }
 
@@ -203,6 +203,6 @@ int cni_write(struct bpf_raw_tracepoint_args *ctx)
 		e->len = n;
 		*sent += n;
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), RECORD_NOW);
 	return 0;
 }

@@ -217,22 +217,48 @@ static __always_inline bool is_init(__u32 tgid)
 	return bpf_map_lookup_elem(&inits, &tgid) != 0;
 }
 
+/* How an event of a container's other process passes the window filter. */
+enum record {
+	RECORD_NO = 0,      // left out and counted
+	RECORD_NOW = 1,     // in a window: wanted at once
+	RECORD_HISTORY = 2, // a history sample: wanted, but not urgently
+};
+
 /* recorded says whether an event of one of a container's other processes
  * is wanted: in a window, or as the container's history, at most one every
  * history_every_ns; the rest are counted. The host's processes, which
  * reach here only with include_host, are not a container's: they all pass. */
-static __always_inline bool recorded(__u32 mntns)
+static __always_inline enum record recorded(__u32 mntns)
 {
 	if (record_all || mntns == host_mntns || bpf_map_lookup_elem(&windows, &mntns))
-		return true;
+		return RECORD_NOW;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 *last = bpf_map_lookup_elem(&history, &mntns);
 	if (last && now - *last < history_every_ns) {
 		count_drop(DROP_OUTSIDE_WINDOW);
-		return false;
+		return RECORD_NO;
 	}
 	bpf_map_update_elem(&history, &mntns, &now, BPF_ANY);
-	return true;
+	return RECORD_HISTORY;
+}
+
+/* submit commits e, size bytes, which passed as rec. A history sample does
+ * not wake the reader: it waits in the ring for the next event that does,
+ * so that a hundred pods' forking loops do not wake the agent ten times a
+ * second for events it only keeps. The ring wakes its reader only for a
+ * record at the consumer's position, so any other event is forced to wake
+ * it when more than itself is unconsumed: samples may be waiting before it,
+ * and nothing else would wake the reader for them. */
+static __always_inline void submit(void *e, __u64 size, enum record rec)
+{
+	if (rec == RECORD_HISTORY) {
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	// The ring's own record: an 8-byte header, rounded up to 8 bytes.
+	__u64 own = (size + 8 + 7) & ~7ULL;
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > own ? BPF_RB_FORCE_WAKEUP : 0;
+	bpf_ringbuf_submit(e, flags);
 }
 
 /* reserve takes size bytes of the ring buffer, or counts the drop. */

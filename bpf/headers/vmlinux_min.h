@@ -31,6 +31,9 @@ enum bpf_map_type {
 };
 
 enum { BPF_ANY = 0, BPF_NOEXIST = 1 };
+/* bpf_ringbuf_submit's flags and bpf_ringbuf_query's values (uapi/linux/bpf.h). */
+enum { BPF_RB_NO_WAKEUP = 1, BPF_RB_FORCE_WAKEUP = 2 };
+enum { BPF_RB_AVAIL_DATA = 0 };
 
 struct bpf_raw_tracepoint_args {
 	__u64 args[0];

@@ -60,6 +60,6 @@ int mark_victim(struct bpf_raw_tracepoint_args *ctx)
 	e->trigger_mntns = task_mntns((struct task_struct *)bpf_get_current_task());
 	e->pad = 0;
 	bpf_get_current_comm(&e->trigger_comm, sizeof(e->trigger_comm));
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), RECORD_NOW);
 	return 0;
 }

@@ -64,10 +64,11 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	// init's exit opens the window, as user space's policy does: the
 	// kernel kills the others next.
 	__u32 tgid = BPF_CORE_READ(t, tgid);
+	enum record rec = RECORD_NOW;
 	if (is_init(tgid)) {
 		if (tgid == BPF_CORE_READ(t, pid))
 			open_window(mntns);
-	} else if (!recorded(mntns)) {
+	} else if (!(rec = recorded(mntns))) {
 		return 0;
 	}
 	if (!allow(mntns))
@@ -78,7 +79,7 @@ int sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	e->exit_code = BPF_CORE_READ(t, exit_code);
 	e->leader = e->pid == e->tid;
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), rec);
 	return 0;
 }
 
@@ -115,6 +116,6 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	barrier_var(len);
 	if (len > 0 && bpf_probe_read_user(&e->argv, len, (void *)start) == 0)
 		e->argv_len = len;
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), RECORD_NOW);
 	return 0;
 }

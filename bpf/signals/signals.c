@@ -103,10 +103,11 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 	bool kernel = (void *)ctx->args[1] == SEND_SIG_PRIV;
 	__u32 sender_mntns = task_mntns((struct task_struct *)bpf_get_current_task());
 	bool init = is_init(BPF_CORE_READ(target, tgid));
+	enum record rec = RECORD_NOW;
 	if (kernel || sender_mntns != mntns) {
 		if (init && stop_signal(sig))
 			open_window(mntns);
-	} else if (!init && !recorded(mntns)) {
+	} else if (!init && !(rec = recorded(mntns))) {
 		return 0;
 	}
 	if (!allow(mntns))
@@ -124,7 +125,7 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 	e->sender_tid = (__u32)id;
 	e->sender_mntns = sender_mntns;
 	bpf_get_current_comm(&e->sender_comm, sizeof(e->sender_comm));
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), rec);
 	return 0;
 }
 
@@ -141,7 +142,8 @@ int signal_deliver(struct bpf_raw_tracepoint_args *ctx)
 	__u32 mntns = task_mntns(t);
 	if (is_host(mntns))
 		return 0;
-	if (!is_init(BPF_CORE_READ(t, tgid)) && !recorded(mntns))
+	enum record rec = RECORD_NOW;
+	if (!is_init(BPF_CORE_READ(t, tgid)) && !(rec = recorded(mntns)))
 		return 0;
 	if (!allow(mntns))
 		return 0;
@@ -151,6 +153,6 @@ int signal_deliver(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	unsigned long handler = (unsigned long)BPF_CORE_READ(ka, sa.sa_handler);
 	e->disposition = handler == 0 ? DISPOSITION_DEFAULT : handler == 1 ? DISPOSITION_IGNORED : DISPOSITION_HANDLER;
-	bpf_ringbuf_submit(e, 0);
+	submit(e, sizeof(*e), rec);
 	return 0;
 }

@@ -3,6 +3,7 @@ package signals_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"github.com/graceline/graceline/bpf/internal/probetest"
 	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/bpf/process"
+	"github.com/graceline/graceline/bpf/signals"
 )
 
 // loopSeconds is how long each case's shell loop forks.
@@ -86,16 +88,7 @@ func TestWindowFilter(t *testing.T) {
 				t.Fatalf("loop did not start: %q %v", out.Text(), out.Err())
 			}
 			pid := cmd.Process.Pid
-			ns := host
-			for deadline := time.Now().Add(5 * time.Second); ns == host; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					t.Fatal("the loop never left the host's mount namespace")
-				}
-				if n, err := probe.MountNamespace(pid); err == nil {
-					ns = n
-				}
-			}
+			ns := namespaceOf(t, cmd, host)
 			// A namespace's inode is soon reused: forget what the kernel
 			// holds about this one, as the agent does when a container is
 			// removed.
@@ -142,6 +135,76 @@ func TestWindowFilter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// namespaceOf waits for cmd, started by unshare -m, to be in a mount
+// namespace other than host's, and returns it.
+func namespaceOf(t *testing.T, cmd *exec.Cmd, host uint32) uint32 {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if ns, err := probe.MountNamespace(cmd.Process.Pid); err == nil && ns != host {
+			return ns
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the process never left the host's mount namespace")
+		}
+	}
+}
+
+// TestHistorySampleComesWithTheNextEvent checks that a history sample,
+// which does not wake the reader, reaches it with the next event that
+// does. The ring wakes its reader only for a record at the consumer's
+// position, so that event has to force the wake-up; else both would wait
+// for a third.
+func TestHistorySampleComesWithTheNextEvent(t *testing.T) {
+	probetest.RequireRoot(t)
+	host := probetest.HostMntNS(t)
+	shared := probetest.Open(t, probe.Config{HostMntNS: host, RatePerSec: 1000000, Burst: 1000000})
+	sigs, procs := loadShared(t, shared)
+	cmd := exec.Command("/bin/busybox", "unshare", "-m", "/bin/busybox", "sh", "-c",
+		"trap '' HUP; echo ready; read x; /bin/busybox true; echo done; read x")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewScanner(stdout)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	if !out.Scan() || out.Text() != "ready" {
+		t.Fatalf("shell did not start: %q %v", out.Text(), out.Err())
+	}
+	pid := cmd.Process.Pid
+	ns := namespaceOf(t, cmd, host)
+	// A reused inode's last sample would hold this one back.
+	if err := shared.ForgetNamespace(ns); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := shared.ForgetNamespace(ns); err != nil {
+			t.Error(err)
+		}
+	}()
+	fmt.Fprintln(stdin)
+	if !out.Scan() || out.Text() != "done" {
+		t.Fatalf("the child did not run: %q %v", out.Text(), out.Err())
+	}
+	// The child's exit is the namespace's history sample. A signal from
+	// outside, which always passes, brings it along.
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, sigs, uint32(pid), signals.Generate, syscall.SIGHUP)
+	procs.Wait(t, "the child's exit", func(e process.Event) bool {
+		return e.Type == process.Exit && e.MntNS == ns && e.Pid != uint32(pid)
+	})
 }
 
 func outsideWindowDrops(t *testing.T, s *probe.Shared) uint64 {
