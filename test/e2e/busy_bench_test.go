@@ -88,8 +88,8 @@ func busyRound(b *testing.B, prefix string) {
 	b.ReportMetric(float64(idleRSS)/1024, "idle-rss-MiB")
 	idleSwitches := float64(switchesAfter-switchesBefore) / busyIdleWindow.Seconds()
 	b.ReportMetric(idleSwitches, "idle-switches/s")
-	b.Logf("idle with %d forking pods for %s: %d events (%s), agent CPU %s, %.1f context switches/s, RSS %d KiB",
-		busyPods, busyIdleWindow, after.total-before.total, after.sub(before), cpuAfter-cpuBefore, idleSwitches, idleRSS)
+	b.Logf("idle with %d forking pods for %s: %d events (%s), agent CPU %s, %.1f context switches/s, RSS %d KiB (%s)",
+		busyPods, busyIdleWindow, after.total-before.total, after.sub(before), cpuAfter-cpuBefore, idleSwitches, idleRSS, rssParts(agent.Pid()))
 
 	storm := newSpec(prefix+"-storm", 2, harness.ContainerSpec{Name: "main", Command: []string{"/bin/storm", "-n", "1000000"}})
 	stormPod, err := d.RunPod(ctx, storm)
@@ -217,6 +217,25 @@ func (c agentCounters) sub(o agentCounters) string {
 const clockTick = 10 * time.Millisecond
 
 // cpuTime reads a process's user and system time, all threads together.
+// rssParts says what pid's resident memory is made of: its heap and
+// stacks (anonymous), the pages of its binary it touched (file), and the
+// rest (the ring buffer's pages among them).
+func rssParts(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"Rss:", "Anonymous:", "Pss_File:", "Pss_Shmem:"} {
+			if strings.HasPrefix(line, k) {
+				parts = append(parts, strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // contextSwitches is how many times pid's threads were switched out, by
 // their choice or not: on a virtual machine each costs more than most of
 // the agent's idle work.
