@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/graceline/graceline/internal/setting"
@@ -12,6 +13,20 @@ import (
 // stopped, rare enough that a node of pods running shell loops costs the
 // agent almost nothing.
 const DefaultHistoryEvery = 10 * time.Second
+
+// DefaultRingBytes is the ring buffer's size. The rate limit bounds what
+// one container can put in it, and the reader drains it at over a hundred
+// thousand events a second, so a mebibyte (several thousand events) holds
+// a mass deletion's and a storm's bursts. Its pages are mapped into the
+// agent twice (the second time for records that wrap around), so each
+// mebibyte more is two of the agent's RSS.
+const DefaultRingBytes = 1 << 20
+
+// Bounds of Config.RingBytes.
+const (
+	MinRingBytes = 1 << 16
+	MaxRingBytes = 1 << 28
+)
 
 // Config holds what every probe group's programs share: the host filter
 // and the rate limit, whose buckets all groups spend from.
@@ -31,6 +46,9 @@ type Config struct {
 	// HistoryEvery is how often one event of a container's other
 	// processes passes outside its window; 0 means DefaultHistoryEvery.
 	HistoryEvery time.Duration
+	// RingBytes is the ring buffer's size, a power of two; 0 means
+	// DefaultRingBytes.
+	RingBytes uint32
 }
 
 // Validate checks that the rate limit lets events through.
@@ -44,7 +62,18 @@ func (c Config) Validate() error {
 	if c.HistoryEvery < 0 {
 		return setting.Invalid("HistoryEvery", c.HistoryEvery, "0 for the default, or more")
 	}
+	if n := c.RingBytes; n != 0 && (n < MinRingBytes || n > MaxRingBytes || n&(n-1) != 0) {
+		return setting.Invalid("RingBytes", n, fmt.Sprintf("0 for the default, or a power of two from %d to %d", MinRingBytes, MaxRingBytes))
+	}
 	return nil
+}
+
+// ringBytes is the ring buffer's size.
+func (c Config) ringBytes() uint32 {
+	if c.RingBytes == 0 {
+		return DefaultRingBytes
+	}
+	return c.RingBytes
 }
 
 // variables are the kernel-side constants of Config, by their C names.

@@ -114,6 +114,10 @@ func (s *Shared) replacements(spec *ebpf.CollectionSpec) (map[string]*ebpf.Map, 
 		}
 		m := s.maps[name]
 		if m == nil {
+			if name == "events" {
+				ms = ms.Copy()
+				ms.MaxEntries = s.cfg.ringBytes()
+			}
 			var err error
 			if m, err = ebpf.NewMap(ms); err != nil {
 				if errors.Is(err, unix.EPERM) {

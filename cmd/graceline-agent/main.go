@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/spool"
 	"github.com/graceline/graceline/agent/timeline"
+	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/bpf/signals"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/cli"
@@ -51,6 +53,7 @@ var flags = cli.Flags{
 	"Kernel.Probe.Signals":         "ebpf-signals",
 	"Kernel.Probe.RatePerSec":      "ebpf-rate-limit",
 	"Kernel.Probe.Burst":           "ebpf-burst",
+	"Kernel.Probe.RingBytes":       "ebpf-ring-buffer-bytes",
 	"Delivery.SpoolDir":            "spool-dir",
 	"Delivery.SpoolMaxBytes":       "spool-max-bytes",
 	"Delivery.SyncInterval":        "spool-sync-interval",
@@ -159,6 +162,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.StringSliceVar(&signals, "ebpf-signals", []string{"TERM", "KILL", "INT", "QUIT", "HUP", "ABRT"}, "signals to trace; add a container's custom stop signal here")
 	f.Uint64Var(&cfg.Kernel.Probe.RatePerSec, "ebpf-rate-limit", 1000, "kernel events per second allowed per container before they are dropped (and counted)")
 	f.Uint64Var(&cfg.Kernel.Probe.Burst, "ebpf-burst", 2000, "burst of kernel events allowed per container above the rate limit")
+	f.Uint32Var(&cfg.Kernel.Probe.RingBytes, "ebpf-ring-buffer-bytes", probe.DefaultRingBytes, fmt.Sprintf("size of the kernel's event ring buffer, a power of two from %d to %d; a full ring drops events (counted as ebpf_ringbuf_full), and the agent's RSS grows by twice its size", probe.MinRingBytes, probe.MaxRingBytes))
 	f.DurationVar(&cfg.Kernel.AttributionWindow, "ebpf-attribution-window", 2*time.Second, "how long to hold a kernel event whose container is not known yet")
 	f.DurationVar(&cfg.Kernel.RemovedTTL, "ebpf-removed-ttl", 5*time.Second, "how long a removed container still resolves late kernel events")
 	f.StringSliceVar(&cfg.Kernel.CNIBinDirs, "cni-bin-dir", []string{"/opt/cni/bin", "/usr/libexec/cni", "/usr/lib/cni"}, "directories the runtime runs CNI plugins from (repeat or comma-separate; missing ones are skipped); a failing plugin, a CNI DEL above all, is reported with its error message")
