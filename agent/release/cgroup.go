@@ -42,6 +42,10 @@ type cgroupWatch struct {
 	following bool
 	dirs      []string
 	ids       []uint64
+	// reported are the ids whose removal the kernel reported: the
+	// directories are looked at only once every id was, which on cgroup
+	// v1 saves a stat of each hierarchy per hierarchy removed.
+	reported []uint64
 	// cgroupGone is when the last directory went, if that came before
 	// the owner stopped.
 	cgroupGone time.Time
@@ -113,7 +117,7 @@ func (w *Watcher) unfollow(o *owner) {
 		delete(w.byID, id)
 		w.kernelOps = append(w.kernelOps, kernelOp{id: id})
 	}
-	o.ids, o.pending = nil, nil
+	o.ids, o.reported, o.pending = nil, nil, nil
 }
 
 // kernelOp is one change to the kernel's set of followed cgroups.
@@ -199,7 +203,14 @@ func (w *Watcher) CgroupRemoved(id uint64, at time.Time) {
 	w.mu.Lock()
 	var candidates []candidate
 	for _, o := range w.byID[id] {
-		candidates = append(candidates, candidate{o, slices.Clone(o.dirs)})
+		if !slices.Contains(o.reported, id) {
+			o.reported = append(o.reported, id)
+		}
+		// An id may stand for another owner's directory too, so the
+		// last report is confirmed by a look at every directory.
+		if len(o.reported) == len(o.ids) {
+			candidates = append(candidates, candidate{o, slices.Clone(o.dirs)})
+		}
 	}
 	w.mu.Unlock()
 	var gone []*owner

@@ -198,6 +198,26 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			},
 		},
 		{
+			name:    "a report for another hierarchy's directory with the same id is confirmed by a look, and the owner's own last removal ends it",
+			v1:      []string{"cpu", "memory"},
+			foundBy: FoundByKernel,
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
+				w.ContainerChanged(container(false))
+				w.ContainerChanged(container(true))
+				cpu, err := cgroups.ID(h.dirs(testCgroup)[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.CgroupRemoved(cpu, kernelTime.Add(-2*time.Second)) // another hierarchy's
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 1), kernelTime.Add(-time.Second))
+				if n := len(w.pending); n != 1 {
+					t.Fatalf("%d pending while the cpu directory exists, want 1", n)
+				}
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), kernelTime)
+				return kernelTime
+			},
+		},
+		{
 			name:    "a removal whose event was lost is found by the recheck",
 			foundBy: FoundByStat,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
