@@ -58,9 +58,10 @@ struct {
 	__type(value, struct bucket);
 } buckets SEC(".maps");
 
+/* The one ring buffer. User space sizes it (probe.Config.RingBytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
 struct {

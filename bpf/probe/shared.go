@@ -112,12 +112,13 @@ func (s *Shared) replacements(spec *ebpf.CollectionSpec) (map[string]*ebpf.Map, 
 		if !ok {
 			continue
 		}
+		if name == "events" {
+			// Every group's spec is sized as configured: a replacement
+			// map must match the spec it replaces.
+			ms.MaxEntries = s.cfg.ringBytes()
+		}
 		m := s.maps[name]
 		if m == nil {
-			if name == "events" {
-				ms = ms.Copy()
-				ms.MaxEntries = s.cfg.ringBytes()
-			}
 			var err error
 			if m, err = ebpf.NewMap(ms); err != nil {
 				if errors.Is(err, unix.EPERM) {

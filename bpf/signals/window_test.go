@@ -157,10 +157,13 @@ func namespaceOf(t *testing.T, cmd *exec.Cmd, host uint32) uint32 {
 // does. The ring wakes its reader only for a record at the consumer's
 // position, so that event has to force the wake-up; else both would wait
 // for a third.
+//
+// Its ring buffer is the smallest allowed, which both groups' programs
+// must load with.
 func TestHistorySampleComesWithTheNextEvent(t *testing.T) {
 	probetest.RequireRoot(t)
 	host := probetest.HostMntNS(t)
-	shared := probetest.Open(t, probe.Config{HostMntNS: host, RatePerSec: 1000000, Burst: 1000000})
+	shared := probetest.Open(t, probe.Config{HostMntNS: host, RatePerSec: 1000000, Burst: 1000000, RingBytes: probe.MinRingBytes})
 	sigs, procs := loadShared(t, shared)
 	cmd := exec.Command("/bin/busybox", "unshare", "-m", "/bin/busybox", "sh", "-c",
 		"trap '' HUP; echo ready; read x; /bin/busybox true; echo done; read x")
