@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,9 @@ type agentProc struct {
 	*harness.Agent
 	// crashed is set when a test killed the agent on purpose.
 	crashed bool
+	// wantKernel says the eBPF source must be live: the test did not
+	// turn it off.
+	wantKernel bool
 }
 
 // crash kills the agent with SIGKILL, as a node would on an OOM kill.
@@ -39,7 +43,7 @@ func startAgentWrapped(t testing.TB, wrap []string, args ...string) *agentProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{Agent: h}
+	a := &agentProc{Agent: h, wantKernel: !slices.Contains(args, "--ebpf=false")}
 	t.Cleanup(func() {
 		if a.crashed {
 			return
@@ -74,6 +78,11 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 func (a *agentProc) waitLog(t testing.TB, timeout time.Duration, substr string) {
 	t.Helper()
 	waitFor(t, timeout, fmt.Sprintf("agent log %q", substr), func() bool { return strings.Contains(a.logs(), substr) })
+	// An agent that falls back to CRI alone still runs, and a test of
+	// the kernel's events would fail later and obscurely.
+	if a.wantKernel && strings.Contains(a.logs(), "eBPF source unavailable") {
+		t.Fatalf("the agent runs without its eBPF source:\n%s", grepLines(a.logs(), "eBPF"))
+	}
 }
 
 // startRuntime starts a private containerd of flavor f with the test images.
