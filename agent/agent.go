@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -144,6 +145,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		unavailable = append(unavailable, "ebpf")
 		log.Error("eBPF source unavailable; continuing with CRI only", "err", err)
 	} else {
+		// Loading the probes parsed the kernel's BTF: several MiB of heap,
+		// garbage now, which the runtime would hand back to the kernel
+		// only over minutes. Returned at once, an idle agent's RSS is what
+		// it uses.
+		debug.FreeOSMemory()
 		sources = append(sources, "ebpf")
 		consumers = append(consumers, pipeline.Subscribers(src.Attribution()))
 		if policy != nil {
