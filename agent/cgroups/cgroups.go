@@ -104,17 +104,23 @@ func Procs(dirs []string) []int {
 	return nil
 }
 
-// Frozen reports whether the cgroup is frozen or freezing, through the v1
-// freezer or v2's cgroup.freeze.
-func Frozen(dirs []string) bool {
-	for _, d := range dirs {
-		if b, err := os.ReadFile(filepath.Join(d, "freezer.state")); err == nil {
-			s := strings.TrimSpace(string(b))
-			if s == "FROZEN" || s == "FREEZING" {
-				return true
-			}
+// Frozen reports whether the cgroup that cgroupsPath names below root is
+// frozen or freezing: through the v1 freezer hierarchy's freezer.state, or
+// v2's cgroup.freeze, on a pure v2 host or in a hybrid host's unified
+// hierarchy. It reads those files only, not every hierarchy's directory: a
+// node deleting a hundred pods asks once a second for each container.
+func Frozen(root, cgroupsPath string) bool {
+	rel := relative(cgroupsPath)
+	if rel == "" {
+		return false
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "freezer", rel, "freezer.state")); err == nil {
+		if s := strings.TrimSpace(string(b)); s == "FROZEN" || s == "FREEZING" {
+			return true
 		}
-		if b, err := os.ReadFile(filepath.Join(d, "cgroup.freeze")); err == nil && strings.TrimSpace(string(b)) == "1" {
+	}
+	for _, dir := range []string{filepath.Join(root, rel), filepath.Join(root, "unified", rel)} {
+		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.freeze")); err == nil && strings.TrimSpace(string(b)) == "1" {
 			return true
 		}
 	}

@@ -73,12 +73,11 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 			// Its init is gone: it was not frozen, and will not be.
 			continue
 		}
-		dirs := cgroups.Dirs(cgroups.Root, c.CgroupsPath)
-		frozen := cgroups.Frozen(dirs)
+		frozen := cgroups.Frozen(cgroups.Root, c.CgroupsPath)
 		if !s.Due && !frozen {
 			continue
 		}
-		pids := cgroups.Procs(dirs)
+		pids := cgroups.Procs(cgroups.Dirs(cgroups.Root, c.CgroupsPath))
 		if len(pids) == 0 && c.Pid > 0 && !c.Exited {
 			pids = []int{int(c.Pid)}
 		}
