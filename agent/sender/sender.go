@@ -44,6 +44,11 @@ type Config struct {
 	// DrainTimeout is how long a shutdown waits for the acknowledgements of
 	// batches in flight, so that a restart need not resend them.
 	DrainTimeout time.Duration
+	// Linger is how long the sender waits after a batch that was not full
+	// before it reads the next: a trickle of events then goes out in a few
+	// batches rather than one round trip each. The first event after a
+	// quiet spell goes out at once.
+	Linger time.Duration
 }
 
 // DefaultConfig returns the settings agents run with.
@@ -54,6 +59,7 @@ func DefaultConfig() Config {
 		Window:          8,
 		Backoff:         wait.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.5, Steps: 1 << 30, Cap: 30 * time.Second},
 		DrainTimeout:    2 * time.Second,
+		Linger:          100 * time.Millisecond,
 	}
 }
 
@@ -87,6 +93,9 @@ func New(conn grpc.ClientConnInterface, sp Spool, cfg Config, reg prometheus.Reg
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = d.DrainTimeout
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = d.Linger
 	}
 	return &Sender{client: apiv1.NewIngestClient(conn), spool: sp, cfg: cfg, m: newMetrics(reg), log: log,
 		refusals: ratelog.New(log, slog.LevelWarn, time.Minute, nil)}
@@ -216,6 +225,13 @@ func (s *Sender) sendLoop(ctx context.Context, stream apiv1.Ingest_StreamClient,
 		}
 		if err := stream.Send(&apiv1.Batch{Id: p.id, Records: b.Records}); err != nil {
 			return fmt.Errorf("send batch: %w", err)
+		}
+		if len(b.Records) < records {
+			select {
+			case <-time.After(s.cfg.Linger):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 }
