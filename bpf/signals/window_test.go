@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -75,20 +76,8 @@ func TestWindowFilter(t *testing.T) {
 			// rounds it ran: each forks two children.
 			script := "trap '' TERM; echo ready; i=0; end=$(($(/bin/busybox date +%s) + " + strconv.Itoa(loopSeconds) + ")); " +
 				"while [ $(/bin/busybox date +%s) -lt $end ]; do /bin/busybox true; i=$((i+1)); done; echo $i"
-			cmd := exec.Command("/bin/busybox", "unshare", "-m", "/bin/busybox", "sh", "-c", script)
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := bufio.NewScanner(stdout)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			if !out.Scan() || out.Text() != "ready" {
-				t.Fatalf("loop did not start: %q %v", out.Text(), out.Err())
-			}
+			cmd, _, out, ns := startInNamespace(t, host, script)
 			pid := cmd.Process.Pid
-			ns := namespaceOf(t, cmd, host)
 			// A namespace's inode is soon reused: forget what the kernel
 			// holds about this one, as the agent does when a container is
 			// removed.
@@ -137,17 +126,35 @@ func TestWindowFilter(t *testing.T) {
 	}
 }
 
-// namespaceOf waits for cmd, started by unshare -m, to be in a mount
-// namespace other than host's, and returns it.
-func namespaceOf(t *testing.T, cmd *exec.Cmd, host uint32) uint32 {
+// startInNamespace runs script in a shell in a mount namespace of its
+// own, as a container's, and returns once the script printed "ready" and
+// the shell is in the new namespace, with the shell's stdin and stdout.
+func startInNamespace(t *testing.T, host uint32, script string) (*exec.Cmd, io.WriteCloser, *bufio.Scanner, uint32) {
 	t.Helper()
+	cmd := exec.Command("/bin/busybox", "unshare", "-m", "/bin/busybox", "sh", "-c", script)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewScanner(stdout)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !out.Scan() || out.Text() != "ready" {
+		cmd.Process.Kill()
+		t.Fatalf("shell did not start: %q %v", out.Text(), out.Err())
+	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		if ns, err := probe.MountNamespace(cmd.Process.Pid); err == nil && ns != host {
-			return ns
+			return cmd, stdin, out, ns
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("the process never left the host's mount namespace")
+			t.Fatal("the shell never left the host's mount namespace")
 		}
 	}
 }
@@ -165,27 +172,10 @@ func TestHistorySampleComesWithTheNextEvent(t *testing.T) {
 	host := probetest.HostMntNS(t)
 	shared := probetest.Open(t, probe.Config{HostMntNS: host, RatePerSec: 1000000, Burst: 1000000, RingBytes: probe.MinRingBytes})
 	sigs, procs := loadShared(t, shared)
-	cmd := exec.Command("/bin/busybox", "unshare", "-m", "/bin/busybox", "sh", "-c",
-		"trap '' HUP; echo ready; read x; /bin/busybox true; echo done; read x")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := bufio.NewScanner(stdout)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin, out, ns := startInNamespace(t, host, "trap '' HUP; echo ready; read x; /bin/busybox true; echo done; read x")
 	defer cmd.Wait()
 	defer stdin.Close()
-	if !out.Scan() || out.Text() != "ready" {
-		t.Fatalf("shell did not start: %q %v", out.Text(), out.Err())
-	}
 	pid := cmd.Process.Pid
-	ns := namespaceOf(t, cmd, host)
 	// A reused inode's last sample would hold this one back.
 	if err := shared.ForgetNamespace(ns); err != nil {
 		t.Fatal(err)
