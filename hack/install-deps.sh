@@ -18,11 +18,13 @@ PROTOC_GEN_GO_GRPC_VERSION=${PROTOC_GEN_GO_GRPC_VERSION:-v1.6.2}
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
-# etcd-server, iptables and conntrack are for the real single-node cluster
-# (test/cluster); its Kubernetes binaries come from hack/build-k8s.sh.
+# etcd-server, iptables, conntrack and nfacct are for the real single-node
+# cluster (test/cluster), whose kube-proxy makes netfilter accounting objects
+# that its teardown removes; its Kubernetes binaries come from
+# hack/build-k8s.sh.
 # ca-certificates gives make images the CA bundle it puts in the images.
 debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev
-	etcd-server iptables conntrack ca-certificates)
+	etcd-server iptables conntrack nfacct ca-certificates)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

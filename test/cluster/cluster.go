@@ -60,6 +60,8 @@ type Cluster struct {
 	cgroupRoot string
 	sysctls    map[string]string
 	iptables   iptables.Snapshot // the host's rules before the node started
+	nfacct     []string          // the host's netfilter accounting objects then
+	nfacctRead bool              // whether nfacct could read them
 	procs      []*process        // in start order; stopped in reverse
 	kubelet    *process
 	kubeletDir string

@@ -1,9 +1,20 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/graceline/graceline/test/harness"
 )
 
 // RuntimeDir is the node's containerd directory: its socket, its state and
@@ -83,4 +94,87 @@ patches:
     patch: |-
 %s
 `, base, strings.Join(ops, "\n"))
+}
+
+// RenderGraceline renders the kustomization GracelineOverlay writes, on
+// top of root's deploy/kustomize, as `kubectl apply -k` would: the tree is
+// copied into an in-memory filesystem beside the overlay, so nothing is
+// written to the disk. It returns the objects in kustomize's order (the
+// order apply creates them in) and the overlay.
+func (c *Cluster) RenderGraceline(root string) ([]*unstructured.Unstructured, string, error) {
+	mem := filesys.MakeFsInMemory()
+	src := filepath.Join(root, "deploy", "kustomize")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile("/"+filepath.ToSlash(rel), b)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("copy the kustomize tree: %w", err)
+	}
+	overlay := c.GracelineOverlay("../deploy/kustomize/overlays/containerd")
+	if err := mem.WriteFile("/testbed/kustomization.yaml", []byte(overlay)); err != nil {
+		return nil, "", err
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/testbed")
+	if err != nil {
+		return nil, overlay, fmt.Errorf("kustomize build: %w", err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, r := range m.Resources() {
+		o, err := r.Map()
+		if err != nil {
+			return nil, overlay, fmt.Errorf("kustomize build: %s: %w", r.CurId(), err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: o})
+	}
+	return objs, overlay, nil
+}
+
+// BuildGracelineImages builds the agent's and the collector's images as
+// `make images` does (hack/images: an OCI layout tarball per image, an
+// index for linux/amd64 and linux/arm64, named as the manifests name them),
+// into dir, and returns the tarballs.
+func BuildGracelineImages(ctx context.Context, root, dir string) ([]string, error) {
+	chart, err := os.ReadFile(filepath.Join(root, "deploy", "helm", "graceline", "Chart.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("read the chart's appVersion: %w", err)
+	}
+	m := regexp.MustCompile(`(?m)^appVersion: *"?([^"\s]+)"?\s*$`).FindSubmatch(chart)
+	if m == nil {
+		return nil, fmt.Errorf("read the chart's appVersion: none in Chart.yaml")
+	}
+	// The images are labelled with the commit and stamped with its time,
+	// as make images does; outside a git checkout, with placeholders.
+	revision, epoch := "unknown", "0"
+	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "HEAD").Output(); err == nil {
+		revision = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.CommandContext(ctx, "git", "-C", root, "log", "-1", "--format=%ct").Output(); err == nil {
+		epoch = strings.TrimSpace(string(out))
+	}
+	cmd := exec.CommandContext(ctx, "go", "run", "./hack/images", "build", "--out", dir, "--version", string(m[1]),
+		"--revision", revision, "--source-date-epoch", epoch)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build graceline's images: %w: %s", err, out)
+	}
+	return []string{filepath.Join(dir, "graceline-agent.tar"), filepath.Join(dir, "graceline-collector.tar")}, nil
+}
+
+// ImportImages imports image tarballs into the node's containerd, in the
+// k8s.io namespace the kubelet's pods use, under the names their index
+// gives them: a pod that names one with imagePullPolicy IfNotPresent runs
+// it without a registry.
+func (c *Cluster) ImportImages(ctx context.Context, tarballs ...string) error {
+	return harness.ImportImages(ctx, c.Containerd.Address, tarballs...)
 }

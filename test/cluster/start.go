@@ -124,6 +124,7 @@ func (c *Cluster) startNode(ctx context.Context, bins k8sBinaries, p ports, cred
 	// host makes the same KUBE-* chains, and they stay until that cluster,
 	// which found them absent, removes them.
 	c.iptables = iptables.Take(ctx)
+	c.nfacct, c.nfacctRead = nfacctObjects(ctx)
 	var dns string
 	if c.services {
 		proc, err := c.startDNS(bins.coredns, p.dnsReady)

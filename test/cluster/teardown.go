@@ -17,8 +17,8 @@ import (
 // DEL removes the pods' veths and network namespaces), the kubelet's mounts
 // and cgroups, kube-proxy, the cluster DNS and the control plane, the
 // bridge, the KUBE-* iptables chains and rules the kubelet and kube-proxy
-// added, the directories at fixed host paths it created, and its own
-// directory. It also puts back the kernel
+// added and kube-proxy's netfilter accounting objects, the directories at
+// fixed host paths it created, and its own directory. It also puts back the kernel
 // settings the kubelet changed. It goes on past
 // errors and returns them all; Leftovers then says what, if anything,
 // survived. Close is safe on a partly started cluster.
@@ -76,6 +76,12 @@ func (c *Cluster) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	// After the rules that count in them.
+	if c.nfacctRead {
+		if err := removeNfacctObjects(context.Background(), c.nfacct); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	removeHostPaths(c.hostPaths, c.Dir)
 	if c.keepLogs != "" && c.Dir != "" {
 		logs, _ := filepath.Glob(filepath.Join(c.Dir, "*.log"))
@@ -113,8 +119,9 @@ func (c *Cluster) copyLogs(logs ...string) error {
 // Leftovers lists whatever of the cluster is still on the host after Close:
 // processes that name its directories, mounts below them, the directories
 // themselves, its cgroups, its bridge, kernel settings not put back, what
-// it made at fixed host paths, and KUBE-* iptables chains and rules that
-// were not there before it started.
+// it made at fixed host paths, KUBE-* iptables chains and rules that were
+// not there before it started, and kube-proxy's netfilter accounting
+// objects.
 // An empty list means the host is as it was.
 func (c *Cluster) Leftovers() []string {
 	var out []string
@@ -146,6 +153,11 @@ func (c *Cluster) Leftovers() []string {
 	}
 	if c.iptables != nil {
 		out = append(out, iptables.Leftovers(iptables.Diff(c.iptables, iptables.Take(context.Background()), iptables.Kubernetes))...)
+	}
+	if c.nfacctRead {
+		for _, n := range newNfacctObjects(context.Background(), c.nfacct) {
+			out = append(out, "nfacct object "+n)
+		}
 	}
 	if c.Dir != "" {
 		out = append(out, hostPathLeftovers(c.hostPaths, c.Dir, c.net.name)...)
