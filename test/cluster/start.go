@@ -15,7 +15,8 @@ import (
 	"github.com/graceline/graceline/test/harness"
 )
 
-// ports are one cluster's loopback ports.
+// ports are one cluster's ports, picked free on loopback; the API server,
+// the kubelet's API and the cluster DNS use theirs on the node's address.
 type ports struct {
 	etcd, etcdPeer, apiServer, controllerManager, scheduler, kubelet, kubeletHealthz int
 	proxyHealthz, proxyMetrics, dnsReady                                             int
@@ -44,7 +45,7 @@ func (c *Cluster) prepare() (ports, error) {
 		// Two kube-proxies on one host would each rewrite the other's
 		// chains: Services would route now to one cluster, now to the other.
 		if pid, cmdline := otherKubeProxy(); pid != 0 {
-			return ports{}, fmt.Errorf("another kube-proxy runs on this host (pid %d: %s): stop its cluster first (make cluster-down), or start this one without Service routing", pid, cmdline)
+			return ports{}, fmt.Errorf("another kube-proxy runs on this host (pid %d: %s): stop its cluster first (make cluster-down), or start this one with NoServices", pid, cmdline)
 		}
 	}
 	free, err := freePorts(10)
