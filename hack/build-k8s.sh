@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kubelet, kube-apiserver, kube-controller-manager and kube-scheduler from
-# the Go module proxy into _output/k8s/bin, for the real-cluster tests.
+# Builds kubelet, kube-apiserver, kube-controller-manager, kube-scheduler and
+# kube-proxy from the Go module proxy into _output/k8s/bin, for the
+# real-cluster tests.
 #
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod replaces every staging
 # module with a path inside its own tree. test/cluster/k8s is a small wrapper
@@ -8,8 +9,10 @@
 # replaces each staging module with its published v0.X.Y release. Its replace
 # list is generated here from the downloaded kubernetes go.mod, never by hand.
 #
-# Cached: when the stamp matches and the binaries exist, nothing is built.
-# The first build takes about 15 minutes on 2 cores, so it prints progress.
+# Cached: each binary has its stamp (.stamp.<command>); a binary whose stamp
+# matches is not built again. The first build takes about 15 minutes on 2
+# cores, so it prints progress. Binaries are built aside and renamed into
+# place, so that a cluster running the old ones is not disturbed.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +21,7 @@ bin="$root/_output/k8s/bin"
 K8S_VERSION=${K8S_VERSION:-v1.37.2}
 # The staging modules are published as v0.<minor>.<patch> of the same release.
 STAGING_VERSION="v0.${K8S_VERSION#v1.}"
-cmds=(kubelet kube-apiserver kube-controller-manager kube-scheduler)
+cmds=(kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
 
 log() { printf '[build-k8s] %s\n' "$*" >&2; }
 
@@ -34,7 +37,8 @@ gen_gomod() {
 	printf 'require k8s.io/kubernetes %s\n\n' "$K8S_VERSION"
 	# Tool directives keep the commands (and so every dependency) through `go mod tidy`.
 	printf 'tool (\n'
-	for c in "${cmds[@]}"; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$c"; done
+	# Sorted as `go mod tidy` writes them, so that the block compares equal.
+	printf '%s\n' "${cmds[@]}" | LC_ALL=C sort | while read -r c; do printf '\tk8s.io/kubernetes/cmd/%s\n' "$c"; done
 	printf ')\n\n'
 	printf 'replace (\n'
 	# Every "k8s.io/X => ./staging/src/k8s.io/X" line of the upstream replace
@@ -44,11 +48,14 @@ gen_gomod() {
 	printf ')\n'
 }
 
-# Regenerate the wrapper's go.mod when it is missing or describes another
-# version; `go mod tidy` then fills go.sum and the indirect requirements.
+# Regenerate the wrapper's go.mod when it is missing, describes another
+# version, or lists other commands; `go mod tidy` then fills go.sum and the
+# indirect requirements.
 want_head=$(gen_gomod)
+block() { sed -n "/^$1 (/,/^)/p"; }
 if ! grep -Eq "^(require )?[[:space:]]*k8s.io/kubernetes $K8S_VERSION( // indirect)?\$" "$mod/go.mod" 2>/dev/null ||
-	[ "$(printf '%s\n' "$want_head" | sed -n '/^replace (/,/^)/p')" != "$(sed -n '/^replace (/,/^)/p' "$mod/go.mod")" ]; then
+	[ "$(printf '%s\n' "$want_head" | block replace)" != "$(block replace <"$mod/go.mod")" ] ||
+	[ "$(printf '%s\n' "$want_head" | block tool)" != "$(block tool <"$mod/go.mod")" ]; then
 	log "generating test/cluster/k8s/go.mod for k8s.io/kubernetes $K8S_VERSION"
 	printf '%s\n' "$want_head" >"$mod/go.mod"
 	rm -f "$mod/go.sum"
@@ -56,19 +63,25 @@ if ! grep -Eq "^(require )?[[:space:]]*k8s.io/kubernetes $K8S_VERSION( // indire
 fi
 
 stamp="k8s.io/kubernetes $K8S_VERSION $(go env GOVERSION) $(sha256sum "$mod/go.sum" | cut -c1-16)"
-have_all=1
-for c in "${cmds[@]}"; do [ -x "$bin/$c" ] || have_all=0; done
-if ((have_all)) && [ "$(cat "$bin/.stamp" 2>/dev/null)" = "$stamp" ]; then
+stale=()
+for c in "${cmds[@]}"; do
+	if [ ! -x "$bin/$c" ] || [ "$(cat "$bin/.stamp.$c" 2>/dev/null)" != "$stamp" ]; then
+		stale+=("$c")
+	fi
+done
+if ((${#stale[@]} == 0)); then
 	log "ok: Kubernetes $K8S_VERSION binaries are current in _output/k8s/bin"
 	exit 0
 fi
 
 mkdir -p "$bin"
-rm -f "$bin/.stamp"
-log "building ${cmds[*]} $K8S_VERSION with CGO_ENABLED=0 (about 15 minutes on 2 cores the first time)"
+out="$bin/.build"
+rm -rf "$out"
+mkdir -p "$out"
+log "building ${stale[*]} $K8S_VERSION with CGO_ENABLED=0 (about 15 minutes on 2 cores the first time)"
 t0=$SECONDS
 pkgs=()
-for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+for c in "${stale[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
 # The version the binaries report, as Kubernetes' own build sets it.
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
 ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
@@ -90,9 +103,15 @@ progress() {
 	done
 	log "$n packages compiled; linking done"
 }
-(cd "$mod" && CGO_ENABLED=0 go build -v -ldflags "$ldflags" -o "$bin/" "${pkgs[@]}" 2>&1) | progress
-for c in "${cmds[@]}"; do
-	[ -x "$bin/$c" ] || { log "build failed: $bin/$c missing"; exit 1; }
+(cd "$mod" && CGO_ENABLED=0 go build -v -ldflags "$ldflags" -o "$out/" "${pkgs[@]}" 2>&1) | progress
+for c in "${stale[@]}"; do
+	[ -x "$out/$c" ] || { log "build failed: $c missing"; exit 1; }
 done
-echo "$stamp" >"$bin/.stamp"
-log "built ${cmds[*]} in $(((SECONDS - t0) / 60))m$(((SECONDS - t0) % 60))s"
+# A rename replaces the file, not its contents: a kubelet that runs the old
+# binary keeps it, and one that starts now gets a whole new one.
+for c in "${stale[@]}"; do
+	mv -f "$out/$c" "$bin/$c"
+	echo "$stamp" >"$bin/.stamp.$c"
+done
+rmdir "$out"
+log "built ${stale[*]} in $(((SECONDS - t0) / 60))m$(((SECONDS - t0) % 60))s"

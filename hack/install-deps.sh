@@ -9,6 +9,7 @@ mkdir -p "$bin"
 
 CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.4.2}
 STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 # protoc-gen-go follows the google.golang.org/protobuf version pinned in go.mod.
 PROTOC_GEN_GO_VERSION=$(cd "$root" && go list -m -f '{{.Version}}' google.golang.org/protobuf)
 # protoc-gen-go-grpc is its own module; its output needs the grpc in go.mod to be
@@ -17,11 +18,13 @@ PROTOC_GEN_GO_GRPC_VERSION=${PROTOC_GEN_GO_GRPC_VERSION:-v1.6.2}
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 
-# etcd-server, iptables and conntrack are for the real single-node cluster
-# (test/cluster); its Kubernetes binaries come from hack/build-k8s.sh.
+# etcd-server, iptables, conntrack and nfacct are for the real single-node
+# cluster (test/cluster), whose kube-proxy makes netfilter accounting objects
+# that its teardown removes; its Kubernetes binaries come from
+# hack/build-k8s.sh.
 # ca-certificates gives make images the CA bundle it puts in the images.
 debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev
-	etcd-server iptables conntrack ca-certificates)
+	etcd-server iptables conntrack nfacct ca-certificates)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -55,6 +58,16 @@ if [ ! -x "$bin/containerd" ] || [ ! -x "$bin/containerd-shim-runc-v2" ] || [ "$
 		"github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD2_VERSION" \
 		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD2_VERSION"
 	echo "$want" >"$bin/.containerd2"
+fi
+
+# CoreDNS, the cluster DNS of the real single-node cluster (test/cluster):
+# pods there resolve Service names as on any node. Its go.mod has no replace
+# lines, so it installs straight from the module proxy (about 5 minutes the
+# first time).
+if [ ! -x "$bin/coredns" ] || [ "$(cat "$bin/.coredns" 2>/dev/null)" != "$COREDNS_VERSION" ]; then
+	log "building coredns $COREDNS_VERSION (a few minutes on first run)"
+	GOBIN="$bin" CGO_ENABLED=0 go install "github.com/coredns/coredns@$COREDNS_VERSION"
+	echo "$COREDNS_VERSION" >"$bin/.coredns"
 fi
 
 if [ ! -x "$bin/staticcheck" ] || [ "$(cat "$bin/.staticcheck" 2>/dev/null)" != "$STATICCHECK_VERSION" ]; then

@@ -31,6 +31,11 @@ type Options struct {
 	// KeepLogs, when set, is a directory that Close copies the components'
 	// logs into before it removes the cluster's directory.
 	KeepLogs string
+	// NoServices leaves out kube-proxy and the cluster DNS: Services then
+	// get a ClusterIP that nothing routes and a name that nothing resolves.
+	// Only one cluster on a host may run kube-proxy, whose chains have
+	// fixed names; a second cluster beside it must set this.
+	NoServices bool
 }
 
 // Cluster is a running single-node cluster.
@@ -49,11 +54,14 @@ type Cluster struct {
 
 	log        *slog.Logger
 	keepLogs   string
+	services   bool // kube-proxy and the cluster DNS run
 	id         string
 	net        network
 	cgroupRoot string
 	sysctls    map[string]string
 	iptables   iptables.Snapshot // the host's rules before the node started
+	nfacct     []string          // the host's netfilter accounting objects then
+	nfacctRead bool              // whether nfacct could read them
 	procs      []*process        // in start order; stopped in reverse
 	kubelet    *process
 	kubeletDir string
@@ -70,7 +78,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{NodeName: opts.NodeName, log: opts.Log, keepLogs: opts.KeepLogs}
+	c := &Cluster{NodeName: opts.NodeName, log: opts.Log, keepLogs: opts.KeepLogs, services: !opts.NoServices}
 	if c.NodeName == "" {
 		c.NodeName = "graceline-node"
 	}
@@ -100,7 +108,7 @@ func (c *Cluster) start(ctx context.Context, bins k8sBinaries, images []string, 
 	if err := c.startControlPlane(ctx, bins, p, creds, began); err != nil {
 		return err
 	}
-	if err := c.startNode(ctx, bins, p, images, began); err != nil {
+	if err := c.startNode(ctx, bins, p, creds, images, began); err != nil {
 		return err
 	}
 	cs, err := c.Client()
@@ -109,6 +117,11 @@ func (c *Cluster) start(ctx context.Context, bins k8sBinaries, images []string, 
 	}
 	if err := waitNodeReady(ctx, c.kubelet, cs, c.NodeName); err != nil {
 		return err
+	}
+	if c.services {
+		if err := c.startServiceProxy(ctx, bins, p, creds, began); err != nil {
+			return err
+		}
 	}
 	if err := WaitServiceAccount(ctx, cs, "default"); err != nil {
 		return err
@@ -134,6 +147,14 @@ func (c *Cluster) KubeletRootDir() string { return c.kubeletDir }
 
 // PodSubnet is the CNI bridge network's address range.
 func (c *Cluster) PodSubnet() string { return c.net.subnet }
+
+// NodeAddress is the node's InternalIP: the bridge's own address, where the
+// API server, the kubelet and the cluster DNS listen.
+func (c *Cluster) NodeAddress() string { return c.net.gateway }
+
+// Services reports whether kube-proxy and the cluster DNS run: a Service's
+// ClusterIP routes and its name resolves in pods.
+func (c *Cluster) Services() bool { return c.services }
 
 // Client returns a clientset with the admin's credentials.
 func (c *Cluster) Client() (*kubernetes.Clientset, error) {

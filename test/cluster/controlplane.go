@@ -50,16 +50,20 @@ func waitEtcd(ctx context.Context, p *process, url string) error {
 	})
 }
 
-// apiServerArgs are kube-apiserver's flags: loopback only, static-token
-// authentication, Node and RBAC authorization, and a self-signed serving
-// certificate generated into certDir. The endpoint reconciler is off
-// because the server advertises 127.0.0.1, which it refuses to publish as
-// the kubernetes Service's endpoint.
-func apiServerArgs(dir, etcdURL string, port int, creds *credentials) []string {
+// apiServerArgs are kube-apiserver's flags: listening on the node's
+// address, where the host's clients and pods (through the kubernetes
+// Service and kube-proxy) reach it alike, static-token authentication, Node
+// and RBAC authorization, and a self-signed serving certificate generated
+// into certDir, valid for the node's address and the kubernetes Service's.
+// The endpoint reconciler publishes that address as the kubernetes
+// Service's endpoint. The API server reaches the kubelet (logs, exec,
+// port-forward) by the node's InternalIP, since nothing resolves the node's
+// name, with a client certificate the kubelet trusts.
+func apiServerArgs(dir, etcdURL, address string, port int, creds *credentials) []string {
 	return []string{
 		"--etcd-servers", etcdURL,
-		"--bind-address", "127.0.0.1",
-		"--advertise-address", "127.0.0.1",
+		"--bind-address", address,
+		"--advertise-address", address,
 		"--secure-port", strconv.Itoa(port),
 		"--cert-dir", filepath.Join(dir, "apiserver-pki"),
 		"--token-auth-file", creds.tokenFile,
@@ -68,14 +72,16 @@ func apiServerArgs(dir, etcdURL string, port int, creds *credentials) []string {
 		"--service-account-signing-key-file", creds.saKey,
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-cluster-ip-range", serviceCIDR,
-		"--endpoint-reconciler-type", "none",
+		"--kubelet-preferred-address-types", "InternalIP",
+		"--kubelet-client-certificate", creds.kubeletClientCert,
+		"--kubelet-client-key", creds.kubeletClientKey,
 		"--allow-privileged=true",
 		"--profiling=false",
 	}
 }
 
-// serviceCIDR is the range the API server allocates Service IPs from. Nothing
-// routes it: there is no kube-proxy, and no test sends traffic to a Service.
+// serviceCIDR is the range the API server allocates Service IPs from;
+// kube-proxy routes it on the node.
 const serviceCIDR = "10.239.0.0/24"
 
 // apiServerCA is the self-signed certificate kube-apiserver writes into its

@@ -1,14 +1,19 @@
 package cluster
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -17,15 +22,21 @@ import (
 // credentials are the secrets one cluster's components share, all made
 // fresh in its directory at start.
 type credentials struct {
-	adminToken, nodeToken string
-	tokenFile             string // kube-apiserver --token-auth-file
-	saKey, saPub          string // service-account signing key pair (PEM)
+	adminToken, nodeToken, proxyToken string
+	tokenFile                         string // kube-apiserver --token-auth-file
+	saKey, saPub                      string // service-account signing key pair (PEM)
+	// The kubelet trusts kubeletCA for client certificates; the API server
+	// presents kubeletClientCert (and its key) when it calls the kubelet
+	// for logs, exec and port-forward.
+	kubeletCA, kubeletClientCert, kubeletClientKey string
 }
 
-// newCredentials writes static bearer tokens for the admin (system:masters)
-// and for the node's kubelet (system:node:<node> in system:nodes, which the
-// Node authorizer requires), and an RSA key pair that signs service-account
-// tokens.
+// newCredentials writes static bearer tokens for the admin (system:masters),
+// for the node's kubelet (system:node:<node> in system:nodes, which the
+// Node authorizer requires) and for kube-proxy (system:kube-proxy, which the
+// bootstrap binding system:node-proxier names), an RSA key pair that signs
+// service-account tokens, and the kubelet's client CA with the API server's
+// client certificate.
 func newCredentials(dir, node string) (*credentials, error) {
 	c := &credentials{tokenFile: filepath.Join(dir, "tokens.csv"), saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub")}
 	var err error
@@ -35,8 +46,12 @@ func newCredentials(dir, node string) (*credentials, error) {
 	if c.nodeToken, err = randomToken(); err != nil {
 		return nil, err
 	}
+	if c.proxyToken, err = randomToken(); err != nil {
+		return nil, err
+	}
 	// The format is token,user,uid,"group1,group2".
-	tokens := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n%s,system:node:%s,node-%s,\"system:nodes\"\n", c.adminToken, c.nodeToken, node, node)
+	tokens := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n%s,system:node:%s,node-%s,\"system:nodes\"\n%s,system:kube-proxy,kube-proxy\n",
+		c.adminToken, c.nodeToken, node, node, c.proxyToken)
 	if err := os.WriteFile(c.tokenFile, []byte(tokens), 0o600); err != nil {
 		return nil, fmt.Errorf("write token file: %w", err)
 	}
@@ -54,7 +69,75 @@ func newCredentials(dir, node string) (*credentials, error) {
 	if err := os.WriteFile(c.saPub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644); err != nil {
 		return nil, fmt.Errorf("write service-account public key: %w", err)
 	}
+	if err := c.writeKubeletClientCerts(dir); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// writeKubeletClientCerts makes a CA for the kubelet's client
+// authentication and a certificate it signs for the API server, as kubeadm
+// does (apiserver-kubelet-client): without it the kubelet, which takes no
+// anonymous requests, refuses the API server's calls for logs and
+// port-forward.
+func (c *credentials) writeKubeletClientCerts(dir string) error {
+	c.kubeletCA = filepath.Join(dir, "kubelet-client-ca.crt")
+	c.kubeletClientCert = filepath.Join(dir, "apiserver-kubelet-client.crt")
+	c.kubeletClientKey = filepath.Join(dir, "apiserver-kubelet-client.key")
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate kubelet client CA key: %w", err)
+	}
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "graceline kubelet client CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("sign kubelet client CA: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate API server's kubelet client key: %w", err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		// The kubelet authorizes every authenticated caller (AlwaysAllow);
+		// the name says who calls.
+		Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+		NotBefore:   now.Add(-time.Hour),
+		NotAfter:    now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("sign API server's kubelet client certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encode API server's kubelet client key: %w", err)
+	}
+	for _, f := range []struct {
+		path, typ string
+		der       []byte
+		mode      os.FileMode
+	}{
+		{c.kubeletCA, "CERTIFICATE", caDER, 0o644},
+		{c.kubeletClientCert, "CERTIFICATE", leafDER, 0o644},
+		{c.kubeletClientKey, "EC PRIVATE KEY", keyDER, 0o600},
+	} {
+		if err := os.WriteFile(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), f.mode); err != nil {
+			return fmt.Errorf("write %s: %w", f.path, err)
+		}
+	}
+	return nil
 }
 
 func randomToken() (string, error) {

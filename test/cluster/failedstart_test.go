@@ -24,7 +24,8 @@ func TestFailedStartTearsDown(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), after)
 			defer cancel()
 			log := slog.New(slog.NewTextHandler(testLogWriter{t}, nil))
-			c, err := cluster.Start(ctx, cluster.Options{Images: images, NodeName: "cancelled-node", Log: log})
+			// Without kube-proxy: the shared cluster runs one on this host.
+			c, err := cluster.Start(ctx, cluster.Options{Images: images, NodeName: "cancelled-node", Log: log, NoServices: true})
 			if err == nil {
 				t.Logf("start finished within %s; closing it instead", after)
 				if err := c.Close(); err != nil {

@@ -16,7 +16,21 @@ var hostPaths = []string{
 	devicePluginDir, "/var/lib/kubelet",
 	"/var/log/containers",
 	"/var/lib/cni/results", "/var/lib/cni",
+	gracelineSpool, gracelineDir,
 }
+
+// The agent's spool, a hostPath of the shipped DaemonSet (type
+// DirectoryOrCreate) that the kubelet creates when graceline is installed:
+// it outlives the agent's pods, and uninstalling leaves it, with what was
+// not delivered. A cluster that found it absent removes it, content and all.
+const (
+	gracelineDir   = "/var/lib/graceline"
+	gracelineSpool = gracelineDir + "/spool"
+)
+
+// hostTrees are the hostPaths whose content is the cluster's alone when it
+// created them.
+var hostTrees = []string{gracelineSpool, gracelineDir}
 
 // absentHostPaths lists the hostPaths that do not exist yet: the ones this
 // cluster may create and so must remove.
@@ -32,8 +46,9 @@ func absentHostPaths() []string {
 
 // removeHostPaths removes the cluster's entries in the hostPaths (the
 // kubelet leaves the log symlinks of pods still running when it stops), then
-// the directories the cluster created, when empty. A directory another
-// cluster on the host still uses is not empty and stays.
+// the directories the cluster created, when empty, or, for hostTrees, with
+// their content. A directory another cluster on the host still uses is not
+// empty and stays.
 func removeHostPaths(created []string, dir string) {
 	for _, l := range logSymlinks(dir) {
 		os.Remove(l)
@@ -45,6 +60,10 @@ func removeHostPaths(created []string, dir string) {
 		os.Remove(filepath.Join(devicePluginDir, "kubelet.sock"))
 	}
 	for _, p := range created {
+		if slices.Contains(hostTrees, p) {
+			os.RemoveAll(p)
+			continue
+		}
 		os.Remove(p)
 	}
 }

@@ -19,11 +19,15 @@ import (
 // may be on; eviction thresholds are low so that a busy CI disk does not
 // evict the test pods; image GC never runs, so the imported local images
 // stay. Every path the kubelet writes lies in the cluster's directory, pods'
-// cgroups sit under a cgroup root of their own, and the kubelet's servers
-// listen on loopback only, with the read-only port off.
+// cgroups sit under a cgroup root of their own. The kubelet's API listens on
+// the node's address only, for the API server's calls (logs, exec,
+// port-forward), which must present a client certificate of its CA; it
+// takes no anonymous request. Its healthz stays on loopback, and the
+// read-only port is off. With a cluster DNS, pods resolve Service names
+// through it, as on any node.
 const kubeletConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: {{.Address}}
 port: {{.Port}}
 healthzBindAddress: 127.0.0.1
 healthzPort: {{.HealthzPort}}
@@ -36,11 +40,17 @@ containerRuntimeEndpoint: {{.Runtime}}
 podLogsDir: {{.Dir}}/pod-logs
 volumePluginDir: {{.Dir}}/volume-plugins
 resolvConf: ""
+{{- if .DNS}}
+clusterDNS: [{{.DNS}}]
+clusterDomain: {{.Domain}}
+{{- end}}
 authentication:
   anonymous:
     enabled: false
   webhook:
     enabled: false
+  x509:
+    clientCAFile: {{.ClientCA}}
 authorization:
   mode: AlwaysAllow
 evictionHard:
@@ -57,7 +67,12 @@ serializeImagePulls: false
 // kubelet holds what startKubelet needs.
 type kubelet struct {
 	dir, bin, node, runtime, cgroupRoot, kubeconfig string
-	port, healthzPort                               int
+	// address is the node's IP, which the kubelet reports and listens on.
+	address string
+	// dns is the cluster DNS server's address, or empty for none.
+	dns               string
+	clientCA          string
+	port, healthzPort int
 }
 
 // rootDir is the kubelet's private --root-dir. The kubelet bind-mounts it
@@ -72,7 +87,7 @@ func (k kubelet) start() (*process, error) {
 	}
 	err = template.Must(template.New("kubelet").Parse(kubeletConfig)).Execute(f, map[string]string{
 		"Port": strconv.Itoa(k.port), "HealthzPort": strconv.Itoa(k.healthzPort), "CgroupRoot": k.cgroupRoot,
-		"Runtime": k.runtime, "Dir": k.dir,
+		"Runtime": k.runtime, "Dir": k.dir, "Address": k.address, "DNS": k.dns, "Domain": ClusterDomain, "ClientCA": k.clientCA,
 	})
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -86,6 +101,7 @@ func (k kubelet) start() (*process, error) {
 		"--root-dir", k.rootDir(),
 		"--cert-dir", filepath.Join(k.rootDir(), "pki"),
 		"--hostname-override", k.node,
+		"--node-ip", k.address,
 		"--v", "2",
 	)
 	if err != nil {

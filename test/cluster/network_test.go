@@ -48,15 +48,18 @@ func TestPodNetworks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read the container's netns: %v", err)
 			}
+			// The node's own address is the bridge's, the first of the
+			// subnet: a hostNetwork pod has it, a bridge pod another one.
 			inSubnet := subnet.Contains(net.ParseIP(pod.Status.PodIP))
-			t.Logf("pod IP %s, netns %s (host %s)", pod.Status.PodIP, podNetNS, hostNetNS)
+			node := testCluster.NodeAddress()
+			t.Logf("pod IP %s, netns %s (host %s, node address %s)", pod.Status.PodIP, podNetNS, hostNetNS, node)
 			if tc.hostNetwork {
-				if podNetNS != hostNetNS || inSubnet {
-					t.Errorf("hostNetwork pod: netns %s IP %s, want the host's netns %s and IP", podNetNS, pod.Status.PodIP, hostNetNS)
+				if podNetNS != hostNetNS || pod.Status.PodIP != node {
+					t.Errorf("hostNetwork pod: netns %s IP %s, want the host's netns %s and the node's address %s", podNetNS, pod.Status.PodIP, hostNetNS, node)
 				}
 			} else {
-				if podNetNS == hostNetNS || !inSubnet {
-					t.Errorf("bridge pod: netns %s IP %s, want its own netns and an IP in %s", podNetNS, pod.Status.PodIP, subnet)
+				if podNetNS == hostNetNS || !inSubnet || pod.Status.PodIP == node {
+					t.Errorf("bridge pod: netns %s IP %s, want its own netns and an IP of its own in %s", podNetNS, pod.Status.PodIP, subnet)
 				}
 				if !netnsPinned(podNetNS) {
 					t.Errorf("bridge pod's netns %s is not pinned by its sandbox", podNetNS)

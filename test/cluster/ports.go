@@ -6,8 +6,8 @@ import (
 )
 
 // freePorts returns n distinct TCP ports free on 127.0.0.1. Every component
-// listens on loopback on its own port, so that two clusters (a test run and
-// a by-hand cluster) can run side by side.
+// listens on its own port, on loopback or on its cluster's node address, so
+// that two clusters (a test run and a by-hand cluster) can run side by side.
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {

@@ -15,9 +15,10 @@ import (
 // Close tears the cluster down and removes everything it made: the kubelet
 // first (so it restarts nothing), then the runtime with every pod (its CNI
 // DEL removes the pods' veths and network namespaces), the kubelet's mounts
-// and cgroups, the bridge, the control plane, the KUBE-* iptables chains and
-// rules the kubelet added, the directories at fixed host paths it created,
-// and its own directory. It also puts back the kernel
+// and cgroups, kube-proxy, the cluster DNS and the control plane, the
+// bridge, the KUBE-* iptables chains and rules the kubelet and kube-proxy
+// added and kube-proxy's netfilter accounting objects, the directories at
+// fixed host paths it created, and its own directory. It also puts back the kernel
 // settings the kubelet changed. It goes on past
 // errors and returns them all; Leftovers then says what, if anything,
 // survived. Close is safe on a partly started cluster.
@@ -49,26 +50,35 @@ func (c *Cluster) Close() error {
 			errs = append(errs, fmt.Errorf("remove cgroup root %s: %w", c.cgroupRoot, removeCgroupRoot(c.cgroupRoot)))
 		}
 	}
-	if c.sysctls != nil {
-		if err := restoreSysctls(c.sysctls); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if c.net.bridge != "" {
 		if ports := c.net.ports(); len(ports) > 0 {
 			errs = append(errs, fmt.Errorf("bridge %s still has ports %v: a pod network was not torn down", c.net.bridge, ports))
-		}
-		if err := c.net.removeBridge(); err != nil {
-			errs = append(errs, err)
 		}
 	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(30 * time.Second)
 	}
+	// The control plane listened on the bridge's address: it goes last.
+	if c.net.bridge != "" {
+		if err := c.net.removeBridge(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.sysctls != nil {
+		if err := restoreSysctls(c.sysctls); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// The kubelet (and kube-proxy, where one runs) never remove their
 	// chains; only what was added since the snapshot goes.
 	if c.iptables != nil {
 		if err := iptables.Undo(context.Background(), c.iptables, iptables.Kubernetes); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// After the rules that count in them.
+	if c.nfacctRead {
+		if err := removeNfacctObjects(context.Background(), c.nfacct); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -109,8 +119,9 @@ func (c *Cluster) copyLogs(logs ...string) error {
 // Leftovers lists whatever of the cluster is still on the host after Close:
 // processes that name its directories, mounts below them, the directories
 // themselves, its cgroups, its bridge, kernel settings not put back, what
-// it made at fixed host paths, and KUBE-* iptables chains and rules that
-// were not there before it started.
+// it made at fixed host paths, KUBE-* iptables chains and rules that were
+// not there before it started, and kube-proxy's netfilter accounting
+// objects.
 // An empty list means the host is as it was.
 func (c *Cluster) Leftovers() []string {
 	var out []string
@@ -142,6 +153,11 @@ func (c *Cluster) Leftovers() []string {
 	}
 	if c.iptables != nil {
 		out = append(out, iptables.Leftovers(iptables.Diff(c.iptables, iptables.Take(context.Background()), iptables.Kubernetes))...)
+	}
+	if c.nfacctRead {
+		for _, n := range newNfacctObjects(context.Background(), c.nfacct) {
+			out = append(out, "nfacct object "+n)
+		}
 	}
 	if c.Dir != "" {
 		out = append(out, hostPathLeftovers(c.hostPaths, c.Dir, c.net.name)...)

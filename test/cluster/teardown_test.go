@@ -23,12 +23,14 @@ import (
 // Its kubelet finds the shared cluster's KUBE-* iptables chains in place,
 // which are not its to remove; so a KUBE-* chain and a jump to it are
 // added while it runs, as kube-proxy would, and must be gone after its
-// teardown, while the shared cluster's rules stay.
+// teardown, while the shared cluster's rules stay. It runs no kube-proxy of
+// its own, since the shared cluster's owns the host's KUBE-SERVICES chains;
+// the shared cluster's teardown, checked by TestMain, removes those.
 func TestTeardownWithRunningPods(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(testLogWriter{t}, nil))
 	shared := iptables.Take(ctx)
-	c, err := cluster.Start(ctx, cluster.Options{Images: images, NodeName: "teardown-node", Log: log})
+	c, err := cluster.Start(ctx, cluster.Options{Images: images, NodeName: "teardown-node", Log: log, NoServices: true})
 	if err != nil {
 		t.Fatalf("start second cluster: %v", err)
 	}

@@ -155,6 +155,12 @@ func NewContainerd(f Flavor, opts ...Option) (*Containerd, error) {
 	for _, o := range opts {
 		o(&c.opts)
 	}
+	if c.opts.sharedDir {
+		if err := shareDir(dir); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	if err := c.writeConfig(); err != nil {
 		c.Close()
 		return nil, err
@@ -248,10 +254,27 @@ func (c *Containerd) Close() error {
 	c.Stop()
 	killShims(c.Address)
 	unmountUnder(c.Dir)
+	if c.opts.sharedDir {
+		syscall.Unmount(c.Dir, syscall.MNT_DETACH)
+	}
 	if c.Bridge != "" {
 		exec.Command("ip", "link", "del", c.Bridge).Run()
 	}
 	return os.RemoveAll(c.Dir)
+}
+
+// shareDir bind-mounts dir onto itself and makes the mount shared: the
+// host's / may be private (no systemd here), and a bind mount is what can
+// be made shared without changing anything else on the host.
+func shareDir(dir string) error {
+	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mount %s onto itself: %w", dir, err)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_SHARED, ""); err != nil {
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+		return fmt.Errorf("make %s a shared mount: %w", dir, err)
+	}
+	return nil
 }
 
 // tail returns the end of the daemon's log, for error messages.

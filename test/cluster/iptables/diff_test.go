@@ -49,6 +49,30 @@ COMMIT
 COMMIT
 `
 
+// proxied is the host after kube-proxy (iptables mode) wrote the rules of
+// the kubernetes Service, as seen on the test bed (nat table only).
+const proxied = `*nat
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-POSTROUTING - [0:0]
+:KUBE-PROXY-CANARY - [0:0]
+:KUBE-SEP-RUDP73WXEE5MUEVJ - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-NPX46M4PTMTKRN6Y - [0:0]
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-SEP-RUDP73WXEE5MUEVJ -p tcp -m comment --comment "default/kubernetes:https" -m tcp -j DNAT --to-destination 10.238.7.1:35375
+-A KUBE-SERVICES -d 10.239.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y
+-A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https -> 10.238.7.1:35375" -j KUBE-SEP-RUDP73WXEE5MUEVJ
+COMMIT
+`
+
 func TestDiff(t *testing.T) {
 	cases := []struct {
 		name        string
@@ -68,6 +92,23 @@ func TestDiff(t *testing.T) {
 			"iptables-nft nat chain KUBE-KUBELET-CANARY",
 		}},
 		{"chains that were there before are not the test bed's", kubeleted, kubeleted, nil},
+		{"kube-proxy's chains, per-Service ones included, and the jumps from the built-in chains are left", clean, proxied, []string{
+			"iptables-nft nat chain KUBE-MARK-MASQ",
+			"iptables-nft nat chain KUBE-NODEPORTS",
+			"iptables-nft nat chain KUBE-POSTROUTING",
+			"iptables-nft nat chain KUBE-PROXY-CANARY",
+			"iptables-nft nat chain KUBE-SEP-RUDP73WXEE5MUEVJ",
+			"iptables-nft nat chain KUBE-SERVICES",
+			"iptables-nft nat chain KUBE-SVC-NPX46M4PTMTKRN6Y",
+			`iptables-nft nat rule -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`,
+			`iptables-nft nat rule -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES`,
+			`iptables-nft nat rule -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING`,
+			"iptables-nft nat rule -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000",
+			`iptables-nft nat rule -A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`,
+			`iptables-nft nat rule -A KUBE-SEP-RUDP73WXEE5MUEVJ -p tcp -m comment --comment "default/kubernetes:https" -m tcp -j DNAT --to-destination 10.238.7.1:35375`,
+			`iptables-nft nat rule -A KUBE-SERVICES -d 10.239.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y`,
+			`iptables-nft nat rule -A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https -> 10.238.7.1:35375" -j KUBE-SEP-RUDP73WXEE5MUEVJ`,
+		}},
 		{"a second copy of a rule that was there is new", kubeleted, strings.Replace(kubeleted, "-A OUTPUT -j KUBE-FIREWALL\n", "-A OUTPUT -j KUBE-FIREWALL\n-A OUTPUT -j KUBE-FIREWALL\n", 1), []string{
 			"iptables-nft filter rule -A OUTPUT -j KUBE-FIREWALL",
 		}},
