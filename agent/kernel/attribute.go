@@ -168,6 +168,9 @@ func (k *kernelSource) handle(e kernelEvent) {
 	if e.process != nil && e.process.Type == process.Exit && !e.process.Leader {
 		return // one process_exited per process, not per thread
 	}
+	if e.process != nil {
+		k.reg.notice(e.process)
+	}
 	mntns, at := e.subject()
 	if ref, ok := k.reg.lookup(mntns, at); ok || mntns == k.hostNS {
 		k.emit(k.convert(e, ref))

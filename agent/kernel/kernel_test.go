@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -188,4 +189,84 @@ func testMetrics(reg prometheus.Registerer) *Metrics {
 	repaired := prometheus.NewCounter(prometheus.CounterOpts{Name: "strings_repaired_total"})
 	reg.MustRegister(dropped, repaired)
 	return NewMetrics(reg, dropped, repaired)
+}
+
+// TestReusedNamespace checks that the events of a new namespace on the
+// inode of a container whose init exited are not that container's: the
+// kernel reuses the inode at once, and a rollout's next sandbox gets it
+// before the runtime reports the old container stopped.
+func TestReusedNamespace(t *testing.T) {
+	const ns = 4026532000
+	old := &containerRef{id: "c1", name: "main", pod: &apiv1.PodRef{Namespace: "ns", Name: "old", Uid: "u1"}, pid: 100}
+	next := &containerRef{id: "s2", sandbox: true, pod: &apiv1.PodRef{Namespace: "ns", Name: "new", Uid: "u2"}, pid: 201}
+	at := func(ms int) time.Time { return testNow.Add(time.Duration(ms) * time.Millisecond) }
+	exit := func(ms int, pid uint32, comm string) kernelEvent {
+		return kernelEvent{process: &process.Event{Type: process.Exit, Time: at(ms), MntNS: ns, Pid: pid, Tid: pid, Leader: true, Comm: comm}}
+	}
+	cases := []struct {
+		name   string
+		events []kernelEvent
+		// want is each event's owner, in order: a container id, or "held".
+		want []string
+	}{
+		{
+			name:   "After the init's exit, the kills of the namespace's other processes are still the container's.",
+			events: []kernelEvent{exit(1, 100, "sh"), exit(2, 101, "sleep")},
+			want:   []string{"c1", "c1"},
+		},
+		{
+			name: "A runc process after the init's exit is a new namespace's, and so is all that follows.",
+			events: []kernelEvent{exit(1, 100, "sh"), exit(2, 101, "sleep"), exit(3, 200, "runc:[1:CHILD]"),
+				{process: &process.Event{Type: process.Exec, Time: at(4), MntNS: ns, ParentMntNS: 1, Pid: 201, Comm: "pause"}}},
+			want: []string{"c1", "c1", "held", "held"},
+		},
+		{
+			name: "An exec from outside after the init's exit is a new namespace's.",
+			events: []kernelEvent{exit(1, 100, "sh"),
+				{process: &process.Event{Type: process.Exec, Time: at(4), MntNS: ns, ParentMntNS: 1, Pid: 201, Comm: "pause"}}},
+			want: []string{"c1", "held"},
+		},
+		{
+			name: "A runc process while the init lives is a kubectl exec's, the container's own.",
+			events: []kernelEvent{exit(1, 300, "runc:[2:INIT]"),
+				{process: &process.Event{Type: process.Exec, Time: at(2), MntNS: ns, ParentMntNS: 1, Pid: 300, Comm: "ls"}}},
+			want: []string{"c1", "c1"},
+		},
+		{
+			name:   "The exit of a thread that is not the leader is not the init's, and ends nothing.",
+			events: []kernelEvent{{process: &process.Event{Type: process.Exit, Time: at(1), MntNS: ns, Pid: 100, Tid: 101, Leader: false}}, exit(2, 200, "runc:[1:CHILD]")},
+			want:   []string{"c1"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			k, out, _ := newTestKernelSource(t)
+			o := *old
+			k.reg.byNS[ns], k.reg.byID["c1"] = &o, ns
+			var got []string
+			for _, e := range tc.events {
+				before, held := len(*out), len(k.pending)
+				k.handle(e)
+				switch {
+				case len(*out) > before:
+					got = append(got, (*out)[len(*out)-1].Container.GetId())
+				case len(k.pending) > held:
+					got = append(got, "held")
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("owners %q, want %q", got, tc.want)
+			}
+			// The runtime reports the new sandbox: the held events are its.
+			n := *next
+			k.reg.byNS[ns] = &n
+			first := len(*out)
+			k.retryPending(false)
+			for _, e := range (*out)[first:] {
+				if e.Pod.GetUid() != "u2" {
+					t.Errorf("a held event went to pod %q, want the new sandbox's", e.Pod.GetUid())
+				}
+			}
+		})
+	}
 }

@@ -3,11 +3,13 @@ package kernel
 import (
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/bpf/probe"
+	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/cri"
 )
 
@@ -23,8 +25,12 @@ type containerRef struct {
 	// sandbox says that id is a sandbox's: events of its processes are the
 	// pod's, with no container.
 	sandbox bool
-	stopped time.Time
-	removed time.Time
+	// pid is its init's, as the runtime reported it, and initExited when
+	// the kernel reported that init's exit (see notice).
+	pid        int32
+	initExited time.Time
+	stopped    time.Time
+	removed    time.Time
 }
 
 // holds tells whether an event at time at can come from the container: not
@@ -205,11 +211,40 @@ func (r *registry) learn(id string, pid int32, stopped, removed bool, ns uint32,
 	if old := r.byNS[ns]; old != nil {
 		delete(r.byID, old.id) // the inode was reused: the old owner is gone
 	}
-	r.byNS[ns] = newRef()
+	ref := newRef()
+	ref.pid = pid
+	r.byNS[ns] = ref
 	r.byID[id] = ns
 	select {
 	case r.changed <- struct{}{}:
 	default:
+	}
+}
+
+// notice follows what the kernel's own events say of a namespace's life:
+// the exit of its container's init, and after it the first sign of a new
+// namespace on the same inode, a runc process or an exec from outside,
+// which ends the container as of its init's exit. The kernel hands a freed
+// namespace's inode to the next new one at once, and on a node where pods
+// come and go (a rollout) the next pod's sandbox often gets it before the
+// runtime reports the old container stopped; the new sandbox's events
+// would be the old pod's. The ring buffer's order puts the init's exit,
+// and the kills of the namespace's other processes that follow it, before
+// any event of the new namespace.
+func (r *registry) notice(p *process.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ref := r.byNS[p.MntNS]
+	if ref == nil || !ref.stopped.IsZero() {
+		return
+	}
+	switch {
+	case ref.initExited.IsZero():
+		if p.Type == process.Exit && p.Leader && ref.pid > 0 && p.Pid == uint32(ref.pid) {
+			ref.initExited = p.Time
+		}
+	case strings.HasPrefix(p.Comm, "runc:[") || p.Type == process.Exec && p.ParentMntNS != p.MntNS:
+		ref.stopped = ref.initExited
 	}
 }
 
