@@ -92,6 +92,10 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/...
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /bpf/)
 
+# A real single-node cluster with graceline installed as a user installs it
+# (the images hack/images builds, imported into the node's containerd; the
+# Helm chart with the node's paths), pods deleted through the API, and their
+# timelines read with kubectl-graceline through a port-forward.
 demo: deps k8s
 	$(GO) run ./test/demo
 

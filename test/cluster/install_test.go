@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
-	"github.com/graceline/graceline/test/cluster"
 	"github.com/graceline/graceline/test/harness"
 )
 
@@ -51,20 +50,12 @@ const (
 //     exits on its SIGTERM, and none of its BPF programs or links survive.
 func TestInstalledWithKustomize(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	began := time.Now()
-	tarballs, err := cluster.BuildGracelineImages(ctx, root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := testCluster.ImportImages(ctx, tarballs...); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("images built and imported in %s", time.Since(began).Round(time.Millisecond))
+	installOne(t)
+	importGracelineImages(t, root)
 	objs, overlay, err := testCluster.RenderGraceline(root)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +76,7 @@ func TestInstalledWithKustomize(t *testing.T) {
 		t.FailNow()
 	}
 	t.Run("uninstalling leaves no graceline object, and the agent detaches its BPF programs and links on SIGTERM", func(t *testing.T) {
-		checkUninstall(t, objs)
+		checkUninstall(t, func(ctx context.Context) error { return testCluster.Delete(ctx, installTimeout, objs...) })
 	})
 }
 
@@ -108,6 +99,20 @@ func install(t *testing.T, objs []*unstructured.Unstructured) string {
 	if err := testCluster.Apply(ctx, "graceline-test", objs[i]); err != nil {
 		t.Fatal(err)
 	}
+	readerToken := createTokensAndVolume(t)
+	if err := testCluster.Apply(ctx, "graceline-test", objs...); err != nil {
+		t.Fatal(err)
+	}
+	return readerToken
+}
+
+// createTokensAndVolume makes what the README has a user make before
+// either install: the two token Secrets, the agent's with its token only,
+// and, since the test bed has no provisioner, a hostPath volume for the
+// collector's claim. It returns the reader token.
+func createTokensAndVolume(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
 	agentToken, readerToken := randomHex(t), randomHex(t)
 	for name, data := range map[string]string{
 		"graceline-agent-token":      "token",
@@ -124,9 +129,6 @@ func install(t *testing.T, objs []*unstructured.Unstructured) string {
 	}
 	// The collector's user and group (the Deployment's runAsUser).
 	if _, err := testCluster.HostPathVolume(ctx, "graceline-collector-data", "10Gi", 65532, installNamespace, "graceline-collector-data"); err != nil {
-		t.Fatal(err)
-	}
-	if err := testCluster.Apply(ctx, "graceline-test", objs...); err != nil {
 		t.Fatal(err)
 	}
 	return readerToken
@@ -366,22 +368,7 @@ func checkTimelineThroughCollector(t *testing.T, readerToken string) {
 
 	address := portForwardService(t, installNamespace, "graceline-collector", "grpc")
 	uid := string(pod.UID)
-	var events []*apiv1.Event
-	var missing []string
-	deadline := time.Now().Add(collectorTimeout)
-	for {
-		out, err := installedCLI(address, readerToken, "timeline", ns+"/graceful", "--uid", uid, "-o", "json")
-		if err == nil {
-			events = parseJSONLines(t, out)
-			if missing = missingRows(events, int32(pid)); len(missing) == 0 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s the in-cluster collector's timeline lacks %v (last error %v):\n%s", collectorTimeout, missing, err, describe(events))
-		}
-		time.Sleep(time.Second)
-	}
+	events := waitCollectedTimeline(t, address, readerToken, pod, int32(pid))
 	table, err := installedCLI(address, readerToken, "timeline", ns+"/graceful", "--uid", uid)
 	if err != nil {
 		t.Fatal(err)
@@ -394,6 +381,29 @@ func checkTimelineThroughCollector(t *testing.T, readerToken string) {
 		if e.Source != apiv1.SourceAPI && e.Node != testCluster.NodeName {
 			t.Errorf("%s from node %q, want %s", e.Kind, e.Node, testCluster.NodeName)
 		}
+	}
+}
+
+// waitCollectedTimeline reads a deleted pod's timeline from the collector
+// at address with kubectl-graceline, until it has every row missingRows
+// asks for, or fails the test after collectorTimeout.
+func waitCollectedTimeline(t *testing.T, address, readerToken string, pod *corev1.Pod, pid int32) []*apiv1.Event {
+	t.Helper()
+	var events []*apiv1.Event
+	var missing []string
+	deadline := time.Now().Add(collectorTimeout)
+	for {
+		out, err := installedCLI(address, readerToken, "timeline", pod.Namespace+"/"+pod.Name, "--uid", string(pod.UID), "-o", "json")
+		if err == nil {
+			events = parseJSONLines(t, out)
+			if missing = missingRows(events, pid); len(missing) == 0 {
+				return events
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s the in-cluster collector's timeline of %s lacks %v (last error %v):\n%s", collectorTimeout, pod.Name, missing, err, describe(events))
+		}
+		time.Sleep(time.Second)
 	}
 }
 
@@ -467,13 +477,14 @@ func parseJSONLines(t *testing.T, out string) []*apiv1.Event {
 	return events
 }
 
-// checkUninstall deletes every rendered object as `kubectl delete -k`
-// does, and the volume the test bed gave, and checks that nothing is left:
+// checkUninstall uninstalls graceline with uninstall (`kubectl delete -k`
+// or `helm uninstall` and the namespace), deletes the volume the test bed
+// gave, and checks that nothing is left:
 // none of the objects, no pod of the namespace, and none of the BPF
 // programs, links or maps the agent held. The agent must leave on the
 // SIGTERM its pod's deletion sends, with exit code 0, before its grace
 // period ends (a SIGKILL would make it 137).
-func checkUninstall(t *testing.T, objs []*unstructured.Unstructured) {
+func checkUninstall(t *testing.T, uninstall func(context.Context) error) {
 	ctx := context.Background()
 	agentPod := installedPod(t, agentLabel)
 	pid := containerPid(t, agentPod)
@@ -504,7 +515,7 @@ func checkUninstall(t *testing.T, objs []*unstructured.Unstructured) {
 	}()
 
 	began := time.Now()
-	if err := testCluster.Delete(ctx, installTimeout, objs...); err != nil {
+	if err := uninstall(ctx); err != nil {
 		t.Fatalf("uninstall: %v\n%s", err, installedPodsState(ctx))
 	}
 	if err := client.CoreV1().PersistentVolumes().Delete(ctx, "graceline-collector-data", metav1.DeleteOptions{}); err != nil {

@@ -20,9 +20,24 @@ import (
 // that they prove those rights are enough.
 const CollectorRBAC = "deploy/kustomize/base/collector-rbac.yaml"
 
+// TestbedNamespace holds the ServiceAccount ApplyRBAC creates.
+const TestbedNamespace = "graceline-testbed"
+
+// testbedPrefix starts the names of the RBAC objects ApplyRBAC creates.
+const testbedPrefix = "testbed-"
+
+// testbedLabels replace the file's labels on what ApplyRBAC creates: an
+// uninstall's check for graceline's leftovers must not count them.
+var testbedLabels = map[string]string{"app.kubernetes.io/part-of": "graceline-testbed"}
+
 // ApplyRBAC applies a file of ClusterRoles and ClusterRoleBindings, and
 // creates the ServiceAccount they bind (and its namespace). It returns that
-// ServiceAccount's namespace and name.
+// ServiceAccount's namespace and name. The rights are the file's, but every
+// object is the test bed's own: names prefixed with testbedPrefix, the
+// ServiceAccount in namespace TestbedNamespace, labelled part of the test
+// bed. A graceline installed in the cluster (kustomize or Helm) then owns
+// its objects of the same names alone, and its uninstall takes nothing from
+// the test bed's host collector.
 func (c *Cluster) ApplyRBAC(ctx context.Context, file string) (namespace, name string, err error) {
 	cs, err := c.Client()
 	if err != nil {
@@ -46,13 +61,19 @@ func (c *Cluster) ApplyRBAC(ctx context.Context, file string) (namespace, name s
 		}
 		switch o := obj.(type) {
 		case *rbacv1.ClusterRole:
+			o.Name, o.Labels = testbedPrefix+o.Name, testbedLabels
 			if _, err := cs.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{}); err != nil {
 				return "", "", fmt.Errorf("create ClusterRole %s: %w", o.Name, err)
 			}
 		case *rbacv1.ClusterRoleBinding:
-			for _, s := range o.Subjects {
+			o.Name, o.Labels = testbedPrefix+o.Name, testbedLabels
+			if o.RoleRef.Kind == "ClusterRole" {
+				o.RoleRef.Name = testbedPrefix + o.RoleRef.Name
+			}
+			for i, s := range o.Subjects {
 				if s.Kind == "ServiceAccount" {
-					namespace, name = s.Namespace, s.Name
+					o.Subjects[i].Namespace = TestbedNamespace
+					namespace, name = TestbedNamespace, s.Name
 				}
 			}
 			if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{}); err != nil {

@@ -1,16 +1,17 @@
 // Command demo shows graceline on a real single-node Kubernetes cluster: it
-// starts the cluster, a collector and an agent, deletes four pods through the
-// API (graceful, ignoring SIGTERM, with a preStop hook, and one whose runtime
-// shim hangs until the demo releases it), and prints each pod's timeline
-// with kubectl-graceline. It cleans up on exit and on Ctrl-C; with
-// DEMO_KEEP=1 the collector keeps running.
+// starts the cluster, installs graceline into it as a user does (its images
+// imported into the node's containerd, `helm install` with the node's paths),
+// deletes pods through the API (graceful, ignoring SIGTERM, with a preStop
+// hook, one whose runtime shim hangs until the demo releases it, one held by
+// a finalizer), and prints each pod's timeline with kubectl-graceline,
+// reaching the in-cluster collector through a port-forward. It uninstalls
+// and cleans up on exit and on Ctrl-C.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,16 +44,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keep := os.Getenv("DEMO_KEEP") == "1"
-	defer func() {
-		if !keep {
-			os.RemoveAll(dir)
-		}
-	}()
+	defer os.RemoveAll(dir)
 
-	step("building graceline (agent, collector, kubectl-graceline) and the local busybox and pause images")
+	step("building kubectl-graceline and the local busybox and pause images")
 	bin := filepath.Join(dir, "bin")
-	if err := harness.BuildCommands(ctx, root, bin, "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline"); err != nil {
+	if err := harness.BuildCommands(ctx, root, bin, "./cmd/kubectl-graceline"); err != nil {
 		return err
 	}
 	busybox, pause, err := harness.BuildImages(ctx, root, dir)
@@ -72,12 +68,15 @@ func run(ctx context.Context) error {
 	}()
 	fmt.Printf("    ready in %s (kubeconfig %s)\n", c.StartupTime.Round(1e7), c.Kubeconfig)
 
-	step("starting graceline-collector (watching the API as its ServiceAccount, with the deployment's RBAC) and graceline-agent")
-	g, err := startGraceline(ctx, root, bin, dir, c)
+	step("installing graceline as a user does: make images, imported into the node's containerd; helm install; a port-forward to the collector")
+	g, err := installGraceline(ctx, root, bin, dir, c)
 	if err != nil {
 		return err
 	}
-	defer g.stop()
+	defer func() {
+		step("helm uninstall graceline")
+		g.uninstall(context.Background())
+	}()
 
 	cs, err := c.Client()
 	if err != nil {
@@ -102,18 +101,5 @@ func run(ctx context.Context) error {
 		return err
 	}
 	fmt.Println(out)
-	if keep {
-		g.keep()
-	}
 	return nil
-}
-
-// freePort returns a loopback address with a free port.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
