@@ -187,5 +187,8 @@ func outcome(s *apiv1.Event) string {
 	for _, p := range s.GetPhases() {
 		fmt.Fprintf(&b, "%s[%s..%s] ", p.Name, p.GetStart().AsTime().Format(time.RFC3339Nano), p.GetEnd().AsTime().Format(time.RFC3339Nano))
 	}
+	for _, c := range s.GetCauses() {
+		fmt.Fprintf(&b, "\n  cause %s=%s advice=%q facts=%q", c.GetContainer().GetName(), c.Cause, c.Advice, c.Facts)
+	}
 	return b.String()
 }

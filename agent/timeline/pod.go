@@ -44,10 +44,13 @@ type pod struct {
 	own map[string]bool
 	// restarts are the containers' own terminations not yet summarised.
 	restarts []*episode
+	// read lists the containers whose processes were queued to be read
+	// at their stop signal.
+	read map[string]bool
 }
 
 func newPod(ref *apiv1.PodRef) *pod {
-	return &pod{ref: ref, grace: -1, term: summary.New(), cgroups: map[string]string{}, episodes: map[string]*episode{}, own: map[string]bool{}}
+	return &pod{ref: ref, grace: -1, term: summary.New(), cgroups: map[string]string{}, episodes: map[string]*episode{}, own: map[string]bool{}, read: map[string]bool{}}
 }
 
 // observe folds one of the pod's events into its termination, or into a
