@@ -171,17 +171,27 @@ func (c *Correlator) podFor(uid, ns, name string) *pod {
 // Observe feeds one event into its pod's termination.
 func (c *Correlator) Observe(e *apiv1.Event) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	out := c.observe(e)
+	c.mu.Unlock()
+	for _, ev := range out {
+		c.emit(ev)
+	}
+}
+
+// observe folds e into its pod and returns the inspections it makes worth
+// emitting; the caller holds mu.
+func (c *Correlator) observe(e *apiv1.Event) []*apiv1.Event {
 	if e.Kind == apiv1.KindSandboxStopped && e.Source != apiv1.SourceAPI {
 		c.sandboxStopSeen = c.now()
 	}
 	p := c.podFor(e.GetPod().GetUid(), e.GetPod().GetNamespace(), e.GetPod().GetName())
 	if p == nil {
-		return
+		return nil
 	}
 	p.observe(e)
 	c.readAtStop(p, e)
 	c.wakeFor(p)
+	return p.settleInspection(e.GetContainer().GetId())
 }
 
 // wakeFor has Check run if p has something for it to do; the caller holds
@@ -318,6 +328,8 @@ func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 		}
 		start := p.start()
 		p.stuckReported = now
+		// A hung stop is where the masks read at the stop say the most.
+		out = append(out, p.flushInspections()...)
 		out = append(out, &apiv1.Event{
 			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,
 			Since: timestamppb.New(start), BlockingPhase: p.blockingPhase(), Evidence: append(in.evidence, p.notes...),

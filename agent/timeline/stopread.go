@@ -2,6 +2,8 @@ package timeline
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -59,9 +61,9 @@ func (c *Correlator) readStops(ctx context.Context) {
 }
 
 // ReadStops reads the processes of every container queued since its stop
-// signal, outside the lock, and records and emits what was read as a
-// container_inspected event. A container that has no process left (it
-// exited on the signal) gives none.
+// signal, outside the lock. What was read waits in the pod until it
+// matters (see settleInspection); a container with no process left (it
+// exited on the signal) gives nothing to keep.
 func (c *Correlator) ReadStops() {
 	c.mu.Lock()
 	reads := c.reads
@@ -74,22 +76,87 @@ func (c *Correlator) ReadStops() {
 		}
 		e := &apiv1.Event{Kind: apiv1.KindContainerInspected, Time: timestamppb.New(c.now()), Node: c.node, Pod: r.pod,
 			Container: &apiv1.ContainerRef{Id: r.container.ID, Name: r.container.Name}, Processes: procs, Frozen: &frozen}
-		if c.keepInspection(e) {
-			c.emit(e)
+		for _, ev := range c.keepInspection(e) {
+			c.emit(ev)
 		}
 	}
 }
 
-// keepInspection folds an inspection into its pod, as the collector will, and
-// says whether the pod still terminates: one summarised meanwhile has its
-// causes already, and its late inspection would only mislead a reader.
-func (c *Correlator) keepInspection(e *apiv1.Event) bool {
+// keepInspection holds an inspection in its pod, and returns what is to be
+// emitted now that it is there.
+func (c *Correlator) keepInspection(e *apiv1.Event) []*apiv1.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p, ok := c.pods[e.GetPod().GetUid()]
 	if !ok {
-		return false
+		// Summarised meanwhile: its causes are given already.
+		return nil
 	}
-	p.observe(e)
-	return true
+	id := e.GetContainer().GetId()
+	p.inspections[id] = e
+	return p.settleInspection(id)
+}
+
+// settleInspection decides what becomes of the inspection held for the
+// container id: once the runtime has had to SIGKILL the container, the
+// inspection explains why, and it is folded into the pod and returned to
+// be emitted; once the container exited on its own terms (a code other
+// than SIGKILL's), the inspection is dropped, as it would only add an
+// event to every graceful termination. One that never settles goes with
+// the pod's summary.
+// Either way the agent's summary and the collector's see the same events.
+// The caller holds mu.
+func (p *pod) settleInspection(id string) []*apiv1.Event {
+	e, ok := p.inspections[id]
+	if !ok {
+		return nil
+	}
+	k, known := p.known(id)
+	switch {
+	case !known:
+		delete(p.inspections, id)
+	case !k.KilledAt.IsZero():
+		delete(p.inspections, id)
+		p.observe(e)
+		return []*apiv1.Event{e}
+	case k.ExitCode != nil && *k.ExitCode != exitSIGKILL:
+		delete(p.inspections, id)
+	}
+	return nil
+}
+
+// exitSIGKILL is the exit code of a process killed by SIGKILL. The
+// runtime's report of such an exit can come before the kernel's report of
+// the SIGKILL that caused it, so it does not drop the inspection: the
+// SIGKILL may be on its way.
+const exitSIGKILL = 128 + 9
+
+// flushInspections folds and returns every inspection still held, for a
+// stuck report: the pod may never get further. The caller holds mu.
+func (p *pod) flushInspections() []*apiv1.Event {
+	var out []*apiv1.Event
+	for _, id := range slices.Sorted(maps.Keys(p.inspections)) {
+		e := p.inspections[id]
+		delete(p.inspections, id)
+		p.observe(e)
+		out = append(out, e)
+	}
+	return out
+}
+
+// known is what the pod's events tell of the container id: its undecided
+// stop's, its own termination's after a restart, or else the pod's.
+func (p *pod) known(id string) (summary.Container, bool) {
+	if ep := p.episodes[id]; ep != nil {
+		return ep.term.Known(id)
+	}
+	if p.own[id] {
+		for _, ep := range p.restarts {
+			if ep.id == id {
+				return ep.term.Known(id)
+			}
+		}
+		return summary.Container{}, false
+	}
+	return p.term.Known(id)
 }
