@@ -68,10 +68,10 @@ func (c *Container) verdict() causeVerdict {
 		return causeVerdict{cause: apiv1.CauseUnknown, why: "no kernel event about its init process was seen (is the agent's eBPF source live?)"}
 	case exited && (s.signal == nil || exit.Before(s.signalAt)) && (c.KilledAt.IsZero() || exit.Before(c.KilledAt)):
 		return causeVerdict{cause: apiv1.CauseExitedBeforeStop}
-	case s.signal == nil && !c.KilledAt.IsZero():
-		return causeVerdict{cause: apiv1.CauseKilledWithoutStopSignal}
 	case s.signal == nil:
-		return causeVerdict{cause: apiv1.CauseUnknown, why: "no stop signal to its init process was seen"}
+		// The kernel saw the init, and it did not exit before the
+		// runtime's SIGKILL: that came with no stop signal.
+		return causeVerdict{cause: apiv1.CauseKilledWithoutStopSignal}
 	case c.KilledAt.IsZero():
 		return causeVerdict{cause: apiv1.CauseExitedOnStopSignal}
 	case c.stop.inspected.GetFrozen():
