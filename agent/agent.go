@@ -23,6 +23,7 @@ import (
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/sink"
 	"github.com/graceline/graceline/agent/timeline"
+	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/cri/containerd"
 )
@@ -106,7 +107,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		policy = record.New(out.Emit, cfg.Record, record.NewMetrics(reg, m.dropped))
 		emit = policy.Emit
 	}
-	corr := timeline.New(cfg.NodeName, emit, inspector, tcfg)
+	corr := timeline.New(cfg.NodeName, summariesOnly(emit, cfg.SummariesOnly), inspector, tcfg)
 	releases := release.New(cfg.NodeName, queue.Events(pipeline.SourceRelease), cfg.Release)
 	releases.CountCgroupRemovals(func(foundBy string) { m.cgroupRemovals.WithLabelValues(foundBy).Inc() })
 	tracker := cri.NewTracker(cfg.NodeName, queue.Events(pipeline.SourceRuntime))
@@ -283,6 +284,22 @@ func containerdAddress(cfg Config, rt cri.Runtime) string {
 // kernelConfig is the kernel source's configuration with the recording
 // mode applied: with --record all, or with no policy to open windows, the
 // kernel lets every event of a container's processes through.
+// summariesOnly passes the correlator's summaries and stuck reports to
+// emit, and, unless only they are wanted, its evidence events too
+// (container_inspected), which --summaries-only leaves out like the
+// sources' events.
+func summariesOnly(emit func(*apiv1.Event), only bool) func(*apiv1.Event) {
+	if !only {
+		return emit
+	}
+	return func(e *apiv1.Event) {
+		switch e.Kind {
+		case apiv1.KindTerminationSummary, apiv1.KindContainerSummary, apiv1.KindStuck:
+			emit(e)
+		}
+	}
+}
+
 func kernelConfig(cfg Config) kernel.Config {
 	k := cfg.Kernel
 	k.Probe.RecordAll = cfg.Record.Mode == record.ModeAll || cfg.SummariesOnly

@@ -19,6 +19,8 @@ type procState struct {
 	wchan string
 	stack []string
 	sigs  map[string]uint64 // SigPnd, ShdPnd, SigBlk, SigIgn, SigCgt
+	// startTicks is when it started, in clock ticks since boot.
+	startTicks uint64
 }
 
 var stateNames = map[string]string{
@@ -28,6 +30,27 @@ var stateNames = map[string]string{
 
 // readProc reads a process's state. Each file is opened, read and closed.
 func readProc(pid int) (procState, error) {
+	p, err := readStat(pid)
+	if err != nil {
+		return p, err
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid)); err == nil && string(b) != "0" {
+		p.wchan = string(b)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", pid)); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && len(p.stack) < 4 {
+				p.stack = append(p.stack, f[1])
+			}
+		}
+	}
+	readStatus(&p)
+	return p, nil
+}
+
+// readStat reads a process's command, state, parent and start from
+// /proc/<pid>/stat.
+func readStat(pid int) (procState, error) {
 	p := procState{pid: pid, sigs: map[string]uint64{}}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -45,28 +68,29 @@ func readProc(pid int) (procState, error) {
 		p.state = fields[0]
 		p.ppid, _ = strconv.Atoi(fields[1])
 	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid)); err == nil && string(b) != "0" {
-		p.wchan = string(b)
-	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", pid)); err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && len(p.stack) < 4 {
-				p.stack = append(p.stack, f[1])
-			}
-		}
-	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			k, v, ok := strings.Cut(line, ":")
-			switch k {
-			case "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt":
-				if ok {
-					p.sigs[k], _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-				}
-			}
-		}
+	// starttime is the 22nd field; the first after the command is the 3rd.
+	if len(fields) > 19 {
+		p.startTicks, _ = strconv.ParseUint(fields[19], 10, 64)
 	}
 	return p, nil
+}
+
+// readStatus reads a process's signal masks from /proc/<pid>/status into
+// p; a process gone meanwhile leaves them empty.
+func readStatus(p *procState) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		switch k {
+		case "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt":
+			if ok {
+				p.sigs[k], _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			}
+		}
+	}
 }
 
 // signalSet names the signals of a /proc/<pid>/status mask that matter for

@@ -3,6 +3,7 @@ package timeline
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,23 +22,47 @@ import (
 
 // TestBothSidesAgree replays event streams recorded from real terminations
 // (testdata/*.jsonl, written by `GRACELINE_E2E_RECORD=dir go test -run
-// TestTerminationSummary ./test/e2e`) through the agent's correlator, driven
-// as its sources drive it, and through the collector's summary of the same
-// events as its store returns them, without the agent's summary. Both must
-// give the same verdict, killed flag, exit codes and phases, to the
-// nanosecond, and the same as the real agent gave in the recording.
+// 'TestTerminationSummary|TestCauses|TestFrozenContainer' ./test/e2e`)
+// through the agent's correlator, driven as its sources drive it, and
+// through the collector's summary of the same events as its store returns
+// them, without the agent's summary. Both must give the same verdict,
+// killed flag, exit codes and phases, to the nanosecond, and each
+// container the same cause, advice and facts, and the same as the real
+// agent gave in the recording. The agent's own inspections at the stop
+// (container_inspected) are part of the stream: the replayed correlator
+// reads nothing from this machine.
 func TestBothSidesAgree(t *testing.T) {
 	cases := []struct {
 		name        string
 		file        string // without the runtime's prefix
 		wantVerdict string
-		wantPhases  []string // phases the summary must have, among others
+		wantPhases  []string          // phases the summary must have, among others
+		wantCauses  map[string]string // each container's cause
 	}{
-		{"a container that exits on SIGTERM is graceful on both sides", "graceful", apiv1.VerdictGraceful, []string{PhaseStopSignal}},
-		{"a container that ignores SIGTERM is killed on both sides", "stubborn", apiv1.VerdictKilled, []string{PhaseStopSignal, PhaseSIGKILL}},
-		{"a preStop hook is the first phase on both sides", "prestop", apiv1.VerdictGraceful, []string{PhasePreStop, PhaseStopSignal}},
-		{"a pod with one stubborn container of three is killed on both sides", "multi", apiv1.VerdictKilled, []string{PhaseStopSignal, PhaseSIGKILL}},
-		{"a pod with its own network releases it in the same phases on both sides", "released", apiv1.VerdictGraceful, []string{PhaseResourceRelease}},
+		{"a container that exits on SIGTERM is graceful on both sides", "graceful", apiv1.VerdictGraceful, []string{PhaseStopSignal},
+			map[string]string{"main": apiv1.CauseExitedOnStopSignal}},
+		{"a container that ignores SIGTERM is killed on both sides", "stubborn", apiv1.VerdictKilled, []string{PhaseStopSignal, PhaseSIGKILL},
+			map[string]string{"main": apiv1.CauseSignalIgnored}},
+		{"a preStop hook is the first phase on both sides", "prestop", apiv1.VerdictGraceful, []string{PhasePreStop, PhaseStopSignal},
+			map[string]string{"main": apiv1.CauseExitedOnStopSignal}},
+		{"a pod with one stubborn container of three is killed on both sides", "multi", apiv1.VerdictKilled, []string{PhaseStopSignal, PhaseSIGKILL},
+			map[string]string{"clean": apiv1.CauseExitedOnStopSignal, "three": apiv1.CauseExitedOnStopSignal, "stubborn": apiv1.CauseSignalIgnored}},
+		{"a pod with its own network releases it in the same phases on both sides", "released", apiv1.VerdictGraceful, []string{PhaseResourceRelease},
+			map[string]string{"main": apiv1.CauseExitedOnStopSignal}},
+		{"a shell PID 1 without a trap has no handler on both sides", "notrap", apiv1.VerdictKilled, []string{PhaseStopSignal, PhaseSIGKILL},
+			map[string]string{"main": apiv1.CausePID1NoHandler}},
+		{"a trap that sleeps past the grace period is too slow on both sides", "slowtrap", apiv1.VerdictKilled, []string{PhaseSIGKILL},
+			map[string]string{"main": apiv1.CauseHandlerTooSlow}},
+		{"trap '' TERM ignores the signal on both sides", "ignores", apiv1.VerdictKilled, []string{PhaseSIGKILL},
+			map[string]string{"main": apiv1.CauseSignalIgnored}},
+		{"a shell that takes SIGTERM and forwards nothing leaves its worker without it on both sides", "noforward", apiv1.VerdictKilled, []string{PhaseSIGKILL},
+			map[string]string{"main": apiv1.CauseSignalNotForwarded}},
+		{"a PID 1 killed by the OOM killer is OOM-killed on both sides", "oominit", apiv1.VerdictGraceful, nil,
+			map[string]string{"main": apiv1.CauseOOMKilled}},
+		{"a container that exited before the delete did so on both sides", "early", apiv1.VerdictGraceful, nil,
+			map[string]string{"main": apiv1.CauseExitedBeforeStop}},
+		{"a container frozen at the stop is frozen on both sides", "frozen", apiv1.VerdictKilled, []string{PhaseSIGKILL},
+			map[string]string{"main": apiv1.CauseFrozen}},
 	}
 	for _, runtime := range []string{"containerd-1.6", "containerd-2"} {
 		for _, tc := range cases {
@@ -53,6 +78,9 @@ func TestBothSidesAgree(t *testing.T) {
 					if !slices.Contains(phaseNames(agent), name) {
 						t.Errorf("agent: phases %v lack %s", phaseNames(agent), name)
 					}
+				}
+				if got := causes(agent); !maps.Equal(got, tc.wantCauses) {
+					t.Errorf("agent: causes %v, want %v", got, tc.wantCauses)
 				}
 				if got, want := outcome(collector), outcome(agent); got != want {
 					t.Errorf("the collector's summary differs from the agent's:\ncollector %s\nagent     %s", got, want)
@@ -172,6 +200,15 @@ func stored(stream []*apiv1.Event) []*apiv1.Event {
 	return out
 }
 
+// causes maps each container's name to its cause.
+func causes(s *apiv1.Event) map[string]string {
+	out := map[string]string{}
+	for _, c := range s.GetCauses() {
+		out[c.GetContainer().GetName()] = c.GetCause()
+	}
+	return out
+}
+
 func phaseNames(s *apiv1.Event) []string {
 	var names []string
 	for _, p := range s.GetPhases() {
@@ -186,6 +223,9 @@ func outcome(s *apiv1.Event) string {
 	fmt.Fprintf(&b, "verdict=%s killed=%v exit_codes=%v phases=", s.GetVerdict(), s.GetKilled(), s.GetExitCodes())
 	for _, p := range s.GetPhases() {
 		fmt.Fprintf(&b, "%s[%s..%s] ", p.Name, p.GetStart().AsTime().Format(time.RFC3339Nano), p.GetEnd().AsTime().Format(time.RFC3339Nano))
+	}
+	for _, c := range s.GetCauses() {
+		fmt.Fprintf(&b, "\n  cause %s=%s advice=%q facts=%q", c.GetContainer().GetName(), c.Cause, c.Advice, c.Facts)
 	}
 	return b.String()
 }

@@ -22,6 +22,8 @@ func (o observingInspector) Inspect(Subject) ([]string, []string) {
 	return []string{"inspected"}, nil
 }
 
+func (o observingInspector) Processes(SubjectContainer) ([]*apiv1.Process, bool) { return nil, false }
+
 func TestCheckInspectsWithoutTheLock(t *testing.T) {
 	t0 := time.Unix(2000, 0)
 	pod := &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u"}

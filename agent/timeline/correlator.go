@@ -74,6 +74,10 @@ type SubjectContainer struct {
 // container was frozen).
 type Inspector interface {
 	Inspect(s Subject) (evidence, notes []string)
+	// Processes reads a container's processes as they are now, its init
+	// first, each with its signal masks, and whether its cgroup is frozen.
+	// The correlator asks right after the container's stop signal.
+	Processes(c SubjectContainer) (procs []*apiv1.Process, frozen bool)
 }
 
 // Correlator follows every pod's termination. It is a cri.Subscriber (for
@@ -98,12 +102,16 @@ type Correlator struct {
 	// pace runs Check while a pod terminates, a container's stop is
 	// undecided or summarised pods are remembered.
 	pace *pacer.Pacer
+	// reads are the containers whose processes are to be read since their
+	// stop signal came; readNow wakes the reader for them.
+	reads   []stopRead
+	readNow chan struct{}
 }
 
 // New returns a Correlator that hands summaries and stuck reports to emit.
 func New(node string, emit func(*apiv1.Event), inspect Inspector, cfg Config) *Correlator {
 	return &Correlator{node: node, emit: emit, inspect: inspect, cfg: cfg, now: time.Now, pods: map[string]*pod{}, done: map[string]time.Time{},
-		pace: pacer.New(cfg.Tick)}
+		pace: pacer.New(cfg.Tick), readNow: make(chan struct{}, 1)}
 }
 
 // ContainerChanged is part of cri.Subscriber.
@@ -163,16 +171,27 @@ func (c *Correlator) podFor(uid, ns, name string) *pod {
 // Observe feeds one event into its pod's termination.
 func (c *Correlator) Observe(e *apiv1.Event) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	out := c.observe(e)
+	c.mu.Unlock()
+	for _, ev := range out {
+		c.emit(ev)
+	}
+}
+
+// observe folds e into its pod and returns the inspections it makes worth
+// emitting; the caller holds mu.
+func (c *Correlator) observe(e *apiv1.Event) []*apiv1.Event {
 	if e.Kind == apiv1.KindSandboxStopped && e.Source != apiv1.SourceAPI {
 		c.sandboxStopSeen = c.now()
 	}
 	p := c.podFor(e.GetPod().GetUid(), e.GetPod().GetNamespace(), e.GetPod().GetName())
 	if p == nil {
-		return
+		return nil
 	}
 	p.observe(e)
+	c.readAtStop(p, e)
 	c.wakeFor(p)
+	return p.settleInspection(e.GetContainer().GetId())
 }
 
 // wakeFor has Check run if p has something for it to do; the caller holds
@@ -190,8 +209,18 @@ func (p *pod) active() bool {
 }
 
 // Run checks deadlines and samples evidence every Config.Tick while any
-// pod is active, until ctx ends.
-func (c *Correlator) Run(ctx context.Context) { c.pace.Run(ctx, c.Check) }
+// pod is active, and reads containers' processes at their stop signals,
+// until ctx ends.
+func (c *Correlator) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.readStops(ctx)
+	}()
+	c.pace.Run(ctx, c.Check)
+	wg.Wait()
+}
 
 // Check emits the summaries that are due and the stuck reports that are
 // due, after sampling evidence for every terminating pod. The evidence is
@@ -299,6 +328,8 @@ func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 		}
 		start := p.start()
 		p.stuckReported = now
+		// A hung stop is where the masks read at the stop say the most.
+		out = append(out, p.flushInspections()...)
 		out = append(out, &apiv1.Event{
 			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,
 			Since: timestamppb.New(start), BlockingPhase: p.blockingPhase(), Evidence: append(in.evidence, p.notes...),

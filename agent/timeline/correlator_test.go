@@ -16,6 +16,8 @@ type fakeInspector struct{ evidence, notes []string }
 
 func (f fakeInspector) Inspect(Subject) ([]string, []string) { return f.evidence, f.notes }
 
+func (f fakeInspector) Processes(SubjectContainer) ([]*apiv1.Process, bool) { return nil, false }
+
 // script builds a pod's events at offsets from t0.
 type script struct {
 	t0  time.Time

@@ -44,10 +44,16 @@ type pod struct {
 	own map[string]bool
 	// restarts are the containers' own terminations not yet summarised.
 	restarts []*episode
+	// read lists the containers whose processes were queued to be read
+	// at their stop signal, and inspections holds what was read until it
+	// matters, by container ID.
+	read        map[string]bool
+	inspections map[string]*apiv1.Event
 }
 
 func newPod(ref *apiv1.PodRef) *pod {
-	return &pod{ref: ref, grace: -1, term: summary.New(), cgroups: map[string]string{}, episodes: map[string]*episode{}, own: map[string]bool{}}
+	return &pod{ref: ref, grace: -1, term: summary.New(), cgroups: map[string]string{}, episodes: map[string]*episode{}, own: map[string]bool{}, read: map[string]bool{},
+		inspections: map[string]*apiv1.Event{}}
 }
 
 // observe folds one of the pod's events into its termination, or into a

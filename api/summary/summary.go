@@ -14,11 +14,13 @@ import (
 )
 
 // Fill sets the node's side of a termination_summary on s: its phases,
-// killed flag, verdict, exit codes and, once it began, since. The caller
+// killed flag, verdict, exit codes, each container's cause and, once it
+// began, since. The caller
 // names the pod and the node and sets the summary's time.
 func (t *Termination) Fill(s *apiv1.Event) {
 	killed := t.Killed()
 	s.Phases, s.Killed, s.Verdict, s.ExitCodes = t.Phases(), &killed, t.Verdict(), t.ExitCodes()
+	s.Causes = t.Causes()
 	if !t.start.IsZero() {
 		s.Since = timestamppb.New(t.start)
 	}
@@ -43,24 +45,32 @@ func (t *Termination) OOMEvidence() []string {
 		if v := c.OOM.Victim; v != nil {
 			line += fmt.Sprintf(": %s (pid %d)", v.GetComm(), v.GetPid())
 		}
-		if m := c.OOM.Memory; m != nil {
-			var parts []string
-			if m.LimitBytes != nil {
-				parts = append(parts, "limit "+mib(*m.LimitBytes))
-			}
-			if m.PeakBytes != nil {
-				parts = append(parts, "peak "+mib(*m.PeakBytes))
-			} else if m.UsageBytes != nil {
-				parts = append(parts, "usage "+mib(*m.UsageBytes))
-			}
-			if len(parts) > 0 {
-				line += " (" + strings.Join(parts, ", ") + ")"
-			}
-		}
+		line += memoryText(c.OOM.Memory)
 		out = append(out, line)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// memoryText shows a memory cgroup's limit and peak (or, without a peak,
+// its usage) in parentheses; "" when it tells neither.
+func memoryText(m *apiv1.Memory) string {
+	if m == nil {
+		return ""
+	}
+	var parts []string
+	if m.LimitBytes != nil {
+		parts = append(parts, "limit "+mib(*m.LimitBytes))
+	}
+	if m.PeakBytes != nil {
+		parts = append(parts, "peak "+mib(*m.PeakBytes))
+	} else if m.UsageBytes != nil {
+		parts = append(parts, "usage "+mib(*m.UsageBytes))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // mib shows a byte count in MiB, the unit memory limits are set in.

@@ -22,6 +22,8 @@ type Container struct {
 	CgroupRemoved bool
 	// OOM is set once the container is known to have been OOM-killed.
 	OOM *OOMKill
+	// stop is how its init process met its stop, for its cause.
+	stop stopFacts
 }
 
 // OOMKill is what is known of a container's OOM kill: by the kernel's
@@ -168,8 +170,14 @@ func (t *Termination) Add(e *apiv1.Event) {
 		if pid := e.GetProcess().GetPid(); pid == t.prestopPid && pid != 0 && t.prestopEnd.IsZero() {
 			t.prestopEnd = at
 		}
+		ct.addProcessExit(e, at)
 	case apiv1.KindSignalGenerated:
 		t.addSignal(ct, e, at)
+		ct.addSignal(e, at)
+	case apiv1.KindSignalDelivered:
+		ct.addDelivery(e, at)
+	case apiv1.KindContainerInspected:
+		ct.addInspection(e)
 	case apiv1.KindOOMKilled:
 		t.addOOM(ct, e, at)
 	case apiv1.KindContainerExited:
@@ -200,6 +208,24 @@ func (t *Termination) Add(e *apiv1.Event) {
 // number only.
 const sigkill = 9
 
+// isSIGKILL says whether s is SIGKILL, by its name or its number.
+func isSIGKILL(s *apiv1.Signal) bool { return s.GetName() == "SIGKILL" || s.GetNumber() == sigkill }
+
+// fromRuntime says whether e is a signal generated for ct's init process
+// from outside the container, not by the kernel on its own behalf: the
+// runtime's stop signal or SIGKILL.
+func fromRuntime(ct *Container, e *apiv1.Event) bool {
+	return ct != nil && ct.Pid != 0 && e.Kind == apiv1.KindSignalGenerated && e.GetTarget().GetPid() == ct.Pid &&
+		e.GetSender().GetContainerId() != ct.ID && e.GetSender().GetKernel() == ""
+}
+
+// StopSignal says whether e is the runtime's stop signal (any signal to
+// the init from outside but SIGKILL) for the container c: the moment its
+// processes are worth reading.
+func StopSignal(c Container, e *apiv1.Event) bool {
+	return fromRuntime(&c, e) && !isSIGKILL(e.GetSignal())
+}
+
 // addSignal records the runtime's stop signals: those aimed at a
 // container's init process from outside it. This is the one rule for
 // "killed": a SIGKILL that a dying PID 1 makes the kernel send the rest of
@@ -208,10 +234,10 @@ const sigkill = 9
 // signal the kernel sent on its own behalf (the OOM killer's SIGKILL) is
 // not the runtime's either, whatever task's context it ran in.
 func (t *Termination) addSignal(ct *Container, e *apiv1.Event, at time.Time) {
-	if ct == nil || ct.Pid == 0 || e.GetTarget().GetPid() != ct.Pid || e.GetSender().GetContainerId() == ct.ID || e.GetSender().GetKernel() != "" {
+	if !fromRuntime(ct, e) {
 		return
 	}
-	if sig := e.GetSignal(); sig.GetName() == "SIGKILL" || sig.GetNumber() == sigkill {
+	if isSIGKILL(e.GetSignal()) {
 		if ct.KilledAt.IsZero() {
 			ct.KilledAt = at
 		}

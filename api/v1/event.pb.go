@@ -101,7 +101,15 @@ type Event struct {
 	// signal_delivered: how many deliveries this row stands for (the same
 	// signal and disposition, to threads of the same process, within a
 	// second), under the agent's recording policy; 0 means one.
-	Count         uint32 `protobuf:"varint,42,opt,name=count,proto3" json:"count,omitempty"`
+	Count uint32 `protobuf:"varint,42,opt,name=count,proto3" json:"count,omitempty"`
+	// termination_summary, container_summary: why each container ended the
+	// way it did, with one line of advice (see ContainerCause).
+	Causes []*ContainerCause `protobuf:"bytes,43,rep,name=causes,proto3" json:"causes,omitempty"`
+	// container_inspected: the container's processes as /proc showed them
+	// right after its stop signal, its init process first, and whether its
+	// cgroup was frozen then.
+	Processes     []*Process `protobuf:"bytes,44,rep,name=processes,proto3" json:"processes,omitempty"`
+	Frozen        *bool      `protobuf:"varint,45,opt,name=frozen,proto3,oneof" json:"frozen,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -395,6 +403,99 @@ func (x *Event) GetCount() uint32 {
 	return 0
 }
 
+func (x *Event) GetCauses() []*ContainerCause {
+	if x != nil {
+		return x.Causes
+	}
+	return nil
+}
+
+func (x *Event) GetProcesses() []*Process {
+	if x != nil {
+		return x.Processes
+	}
+	return nil
+}
+
+func (x *Event) GetFrozen() bool {
+	if x != nil && x.Frozen != nil {
+		return *x.Frozen
+	}
+	return false
+}
+
+// ContainerCause says why one container ended the way it did. cause is one
+// of the closed set in api/v1 (causes.go); advice is one line saying what to
+// change; facts are the observations the cause was read from, so that a
+// reader can check it, and all there is when the cause is "unknown".
+type ContainerCause struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Container     *ContainerRef          `protobuf:"bytes,1,opt,name=container,proto3" json:"container,omitempty"`
+	Cause         string                 `protobuf:"bytes,2,opt,name=cause,proto3" json:"cause,omitempty"`
+	Advice        string                 `protobuf:"bytes,3,opt,name=advice,proto3" json:"advice,omitempty"`
+	Facts         []string               `protobuf:"bytes,4,rep,name=facts,proto3" json:"facts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerCause) Reset() {
+	*x = ContainerCause{}
+	mi := &file_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerCause) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerCause) ProtoMessage() {}
+
+func (x *ContainerCause) ProtoReflect() protoreflect.Message {
+	mi := &file_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerCause.ProtoReflect.Descriptor instead.
+func (*ContainerCause) Descriptor() ([]byte, []int) {
+	return file_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ContainerCause) GetContainer() *ContainerRef {
+	if x != nil {
+		return x.Container
+	}
+	return nil
+}
+
+func (x *ContainerCause) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *ContainerCause) GetAdvice() string {
+	if x != nil {
+		return x.Advice
+	}
+	return ""
+}
+
+func (x *ContainerCause) GetFacts() []string {
+	if x != nil {
+		return x.Facts
+	}
+	return nil
+}
+
 // PodRef names a pod the way the kubelet labels its sandbox.
 type PodRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -407,7 +508,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_event_proto_msgTypes[1]
+	mi := &file_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +520,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[1]
+	mi := &file_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +533,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{1}
+	return file_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PodRef) GetNamespace() string {
@@ -467,7 +568,7 @@ type ContainerRef struct {
 
 func (x *ContainerRef) Reset() {
 	*x = ContainerRef{}
-	mi := &file_event_proto_msgTypes[2]
+	mi := &file_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +580,7 @@ func (x *ContainerRef) String() string {
 func (*ContainerRef) ProtoMessage() {}
 
 func (x *ContainerRef) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[2]
+	mi := &file_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +593,7 @@ func (x *ContainerRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerRef.ProtoReflect.Descriptor instead.
 func (*ContainerRef) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{2}
+	return file_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ContainerRef) GetId() string {
@@ -509,19 +610,29 @@ func (x *ContainerRef) GetName() string {
 	return ""
 }
 
-// Process is a process seen on the node.
+// Process is a process seen on the node. On container_inspected it also
+// carries what /proc/<pid>/stat and status said of it: its parent, state
+// (R, S, D, T, Z, ...), start, and signal sets as signal names (SigIgn,
+// SigCgt, SigBlk, and SigPnd with ShdPnd).
 type Process struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
 	Comm          string                 `protobuf:"bytes,2,opt,name=comm,proto3" json:"comm,omitempty"`
 	Argv          []string               `protobuf:"bytes,3,rep,name=argv,proto3" json:"argv,omitempty"`
+	Ppid          int32                  `protobuf:"varint,4,opt,name=ppid,proto3" json:"ppid,omitempty"`
+	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	Started       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started,proto3" json:"started,omitempty"`
+	SigIgnored    []string               `protobuf:"bytes,7,rep,name=sig_ignored,json=sigIgnored,proto3" json:"sig_ignored,omitempty"`
+	SigCaught     []string               `protobuf:"bytes,8,rep,name=sig_caught,json=sigCaught,proto3" json:"sig_caught,omitempty"`
+	SigBlocked    []string               `protobuf:"bytes,9,rep,name=sig_blocked,json=sigBlocked,proto3" json:"sig_blocked,omitempty"`
+	SigPending    []string               `protobuf:"bytes,10,rep,name=sig_pending,json=sigPending,proto3" json:"sig_pending,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_event_proto_msgTypes[3]
+	mi := &file_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -533,7 +644,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[3]
+	mi := &file_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -546,7 +657,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{3}
+	return file_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Process) GetPid() int32 {
@@ -570,6 +681,55 @@ func (x *Process) GetArgv() []string {
 	return nil
 }
 
+func (x *Process) GetPpid() int32 {
+	if x != nil {
+		return x.Ppid
+	}
+	return 0
+}
+
+func (x *Process) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Process) GetStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Started
+	}
+	return nil
+}
+
+func (x *Process) GetSigIgnored() []string {
+	if x != nil {
+		return x.SigIgnored
+	}
+	return nil
+}
+
+func (x *Process) GetSigCaught() []string {
+	if x != nil {
+		return x.SigCaught
+	}
+	return nil
+}
+
+func (x *Process) GetSigBlocked() []string {
+	if x != nil {
+		return x.SigBlocked
+	}
+	return nil
+}
+
+func (x *Process) GetSigPending() []string {
+	if x != nil {
+		return x.SigPending
+	}
+	return nil
+}
+
 // Signal is a signal number with its name and, for a generated signal, the
 // kernel's verdict on it (delivered, ignored, pending, overflow, lose_info).
 type Signal struct {
@@ -583,7 +743,7 @@ type Signal struct {
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_event_proto_msgTypes[4]
+	mi := &file_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +755,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[4]
+	mi := &file_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +768,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{4}
+	return file_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Signal) GetNumber() int32 {
@@ -644,7 +804,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_event_proto_msgTypes[5]
+	mi := &file_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +816,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[5]
+	mi := &file_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +829,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{5}
+	return file_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Task) GetPid() int32 {
@@ -710,7 +870,7 @@ type Sender struct {
 
 func (x *Sender) Reset() {
 	*x = Sender{}
-	mi := &file_event_proto_msgTypes[6]
+	mi := &file_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +882,7 @@ func (x *Sender) String() string {
 func (*Sender) ProtoMessage() {}
 
 func (x *Sender) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[6]
+	mi := &file_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +895,7 @@ func (x *Sender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sender.ProtoReflect.Descriptor instead.
 func (*Sender) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{6}
+	return file_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Sender) GetPid() int32 {
@@ -780,7 +940,7 @@ type Memory struct {
 
 func (x *Memory) Reset() {
 	*x = Memory{}
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +952,7 @@ func (x *Memory) String() string {
 func (*Memory) ProtoMessage() {}
 
 func (x *Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +965,7 @@ func (x *Memory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Memory.ProtoReflect.Descriptor instead.
 func (*Memory) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{7}
+	return file_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Memory) GetLimitBytes() uint64 {
@@ -842,7 +1002,7 @@ type Drop struct {
 
 func (x *Drop) Reset() {
 	*x = Drop{}
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +1014,7 @@ func (x *Drop) String() string {
 func (*Drop) ProtoMessage() {}
 
 func (x *Drop) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1027,7 @@ func (x *Drop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drop.ProtoReflect.Descriptor instead.
 func (*Drop) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{8}
+	return file_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Drop) GetReason() string {
@@ -896,7 +1056,7 @@ type Phase struct {
 
 func (x *Phase) Reset() {
 	*x = Phase{}
-	mi := &file_event_proto_msgTypes[9]
+	mi := &file_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1068,7 @@ func (x *Phase) String() string {
 func (*Phase) ProtoMessage() {}
 
 func (x *Phase) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[9]
+	mi := &file_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1081,7 @@ func (x *Phase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Phase.ProtoReflect.Descriptor instead.
 func (*Phase) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{9}
+	return file_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Phase) GetName() string {
@@ -949,7 +1109,7 @@ var File_event_proto protoreflect.FileDescriptor
 
 const file_event_proto_rawDesc = "" +
 	"\n" +
-	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf7\f\n" +
+	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x0e\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -994,7 +1154,10 @@ const file_event_proto_rawDesc = "" +
 	"\x06memory\x18( \x01(\v2\x14.graceline.v1.MemoryR\x06memory\x12\"\n" +
 	"\n" +
 	"oom_killed\x18) \x01(\bH\x05R\toomKilled\x88\x01\x01\x12\x14\n" +
-	"\x05count\x18* \x01(\rR\x05count\x1a<\n" +
+	"\x05count\x18* \x01(\rR\x05count\x124\n" +
+	"\x06causes\x18+ \x03(\v2\x1c.graceline.v1.ContainerCauseR\x06causes\x123\n" +
+	"\tprocesses\x18, \x03(\v2\x15.graceline.v1.ProcessR\tprocesses\x12\x1b\n" +
+	"\x06frozen\x18- \x01(\bH\x06R\x06frozen\x88\x01\x01\x1a<\n" +
 	"\x0eExitCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\f\n" +
@@ -1004,18 +1167,36 @@ const file_event_proto_rawDesc = "" +
 	"\x0f_grace_period_sB\t\n" +
 	"\a_killedB\x0f\n" +
 	"\r_traffic_riskB\r\n" +
-	"\v_oom_killed\"L\n" +
+	"\v_oom_killedB\t\n" +
+	"\a_frozen\"\x8e\x01\n" +
+	"\x0eContainerCause\x128\n" +
+	"\tcontainer\x18\x01 \x01(\v2\x1a.graceline.v1.ContainerRefR\tcontainer\x12\x14\n" +
+	"\x05cause\x18\x02 \x01(\tR\x05cause\x12\x16\n" +
+	"\x06advice\x18\x03 \x01(\tR\x06advice\x12\x14\n" +
+	"\x05facts\x18\x04 \x03(\tR\x05facts\"L\n" +
 	"\x06PodRef\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x03 \x01(\tR\x03uid\"2\n" +
 	"\fContainerRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"C\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xa5\x02\n" +
 	"\aProcess\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x12\n" +
 	"\x04comm\x18\x02 \x01(\tR\x04comm\x12\x12\n" +
-	"\x04argv\x18\x03 \x03(\tR\x04argv\"L\n" +
+	"\x04argv\x18\x03 \x03(\tR\x04argv\x12\x12\n" +
+	"\x04ppid\x18\x04 \x01(\x05R\x04ppid\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x124\n" +
+	"\astarted\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x12\x1f\n" +
+	"\vsig_ignored\x18\a \x03(\tR\n" +
+	"sigIgnored\x12\x1d\n" +
+	"\n" +
+	"sig_caught\x18\b \x03(\tR\tsigCaught\x12\x1f\n" +
+	"\vsig_blocked\x18\t \x03(\tR\n" +
+	"sigBlocked\x12\x1f\n" +
+	"\vsig_pending\x18\n" +
+	" \x03(\tR\n" +
+	"sigPending\"L\n" +
 	"\x06Signal\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -1059,47 +1240,52 @@ func file_event_proto_rawDescGZIP() []byte {
 	return file_event_proto_rawDescData
 }
 
-var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: graceline.v1.Event
-	(*PodRef)(nil),                // 1: graceline.v1.PodRef
-	(*ContainerRef)(nil),          // 2: graceline.v1.ContainerRef
-	(*Process)(nil),               // 3: graceline.v1.Process
-	(*Signal)(nil),                // 4: graceline.v1.Signal
-	(*Task)(nil),                  // 5: graceline.v1.Task
-	(*Sender)(nil),                // 6: graceline.v1.Sender
-	(*Memory)(nil),                // 7: graceline.v1.Memory
-	(*Drop)(nil),                  // 8: graceline.v1.Drop
-	(*Phase)(nil),                 // 9: graceline.v1.Phase
-	nil,                           // 10: graceline.v1.Event.ExitCodesEntry
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 12: google.protobuf.Duration
+	(*ContainerCause)(nil),        // 1: graceline.v1.ContainerCause
+	(*PodRef)(nil),                // 2: graceline.v1.PodRef
+	(*ContainerRef)(nil),          // 3: graceline.v1.ContainerRef
+	(*Process)(nil),               // 4: graceline.v1.Process
+	(*Signal)(nil),                // 5: graceline.v1.Signal
+	(*Task)(nil),                  // 6: graceline.v1.Task
+	(*Sender)(nil),                // 7: graceline.v1.Sender
+	(*Memory)(nil),                // 8: graceline.v1.Memory
+	(*Drop)(nil),                  // 9: graceline.v1.Drop
+	(*Phase)(nil),                 // 10: graceline.v1.Phase
+	nil,                           // 11: graceline.v1.Event.ExitCodesEntry
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
 }
 var file_event_proto_depIdxs = []int32{
-	11, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
-	1,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
-	2,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
-	3,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
-	4,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
-	5,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
-	6,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
-	11, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
-	9,  // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
-	10, // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
-	11, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
-	8,  // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
-	11, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
-	12, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
-	12, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
-	12, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
-	7,  // 16: graceline.v1.Event.memory:type_name -> graceline.v1.Memory
-	11, // 17: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
-	11, // 18: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	12, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
+	2,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
+	3,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
+	4,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
+	5,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
+	6,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
+	7,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
+	12, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
+	10, // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
+	11, // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
+	12, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
+	9,  // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
+	12, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
+	13, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
+	13, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
+	13, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
+	8,  // 16: graceline.v1.Event.memory:type_name -> graceline.v1.Memory
+	1,  // 17: graceline.v1.Event.causes:type_name -> graceline.v1.ContainerCause
+	4,  // 18: graceline.v1.Event.processes:type_name -> graceline.v1.Process
+	3,  // 19: graceline.v1.ContainerCause.container:type_name -> graceline.v1.ContainerRef
+	12, // 20: graceline.v1.Process.started:type_name -> google.protobuf.Timestamp
+	12, // 21: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
+	12, // 22: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_event_proto_init() }
@@ -1108,14 +1294,14 @@ func file_event_proto_init() {
 		return
 	}
 	file_event_proto_msgTypes[0].OneofWrappers = []any{}
-	file_event_proto_msgTypes[7].OneofWrappers = []any{}
+	file_event_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_event_proto_rawDesc), len(file_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

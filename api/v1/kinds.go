@@ -46,6 +46,14 @@ const (
 // and since. It neither begins nor ends the pod's termination.
 const KindContainerSummary = "container_summary"
 
+// KindContainerInspected is what the agent read of a container's
+// processes in /proc right after the runtime's stop signal to its init:
+// each process (processes: pid, comm, parent, state, start, and its
+// ignored, caught, blocked and pending signals), its init first, and
+// whether its cgroup was frozen (frozen). It is the evidence that tells a
+// PID 1 without a handler from one that ignores or blocks the signal.
+const KindContainerInspected = "container_inspected"
+
 // KindEventsDropped reports events lost on the way to the collector; its
 // drop field says how many and why.
 const KindEventsDropped = "events_dropped"

@@ -67,6 +67,9 @@ var kindTable = []KindInfo{
 	// that live on, and the kernel's SIGKILL comes just before it.
 	{KindOOMKilled, SideNode, LaneRaw, 0},
 	{KindSignalDelivered, SideNode, LaneRaw, 0},
+	// Read by the agent after a stop signal, whose row already shows the
+	// node acting.
+	{KindContainerInspected, SideNode, LaneRaw, 0},
 	{KindProcessExited, SideNode, LaneRaw, 0},
 	{KindContainerExited, SideNode, LaneRaw, RoleNodeAction},
 	{KindContainerStopped, SideNode, LaneRaw, RoleNodeAction},

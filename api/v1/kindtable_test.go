@@ -13,11 +13,15 @@ import (
 // kindConstants returns the values of the Kind* constants declared in
 // kinds.go, read from its source so that a new constant without a row in the
 // table fails the test below.
-func kindConstants(t *testing.T) []string {
+func kindConstants(t *testing.T) []string { return constants(t, "kinds.go", "Kind") }
+
+// constants returns the values of the string constants whose names start
+// with prefix in file.
+func constants(t *testing.T, file, prefix string) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "kinds.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
 	if err != nil {
-		t.Fatalf("parse kinds.go: %v", err)
+		t.Fatalf("parse %s: %v", file, err)
 	}
 	var out []string
 	for _, d := range f.Decls {
@@ -28,7 +32,7 @@ func kindConstants(t *testing.T) []string {
 		for _, s := range g.Specs {
 			v := s.(*ast.ValueSpec)
 			for i, n := range v.Names {
-				if !strings.HasPrefix(n.Name, "Kind") {
+				if !strings.HasPrefix(n.Name, prefix) {
 					continue
 				}
 				lit, ok := v.Values[i].(*ast.BasicLit)
@@ -154,7 +158,7 @@ func TestKindRulesMatchTheListsTheyReplace(t *testing.T) {
 
 // newerKinds came after the lists the table replaced; their rules are
 // checked one by one below.
-var newerKinds = []string{KindContainerSummary}
+var newerKinds = []string{KindContainerSummary, KindContainerInspected}
 
 func TestNewerKindRules(t *testing.T) {
 	verdicts := append([]string{""}, Verdicts()...)
@@ -168,6 +172,22 @@ func TestNewerKindRules(t *testing.T) {
 		for _, v := range verdicts {
 			if EndsTermination(KindContainerSummary, v) || ReportsStuck(KindContainerSummary, v) {
 				t.Errorf("container_summary with verdict %q ends the pod's termination or reports it stuck", v)
+			}
+		}
+	})
+}
+
+func TestContainerInspectedRules(t *testing.T) {
+	t.Run("A container's inspection is raw evidence that neither begins, ends nor reports stuck a pod's termination.", func(t *testing.T) {
+		if KindLane(KindContainerInspected) != LaneRaw || IsAPIKind(KindContainerInspected) {
+			t.Errorf("container_inspected is not a raw node kind")
+		}
+		if StartsTermination(KindContainerInspected) || slices.Contains(NodeActionKinds(), KindContainerInspected) {
+			t.Errorf("container_inspected starts a pod's termination or shows the node deleting it")
+		}
+		for _, v := range append([]string{""}, Verdicts()...) {
+			if EndsTermination(KindContainerInspected, v) || ReportsStuck(KindContainerInspected, v) {
+				t.Errorf("container_inspected with verdict %q ends the pod's termination or reports it stuck", v)
 			}
 		}
 	})

@@ -81,13 +81,16 @@ the kernel through eBPF, and writes one event per step of every pod's
 termination: container_created, container_started, prestop_exec, exec (any
 other exec entering a container), signal_generated, oom_killed (the
 kernel's OOM killer or the runtime reports a container's process killed for
-memory), signal_delivered,
-process_exited, container_exited, container_stopped, sandbox_stopped,
+memory), signal_delivered, container_inspected (a container's processes and
+their ignored, caught and blocked signals, read at its stop signal and sent
+when the runtime had to SIGKILL it), process_exited, container_exited,
+container_stopped, sandbox_stopped,
 cni_plugin_failed (a CNI plugin run from --cni-bin-dir that failed, with its
 error message), cgroup_removed, netns_released, rootfs_released,
 mounts_released, container_removed, sandbox_removed; then one
 termination_summary per pod (phases, grace period, exit codes, verdict
-graceful or killed), one container_summary per container stopped or
+graceful or killed, and each container's cause and advice), one
+container_summary per container stopped or
 restarted in a pod that lives on (a failed liveness probe, an OOM kill),
 and stuck reports with evidence for a pod whose termination runs past its
 grace period plus --stuck-slack.

@@ -162,7 +162,8 @@ func TestTimelineThroughCollector(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("kubectl-graceline timeline:\n%s", out)
-		wants := []string{"POD e2e/" + name, "node e2e-node", "VERDICT killed", "main exit=137 reason=Error"}
+		wants := []string{"POD e2e/" + name, "node e2e-node", "VERDICT killed", "CAUSE   main  signal_ignored: the stop signal is ignored",
+			"TRY   sh (pid", "ignores SIGTERM", "main exit=137 reason=Error"}
 		wants = append(wants, fullSequence...)
 		for _, w := range wants {
 			if !strings.Contains(out, w) {
@@ -176,7 +177,7 @@ func TestTimelineThroughCollector(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("kubectl-graceline list:\n%s", out)
-		if !strings.Contains(out, name) || !strings.Contains(out, "main=137") {
+		if !strings.Contains(out, name) || !strings.Contains(out, "main=137") || !strings.Contains(out, "main=signal_ignored") {
 			t.Errorf("list lacks the pod:\n%s", out)
 		}
 	})

@@ -294,6 +294,10 @@ func TestFrozenContainer(t *testing.T) {
 			if s.Verdict != "killed" || !strings.Contains(notes, "frozen") || !strings.Contains(notes, "state D") || !strings.Contains(notes, "TERM") {
 				t.Errorf("summary verdict %q evidence %q, want killed with the frozen state D and SIGTERM pending", s.Verdict, notes)
 			}
+			if c := causeOf(events, "main"); c.GetCause() != apiv1.CauseFrozen {
+				t.Errorf("cause %v, want %s", c, apiv1.CauseFrozen)
+			}
+			record(t, string(f)+"-frozen", agent.forPod(spec.UID))
 		})
 	}
 }

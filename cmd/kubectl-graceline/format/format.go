@@ -95,7 +95,11 @@ func detail(e *apiv1.Event) string {
 	case apiv1.KindNetNSReleased, apiv1.KindCgroupRemoved, apiv1.KindRootfsReleased, apiv1.KindMountsReleased:
 		return e.Path
 	case apiv1.KindTerminationSummary:
-		return join(kv("verdict", e.Verdict), phases(e.Phases), clusterKV(e))
+		return join(kv("verdict", e.Verdict), kv("causes", Causes(e)), phases(e.Phases), clusterKV(e))
+	case apiv1.KindContainerSummary:
+		return join(ctr, kv("verdict", e.Verdict), exit(e), kv("cause", causeOf(e, ctr)), phases(e.Phases))
+	case apiv1.KindContainerInspected:
+		return join(ctr, inspected(e))
 	case apiv1.KindStuck:
 		return stuck(e)
 	case apiv1.KindDeleteRequested:
@@ -125,6 +129,43 @@ func detail(e *apiv1.Event) string {
 		return fmt.Sprintf("%d events lost (%s)", e.GetDrop().GetCount(), e.GetDrop().GetReason())
 	}
 	return join(ctr, kv("reason", e.Reason), e.Path)
+}
+
+// causeOf is the cause a container summary gives its container.
+func causeOf(e *apiv1.Event, ctr string) string {
+	for _, c := range e.GetCauses() {
+		if c.GetContainer().GetName() == ctr {
+			return c.GetCause()
+		}
+	}
+	return ""
+}
+
+// inspected shows what the agent read of a container at its stop: each
+// process with the signal sets that decide a cause, the init first.
+func inspected(e *apiv1.Event) string {
+	var parts []string
+	if e.GetFrozen() {
+		parts = append(parts, "FROZEN")
+	}
+	for _, p := range e.GetProcesses() {
+		parts = append(parts, fmt.Sprintf("pid %d (%s) ignored=%s caught=%s blocked=%s", p.GetPid(), p.GetComm(),
+			signalSet(p.GetSigIgnored()), signalSet(p.GetSigCaught()), signalSet(p.GetSigBlocked())))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// signalSet shows a signal set as /proc readers know it: TERM,CHLD; "-" for
+// none.
+func signalSet(set []string) string {
+	if len(set) == 0 {
+		return "-"
+	}
+	out := make([]string, len(set))
+	for i, s := range set {
+		out[i] = strings.TrimPrefix(s, "SIG")
+	}
+	return strings.Join(out, ",")
 }
 
 func exit(e *apiv1.Event) string {

@@ -92,16 +92,22 @@ func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
 	}
 	// The endpoint lag is known only where the collector watched the API;
 	// without it anywhere, the column would be dashes only.
-	lags := false
+	lags, causes := false, false
 	for _, s := range summaries {
 		lags = lags || s.GetEndpointLag() != nil
+		causes = causes || len(s.GetCauses()) > 0
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "NAMESPACE\tPOD\tNODE\tVERDICT\tKILLED\tDURATION"
 	if lags {
 		head += "\tENDPOINT LAG"
 	}
-	fmt.Fprintln(tw, head+"\tLAST EVENT\tEXIT CODES")
+	head += "\tLAST EVENT\tEXIT CODES"
+	// Likewise, summaries from agents that predate causes have none.
+	if causes {
+		head += "\tCAUSES"
+	}
+	fmt.Fprintln(tw, head)
 	for _, s := range summaries {
 		v := s.Verdict
 		if v == "" {
@@ -111,7 +117,11 @@ func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
 		if lags {
 			row = append(row, endpointLag(s))
 		}
-		fmt.Fprintln(tw, format.Row(append(row, age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))...))
+		row = append(row, age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))
+		if causes {
+			row = append(row, orDash(format.Causes(s)))
+		}
+		fmt.Fprintln(tw, format.Row(row...))
 	}
 	return tw.Flush()
 }
@@ -174,4 +184,11 @@ func exitCodes(m map[string]int32) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ",")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -22,6 +22,14 @@ func summary(name, verdict string, killed bool, lag *durationpb.Duration) *apiv1
 	}
 }
 
+// withCauses gives s a cause for each container, cause pair.
+func withCauses(s *apiv1.Event, pairs ...string) *apiv1.Event {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		s.Causes = append(s.Causes, &apiv1.ContainerCause{Container: &apiv1.ContainerRef{Name: pairs[i]}, Cause: pairs[i+1]})
+	}
+	return s
+}
+
 func TestRender(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -46,6 +54,17 @@ shop       web-1  n1    graceful  no      1.500s    2m ago      main=0
 shop       web-1  n1    graceful  no      1.500s    +5.100s       2m ago      main=0
 shop       web-2  n1    graceful  no      1.500s    -0.800s RISK  2m ago      main=0
 shop       web-3  n1    killed    yes     1.500s    -             2m ago      main=0
+`,
+		},
+		{
+			name: "causes show per container, with a dash for a summary that has none",
+			summaries: []*apiv1.Event{
+				withCauses(summary("web-1", apiv1.VerdictKilled, true, nil), "main", apiv1.CausePID1NoHandler, "sidecar", apiv1.CauseExitedOnStopSignal),
+				summary("web-2", apiv1.VerdictGraceful, false, nil),
+			},
+			want: `NAMESPACE  POD    NODE  VERDICT   KILLED  DURATION  LAST EVENT  EXIT CODES  CAUSES
+shop       web-1  n1    killed    yes     1.500s    2m ago      main=0      main=pid1_no_handler sidecar=exited_on_stop_signal
+shop       web-2  n1    graceful  no      1.500s    2m ago      main=0      -
 `,
 		},
 	}

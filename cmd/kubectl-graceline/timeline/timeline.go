@@ -29,8 +29,11 @@ func NewCommand(o *conn.Options) *cobra.Command {
 		Long: `Show every event of one pod's termination, in time order and relative to the
 delete request (or, when the collector did not see it, to the node's first
 action), with the verdict first: graceful, killed (SIGKILL was needed) or
-stuck, and for a stuck pod the phase that holds it. Signals read
-sender → target.
+stuck, and for a stuck pod the phase that holds it. Under the verdict, each
+container's CAUSE says why it ended the way it did (for example
+pid1_no_handler: its PID 1 had no SIGTERM handler, so the kernel dropped the
+signal) and TRY the one thing to change; an unknown cause lists the facts
+that were seen. Signals read sender → target.
 
 Rows marked API come from the collector's watch of the Kubernetes API (the
 delete request, the endpoints dropping the pod, finalizer changes, the
@@ -114,6 +117,9 @@ func Render(w io.Writer, events []*apiv1.Event, summary *apiv1.Event, all bool) 
 	last := events[len(events)-1].GetTime().AsTime()
 	fmt.Fprintln(w, format.Line(header(events, summary)))
 	fmt.Fprintln(w, format.Line(verdict(events, summary, last.Sub(t0))))
+	for _, l := range format.CauseLines(summary) {
+		fmt.Fprintln(w, format.Line(l))
+	}
 	if c := format.Cluster(summary, stopSignal(events)); c != "" {
 		fmt.Fprintln(w, format.Line("CLUSTER "+c))
 	}
