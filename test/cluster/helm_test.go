@@ -66,8 +66,8 @@ func TestInstalledWithHelm(t *testing.T) {
 		}
 		checkAgentPosture(t, ds)
 	})
-	ok = ok && t.Run("a graceful pod's timeline, kernel and API rows included, comes from the in-cluster collector through a port-forward", func(t *testing.T) {
-		checkTimelineThroughCollector(t, readerToken)
+	ok = ok && t.Run("graceful, SIGTERM-ignoring and preStop pods' timelines, kernel, release and API rows included, come from the in-cluster collector through a port-forward", func(t *testing.T) {
+		checkTimelinesThroughCollector(t, readerToken)
 	})
 	ok = ok && t.Run("helm upgrade with a changed value rolls the agent in the middle of a pod's deletion, and every event arrives once", func(t *testing.T) {
 		upgraded := maps.Clone(values)
@@ -176,16 +176,7 @@ const releasedByFile = "trap 'until [ -e /go ]; do sleep 0.2; done; exit 0' TERM
 func checkNothingLostAcross(t *testing.T, readerToken, replaced string, endEarly bool, restart func()) {
 	ctx := context.Background()
 	ns := newNamespace(t, "restart")
-	pod, err := client.CoreV1().Pods(ns).Create(ctx, busyboxPod(ns, "across", releasedByFile, 120), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create pod: %v", err)
-	}
-	waitFor(t, runningTimeout, "pod across running", func() bool {
-		pod, err = client.CoreV1().Pods(ns).Get(ctx, "across", metav1.GetOptions{})
-		return err == nil && pod.Status.Phase == corev1.PodRunning && len(pod.Status.ContainerStatuses) == 1
-	})
-	pid := containerPid(t, pod)
-	waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return harness.HandlesSignal(int32(pid), syscall.SIGTERM) })
+	pod, pid := startTrapping(t, busyboxPod(ns, "across", releasedByFile, 120))
 	if err := client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("delete pod: %v", err)
 	}
@@ -193,7 +184,7 @@ func checkNothingLostAcross(t *testing.T, readerToken, replaced string, endEarly
 	address := portForwardService(t, installNamespace, "graceline-collector", "grpc")
 	waitFor(t, collectorTimeout, "the collector to have the SIGTERM", func() bool {
 		out, err := installedCLI(address, readerToken, "timeline", ns+"/across", "--uid", string(pod.UID), "-o", "json")
-		return err == nil && slices.ContainsFunc(parseJSONLines(t, out), signalTo(int32(pid), "SIGTERM"))
+		return err == nil && slices.ContainsFunc(parseJSONLines(t, out), signalTo(pid, "SIGTERM"))
 	})
 	before := installedPod(t, replaced).UID
 	restart()
@@ -221,7 +212,7 @@ func checkNothingLostAcross(t *testing.T, readerToken, replaced string, endEarly
 	waitGone(t, pod)
 	// The old forward went with the pod it reached, if that was replaced.
 	address = portForwardService(t, installNamespace, "graceline-collector", "grpc")
-	events := waitCollectedTimeline(t, address, readerToken, pod, int32(pid))
+	events := waitCollectedTimeline(t, address, readerToken, pod, pid, apiv1.VerdictGraceful, exitRow(0, apiv1.ReasonCompleted))
 	counts, dups := countEvents(events)
 	t.Logf("events of pod across, by kind: %v", counts)
 	if len(dups) > 0 {
@@ -272,16 +263,8 @@ func countEvents(events []*apiv1.Event) (map[string]int, []string) {
 func checkStoppedShim(t *testing.T, readerToken string) {
 	ctx := context.Background()
 	ns := newNamespace(t, "shim")
-	pod, err := client.CoreV1().Pods(ns).Create(ctx, busyboxPod(ns, "stuck", ignoresTerm, 3), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create pod: %v", err)
-	}
-	waitFor(t, runningTimeout, "pod stuck running", func() bool {
-		pod, err = client.CoreV1().Pods(ns).Get(ctx, "stuck", metav1.GetOptions{})
-		return err == nil && pod.Status.Phase == corev1.PodRunning && len(pod.Status.ContainerStatuses) == 1
-	})
-	pid := containerPid(t, pod)
-	shim := parentPid(pid)
+	pod, pid := startTrapping(t, busyboxPod(ns, "stuck", ignoresTerm, 3))
+	shim := parentPid(int(pid))
 	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", shim)); !strings.HasPrefix(string(comm), "containerd-shim") {
 		t.Fatalf("the parent of the container's pid %d is %d (%q), not its shim", pid, shim, comm)
 	}
@@ -297,7 +280,7 @@ func checkStoppedShim(t *testing.T, readerToken string) {
 		return parseJSONLines(t, out)
 	}
 	waitFor(t, collectorTimeout, "the collector to have the SIGTERM", func() bool {
-		return slices.ContainsFunc(timeline(), signalTo(int32(pid), "SIGTERM"))
+		return slices.ContainsFunc(timeline(), signalTo(pid, "SIGTERM"))
 	})
 	if err := syscall.Kill(shim, syscall.SIGSTOP); err != nil {
 		t.Fatalf("stop the shim: %v", err)

@@ -69,8 +69,8 @@ func TestInstalledWithKustomize(t *testing.T) {
 	ok = ok && t.Run("the agent runs with exactly the listed capabilities, unprivileged, with its eBPF source live", func(t *testing.T) {
 		checkAgentPosture(t, renderedAgent(t, objs))
 	})
-	ok = ok && t.Run("a graceful pod's timeline, kernel and API rows included, comes from the in-cluster collector through a port-forward", func(t *testing.T) {
-		checkTimelineThroughCollector(t, readerToken)
+	ok = ok && t.Run("graceful, SIGTERM-ignoring and preStop pods' timelines, kernel, release and API rows included, come from the in-cluster collector through a port-forward", func(t *testing.T) {
+		checkTimelinesThroughCollector(t, readerToken)
 	})
 	if !ok {
 		t.FailNow()
@@ -342,52 +342,140 @@ func parentPid(pid int) int {
 	return ppid
 }
 
-// checkTimelineThroughCollector deletes a pod that exits on SIGTERM, then
-// asks the in-cluster collector for its timeline as a user does: `kubectl
-// port-forward svc/graceline-collector 7070` through the API server and
-// the kubelet, then `kubectl graceline timeline -o json` with a reader
-// token. The agent pod sent the node's rows over the Service's name, which
-// the cluster DNS resolved and kube-proxy routed; the collector pod added
-// the API's rows from its watches, through the kubernetes Service.
-func checkTimelineThroughCollector(t *testing.T, readerToken string) {
+// installedDeletions are the pods deleted while graceline runs as pods, each
+// with the verdict and the cause its summary must give and the rows only
+// its kind of ending has.
+var installedDeletions = []struct {
+	name    string
+	script  string
+	grace   int64
+	preStop []string
+	verdict string
+	cause   string
+	// rows are the rows this ending adds to those every deletion has
+	// (missingRows), given the container's PID 1.
+	rows func(pid int32) []row
+}{
+	{
+		name:    "graceful",
+		script:  exitsOnTerm,
+		grace:   30,
+		verdict: apiv1.VerdictGraceful,
+		cause:   apiv1.CauseExitedOnStopSignal,
+		rows:    func(int32) []row { return []row{exitRow(0, apiv1.ReasonCompleted)} },
+	},
+	{
+		name:    "ignores-term",
+		script:  ignoresTerm,
+		grace:   3,
+		verdict: apiv1.VerdictKilled,
+		cause:   apiv1.CauseSignalIgnored,
+		rows: func(pid int32) []row {
+			return []row{
+				exitRow(137, apiv1.ReasonError),
+				{fmt.Sprintf("kernel SIGKILL to pid %d", pid), func(e *apiv1.Event) bool {
+					return e.Kind == apiv1.KindSignalGenerated && signalTo(pid, "SIGKILL")(e)
+				}},
+			}
+		},
+	},
+	{
+		name:    "prestop",
+		script:  exitsOnTerm,
+		grace:   30,
+		preStop: []string{"sleep", "1"},
+		verdict: apiv1.VerdictGraceful,
+		cause:   apiv1.CauseExitedOnStopSignal,
+		rows: func(int32) []row {
+			return []row{
+				exitRow(0, apiv1.ReasonCompleted),
+				{"prestop_exec of sleep 1", func(e *apiv1.Event) bool {
+					return e.Kind == apiv1.KindPreStopExec && strings.Join(e.GetProcess().GetArgv(), " ") == "sleep 1"
+				}},
+			}
+		},
+	},
+}
+
+// checkTimelinesThroughCollector deletes, at once, a pod that exits on
+// SIGTERM, one that ignores it and is killed when its 3 s run out, and one
+// whose preStop hook runs first. Then it asks the in-cluster collector for
+// their timelines as a user does: `kubectl port-forward
+// svc/graceline-collector 7070` through the API server and the kubelet,
+// then `kubectl graceline timeline -o json` with a reader token. The agent
+// pod sent the node's rows over the Service's name, which the cluster DNS
+// resolved and kube-proxy routed; the collector pod added the API's rows
+// from its watches, through the kubernetes Service.
+func checkTimelinesThroughCollector(t *testing.T, readerToken string) {
 	ctx := context.Background()
 	ns := newNamespace(t, "installed")
-	pod, err := client.CoreV1().Pods(ns).Create(ctx, busyboxPod(ns, "graceful", exitsOnTerm, 30), metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create pod: %v", err)
+	pods := make([]*corev1.Pod, len(installedDeletions))
+	pids := make([]int32, len(installedDeletions))
+	for i, d := range installedDeletions {
+		pod := busyboxPod(ns, d.name, d.script, d.grace)
+		if d.preStop != nil {
+			pod.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: d.preStop}}}
+		}
+		pods[i], pids[i] = startTrapping(t, pod)
 	}
-	waitFor(t, runningTimeout, "pod graceful running", func() bool {
-		pod, err = client.CoreV1().Pods(ns).Get(ctx, "graceful", metav1.GetOptions{})
-		return err == nil && pod.Status.Phase == corev1.PodRunning && len(pod.Status.ContainerStatuses) == 1
-	})
-	pid := containerPid(t, pod)
-	// A SIGTERM before the shell set its trap would be dropped by the PID
-	// namespace's init.
-	waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return harness.HandlesSignal(int32(pid), syscall.SIGTERM) })
-	sent := deleteAndWaitGone(t, pod)
-
-	address := portForwardService(t, installNamespace, "graceline-collector", "grpc")
-	uid := string(pod.UID)
-	events := waitCollectedTimeline(t, address, readerToken, pod, int32(pid))
-	table, err := installedCLI(address, readerToken, "timeline", ns+"/graceful", "--uid", uid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("kubectl graceline timeline (delete sent %s), through the port-forward:\n%s", sent.Format(time.RFC3339Nano), table)
-	if e := findWhere(events, apiv1.KindContainerExited, func(e *apiv1.Event) bool { return true }); e.GetExitCode() != 0 || e.GetReason() != apiv1.ReasonCompleted {
-		t.Errorf("container_exited: exit %d reason %q, want 0 %q", e.GetExitCode(), e.GetReason(), apiv1.ReasonCompleted)
-	}
-	for _, e := range events {
-		if e.Source != apiv1.SourceAPI && e.Node != testCluster.NodeName {
-			t.Errorf("%s from node %q, want %s", e.Kind, e.Node, testCluster.NodeName)
+	sent := time.Now()
+	for _, pod := range pods {
+		if err := client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatalf("delete pod %s: %v", pod.Name, err)
 		}
 	}
+	for _, pod := range pods {
+		waitGone(t, pod)
+	}
+
+	address := portForwardService(t, installNamespace, "graceline-collector", "grpc")
+	for i, d := range installedDeletions {
+		pod, pid := pods[i], pids[i]
+		events := waitCollectedTimeline(t, address, readerToken, pod, pid, d.verdict, d.rows(pid)...)
+		table, err := installedCLI(address, readerToken, "timeline", ns+"/"+pod.Name, "--uid", string(pod.UID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("kubectl graceline timeline (delete sent %s), through the port-forward:\n%s", sent.Format(time.RFC3339Nano), table)
+		s := findWhere(events, apiv1.KindTerminationSummary, func(e *apiv1.Event) bool { return e.Source == apiv1.SourceAPI })
+		if causes := s.GetCauses(); len(causes) != 1 || causes[0].Cause != d.cause || causes[0].Advice == "" {
+			t.Errorf("%s: summary's causes %v, want one %s with advice", pod.Name, causes, d.cause)
+		}
+		for _, e := range events {
+			if e.Source != apiv1.SourceAPI && e.Node != testCluster.NodeName {
+				t.Errorf("%s: %s from node %q, want %s", pod.Name, e.Kind, e.Node, testCluster.NodeName)
+			}
+		}
+		if _, dups := countEvents(events); len(dups) > 0 {
+			t.Errorf("%s: events stored more than once:\n%s", pod.Name, strings.Join(dups, "\n"))
+		}
+	}
+}
+
+// startTrapping creates pod, waits until it runs and its PID 1 has set its
+// SIGTERM disposition (a trap, or an ignore), and returns it with that
+// PID 1's host pid. A SIGTERM before the shell set its trap would be
+// dropped by the PID namespace's init, which is another test's story.
+func startTrapping(t *testing.T, pod *corev1.Pod) (*corev1.Pod, int32) {
+	t.Helper()
+	ctx := context.Background()
+	created, err := client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create pod %s: %v", pod.Name, err)
+	}
+	waitFor(t, runningTimeout, "pod "+pod.Name+" running", func() bool {
+		created, err = client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		return err == nil && created.Status.Phase == corev1.PodRunning && len(created.Status.ContainerStatuses) == 1
+	})
+	pid := int32(containerPid(t, created))
+	waitFor(t, 30*time.Second, fmt.Sprintf("pid %d to trap SIGTERM", pid), func() bool { return harness.HandlesSignal(pid, syscall.SIGTERM) })
+	return created, pid
 }
 
 // waitCollectedTimeline reads a deleted pod's timeline from the collector
 // at address with kubectl-graceline, until it has every row missingRows
 // asks for, or fails the test after collectorTimeout.
-func waitCollectedTimeline(t *testing.T, address, readerToken string, pod *corev1.Pod, pid int32) []*apiv1.Event {
+func waitCollectedTimeline(t *testing.T, address, readerToken string, pod *corev1.Pod, pid int32, verdict string, extra ...row) []*apiv1.Event {
 	t.Helper()
 	var events []*apiv1.Event
 	var missing []string
@@ -396,7 +484,7 @@ func waitCollectedTimeline(t *testing.T, address, readerToken string, pod *corev
 		out, err := installedCLI(address, readerToken, "timeline", pod.Namespace+"/"+pod.Name, "--uid", string(pod.UID), "-o", "json")
 		if err == nil {
 			events = parseJSONLines(t, out)
-			if missing = missingRows(events, pid); len(missing) == 0 {
+			if missing = missingRows(events, pid, verdict, extra...); len(missing) == 0 {
 				return events
 			}
 		}
@@ -407,36 +495,50 @@ func waitCollectedTimeline(t *testing.T, address, readerToken string, pod *corev
 	}
 }
 
-// missingRows lists the rows a graceful deletion's timeline must have and
-// events lacks: the API's delete request and removal; the runtime's SIGTERM
-// to the container's PID 1 and its exit, from the kernel; the container's
-// exit; its cgroup, network namespace and volume mounts released; and the
-// collector's final summary, with the API's part, saying graceful.
-func missingRows(events []*apiv1.Event, pid int32) []string {
+// row is one row a collected timeline must have, by what it is called in
+// a failure and how it is recognised.
+type row struct {
+	what string
+	ok   func(*apiv1.Event) bool
+}
+
+// exitRow is the runtime's container_exited with the exit code and reason.
+func exitRow(code int32, reason string) row {
+	return row{fmt.Sprintf("container_exited %d %s", code, reason), func(e *apiv1.Event) bool {
+		return e.Kind == apiv1.KindContainerExited && e.GetExitCode() == code && e.GetReason() == reason
+	}}
+}
+
+// missingRows lists the rows of extra, and those every deletion's timeline
+// must have, that events lacks: the API's delete request and removal; the
+// runtime's SIGTERM to the container's PID 1 and its exit, from the kernel;
+// the runtime's removal of the container and of the sandbox; the
+// container's cgroup, network namespace and volume mounts released; and
+// the collector's final summary, with the API's part, saying verdict.
+func missingRows(events []*apiv1.Event, pid int32, verdict string, extra ...row) []string {
 	api := func(kind string) func(*apiv1.Event) bool {
 		return func(e *apiv1.Event) bool { return e.Kind == kind && e.Source == apiv1.SourceAPI }
 	}
-	any := func(kind string) func(*apiv1.Event) bool {
-		return func(e *apiv1.Event) bool { return e.Kind == kind }
+	any := func(kind string) row {
+		return row{kind, func(e *apiv1.Event) bool { return e.Kind == kind }}
 	}
-	rows := []struct {
-		what string
-		ok   func(*apiv1.Event) bool
-	}{
+	rows := append([]row{
 		{"API delete_requested", api(apiv1.KindDeleteRequested)},
 		{fmt.Sprintf("kernel SIGTERM to pid %d", pid), func(e *apiv1.Event) bool { return e.Kind == apiv1.KindSignalGenerated && signalTo(pid, "SIGTERM")(e) }},
 		{fmt.Sprintf("kernel exit of pid %d", pid), func(e *apiv1.Event) bool {
 			return e.Kind == apiv1.KindProcessExited && e.GetProcess().GetPid() == pid
 		}},
-		{"container_exited", any(apiv1.KindContainerExited)},
-		{"cgroup_removed", any(apiv1.KindCgroupRemoved)},
-		{"netns_released", any(apiv1.KindNetNSReleased)},
-		{"mounts_released", any(apiv1.KindMountsReleased)},
+		any(apiv1.KindContainerExited),
+		any(apiv1.KindContainerRemoved),
+		any(apiv1.KindSandboxRemoved),
+		any(apiv1.KindCgroupRemoved),
+		any(apiv1.KindNetNSReleased),
+		any(apiv1.KindMountsReleased),
 		{"API pod_deleted", api(apiv1.KindPodDeleted)},
-		{"final graceful termination_summary", func(e *apiv1.Event) bool {
-			return api(apiv1.KindTerminationSummary)(e) && e.Verdict == apiv1.VerdictGraceful
+		{"final " + verdict + " termination_summary", func(e *apiv1.Event) bool {
+			return api(apiv1.KindTerminationSummary)(e) && e.Verdict == verdict
 		}},
-	}
+	}, extra...)
 	var missing []string
 	for _, r := range rows {
 		if !slices.ContainsFunc(events, r.ok) {
