@@ -15,6 +15,8 @@ import (
 
 	"github.com/graceline/graceline/agent/cgroups"
 	"github.com/graceline/graceline/agent/timeline"
+	"github.com/graceline/graceline/api/summary"
+	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
 // maxEvidence bounds a report, whatever the pod holds.
@@ -34,7 +36,7 @@ type Inspector struct {
 	// mounts is the last read of the mountinfo, reused by the inspections
 	// within mountsMaxAge of it (see mountPoints).
 	mountsMu   sync.Mutex
-	mounts     []string
+	mounts     []mount
 	mountsRead time.Time
 }
 
@@ -45,13 +47,15 @@ type Inspector struct {
 const mountsMaxAge = 100 * time.Millisecond
 
 // Inspect is part of timeline.Inspector.
-func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
+func (in *Inspector) Inspect(s timeline.Subject) timeline.Inspection {
 	now := in.Now()
+	var found timeline.Inspection
 	add := func(line string) {
-		if len(evidence) < maxEvidence {
-			evidence = append(evidence, line)
+		if len(found.Evidence) < maxEvidence {
+			found.Evidence = append(found.Evidence, line)
 		}
 	}
+	block := func(b summary.Blocker) { found.Blockers = append(found.Blockers, b) }
 	// Until a stuck report is due only the notes are looked for: a frozen
 	// container, which a later look may no longer find. The evidence reads
 	// every process of the pod and the node's mounts, which a node deleting
@@ -59,16 +63,22 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 	if s.Due {
 		if in.RuntimeErr != nil {
 			if err := in.RuntimeErr(); err != nil {
-				add("container runtime not answering CRI calls: " + err.Error())
+				line := "container runtime not answering CRI calls: " + err.Error()
+				add(line)
+				block(summary.Blocker{Cause: apiv1.StuckRuntimeNotAnswering, What: err.Error(), Facts: []string{line}})
 			}
 		}
 		if shim := findShim(shimChildren(s)); shim != nil {
 			if shim.state == "T" || shim.state == "t" || shim.state == "D" {
-				add(fmt.Sprintf("runtime shim %d (%s) for sandbox %.12s is %s: it cannot act on the pod's containers", shim.pid, shim.comm, s.SandboxID, stateNames[shim.state]))
+				line := fmt.Sprintf("runtime shim %d (%s) for sandbox %.12s is %s: it cannot act on the pod's containers", shim.pid, shim.comm, s.SandboxID, stateNames[shim.state])
+				add(line)
+				block(summary.Blocker{Cause: apiv1.StuckShimStopped, What: fmt.Sprintf("runtime shim %s (pid %d)", shim.comm, shim.pid), Facts: []string{line}})
 			}
 		}
 	}
+	allExited := true
 	for _, c := range s.Containers {
+		allExited = allExited && c.Exited
 		if !s.Due && c.Exited {
 			// Its init is gone: it was not frozen, and will not be.
 			continue
@@ -81,6 +91,7 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 		if len(pids) == 0 && c.Pid > 0 && !c.Exited {
 			pids = []int{int(c.Pid)}
 		}
+		asleep := false
 		for i, pid := range pids {
 			p, err := readProc(pid)
 			if err != nil {
@@ -89,12 +100,20 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 			line := p.describe(frozen, c.KilledAt, now)
 			if frozen && i == 0 {
 				// Kept for the summary: the freezer held the signals back.
-				notes = append(notes, fmt.Sprintf("container %s was frozen: %s", c.Name, line))
+				found.Notes = append(found.Notes, fmt.Sprintf("container %s was frozen: %s", c.Name, line))
 			}
 			if !s.Due {
 				break
 			}
-			add(fmt.Sprintf("container %s: %s", c.Name, line))
+			line = fmt.Sprintf("container %s: %s", c.Name, line)
+			add(line)
+			switch {
+			case frozen && i == 0:
+				block(summary.Blocker{Cause: apiv1.StuckCgroupFrozen, Container: c.Name, Facts: []string{line}})
+			case !frozen && p.state == "D" && !asleep:
+				asleep = true
+				block(summary.Blocker{Cause: apiv1.StuckUninterruptible, Container: c.Name, What: fmt.Sprintf("%s (pid %d)", p.comm, p.pid), Facts: []string{line}})
+			}
 			if p.state == "Z" {
 				if parent, err := readProc(p.ppid); err == nil {
 					add(fmt.Sprintf("container %s: zombie %d not reaped by its parent %d (%s, state %s)", c.Name, pid, parent.pid, parent.comm, parent.state))
@@ -103,22 +122,52 @@ func (in *Inspector) Inspect(s timeline.Subject) (evidence, notes []string) {
 		}
 	}
 	if !s.Due {
-		return nil, notes
+		return timeline.Inspection{Notes: found.Notes}
 	}
 	if s.Phase == timeline.PhaseSandboxTeardown && s.NetNS != "" {
 		if _, err := os.Stat(s.NetNS); err == nil {
-			add("sandbox network namespace still present: " + s.NetNS + " (network teardown has not finished)")
-		}
-	}
-	if in.KubeletRoot != "" {
-		dir := filepath.Join(in.KubeletRoot, "pods", s.PodUID)
-		for _, m := range in.mountPoints(now) {
-			if Below(m, dir) {
-				add("mount still present: " + m)
+			line := "sandbox network namespace still present: " + s.NetNS + " (network teardown has not finished)"
+			add(line)
+			if s.CNIDelFailure != "" {
+				block(summary.Blocker{Cause: apiv1.StuckCNIDelFailing, What: s.CNIDelFailure, Facts: []string{line, s.CNIDelFailure}})
 			}
 		}
 	}
-	return evidence, notes
+	if in.KubeletRoot != "" {
+		in.inspectMounts(s, allExited, add, block)
+	}
+	return found
+}
+
+// inspectMounts adds the pod's volume mounts still present to the evidence
+// and, once its containers are gone, names the processes that keep them
+// busy. While a container runs, its volumes are mounted as they should be.
+func (in *Inspector) inspectMounts(s timeline.Subject, allExited bool, add func(string), block func(summary.Blocker)) {
+	dir := filepath.Join(in.KubeletRoot, "pods", s.PodUID)
+	all := in.readMounts(in.Now())
+	for _, m := range all {
+		if !Below(m.point, dir) {
+			continue
+		}
+		line := "mount still present: " + m.point
+		add(line)
+		if !allExited {
+			continue
+		}
+		holders := busyHolders(m, sharedDevice(m, all, dir))
+		if len(holders) == 0 {
+			continue
+		}
+		facts := []string{line}
+		var names []string
+		for _, h := range holders {
+			fact := fmt.Sprintf("%s keeps it busy: %s", h.name(), h.how)
+			add(fact)
+			facts = append(facts, fact)
+			names = append(names, h.name())
+		}
+		block(summary.Blocker{Cause: apiv1.StuckBusyMount, What: strings.Join(names, ", "), Facts: facts})
+	}
 }
 
 // shimChildren lists the pod's processes whose parent is its runtime shim:
@@ -154,10 +203,10 @@ func findShim(children []int) *procState {
 	return nil
 }
 
-// mountPoints returns the node's mount points, read at most once per
+// readMounts returns the node's mounts, read at most once per
 // mountsMaxAge. The read runs outside the lock; two inspections that both
 // find the copy old both read, which is only a read too many.
-func (in *Inspector) mountPoints(now time.Time) []string {
+func (in *Inspector) readMounts(now time.Time) []mount {
 	in.mountsMu.Lock()
 	mounts, fresh := in.mounts, !in.mountsRead.IsZero() && now.Sub(in.mountsRead) < mountsMaxAge && now.Sub(in.mountsRead) >= 0
 	in.mountsMu.Unlock()
@@ -168,7 +217,7 @@ func (in *Inspector) mountPoints(now time.Time) []string {
 	if file == "" {
 		file = "/proc/self/mountinfo"
 	}
-	mounts, err := MountPoints(file)
+	mounts, err := readMounts(file)
 	if err != nil {
 		return nil
 	}
@@ -199,26 +248,14 @@ func Below(path, dir string) bool {
 }
 
 // MountPoints reads the mount points of a mountinfo file, in its order.
-// Only the fifth field is taken, without splitting the whole line: a node's
-// mountinfo has a few lines per pod, and the release watcher reads it every
-// poll while pods terminate. The kernel escapes blanks in paths (\040), so
-// a field never holds a space.
 func MountPoints(mountinfo string) ([]string, error) {
-	b, err := os.ReadFile(mountinfo)
+	mounts, err := readMounts(mountinfo)
 	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
+		return nil, err
 	}
-	var out []string
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		if p, ok := field(line, 4); ok {
-			out = append(out, string(p))
-		}
+	out := make([]string, len(mounts))
+	for i, m := range mounts {
+		out[i] = m.point
 	}
 	return out, nil
 }

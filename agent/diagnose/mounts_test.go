@@ -56,9 +56,9 @@ func TestOneMountinfoReadServesATick(t *testing.T) {
 	}
 }
 
-func mountLines(evidence, _ []string) []string {
+func mountLines(in timeline.Inspection) []string {
 	var out []string
-	for _, e := range evidence {
+	for _, e := range in.Evidence {
 		if strings.HasPrefix(e, "mount ") {
 			out = append(out, e)
 		}
@@ -77,9 +77,9 @@ func TestNoEvidenceUntilAReportIsDue(t *testing.T) {
 	}
 	in := &Inspector{KubeletRoot: "/var/lib/kubelet", MountInfo: mountinfo, Now: time.Now}
 	for _, due := range []bool{false, true} {
-		evidence, notes := in.Inspect(timeline.Subject{PodUID: "u1", Due: due})
-		if got := len(mountLines(evidence, notes)); (got > 0) != due {
-			t.Errorf("due %v: evidence %q", due, evidence)
+		found := in.Inspect(timeline.Subject{PodUID: "u1", Due: due})
+		if got := len(mountLines(found)); (got > 0) != due {
+			t.Errorf("due %v: evidence %q", due, found.Evidence)
 		}
 	}
 }

@@ -17,9 +17,9 @@ type observingInspector struct {
 	ev *apiv1.Event
 }
 
-func (o observingInspector) Inspect(Subject) ([]string, []string) {
+func (o observingInspector) Inspect(Subject) Inspection {
 	o.c.Observe(o.ev)
-	return []string{"inspected"}, nil
+	return Inspection{Evidence: []string{"inspected"}}
 }
 
 func (o observingInspector) Processes(SubjectContainer) ([]*apiv1.Process, bool) { return nil, false }

@@ -6,11 +6,13 @@ package timeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/pacer"
@@ -57,6 +59,9 @@ type Subject struct {
 	// Due says a stuck report is due, which needs the evidence; otherwise
 	// only the notes are looked for.
 	Due bool
+	// CNIDelFailure is the last failure of the CNI plugin's DEL for the
+	// pod's sandbox, in one line; "" when none failed.
+	CNIDelFailure string
 }
 
 // SubjectContainer is one container of a Subject.
@@ -73,11 +78,23 @@ type SubjectContainer struct {
 // facts worth keeping for the summary even after they stop being true (the
 // container was frozen).
 type Inspector interface {
-	Inspect(s Subject) (evidence, notes []string)
+	Inspect(s Subject) Inspection
 	// Processes reads a container's processes as they are now, its init
 	// first, each with its signal masks, and whether its cgroup is frozen.
 	// The correlator asks right after the container's stop signal.
 	Processes(c SubjectContainer) (procs []*apiv1.Process, frozen bool)
+}
+
+// Inspection is what an Inspector found about a terminating pod.
+type Inspection struct {
+	// Evidence and Blockers are looked for only when a stuck report is
+	// due. Evidence is what the node shows, a line each; Blockers are the
+	// causes it names, each with the facts it was read from.
+	Evidence []string
+	Blockers []summary.Blocker
+	// Notes are facts worth keeping for the summary even after they stop
+	// being true (the container was frozen).
+	Notes []string
 }
 
 // Correlator follows every pod's termination. It is a cri.Subscriber (for
@@ -232,19 +249,15 @@ func (c *Correlator) Check() (more bool) {
 	for _, e := range out {
 		c.emit(e)
 	}
-	found := make(map[string]inspection, len(subjects))
+	found := make(map[string]Inspection, len(subjects))
 	for uid, s := range subjects {
-		evidence, notes := c.inspect.Inspect(s)
-		found[uid] = inspection{evidence: evidence, notes: notes}
+		found[uid] = c.inspect.Inspect(s)
 	}
 	for _, e := range c.record(found) {
 		c.emit(e)
 	}
 	return more
 }
-
-// inspection is what the Inspector found about one pod.
-type inspection struct{ evidence, notes []string }
 
 // due forgets old finished pods, returns the summaries now due, lists the
 // terminating pods to inspect, and says whether a later check has work.
@@ -310,7 +323,7 @@ func (c *Correlator) stuckDue(p *pod, now time.Time) bool {
 // only stop was found meanwhile to be a container's own (a restart): it
 // no longer terminates, and an inspection of a hundred pods on a busy node
 // can take seconds.
-func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
+func (c *Correlator) record(found map[string]Inspection) []*apiv1.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
@@ -320,7 +333,7 @@ func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 		if !ok {
 			continue
 		}
-		for _, n := range in.notes {
+		for _, n := range in.Notes {
 			p.note(n)
 		}
 		if !c.stuckDue(p, now) {
@@ -330,16 +343,31 @@ func (c *Correlator) record(found map[string]inspection) []*apiv1.Event {
 		p.stuckReported = now
 		// A hung stop is where the masks read at the stop say the most.
 		out = append(out, p.flushInspections()...)
+		evidence := append(slices.Clip(in.Evidence), p.notes...)
+		causes := stuckCauses(in.Blockers, evidence)
 		out = append(out, &apiv1.Event{
 			Kind: apiv1.KindStuck, Time: timestamppb.New(now), Node: c.node, Pod: p.ref,
-			Since: timestamppb.New(start), BlockingPhase: p.blockingPhase(), Evidence: append(in.evidence, p.notes...),
+			Since: timestamppb.New(start), BlockingPhase: summary.StuckPhase(p.blockingPhase(), causes), Evidence: evidence, Causes: causes,
 		})
 	}
 	return out
 }
 
+// stuckCauses are a stuck report's causes: the blockers found, or, when
+// nothing found names one, unknown with all the evidence as its facts.
+func stuckCauses(blockers []summary.Blocker, evidence []string) []*apiv1.ContainerCause {
+	if len(blockers) == 0 {
+		blockers = []summary.Blocker{{Cause: apiv1.StuckUnknown, Facts: evidence}}
+	}
+	causes := make([]*apiv1.ContainerCause, len(blockers))
+	for i, b := range blockers {
+		causes[i] = b.StuckCause()
+	}
+	return causes
+}
+
 func (p *pod) subject() Subject {
-	s := Subject{PodUID: p.ref.Uid, SandboxID: p.sandboxID, SandboxPid: p.sandboxPid, NetNS: p.netNS, Phase: p.blockingPhase()}
+	s := Subject{PodUID: p.ref.Uid, SandboxID: p.sandboxID, SandboxPid: p.sandboxPid, NetNS: p.netNS, Phase: p.blockingPhase(), CNIDelFailure: p.cniDel}
 	for _, c := range p.term.Containers() {
 		if ep := p.episodes[c.ID]; ep != nil {
 			// An undecided stop's signals and exit are the episode's.

@@ -8,13 +8,19 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cri"
 )
 
-type fakeInspector struct{ evidence, notes []string }
+type fakeInspector struct {
+	evidence, notes []string
+	blockers        []summary.Blocker
+}
 
-func (f fakeInspector) Inspect(Subject) ([]string, []string) { return f.evidence, f.notes }
+func (f fakeInspector) Inspect(Subject) Inspection {
+	return Inspection{Evidence: f.evidence, Notes: f.notes, Blockers: f.blockers}
+}
 
 func (f fakeInspector) Processes(SubjectContainer) ([]*apiv1.Process, bool) { return nil, false }
 

@@ -49,6 +49,8 @@ type pod struct {
 	// matters, by container ID.
 	read        map[string]bool
 	inspections map[string]*apiv1.Event
+	// cniDel is the last failure of the CNI plugin's DEL for the sandbox.
+	cniDel string
 }
 
 func newPod(ref *apiv1.PodRef) *pod {
@@ -64,6 +66,7 @@ func (p *pod) observe(e *apiv1.Event) {
 		// its caller sees, is this message.
 		if line, ok := cniDelFailure(e); ok {
 			p.note(line)
+			p.cniDel = line
 		}
 	}
 	ref := e.GetContainer()

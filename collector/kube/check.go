@@ -115,8 +115,13 @@ func (w *Watcher) checkStuck(ctx context.Context, uid string, d *deletion, now t
 	default:
 		return nil // never scheduled: the API deletes it by itself
 	}
+	blocker := summary.Blocker{Cause: apiv1.StuckNodeSilent, What: d.node, Facts: evidence}
+	if phase == apiv1.PhaseFinalizers {
+		blocker = summary.Blocker{Cause: apiv1.StuckFinalizers, What: strings.Join(d.finalizers, ", "), Facts: evidence}
+	}
 	e := w.state.event(apiv1.KindStuck, d, now)
 	e.BlockingPhase, e.Since, e.Evidence, e.Finalizers = phase, timestamppb.New(since), evidence, d.finalizers
+	e.Causes = []*apiv1.ContainerCause{blocker.StuckCause()}
 	w.writer.add(e, fmt.Sprintf("%s/%s/%d", uid, apiv1.KindStuck, now.UnixNano()))
 	w.metrics.stuck.WithLabelValues(phase).Inc()
 	w.state.stuckReported(uid, now)

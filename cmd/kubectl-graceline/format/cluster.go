@@ -27,11 +27,14 @@ func Blocking(phase string, finalizers, evidence []string) string {
 	return phase
 }
 
-// stuck is the row of a stuck report: the phase first, then the
-// finalizers when they hold the object, then the first evidence unless
+// stuck is the row of a stuck report: the phase first, its causes, then
+// the finalizers when they hold the object, then the first evidence unless
 // the finalizers already say it.
 func stuck(e *apiv1.Event) string {
 	d := kv("blocking", e.BlockingPhase)
+	for _, c := range e.GetCauses() {
+		d = join(d, kv("cause", c.GetCause()))
+	}
 	if len(e.Finalizers) > 0 {
 		d = join(d, "finalizers="+Finalizers(e.Finalizers))
 	}

@@ -108,6 +108,12 @@ func TestDetail(t *testing.T) {
 			want: "blocking=sigkill main pid 1 in D state",
 		},
 		{
+			name: "a stuck report with a cause names it after the phase",
+			e: &apiv1.Event{Kind: apiv1.KindStuck, BlockingPhase: apiv1.PhaseResourceRelease, Evidence: []string{"mount still present: /v"},
+				Causes: []*apiv1.ContainerCause{{Cause: apiv1.StuckBusyMount}}},
+			want: "blocking=resource_release cause=busy_mount mount still present: /v",
+		},
+		{
 			name: "a joined summary carries the cluster numbers, a risky lag marked",
 			e: &apiv1.Event{Kind: apiv1.KindTerminationSummary, Verdict: apiv1.VerdictGraceful,
 				ApiToNode: durationpb.New(118 * time.Millisecond), EndpointLag: durationpb.New(-800 * time.Millisecond),

@@ -71,8 +71,8 @@ func namespace(flag string, all bool) string {
 	return flag
 }
 
-// hints say what to try for the blocking phases that the agents' and the
-// collector's stuck reports name.
+// hints say what to try for the blocking phases of stuck reports that name
+// no cause.
 var hints = map[string]string{
 	apiv1.PhasePreStop:         "the preStop hook has not returned: check what it waits for, or lower its timeout",
 	apiv1.PhaseStopSignal:      "the container has not exited: look at the evidence for a process in D state or a blocked signal",
@@ -85,8 +85,8 @@ var hints = map[string]string{
 }
 
 // Render writes one block per stuck pod: who reported it and since when,
-// the blocking phase, the finalizers that hold it, the evidence, and a
-// hint.
+// the blocking phase, the finalizers that hold it, the evidence, and each
+// cause with the one thing to try.
 func Render(w io.Writer, stuck []*apiv1.Event, now time.Time) error {
 	if len(stuck) == 0 {
 		_, err := fmt.Fprintln(w, "no stuck pods")
@@ -117,7 +117,22 @@ func Render(w io.Writer, stuck []*apiv1.Event, now time.Time) error {
 			}
 			line(w, "  %s- %s", label, ev)
 		}
-		if h, ok := hints[strings.ToLower(phase)]; ok {
+		for _, c := range e.GetCauses() {
+			title := c.GetCause()
+			if info, ok := apiv1.LookupStuckCause(c.GetCause()); ok {
+				title += ": " + info.Title
+			}
+			if name := c.GetContainer().GetName(); name != "" {
+				title = "container " + name + "  " + title
+			}
+			line(w, "  CAUSE       %s", title)
+			if c.GetAdvice() != "" {
+				line(w, "  TRY         %s", c.GetAdvice())
+			}
+		}
+		// A report from an agent or collector older than stuck causes says
+		// only where it hangs.
+		if h, ok := hints[strings.ToLower(phase)]; ok && len(e.GetCauses()) == 0 {
 			line(w, "  TRY         %s", h)
 		}
 	}

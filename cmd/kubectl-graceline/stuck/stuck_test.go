@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
@@ -48,6 +49,27 @@ POD batch/job-7  node worker-1  source API  stuck for 2m0s (since 2026-11-26T20:
   FINALIZERS  example.com/hold
   EVIDENCE    - the node finished 2m0s ago, but the object is held by finalizers: example.com/hold; whatever owns them has not removed them
   TRY         a finalizer is still set: find the controller that owns it, or remove it once you know why it is there
+`,
+		},
+		{
+			name: "a report that names its causes gives each with the one thing to try, instead of the phase's hint",
+			stuck: []*apiv1.Event{
+				{Kind: apiv1.KindStuck, Time: ago(5 * time.Second), Since: ago(95 * time.Second), Node: "worker-3",
+					Pod: &apiv1.PodRef{Namespace: "shop", Name: "web-2"}, BlockingPhase: apiv1.PhaseResourceRelease,
+					Evidence: []string{"mount still present: /var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache", "sleep (pid 4242) keeps it busy: its working directory is in /var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache"},
+					Causes: []*apiv1.ContainerCause{
+						summary.Blocker{Cause: apiv1.StuckBusyMount, What: "sleep (pid 4242)"}.StuckCause(),
+						summary.Blocker{Cause: apiv1.StuckCgroupFrozen, Container: "main"}.StuckCause(),
+					}},
+			},
+			want: `POD shop/web-2  node worker-3  source node  stuck for 1m35s (since 2026-11-26T20:03:25Z)
+  BLOCKING    resource_release
+  EVIDENCE    - mount still present: /var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache
+              - sleep (pid 4242) keeps it busy: its working directory is in /var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/cache
+  CAUSE       busy_mount: a volume cannot be unmounted: something still uses it
+  TRY         sleep (pid 4242) keeps the pod's volume busy: stop it, or move its working directory and open files out of the volume; the kubelet retries the unmount and the pod goes
+  CAUSE       container main  cgroup_frozen: a container's cgroup is frozen
+  TRY         container main's cgroup is frozen, so not even SIGKILL acts: thaw it (crictl or ctr resume for a paused container; cgroup.freeze or freezer.state otherwise) and find what froze it
 `,
 		},
 		{
