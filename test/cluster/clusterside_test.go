@@ -164,6 +164,9 @@ func TestFinalizerHoldsPod(t *testing.T) {
 	if report.Source != apiv1.SourceAPI {
 		t.Errorf("stuck report from %q, want the collector's cluster side", report.Source)
 	}
+	if c := report.GetCauses(); len(c) != 1 || c[0].Cause != apiv1.StuckFinalizers || !strings.Contains(c[0].Advice, holdFinalizer) {
+		t.Errorf("stuck report's causes %v, want finalizers with advice naming %s", c, holdFinalizer)
+	}
 	out, err := collector.cli("stuck")
 	if err != nil {
 		t.Fatal(err)
