@@ -26,6 +26,11 @@ const busyPods = 100
 // for /proc's 10 ms ticks and for a steady event rate.
 const busyIdleWindow = 30 * time.Second
 
+// busyDeletionProfile is how long the deletion's CPU profile runs: most
+// of the window from the first delete to the last summary (the agent stops
+// with the window, which ends a profile still running).
+const busyDeletionProfile = 40 * time.Second
+
 // BenchmarkBusyNode runs the agent as a node runs it (spool and sender to a
 // real collector, no JSON output) beside busyPods pods on containerd 2.x,
 // each running a shell loop that forks a sleep every second, and reports:
@@ -96,13 +101,14 @@ func busyRound(b *testing.B, prefix string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	stormRSS := 0
+	var stormRSS rssPeak
 	waitFor(b, 3*time.Minute, "the storm's end", func() bool {
-		stormRSS = max(stormRSS, rssKiB(b, agent.Pid()))
+		stormRSS.sample(b, agent.Pid())
 		return stormDone(b, stormPod)
 	})
-	stormRSS = max(stormRSS, rssKiB(b, agent.Pid()))
-	b.ReportMetric(float64(stormRSS)/1024, "storm-rss-MiB")
+	stormRSS.sample(b, agent.Pid())
+	b.ReportMetric(float64(stormRSS.kib)/1024, "storm-rss-MiB")
+	b.Logf("storm: peak RSS %d KiB (%s)", stormRSS.kib, stormRSS.parts)
 	if err := d.DeletePod(ctx, stormPod); err != nil {
 		b.Fatal(err)
 	}
@@ -110,13 +116,13 @@ func busyRound(b *testing.B, prefix string) {
 
 	before, cpuBefore = read(), cpuTime(b, agent.Pid())
 	if profiles != "" {
-		go saveProfile(b, metrics, 30*time.Second, filepath.Join(profiles, prefix+"-deletion.pprof"))
+		go saveProfile(b, metrics, busyDeletionProfile, filepath.Join(profiles, prefix+"-deletion.pprof"))
 	}
 	start := time.Now()
 	deleted := deleteAll(ctx, d, pods)
-	peakRSS := 0
+	var peakRSS rssPeak
 	for done := false; !done; {
-		peakRSS = max(peakRSS, rssKiB(b, agent.Pid()))
+		peakRSS.sample(b, agent.Pid())
 		select {
 		case err := <-deleted:
 			if err != nil {
@@ -131,7 +137,7 @@ func busyRound(b *testing.B, prefix string) {
 	// --summary-settle after the pod's removal: the agent's checks during
 	// the settle are part of what a termination costs.
 	waitFor(b, 2*time.Minute, "every pod's termination_summary", func() bool {
-		peakRSS = max(peakRSS, rssKiB(b, agent.Pid()))
+		peakRSS.sample(b, agent.Pid())
 		return read().kinds[apiv1.KindTerminationSummary]-before.kinds[apiv1.KindTerminationSummary] >= busyPods
 	})
 	window := time.Since(start)
@@ -143,7 +149,7 @@ func busyRound(b *testing.B, prefix string) {
 	b.ReportMetric(net, "net-cpu-ms/termination")
 	b.ReportMetric(busyPods/deleting.Seconds(), "terminations/s")
 	b.ReportMetric(perTermination, "events/termination")
-	b.ReportMetric(float64(peakRSS)/1024, "deletion-rss-MiB")
+	b.ReportMetric(float64(peakRSS.kib)/1024, "deletion-rss-MiB")
 	if n := after.kinds[apiv1.KindStuck] - before.kinds[apiv1.KindStuck]; n > 0 {
 		// A stuck report about a deletion that ends within its grace
 		// period is a false alarm: show one.
@@ -156,8 +162,8 @@ func busyRound(b *testing.B, prefix string) {
 			}
 		}
 	}
-	b.Logf("%d pods deleted in %s, summaries after %s; agent CPU %.0f ms in all; %d events (%s); peak RSS %d KiB",
-		busyPods, deleting.Round(time.Millisecond), window.Round(time.Millisecond), used*1000, after.total-before.total, after.sub(before), peakRSS)
+	b.Logf("%d pods deleted in %s, summaries after %s; agent CPU %.0f ms in all; %d events (%s); peak RSS %d KiB (%s)",
+		busyPods, deleting.Round(time.Millisecond), window.Round(time.Millisecond), used*1000, after.total-before.total, after.sub(before), peakRSS.kib, peakRSS.parts)
 }
 
 // saveProfile writes the agent's CPU profile over the next d to path: set
@@ -220,6 +226,18 @@ const clockTick = 10 * time.Millisecond
 // rssParts says what pid's resident memory is made of: its heap and
 // stacks (anonymous), the pages of its binary it touched (file), and the
 // rest (the ring buffer's pages among them).
+// rssPeak is the highest RSS sampled, and what it was made of then.
+type rssPeak struct {
+	kib   int
+	parts string
+}
+
+func (p *rssPeak) sample(b testing.TB, pid int) {
+	if n := rssKiB(b, pid); n > p.kib {
+		p.kib, p.parts = n, rssParts(pid)
+	}
+}
+
 func rssParts(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 	if err != nil {
