@@ -8,6 +8,7 @@ bin="$root/_output/bin"
 mkdir -p "$bin"
 
 CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.4.2}
+CONTAINERD17_VERSION=${CONTAINERD17_VERSION:-v1.7.35}
 STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 # protoc-gen-go follows the google.golang.org/protobuf version pinned in go.mod.
@@ -58,6 +59,30 @@ if [ ! -x "$bin/containerd" ] || [ ! -x "$bin/containerd-shim-runc-v2" ] || [ "$
 		"github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD2_VERSION" \
 		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD2_VERSION"
 	echo "$want" >"$bin/.containerd2"
+fi
+
+# containerd 1.7 and its shim, for the runtime e2e tests: the runtime of many
+# managed clusters, whose CRI event stream graceline must leave to the
+# kubelet. Its go.mod has exclude directives, which go install refuses, so it
+# is built as the main module from a writable copy of the downloaded module.
+# The binaries get a directory of their own, which the harness puts first on
+# the daemon's PATH so that 1.7 runs its own shim.
+ctd17="$root/_output/containerd17"
+want="containerd github.com/containerd/containerd $CONTAINERD17_VERSION"
+if [ ! -x "$ctd17/containerd" ] || [ ! -x "$ctd17/containerd-shim-runc-v2" ] || [ "$(cat "$ctd17/.version" 2>/dev/null)" != "$want" ]; then
+	log "building containerd $CONTAINERD17_VERSION (a few minutes on first run)"
+	src=$(cd "$root" && go mod download -json "github.com/containerd/containerd@$CONTAINERD17_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	if [ -z "$src" ]; then
+		log "go mod download github.com/containerd/containerd@$CONTAINERD17_VERSION gave no directory"
+		exit 1
+	fi
+	work=$(mktemp -d)
+	cp -r "$src/." "$work/"
+	chmod -R u+w "$work"
+	mkdir -p "$ctd17"
+	(cd "$work" && GOFLAGS= CGO_ENABLED=0 go build -mod=mod -o "$ctd17/" ./cmd/containerd ./cmd/containerd-shim-runc-v2)
+	rm -rf "$work"
+	echo "$want" >"$ctd17/.version"
 fi
 
 # CoreDNS, the cluster DNS of the real single-node cluster (test/cluster):

@@ -26,12 +26,15 @@ type Flavor string
 const (
 	// Containerd16 is Debian's containerd 1.6: no CRI event stream.
 	Containerd16 Flavor = "containerd-1.6"
+	// Containerd17 is containerd 1.7 built by hack/install-deps.sh: a CRI
+	// event stream that is one queue for every subscriber.
+	Containerd17 Flavor = "containerd-1.7"
 	// Containerd2 is containerd 2.x built by hack/install-deps.sh.
 	Containerd2 Flavor = "containerd-2"
 )
 
 // Flavors lists every flavor, for table-driven tests.
-var Flavors = []Flavor{Containerd16, Containerd2}
+var Flavors = []Flavor{Containerd16, Containerd17, Containerd2}
 
 // Containerd is a running private containerd.
 type Containerd struct {
@@ -100,6 +103,12 @@ func binaryFor(root string, f Flavor) (bin, path string, err error) {
 	case Containerd16:
 		bin = "/usr/bin/containerd"
 		path = sysPath
+	case Containerd17:
+		dir := filepath.Join(root, "_output", "containerd17")
+		bin = filepath.Join(dir, "containerd")
+		// Its own shim must win over Debian's 1.6 shim in /usr/bin and the
+		// 2.x one.
+		path = dir + ":" + sysPath
 	case Containerd2:
 		dir := filepath.Join(root, "_output", "bin")
 		bin = filepath.Join(dir, "containerd")
