@@ -112,8 +112,8 @@ error, reports it on /healthz ("degraded") and keeps serving the node data.
 Outcome metrics on /metrics: graceline_terminations_total{namespace,
 verdict,cause} counts each pod termination once (with the cluster side, its
 final joined summary; without, the agent's final summary), beside
-graceline_termination_duration_seconds, graceline_termination_phase_duration_
-seconds{phase}, graceline_termination_endpoint_lag_seconds,
+graceline_termination_duration_seconds{namespace},
+graceline_termination_phase_duration_seconds{phase}, graceline_termination_endpoint_lag_seconds,
 graceline_termination_traffic_risk_total{namespace} and
 graceline_pods_stuck{namespace,blocking_phase}, read from the database at
 each scrape. Only the first --metrics-max-namespaces namespaces get series

@@ -16,7 +16,7 @@ var (
 
 type metrics struct {
 	terminations *prometheus.CounterVec
-	duration     prometheus.Histogram
+	duration     *prometheus.HistogramVec
 	phase        *prometheus.HistogramVec
 	endpointLag  prometheus.Histogram
 	trafficRisk  *prometheus.CounterVec
@@ -30,10 +30,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		terminations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graceline_terminations_total", Help: "Pod terminations stored, once each, by namespace (capped by --metrics-max-namespaces), verdict and the pod's cause.",
 		}, []string{"namespace", "verdict", "cause"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "graceline_termination_duration_seconds", Help: "How long pod terminations took on the node, from their first phase's start to their last phase's end.",
+		// By namespace, so that a team sees its own p95; the cap keeps it
+		// to at most --metrics-max-namespaces times the buckets.
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "graceline_termination_duration_seconds", Help: "How long pod terminations took on the node, from their first phase's start to their last phase's end, by namespace (capped by --metrics-max-namespaces).",
 			Buckets: durationBuckets,
-		}),
+		}, []string{"namespace"}),
 		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "graceline_termination_phase_duration_seconds", Help: "How long each phase of pod terminations took, by phase.",
 			Buckets: phaseBuckets,

@@ -98,7 +98,7 @@ func (r *Recorder) Record(e *apiv1.Event) {
 	}
 	r.m.terminations.WithLabelValues(ns, closed(e.GetVerdict(), apiv1.Verdicts(), labelUnknown), summary.PodCause(e)).Inc()
 	if d, ok := summary.Span(e); ok {
-		r.m.duration.Observe(d.Seconds())
+		r.m.duration.WithLabelValues(ns).Observe(d.Seconds())
 	}
 	for _, p := range e.GetPhases() {
 		if p.GetStart() == nil || p.GetEnd() == nil {
