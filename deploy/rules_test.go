@@ -6,11 +6,12 @@ import (
 	"testing"
 )
 
-// rulesFile is the one home of graceline's alerts; rulesTests are promtool's
-// fixtures for them.
+// rulesFile and dashboardFile are the one home of graceline's alerts and
+// dashboard; rulesTests are promtool's fixtures for the alerts.
 const (
-	rulesFile  = chartDir + "/files/prometheus-rules.yaml"
-	rulesTests = "testdata/prometheus-rules-tests.yaml"
+	rulesFile     = chartDir + "/files/prometheus-rules.yaml"
+	dashboardFile = chartDir + "/files/grafana-dashboard.json"
+	rulesTests    = "testdata/prometheus-rules-tests.yaml"
 )
 
 // promtool finds Debian's promtool (package prometheus, installed by
