@@ -64,6 +64,10 @@ type Config struct {
 	// node. Off by default: profiles show the agent's internals and cost
 	// CPU while they run.
 	Pprof bool
+	// Registry, when set, is where the agent registers its metrics and what
+	// /metrics serves; nil means a new one. Tests read what was registered
+	// from it.
+	Registry *prometheus.Registry
 }
 
 // Run runs the agent until ctx ends. It returns an error only for a
@@ -73,7 +77,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("check configuration: %w", err)
 	}
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 	criMetrics := cri.NewMetrics(reg)

@@ -25,6 +25,7 @@ import (
 	"github.com/graceline/graceline/collector/httpapi"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
+	"github.com/graceline/graceline/collector/outcome"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
 	"github.com/graceline/graceline/collector/watch"
@@ -57,7 +58,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer st.Close()
 
-	reg := prometheus.NewRegistry()
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	purged := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "graceline_collector_events_purged_total", Help: "Events deleted because they outlived the retention.",
@@ -66,6 +70,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	checker := auth.NewChecker(tokens, reg, log)
 	hub := watch.NewHub(reg)
 	svc := query.NewService(st, hub, reg, log.With("part", "query"))
+	// Every newly stored event passes the outcome metrics on its way to
+	// the live watchers: both ingest and the cluster side publish an event
+	// exactly once, when the store first takes it.
+	outcomes := outcome.New(outcome.Config{FromCluster: cfg.Kubernetes != nil, MaxNamespaces: cfg.MetricsMaxNamespaces}, st, reg, log.With("part", "metrics"))
+	pub := outcomes.Tap(hub)
 
 	agents := ingest.NewAgents()
 	var kw *kube.Watcher
@@ -74,7 +83,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		if kw, err = kube.New(*cfg.Kubernetes, rc, st, hub, agents, query.Summarize, reg, log.With("part", "kubernetes")); err != nil {
+		if kw, err = kube.New(*cfg.Kubernetes, rc, st, pub, agents, query.Summarize, reg, log.With("part", "kubernetes")); err != nil {
 			return err
 		}
 	}
@@ -90,7 +99,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	grpcLn, httpLn = limitListener(grpcLn, cfg.MaxConnections), limitListener(httpLn, cfg.MaxConnections)
 	gs := newGRPCServer(tlsConfig, checker, cfg.Ingest.MaxMessageBytes(), cfg.times)
-	in := ingest.NewServer(st, hub, agents, cfg.Ingest, ingest.NewMetrics(reg), log)
+	in := ingest.NewServer(st, pub, agents, cfg.Ingest, ingest.NewMetrics(reg), log)
 	apiv1.RegisterIngestServer(gs, in)
 	apiv1.RegisterQueryServer(gs, query.NewServer(svc))
 

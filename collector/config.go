@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
+	"github.com/graceline/graceline/collector/outcome"
 )
 
 // Defaults for Config.
@@ -45,6 +48,14 @@ type Config struct {
 	MaxConnections int
 	// times close idle, old and slow connections; zero means the defaults.
 	times connTimes
+	// MetricsMaxNamespaces caps the namespaces that get series of their own
+	// in the outcome metrics; later ones share namespace="_other". Zero
+	// means outcome.DefaultMaxNamespaces.
+	MetricsMaxNamespaces int
+	// Registry, when set, is where the collector registers its metrics and
+	// what /metrics serves; nil means a new one. Tests read what was
+	// registered from it.
+	Registry *prometheus.Registry
 	// Kubernetes, when set, runs the cluster side: watches of the API that
 	// add delete requests, endpoints, finalizers and pod removals.
 	Kubernetes *kube.Config
@@ -79,6 +90,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MetricsMaxNamespaces == 0 {
+		c.MetricsMaxNamespaces = outcome.DefaultMaxNamespaces
 	}
 	if c.times == (connTimes{}) {
 		c.times = defaultConnTimes

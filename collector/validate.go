@@ -45,6 +45,9 @@ func (c Config) Validate() error {
 	if c.MaxConnections < MinConnections {
 		return setting.Invalid("MaxConnections", c.MaxConnections, fmt.Sprintf("at least %d", MinConnections))
 	}
+	if c.MetricsMaxNamespaces < 0 {
+		return setting.Invalid("MetricsMaxNamespaces", c.MetricsMaxNamespaces, "at least 1 (0 means the default)")
+	}
 	if err := c.Ingest.Validate(); err != nil {
 		return setting.In("Ingest", err)
 	}

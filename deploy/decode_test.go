@@ -43,6 +43,8 @@ var kinds = map[string]func() metav1.Object{
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding": func() metav1.Object { return &rbacv1.ClusterRoleBinding{} },
 	"scheduling.k8s.io/v1/PriorityClass":              func() metav1.Object { return &schedulingv1.PriorityClass{} },
 	"networking.k8s.io/v1/NetworkPolicy":              func() metav1.Object { return &networkingv1.NetworkPolicy{} },
+	"monitoring.coreos.com/v1/PodMonitor":             func() metav1.Object { return &PodMonitor{} },
+	"monitoring.coreos.com/v1/PrometheusRule":         func() metav1.Object { return &PrometheusRule{} },
 }
 
 // decodeStream splits a multi-document YAML stream and decodes each

@@ -38,6 +38,8 @@ type variant struct {
 	runtimeDir string
 	memlock    bool
 	tls        bool
+	// monitoring: the PodMonitors, the PrometheusRule and the dashboard.
+	monitoring bool
 	// cniDirs, when set, replaces defaultCNIBinDirs.
 	cniDirs []string
 	// patches, when set, are added to the kustomization as its patches:
@@ -72,6 +74,11 @@ var variants = []variant{
 	{name: "CRI-O with TLS and CNI plugins in /opt/cni/bin only", overlay: "crio", components: []string{"tls", "cni-opt-bin-only"},
 		values:     map[string]any{"runtime": "crio", "tls": map[string]any{"enabled": true}, "agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin"}}},
 		runtimeDir: "/var/run/crio", tls: true, cniDirs: []string{"/opt/cni/bin"}},
+	{name: "containerd with monitoring", overlay: "containerd", components: []string{"monitoring"},
+		values: map[string]any{"monitoring": map[string]any{
+			"podMonitor": map[string]any{"enabled": true}, "prometheusRule": map[string]any{"enabled": true}, "dashboard": map[string]any{"enabled": true},
+		}},
+		runtimeDir: "/run/containerd", monitoring: true},
 	{name: "containerd with more query and metrics namespaces", overlay: "containerd", patches: networkPolicyPatch,
 		values: map[string]any{"collector": map[string]any{"networkPolicy": map[string]any{
 			"queryNamespaces": []any{"team-a", "team-b"}, "metricsNamespaces": []any{"monitoring"},

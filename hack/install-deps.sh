@@ -24,8 +24,11 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 # that its teardown removes; its Kubernetes binaries come from
 # hack/build-k8s.sh.
 # ca-certificates gives make images the CA bundle it puts in the images.
+# prometheus gives promtool, which checks and tests the shipped alerts
+# (deploy/rules_test.go), and the prometheus server that test/cluster runs
+# against the collector.
 debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev
-	etcd-server iptables conntrack nfacct ca-certificates)
+	etcd-server iptables conntrack nfacct ca-certificates prometheus)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,9 +43,10 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The Debian packages start a system containerd and etcd; graceline's tests run
-# their own private daemons and must never touch (or be confused by) them.
-for svc in containerd etcd; do
+# The Debian packages start a system containerd, etcd and prometheus;
+# graceline's tests run their own private daemons and must never touch (or be
+# confused by) them.
+for svc in containerd etcd prometheus; do
 	if systemctl is-active --quiet "$svc" 2>/dev/null; then
 		systemctl stop "$svc" || true
 		systemctl disable "$svc" >/dev/null 2>&1 || true

@@ -5,6 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // metrics counts what the spool does; one set per spool.
 type metrics struct {
 	bytes        prometheus.Gauge
+	limit        prometheus.Gauge
 	appended     prometheus.Counter
 	acked        prometheus.Counter
 	dropped      *prometheus.CounterVec // by reason
@@ -25,6 +26,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		bytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "graceline_spool_bytes", Help: "Bytes the spool holds on disk.",
+		}),
+		// The bound beside the size lets an alert say "the spool is filling"
+		// as a ratio, whatever --spool-max-bytes each node was given.
+		limit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "graceline_spool_limit_bytes", Help: "The spool's bound on disk (--spool-max-bytes); past it the oldest undelivered events are dropped.",
 		}),
 		appended: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "graceline_spool_appended_total", Help: "Records written to the spool.",
@@ -48,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "graceline_spool_strings_repaired_total", Help: "Strings of events that were not valid UTF-8 when they reached the spool, and were repaired rather than the event lost.",
 		}),
 	}
-	reg.MustRegister(m.bytes, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes, m.cursorErrors, m.repaired)
+	reg.MustRegister(m.bytes, m.limit, m.appended, m.acked, m.dropped, m.damaged, m.damagedBytes, m.cursorErrors, m.repaired)
 	for _, r := range []string{dropFull, dropTooLarge, dropWrite} {
 		m.dropped.WithLabelValues(r)
 	}

@@ -153,6 +153,7 @@ func Open(dir string, opts Options, reg prometheus.Registerer, log *slog.Logger)
 		return nil, err
 	}
 	s.m.bytes.Set(float64(s.bytes()))
+	s.m.limit.Set(float64(s.opts.MaxBytes))
 	return s, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/graceline/graceline/collector"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
+	"github.com/graceline/graceline/collector/outcome"
 	"github.com/graceline/graceline/internal/cli"
 	"github.com/graceline/graceline/internal/setting"
 )
@@ -40,6 +41,7 @@ var flags = cli.Flags{
 	"Ingest.MaxBatchRecords": "max-batch-records",
 	"Ingest.MaxBatchBytes":   "max-batch-bytes",
 	"Ingest.MaxClockSkew":    "max-clock-skew",
+	"MetricsMaxNamespaces":   "metrics-max-namespaces",
 	"Kubernetes.StuckAfter":  "stuck-after",
 	"Kubernetes.StuckEvery":  "stuck-every",
 	"Kubernetes.FinalWait":   "final-summary-wait",
@@ -107,6 +109,16 @@ node never starts, is reported stuck with blocking_phase finalizers or node.
 If the API refuses the watches (missing rights), the collector logs one
 error, reports it on /healthz ("degraded") and keeps serving the node data.
 
+Outcome metrics on /metrics: graceline_terminations_total{namespace,
+verdict,cause} counts each pod termination once (with the cluster side, its
+final joined summary; without, the agent's final summary), beside
+graceline_termination_duration_seconds{namespace},
+graceline_termination_phase_duration_seconds{phase}, graceline_termination_endpoint_lag_seconds,
+graceline_termination_traffic_risk_total{namespace} and
+graceline_pods_stuck{namespace,blocking_phase}, read from the database at
+each scrape. Only the first --metrics-max-namespaces namespaces get series
+of their own; later ones share namespace="_other".
+
 Events older than --retention (by their own time) are purged in the
 background. SIGTERM or SIGINT shut the collector down cleanly.`,
 		Example: `  graceline-collector --data-dir /var/lib/graceline
@@ -155,6 +167,7 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.IntVar(&cfg.Ingest.MaxBatchRecords, "max-batch-records", ingest.DefaultMaxBatchRecords, "most records per agent batch; records past it are refused (agents are told the limit and stay under it)")
 	f.IntVar(&cfg.Ingest.MaxBatchBytes, "max-batch-bytes", ingest.DefaultMaxBatchBytes, "size agents are told to keep their batches under; gRPC messages much larger are refused")
 	f.DurationVar(&cfg.Ingest.MaxClockSkew, "max-clock-skew", ingest.DefaultMaxClockSkew, "refuse events dated further than this ahead of the collector's clock")
+	f.IntVar(&cfg.MetricsMaxNamespaces, "metrics-max-namespaces", outcome.DefaultMaxNamespaces, `namespaces that get series of their own in the outcome metrics (graceline_terminations_total and the like); later ones share namespace="_other", counted in graceline_collector_metrics_namespace_overflow_total`)
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&kubeMode, "kubernetes", "auto", "watch the Kubernetes API for the cluster side: on, off, or auto (on inside a pod or with --kubeconfig)")
 	f.StringVar(&kubeCfg.Kubeconfig, "kubeconfig", "", "kubeconfig for the API watches; default: the pod's service account")

@@ -131,7 +131,7 @@ func (s *Store) Terminations(ctx context.Context, f Filter) ([]Pod, error) {
 // StuckPods lists pods whose latest stuck report is newer than any sign
 // that they are gone.
 func (s *Store) StuckPods(ctx context.Context, f Filter) ([]Pod, error) {
-	return s.pods(ctx, "stuck_ns > 0 AND stuck_ns > end_ns", "stuck_ns DESC", f)
+	return s.pods(ctx, stuckNow, "stuck_ns DESC", f)
 }
 
 func (s *Store) pods(ctx context.Context, cond, order string, f Filter) ([]Pod, error) {

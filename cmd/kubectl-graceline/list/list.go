@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	summ "github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
@@ -138,21 +139,13 @@ func endpointLag(s *apiv1.Event) string {
 	return d
 }
 
-// duration spans the summary's phases.
+// duration spans the summary's phases, by the summary package's rule.
 func duration(s *apiv1.Event) string {
-	var start, end time.Time
-	for _, p := range s.Phases {
-		if st := p.Start.AsTime(); start.IsZero() || st.Before(start) {
-			start = st
-		}
-		if en := p.End.AsTime(); en.After(end) {
-			end = en
-		}
-	}
-	if start.IsZero() {
+	d, ok := summ.Span(s)
+	if !ok {
 		return "-"
 	}
-	return format.Duration(end.Sub(start))
+	return format.Duration(d)
 }
 
 func age(d time.Duration) string {
