@@ -56,10 +56,10 @@ type InitiatorInfo struct {
 // condition), then the owner's state, and a plain delete last.
 var initiatorTable = []InitiatorInfo{
 	{InitiatorPreemption, "preempted by the scheduler for a pod of higher priority"},
-	{InitiatorEviction, "evicted through the Eviction API (kubectl drain, an autoscaler)"},
+	{InitiatorEviction, "evicted through the Eviction API: kubectl drain, an autoscaler"},
 	{InitiatorTaintManager, "deleted by the taint manager for a NoExecute taint"},
 	{InitiatorPodGC, "deleted by the pod garbage collector"},
-	{InitiatorKubelet, "ended by the kubelet (node pressure or node shutdown)"},
+	{InitiatorKubelet, "ended by the kubelet: node pressure or node shutdown"},
 	{InitiatorRollout, "replaced by a rollout of its workload"},
 	{InitiatorScaleDown, "removed by its workload scaling down"},
 	{InitiatorJob, "stopped by the Job controller"},
