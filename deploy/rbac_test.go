@@ -10,15 +10,20 @@ import (
 )
 
 // collectorPermissions is everything the collector may do through the API:
-// read pods, EndpointSlices and nodes, as "group/resource verb".
+// read pods, EndpointSlices and nodes, and the pods' owners that tell who
+// started a deletion, as "group/resource verb".
 var collectorPermissions = []string{
 	"/nodes get", "/nodes list", "/nodes watch",
 	"/pods get", "/pods list", "/pods watch",
+	"apps/deployments get", "apps/deployments list", "apps/deployments watch",
+	"apps/replicasets get", "apps/replicasets list", "apps/replicasets watch",
+	"apps/statefulsets get", "apps/statefulsets list", "apps/statefulsets watch",
+	"batch/jobs get", "batch/jobs list", "batch/jobs watch",
 	"discovery.k8s.io/endpointslices get", "discovery.k8s.io/endpointslices list", "discovery.k8s.io/endpointslices watch",
 }
 
 var rbacChecks = []check{
-	{"the collector may only get, list and watch pods, EndpointSlices and nodes", checkCollectorRole},
+	{"the collector may only get, list and watch pods, EndpointSlices, nodes and the pods' owners", checkCollectorRole},
 	{"the collector's role is bound to its ServiceAccount and nothing else is bound", checkBindings},
 }
 

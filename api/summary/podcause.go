@@ -8,45 +8,55 @@ import (
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
-// PodCause is the one cause that stands for a whole pod's termination, for
-// readers that count pods rather than containers (the collector's
-// graceline_terminations_total, for one). The rule: the first container in
-// name order whose cause explains a forced end (anything but an exit on
-// the stop signal, an exit before the stop, or unknown) decides, since that
-// container is why the pod ended the way it did; without one, unknown wins
-// over a good end, so that a pod is never counted as clean on the word of
-// one container while another's end is not known; then the first
-// container's cause. A pod without causes, or a cause outside the closed
-// set, is unknown.
-func PodCause(s *apiv1.Event) string {
+// PodCause is the container cause that stands for a whole pod's
+// termination, for readers that count pods rather than containers (the
+// collector's graceline_terminations_total and its per-workload report).
+// The rule: the first container in name order whose cause explains a
+// forced end (anything but an exit on the stop signal, an exit before the
+// stop, or unknown) decides, since that container is why the pod ended the
+// way it did and the one to change; without one, an unknown cause (or one
+// outside the closed set) wins over a good end, so that a pod is never
+// counted as clean on the word of one container while another's end is
+// not known; then the first container's cause. It is nil for a summary
+// without causes.
+func PodCause(s *apiv1.Event) *apiv1.ContainerCause {
 	// Summaries list causes in name order already; an agent's word is not
 	// trusted for it.
 	causes := slices.Clone(s.GetCauses())
 	slices.SortStableFunc(causes, func(a, b *apiv1.ContainerCause) int {
 		return cmp.Compare(a.GetContainer().GetName(), b.GetContainer().GetName())
 	})
-	var unknown bool
-	first := ""
+	var unknown *apiv1.ContainerCause
 	for _, c := range causes {
-		cause := c.GetCause()
-		if _, ok := apiv1.LookupCause(cause); !ok {
-			cause = apiv1.CauseUnknown
+		if _, ok := apiv1.LookupCause(c.GetCause()); !ok || c.GetCause() == apiv1.CauseUnknown {
+			if unknown == nil {
+				unknown = c
+			}
+			continue
 		}
-		if first == "" {
-			first = cause
-		}
-		switch cause {
-		case apiv1.CauseUnknown:
-			unknown = true
+		switch c.GetCause() {
 		case apiv1.CauseExitedOnStopSignal, apiv1.CauseExitedBeforeStop:
 		default:
-			return cause
+			return c
 		}
 	}
-	if unknown || first == "" {
+	if unknown != nil {
+		return unknown
+	}
+	if len(causes) > 0 {
+		return causes[0]
+	}
+	return nil
+}
+
+// PodCauseName is PodCause's cause, as a label: unknown for a pod without
+// causes or with one outside the closed set.
+func PodCauseName(s *apiv1.Event) string {
+	c := PodCause(s)
+	if _, ok := apiv1.LookupCause(c.GetCause()); !ok {
 		return apiv1.CauseUnknown
 	}
-	return first
+	return c.GetCause()
 }
 
 // Span is how long a termination took by its summary's phases: from the

@@ -32,8 +32,27 @@ func TestPodCause(t *testing.T) {
 		{"a cause outside the closed set counts as unknown", causes("a", "made_up"), apiv1.CauseUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := PodCause(tc.s); got != tc.want {
-				t.Errorf("PodCause = %q, want %q", got, tc.want)
+			if got := PodCauseName(tc.s); got != tc.want {
+				t.Errorf("PodCauseName = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPodCauseIsTheContainerToChange(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    *apiv1.Event
+		want string // the container; "" for none
+	}{
+		{"a pod without causes has none", causes(), ""},
+		{"a pod whose containers all exited on the signal speaks through its first by name", causes("b", apiv1.CauseExitedOnStopSignal, "a", apiv1.CauseExitedOnStopSignal), "a"},
+		{"the first container by name that did not end cleanly speaks for the pod, with its advice", causes("c", apiv1.CauseOOMKilled, "a", apiv1.CauseExitedOnStopSignal, "b", apiv1.CauseSignalIgnored), "b"},
+		{"an unknown end speaks over clean ones", causes("a", apiv1.CauseExitedOnStopSignal, "b", apiv1.CauseUnknown), "b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PodCause(tc.s).GetContainer().GetName(); got != tc.want {
+				t.Errorf("PodCause's container = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -108,8 +108,17 @@ type Event struct {
 	// container_inspected: the container's processes as /proc showed them
 	// right after its stop signal, its init process first, and whether its
 	// cgroup was frozen then.
-	Processes     []*Process `protobuf:"bytes,44,rep,name=processes,proto3" json:"processes,omitempty"`
-	Frozen        *bool      `protobuf:"varint,45,opt,name=frozen,proto3,oneof" json:"frozen,omitempty"`
+	Processes []*Process `protobuf:"bytes,44,rep,name=processes,proto3" json:"processes,omitempty"`
+	Frozen    *bool      `protobuf:"varint,45,opt,name=frozen,proto3,oneof" json:"frozen,omitempty"`
+	// delete_requested and the termination_summary joined with the cluster
+	// side: who started the termination, one of the closed set in api/v1
+	// (initiators.go), read from the pod's DisruptionTarget condition and its
+	// owners' state when the delete was seen.
+	Initiator string `protobuf:"bytes,46,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	// delete_requested and the joined termination_summary: the workload that
+	// owns the pod, a ReplicaSet resolved to its Deployment; unset for a pod
+	// without a controller.
+	Workload      *WorkloadRef `protobuf:"bytes,47,opt,name=workload,proto3" json:"workload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -424,6 +433,75 @@ func (x *Event) GetFrozen() bool {
 	return false
 }
 
+func (x *Event) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
+	}
+	return ""
+}
+
+func (x *Event) GetWorkload() *WorkloadRef {
+	if x != nil {
+		return x.Workload
+	}
+	return nil
+}
+
+// WorkloadRef names the workload that owns a pod: its kind (Deployment,
+// StatefulSet, DaemonSet, Job, ReplicaSet, or another controller's kind)
+// and name, in the pod's namespace.
+type WorkloadRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkloadRef) Reset() {
+	*x = WorkloadRef{}
+	mi := &file_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkloadRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkloadRef) ProtoMessage() {}
+
+func (x *WorkloadRef) ProtoReflect() protoreflect.Message {
+	mi := &file_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkloadRef.ProtoReflect.Descriptor instead.
+func (*WorkloadRef) Descriptor() ([]byte, []int) {
+	return file_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WorkloadRef) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *WorkloadRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // ContainerCause says why one container ended the way it did. cause is one
 // of the closed set in api/v1 (causes.go); advice is one line saying what to
 // change; facts are the observations the cause was read from, so that a
@@ -440,7 +518,7 @@ type ContainerCause struct {
 
 func (x *ContainerCause) Reset() {
 	*x = ContainerCause{}
-	mi := &file_event_proto_msgTypes[1]
+	mi := &file_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +530,7 @@ func (x *ContainerCause) String() string {
 func (*ContainerCause) ProtoMessage() {}
 
 func (x *ContainerCause) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[1]
+	mi := &file_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +543,7 @@ func (x *ContainerCause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerCause.ProtoReflect.Descriptor instead.
 func (*ContainerCause) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{1}
+	return file_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ContainerCause) GetContainer() *ContainerRef {
@@ -508,7 +586,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_event_proto_msgTypes[2]
+	mi := &file_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +598,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[2]
+	mi := &file_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +611,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{2}
+	return file_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PodRef) GetNamespace() string {
@@ -568,7 +646,7 @@ type ContainerRef struct {
 
 func (x *ContainerRef) Reset() {
 	*x = ContainerRef{}
-	mi := &file_event_proto_msgTypes[3]
+	mi := &file_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +658,7 @@ func (x *ContainerRef) String() string {
 func (*ContainerRef) ProtoMessage() {}
 
 func (x *ContainerRef) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[3]
+	mi := &file_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +671,7 @@ func (x *ContainerRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerRef.ProtoReflect.Descriptor instead.
 func (*ContainerRef) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{3}
+	return file_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ContainerRef) GetId() string {
@@ -632,7 +710,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_event_proto_msgTypes[4]
+	mi := &file_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +722,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[4]
+	mi := &file_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +735,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{4}
+	return file_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Process) GetPid() int32 {
@@ -743,7 +821,7 @@ type Signal struct {
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_event_proto_msgTypes[5]
+	mi := &file_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +833,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[5]
+	mi := &file_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +846,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{5}
+	return file_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Signal) GetNumber() int32 {
@@ -804,7 +882,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_event_proto_msgTypes[6]
+	mi := &file_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +894,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[6]
+	mi := &file_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +907,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{6}
+	return file_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Task) GetPid() int32 {
@@ -870,7 +948,7 @@ type Sender struct {
 
 func (x *Sender) Reset() {
 	*x = Sender{}
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +960,7 @@ func (x *Sender) String() string {
 func (*Sender) ProtoMessage() {}
 
 func (x *Sender) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +973,7 @@ func (x *Sender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sender.ProtoReflect.Descriptor instead.
 func (*Sender) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{7}
+	return file_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Sender) GetPid() int32 {
@@ -940,7 +1018,7 @@ type Memory struct {
 
 func (x *Memory) Reset() {
 	*x = Memory{}
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1030,7 @@ func (x *Memory) String() string {
 func (*Memory) ProtoMessage() {}
 
 func (x *Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1043,7 @@ func (x *Memory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Memory.ProtoReflect.Descriptor instead.
 func (*Memory) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{8}
+	return file_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Memory) GetLimitBytes() uint64 {
@@ -1002,7 +1080,7 @@ type Drop struct {
 
 func (x *Drop) Reset() {
 	*x = Drop{}
-	mi := &file_event_proto_msgTypes[9]
+	mi := &file_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1092,7 @@ func (x *Drop) String() string {
 func (*Drop) ProtoMessage() {}
 
 func (x *Drop) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[9]
+	mi := &file_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1105,7 @@ func (x *Drop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drop.ProtoReflect.Descriptor instead.
 func (*Drop) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{9}
+	return file_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Drop) GetReason() string {
@@ -1056,7 +1134,7 @@ type Phase struct {
 
 func (x *Phase) Reset() {
 	*x = Phase{}
-	mi := &file_event_proto_msgTypes[10]
+	mi := &file_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1146,7 @@ func (x *Phase) String() string {
 func (*Phase) ProtoMessage() {}
 
 func (x *Phase) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[10]
+	mi := &file_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1159,7 @@ func (x *Phase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Phase.ProtoReflect.Descriptor instead.
 func (*Phase) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{10}
+	return file_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Phase) GetName() string {
@@ -1109,7 +1187,7 @@ var File_event_proto protoreflect.FileDescriptor
 
 const file_event_proto_rawDesc = "" +
 	"\n" +
-	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x0e\n" +
+	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x0e\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -1157,7 +1235,9 @@ const file_event_proto_rawDesc = "" +
 	"\x05count\x18* \x01(\rR\x05count\x124\n" +
 	"\x06causes\x18+ \x03(\v2\x1c.graceline.v1.ContainerCauseR\x06causes\x123\n" +
 	"\tprocesses\x18, \x03(\v2\x15.graceline.v1.ProcessR\tprocesses\x12\x1b\n" +
-	"\x06frozen\x18- \x01(\bH\x06R\x06frozen\x88\x01\x01\x1a<\n" +
+	"\x06frozen\x18- \x01(\bH\x06R\x06frozen\x88\x01\x01\x12\x1c\n" +
+	"\tinitiator\x18. \x01(\tR\tinitiator\x125\n" +
+	"\bworkload\x18/ \x01(\v2\x19.graceline.v1.WorkloadRefR\bworkload\x1a<\n" +
 	"\x0eExitCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\f\n" +
@@ -1168,7 +1248,10 @@ const file_event_proto_rawDesc = "" +
 	"\a_killedB\x0f\n" +
 	"\r_traffic_riskB\r\n" +
 	"\v_oom_killedB\t\n" +
-	"\a_frozen\"\x8e\x01\n" +
+	"\a_frozen\"5\n" +
+	"\vWorkloadRef\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x8e\x01\n" +
 	"\x0eContainerCause\x128\n" +
 	"\tcontainer\x18\x01 \x01(\v2\x1a.graceline.v1.ContainerRefR\tcontainer\x12\x14\n" +
 	"\x05cause\x18\x02 \x01(\tR\x05cause\x12\x16\n" +
@@ -1240,52 +1323,54 @@ func file_event_proto_rawDescGZIP() []byte {
 	return file_event_proto_rawDescData
 }
 
-var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: graceline.v1.Event
-	(*ContainerCause)(nil),        // 1: graceline.v1.ContainerCause
-	(*PodRef)(nil),                // 2: graceline.v1.PodRef
-	(*ContainerRef)(nil),          // 3: graceline.v1.ContainerRef
-	(*Process)(nil),               // 4: graceline.v1.Process
-	(*Signal)(nil),                // 5: graceline.v1.Signal
-	(*Task)(nil),                  // 6: graceline.v1.Task
-	(*Sender)(nil),                // 7: graceline.v1.Sender
-	(*Memory)(nil),                // 8: graceline.v1.Memory
-	(*Drop)(nil),                  // 9: graceline.v1.Drop
-	(*Phase)(nil),                 // 10: graceline.v1.Phase
-	nil,                           // 11: graceline.v1.Event.ExitCodesEntry
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(*WorkloadRef)(nil),           // 1: graceline.v1.WorkloadRef
+	(*ContainerCause)(nil),        // 2: graceline.v1.ContainerCause
+	(*PodRef)(nil),                // 3: graceline.v1.PodRef
+	(*ContainerRef)(nil),          // 4: graceline.v1.ContainerRef
+	(*Process)(nil),               // 5: graceline.v1.Process
+	(*Signal)(nil),                // 6: graceline.v1.Signal
+	(*Task)(nil),                  // 7: graceline.v1.Task
+	(*Sender)(nil),                // 8: graceline.v1.Sender
+	(*Memory)(nil),                // 9: graceline.v1.Memory
+	(*Drop)(nil),                  // 10: graceline.v1.Drop
+	(*Phase)(nil),                 // 11: graceline.v1.Phase
+	nil,                           // 12: graceline.v1.Event.ExitCodesEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
 }
 var file_event_proto_depIdxs = []int32{
-	12, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
-	2,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
-	3,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
-	4,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
-	5,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
-	6,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
-	7,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
-	12, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
-	10, // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
-	11, // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
-	12, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
-	9,  // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
-	12, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
-	13, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
-	13, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
-	13, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
-	8,  // 16: graceline.v1.Event.memory:type_name -> graceline.v1.Memory
-	1,  // 17: graceline.v1.Event.causes:type_name -> graceline.v1.ContainerCause
-	4,  // 18: graceline.v1.Event.processes:type_name -> graceline.v1.Process
-	3,  // 19: graceline.v1.ContainerCause.container:type_name -> graceline.v1.ContainerRef
-	12, // 20: graceline.v1.Process.started:type_name -> google.protobuf.Timestamp
-	12, // 21: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
-	12, // 22: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
+	3,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
+	4,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
+	5,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
+	6,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
+	7,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
+	8,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
+	13, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
+	11, // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
+	12, // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
+	13, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
+	10, // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
+	13, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
+	14, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
+	14, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
+	14, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
+	9,  // 16: graceline.v1.Event.memory:type_name -> graceline.v1.Memory
+	2,  // 17: graceline.v1.Event.causes:type_name -> graceline.v1.ContainerCause
+	5,  // 18: graceline.v1.Event.processes:type_name -> graceline.v1.Process
+	1,  // 19: graceline.v1.Event.workload:type_name -> graceline.v1.WorkloadRef
+	4,  // 20: graceline.v1.ContainerCause.container:type_name -> graceline.v1.ContainerRef
+	13, // 21: graceline.v1.Process.started:type_name -> google.protobuf.Timestamp
+	13, // 22: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
+	13, // 23: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_event_proto_init() }
@@ -1294,14 +1379,14 @@ func file_event_proto_init() {
 		return
 	}
 	file_event_proto_msgTypes[0].OneofWrappers = []any{}
-	file_event_proto_msgTypes[8].OneofWrappers = []any{}
+	file_event_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_event_proto_rawDesc), len(file_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

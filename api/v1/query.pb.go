@@ -9,6 +9,7 @@ package apiv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -417,11 +418,264 @@ func (x *WatchRequest) GetName() string {
 	return ""
 }
 
+type ReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// namespace restricts the report to one namespace; empty means all.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// since counts terminations whose delete request is at or after it;
+	// required.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportRequest) Reset() {
+	*x = ReportRequest{}
+	mi := &file_query_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportRequest) ProtoMessage() {}
+
+func (x *ReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_query_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
+func (*ReportRequest) Descriptor() ([]byte, []int) {
+	return file_query_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReportRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ReportRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+type ReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// workloads are ordered by namespace, kind and name.
+	Workloads     []*WorkloadReport `protobuf:"bytes,1,rep,name=workloads,proto3" json:"workloads,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportResponse) Reset() {
+	*x = ReportResponse{}
+	mi := &file_query_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportResponse) ProtoMessage() {}
+
+func (x *ReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_query_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
+func (*ReportResponse) Descriptor() ([]byte, []int) {
+	return file_query_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReportResponse) GetWorkloads() []*WorkloadReport {
+	if x != nil {
+		return x.Workloads
+	}
+	return nil
+}
+
+// WorkloadReport is what one workload's pods went through on their way out.
+type WorkloadReport struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Workload  *WorkloadRef           `protobuf:"bytes,2,opt,name=workload,proto3" json:"workload,omitempty"`
+	// terminations counts the pods whose deletion was requested in the
+	// window; finished those of them whose final summary is stored, which
+	// the rest of the numbers are about, except stuck.
+	Terminations int64 `protobuf:"varint,3,opt,name=terminations,proto3" json:"terminations,omitempty"`
+	Finished     int64 `protobuf:"varint,4,opt,name=finished,proto3" json:"finished,omitempty"`
+	// killed: finished pods that needed SIGKILL.
+	Killed int64 `protobuf:"varint,5,opt,name=killed,proto3" json:"killed,omitempty"`
+	// traffic_risk: finished pods signalled while an endpoint still offered
+	// them.
+	TrafficRisk int64 `protobuf:"varint,6,opt,name=traffic_risk,json=trafficRisk,proto3" json:"traffic_risk,omitempty"`
+	// stuck: pods reported stuck at least once.
+	Stuck int64 `protobuf:"varint,7,opt,name=stuck,proto3" json:"stuck,omitempty"`
+	// p50 and p95 of the duration from the delete request to the object's
+	// removal, over the finished pods (nearest rank).
+	DurationP50 *durationpb.Duration `protobuf:"bytes,8,opt,name=duration_p50,json=durationP50,proto3" json:"duration_p50,omitempty"`
+	DurationP95 *durationpb.Duration `protobuf:"bytes,9,opt,name=duration_p95,json=durationP95,proto3" json:"duration_p95,omitempty"`
+	// cause is the most common cause of the pods' main containers, with how
+	// many pods had it and the advice of the latest of them.
+	Cause      string `protobuf:"bytes,10,opt,name=cause,proto3" json:"cause,omitempty"`
+	CauseCount int64  `protobuf:"varint,11,opt,name=cause_count,json=causeCount,proto3" json:"cause_count,omitempty"`
+	Advice     string `protobuf:"bytes,12,opt,name=advice,proto3" json:"advice,omitempty"`
+	// initiators counts the pods by initiator.
+	Initiators    map[string]int64 `protobuf:"bytes,13,rep,name=initiators,proto3" json:"initiators,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkloadReport) Reset() {
+	*x = WorkloadReport{}
+	mi := &file_query_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkloadReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkloadReport) ProtoMessage() {}
+
+func (x *WorkloadReport) ProtoReflect() protoreflect.Message {
+	mi := &file_query_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkloadReport.ProtoReflect.Descriptor instead.
+func (*WorkloadReport) Descriptor() ([]byte, []int) {
+	return file_query_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *WorkloadReport) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WorkloadReport) GetWorkload() *WorkloadRef {
+	if x != nil {
+		return x.Workload
+	}
+	return nil
+}
+
+func (x *WorkloadReport) GetTerminations() int64 {
+	if x != nil {
+		return x.Terminations
+	}
+	return 0
+}
+
+func (x *WorkloadReport) GetFinished() int64 {
+	if x != nil {
+		return x.Finished
+	}
+	return 0
+}
+
+func (x *WorkloadReport) GetKilled() int64 {
+	if x != nil {
+		return x.Killed
+	}
+	return 0
+}
+
+func (x *WorkloadReport) GetTrafficRisk() int64 {
+	if x != nil {
+		return x.TrafficRisk
+	}
+	return 0
+}
+
+func (x *WorkloadReport) GetStuck() int64 {
+	if x != nil {
+		return x.Stuck
+	}
+	return 0
+}
+
+func (x *WorkloadReport) GetDurationP50() *durationpb.Duration {
+	if x != nil {
+		return x.DurationP50
+	}
+	return nil
+}
+
+func (x *WorkloadReport) GetDurationP95() *durationpb.Duration {
+	if x != nil {
+		return x.DurationP95
+	}
+	return nil
+}
+
+func (x *WorkloadReport) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *WorkloadReport) GetCauseCount() int64 {
+	if x != nil {
+		return x.CauseCount
+	}
+	return 0
+}
+
+func (x *WorkloadReport) GetAdvice() string {
+	if x != nil {
+		return x.Advice
+	}
+	return ""
+}
+
+func (x *WorkloadReport) GetInitiators() map[string]int64 {
+	if x != nil {
+		return x.Initiators
+	}
+	return nil
+}
+
 var File_query_proto protoreflect.FileDescriptor
 
 const file_query_proto_rawDesc = "" +
 	"\n" +
-	"\vquery.proto\x12\fgraceline.v1\x1a\vevent.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
+	"\vquery.proto\x12\fgraceline.v1\x1a\vevent.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n" +
 	"\x0fTimelineRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -445,12 +699,39 @@ const file_query_proto_rawDesc = "" +
 	"\fWatchRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name2\x8f\x02\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"_\n" +
+	"\rReportRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"L\n" +
+	"\x0eReportResponse\x12:\n" +
+	"\tworkloads\x18\x01 \x03(\v2\x1c.graceline.v1.WorkloadReportR\tworkloads\"\xce\x04\n" +
+	"\x0eWorkloadReport\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x125\n" +
+	"\bworkload\x18\x02 \x01(\v2\x19.graceline.v1.WorkloadRefR\bworkload\x12\"\n" +
+	"\fterminations\x18\x03 \x01(\x03R\fterminations\x12\x1a\n" +
+	"\bfinished\x18\x04 \x01(\x03R\bfinished\x12\x16\n" +
+	"\x06killed\x18\x05 \x01(\x03R\x06killed\x12!\n" +
+	"\ftraffic_risk\x18\x06 \x01(\x03R\vtrafficRisk\x12\x14\n" +
+	"\x05stuck\x18\a \x01(\x03R\x05stuck\x12<\n" +
+	"\fduration_p50\x18\b \x01(\v2\x19.google.protobuf.DurationR\vdurationP50\x12<\n" +
+	"\fduration_p95\x18\t \x01(\v2\x19.google.protobuf.DurationR\vdurationP95\x12\x14\n" +
+	"\x05cause\x18\n" +
+	" \x01(\tR\x05cause\x12\x1f\n" +
+	"\vcause_count\x18\v \x01(\x03R\n" +
+	"causeCount\x12\x16\n" +
+	"\x06advice\x18\f \x01(\tR\x06advice\x12L\n" +
+	"\n" +
+	"initiators\x18\r \x03(\v2,.graceline.v1.WorkloadReport.InitiatorsEntryR\n" +
+	"initiators\x1a=\n" +
+	"\x0fInitiatorsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xd4\x02\n" +
 	"\x05Query\x12I\n" +
 	"\bTimeline\x12\x1d.graceline.v1.TimelineRequest\x1a\x1e.graceline.v1.TimelineResponse\x12=\n" +
 	"\x04List\x12\x19.graceline.v1.ListRequest\x1a\x1a.graceline.v1.ListResponse\x12@\n" +
 	"\x05Stuck\x12\x1a.graceline.v1.StuckRequest\x1a\x1b.graceline.v1.StuckResponse\x12:\n" +
-	"\x05Watch\x12\x1a.graceline.v1.WatchRequest\x1a\x13.graceline.v1.Event0\x01B-Z+github.com/graceline/graceline/api/v1;apiv1b\x06proto3"
+	"\x05Watch\x12\x1a.graceline.v1.WatchRequest\x1a\x13.graceline.v1.Event0\x01\x12C\n" +
+	"\x06Report\x12\x1b.graceline.v1.ReportRequest\x1a\x1c.graceline.v1.ReportResponseB-Z+github.com/graceline/graceline/api/v1;apiv1b\x06proto3"
 
 var (
 	file_query_proto_rawDescOnce sync.Once
@@ -464,7 +745,7 @@ func file_query_proto_rawDescGZIP() []byte {
 	return file_query_proto_rawDescData
 }
 
-var file_query_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_query_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_query_proto_goTypes = []any{
 	(*TimelineRequest)(nil),       // 0: graceline.v1.TimelineRequest
 	(*TimelineResponse)(nil),      // 1: graceline.v1.TimelineResponse
@@ -473,28 +754,42 @@ var file_query_proto_goTypes = []any{
 	(*StuckRequest)(nil),          // 4: graceline.v1.StuckRequest
 	(*StuckResponse)(nil),         // 5: graceline.v1.StuckResponse
 	(*WatchRequest)(nil),          // 6: graceline.v1.WatchRequest
-	(*Event)(nil),                 // 7: graceline.v1.Event
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*ReportRequest)(nil),         // 7: graceline.v1.ReportRequest
+	(*ReportResponse)(nil),        // 8: graceline.v1.ReportResponse
+	(*WorkloadReport)(nil),        // 9: graceline.v1.WorkloadReport
+	nil,                           // 10: graceline.v1.WorkloadReport.InitiatorsEntry
+	(*Event)(nil),                 // 11: graceline.v1.Event
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*WorkloadRef)(nil),           // 13: graceline.v1.WorkloadRef
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
 }
 var file_query_proto_depIdxs = []int32{
-	7, // 0: graceline.v1.TimelineResponse.events:type_name -> graceline.v1.Event
-	7, // 1: graceline.v1.TimelineResponse.summary:type_name -> graceline.v1.Event
-	8, // 2: graceline.v1.ListRequest.since:type_name -> google.protobuf.Timestamp
-	7, // 3: graceline.v1.ListResponse.terminations:type_name -> graceline.v1.Event
-	7, // 4: graceline.v1.StuckResponse.stuck:type_name -> graceline.v1.Event
-	0, // 5: graceline.v1.Query.Timeline:input_type -> graceline.v1.TimelineRequest
-	2, // 6: graceline.v1.Query.List:input_type -> graceline.v1.ListRequest
-	4, // 7: graceline.v1.Query.Stuck:input_type -> graceline.v1.StuckRequest
-	6, // 8: graceline.v1.Query.Watch:input_type -> graceline.v1.WatchRequest
-	1, // 9: graceline.v1.Query.Timeline:output_type -> graceline.v1.TimelineResponse
-	3, // 10: graceline.v1.Query.List:output_type -> graceline.v1.ListResponse
-	5, // 11: graceline.v1.Query.Stuck:output_type -> graceline.v1.StuckResponse
-	7, // 12: graceline.v1.Query.Watch:output_type -> graceline.v1.Event
-	9, // [9:13] is the sub-list for method output_type
-	5, // [5:9] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	11, // 0: graceline.v1.TimelineResponse.events:type_name -> graceline.v1.Event
+	11, // 1: graceline.v1.TimelineResponse.summary:type_name -> graceline.v1.Event
+	12, // 2: graceline.v1.ListRequest.since:type_name -> google.protobuf.Timestamp
+	11, // 3: graceline.v1.ListResponse.terminations:type_name -> graceline.v1.Event
+	11, // 4: graceline.v1.StuckResponse.stuck:type_name -> graceline.v1.Event
+	12, // 5: graceline.v1.ReportRequest.since:type_name -> google.protobuf.Timestamp
+	9,  // 6: graceline.v1.ReportResponse.workloads:type_name -> graceline.v1.WorkloadReport
+	13, // 7: graceline.v1.WorkloadReport.workload:type_name -> graceline.v1.WorkloadRef
+	14, // 8: graceline.v1.WorkloadReport.duration_p50:type_name -> google.protobuf.Duration
+	14, // 9: graceline.v1.WorkloadReport.duration_p95:type_name -> google.protobuf.Duration
+	10, // 10: graceline.v1.WorkloadReport.initiators:type_name -> graceline.v1.WorkloadReport.InitiatorsEntry
+	0,  // 11: graceline.v1.Query.Timeline:input_type -> graceline.v1.TimelineRequest
+	2,  // 12: graceline.v1.Query.List:input_type -> graceline.v1.ListRequest
+	4,  // 13: graceline.v1.Query.Stuck:input_type -> graceline.v1.StuckRequest
+	6,  // 14: graceline.v1.Query.Watch:input_type -> graceline.v1.WatchRequest
+	7,  // 15: graceline.v1.Query.Report:input_type -> graceline.v1.ReportRequest
+	1,  // 16: graceline.v1.Query.Timeline:output_type -> graceline.v1.TimelineResponse
+	3,  // 17: graceline.v1.Query.List:output_type -> graceline.v1.ListResponse
+	5,  // 18: graceline.v1.Query.Stuck:output_type -> graceline.v1.StuckResponse
+	11, // 19: graceline.v1.Query.Watch:output_type -> graceline.v1.Event
+	8,  // 20: graceline.v1.Query.Report:output_type -> graceline.v1.ReportResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_query_proto_init() }
@@ -509,7 +804,7 @@ func file_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_query_proto_rawDesc), len(file_query_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	Query_List_FullMethodName     = "/graceline.v1.Query/List"
 	Query_Stuck_FullMethodName    = "/graceline.v1.Query/Stuck"
 	Query_Watch_FullMethodName    = "/graceline.v1.Query/Watch"
+	Query_Report_FullMethodName   = "/graceline.v1.Query/Report"
 )
 
 // QueryClient is the client API for Query service.
@@ -41,6 +42,9 @@ type QueryClient interface {
 	Stuck(ctx context.Context, in *StuckRequest, opts ...grpc.CallOption) (*StuckResponse, error)
 	// Watch streams events as they are stored, until the caller cancels.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// Report sums up terminations per owner workload since a time, computed
+	// by the store from the pods' final summaries.
+	Report(ctx context.Context, in *ReportRequest, opts ...grpc.CallOption) (*ReportResponse, error)
 }
 
 type queryClient struct {
@@ -100,6 +104,16 @@ func (c *queryClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Query_WatchClient = grpc.ServerStreamingClient[Event]
 
+func (c *queryClient) Report(ctx context.Context, in *ReportRequest, opts ...grpc.CallOption) (*ReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportResponse)
+	err := c.cc.Invoke(ctx, Query_Report_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServer is the server API for Query service.
 // All implementations must embed UnimplementedQueryServer
 // for forward compatibility.
@@ -116,6 +130,9 @@ type QueryServer interface {
 	Stuck(context.Context, *StuckRequest) (*StuckResponse, error)
 	// Watch streams events as they are stored, until the caller cancels.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[Event]) error
+	// Report sums up terminations per owner workload since a time, computed
+	// by the store from the pods' final summaries.
+	Report(context.Context, *ReportRequest) (*ReportResponse, error)
 	mustEmbedUnimplementedQueryServer()
 }
 
@@ -137,6 +154,9 @@ func (UnimplementedQueryServer) Stuck(context.Context, *StuckRequest) (*StuckRes
 }
 func (UnimplementedQueryServer) Watch(*WatchRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedQueryServer) Report(context.Context, *ReportRequest) (*ReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Report not implemented")
 }
 func (UnimplementedQueryServer) mustEmbedUnimplementedQueryServer() {}
 func (UnimplementedQueryServer) testEmbeddedByValue()               {}
@@ -224,6 +244,24 @@ func _Query_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Query_WatchServer = grpc.ServerStreamingServer[Event]
 
+func _Query_Report_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Report(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Query_Report_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Report(ctx, req.(*ReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Query_ServiceDesc is the grpc.ServiceDesc for Query service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -242,6 +280,10 @@ var Query_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stuck",
 			Handler:    _Query_Stuck_Handler,
+		},
+		{
+			MethodName: "Report",
+			Handler:    _Query_Report_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

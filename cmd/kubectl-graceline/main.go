@@ -13,6 +13,7 @@ import (
 
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/list"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/report"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/stuck"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/timeline"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/watch"
@@ -34,7 +35,7 @@ func newCommand() *cobra.Command {
 		Short: "Ask graceline how pods terminated",
 		Long: `kubectl graceline asks the graceline collector what happened when pods were
 deleted: the timeline of one pod, recent terminations, pods stuck in
-Terminating now, and a live stream of events.
+Terminating now, a live stream of events, and a per-workload report.
 
 The collector is found at --collector (default $` + conn.EnvCollector + `, else
 localhost:7070) and needs a reader token: --token, --token-file or $` + conn.EnvToken + `.
@@ -44,7 +45,7 @@ for all; stuck looks at every namespace unless -n is given.`,
 		SilenceErrors: true,
 	}
 	o.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o))
+	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o), report.NewCommand(o))
 	cli.AddVersion(cmd)
 	return cmd
 }

@@ -24,6 +24,7 @@ type Querier interface {
 	List(ctx context.Context, f query.ListFilter) ([]*apiv1.Event, error)
 	Stuck(ctx context.Context, namespace, node string) ([]*apiv1.Event, error)
 	Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error
+	Report(ctx context.Context, namespace string, since time.Time) ([]*apiv1.WorkloadReport, error)
 }
 
 // Handler returns the API's routes:
@@ -32,9 +33,11 @@ type Querier interface {
 //	GET /api/v1/terminations[?namespace=&node=&verdict=&since=&limit=]
 //	GET /api/v1/stuck[?namespace=&node=]
 //	GET /api/v1/watch[?namespace=&node=&name=]
+//	GET /api/v1/report?since=[&namespace=]
 //
 // since is an RFC 3339 time or a positive duration back from now ("1h");
-// query.ListFilter.Validate says what each parameter accepts.
+// query.ListFilter.Validate says what each parameter accepts. report
+// answers one WorkloadReport per line, in the same JSON form.
 func Handler(q Querier) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/pods/{name}/timeline", func(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +62,31 @@ func Handler(q Querier) http.Handler {
 	mux.HandleFunc("GET /api/v1/stuck", func(w http.ResponseWriter, r *http.Request) {
 		events, err := q.Stuck(r.Context(), r.URL.Query().Get("namespace"), r.URL.Query().Get("node"))
 		writeEvents(w, events, err)
+	})
+	mux.HandleFunc("GET /api/v1/report", func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query()
+		since, err := query.ParseSince(v.Get("since"), time.Now())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		reports, err := q.Report(r.Context(), v.Get("namespace"), since)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		var body bytes.Buffer
+		for _, rep := range reports {
+			b, err := apiv1.MarshalJSONMessage(rep)
+			if err != nil {
+				writeError(w, fmt.Errorf("encode report: %w", err))
+				return
+			}
+			body.Write(b)
+			body.WriteByte('\n')
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Write(body.Bytes())
 	})
 	mux.HandleFunc("GET /api/v1/watch", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()

@@ -47,6 +47,9 @@ func TestParametersAreValidated(t *testing.T) {
 		{"a namespace longer than a DNS label is refused", "/api/v1/terminations?namespace=" + strings.Repeat("a", 64), 400, "namespace: want at most 63 characters"},
 		{"a node name longer than a DNS subdomain is refused", "/api/v1/stuck?node=" + strings.Repeat("a", 254), 400, "node: want at most 253 characters"},
 		{"a pod name longer than a DNS subdomain is refused", "/api/v1/namespaces/ns/pods/" + strings.Repeat("a", 254) + "/timeline", 400, "name: want at most 253 characters"},
+		{"a report without a window is refused", "/api/v1/report", 400, "since: a report needs the start of its window"},
+		{"a report of the last day is served", "/api/v1/report?since=24h&namespace=shop", 200, ""},
+		{"a report with a window that is no duration is refused", "/api/v1/report?since=forever", 400, "since: want an RFC 3339 time"},
 		{"a watch with an overlong name is refused before it streams", "/api/v1/watch?name=" + strings.Repeat("a", 254), 400, "name: want at most 253 characters"},
 	}
 	// A watch that was let through would stream until the deadline.

@@ -1,5 +1,6 @@
 // Package kube is the collector's cluster side: shared informers on Pods,
-// EndpointSlices and Nodes turn the API's view of a deletion into events
+// EndpointSlices and Nodes (and, read-only, on the pods' owners: ReplicaSets,
+// Deployments, StatefulSets and Jobs, which tell who started a deletion) turn the API's view of a deletion into events
 // (delete_requested, endpoint_not_ready, endpoint_removed,
 // finalizers_changed, pod_deleted) stored beside the agents' events under
 // the same pod UID. It also reports deletions that hang outside the node
@@ -20,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
@@ -179,11 +181,20 @@ func (w *Watcher) Run(ctx context.Context) error {
 	pods := w.factory.Core().V1().Pods()
 	slices := w.factory.Discovery().V1().EndpointSlices()
 	nodes := w.factory.Core().V1().Nodes()
-	for name, inf := range map[string]cache.SharedIndexInformer{"pods": pods.Informer(), "endpointslices": slices.Informer(), "nodes": nodes.Informer()} {
+	own, ownerInformers := w.owners(pods)
+	watched := map[string]cache.SharedIndexInformer{"pods": pods.Informer(), "endpointslices": slices.Informer(), "nodes": nodes.Informer()}
+	for name, inf := range ownerInformers {
+		if err := inf.SetTransform(trimOwner); err != nil {
+			return fmt.Errorf("set %s transform: %w", name, err)
+		}
+		watched[name] = inf
+	}
+	for name, inf := range watched {
 		if err := w.health.watch(name, inf); err != nil {
 			return err
 		}
 	}
+	w.state.owners = own
 	if err := w.state.attach(pods, slices, nodes); err != nil {
 		return err
 	}
@@ -247,4 +258,28 @@ func (w *Watcher) reconcileAfterSync(ctx context.Context, pods cache.SharedIndex
 		return
 	}
 	w.state.reconcile(pods.GetIndexer())
+}
+
+// owners makes the informers on the pods' owners that the initiator is
+// read from, by resource name, and the caches over them.
+func (w *Watcher) owners(pods coreinformers.PodInformer) (*owners, map[string]cache.SharedIndexInformer) {
+	rs := w.factory.Apps().V1().ReplicaSets()
+	deps := w.factory.Apps().V1().Deployments()
+	sts := w.factory.Apps().V1().StatefulSets()
+	jobs := w.factory.Batch().V1().Jobs()
+	infs := map[string]cache.SharedIndexInformer{
+		"replicasets": rs.Informer(), "deployments": deps.Informer(), "statefulsets": sts.Informer(), "jobs": jobs.Informer(),
+	}
+	o := &owners{
+		pods: pods.Lister(), replicaSets: rs.Lister(), deployments: deps.Lister(), statefulSets: sts.Lister(), jobs: jobs.Lister(),
+		synced: func() bool {
+			for _, inf := range infs {
+				if !inf.HasSynced() {
+					return false
+				}
+			}
+			return true
+		},
+	}
+	return o, infs
 }

@@ -43,6 +43,9 @@ type tracker struct {
 	deleting  map[string]*deletion // by pod UID
 	endpoints endpointState
 	nodes     coreinformers.NodeInformer
+	// owners are the caches the initiator is read from; nil reads only the
+	// pod itself.
+	owners *owners
 }
 
 func newTracker(emit emitFunc, now func() time.Time) *tracker {
@@ -115,6 +118,7 @@ func (t *tracker) podSeen(p *corev1.Pod, live bool) {
 		t.deleting[uid] = d
 		e := t.event(apiv1.KindDeleteRequested, d, at)
 		e.Finalizers = fins
+		e.Initiator, e.Workload = readInitiator(p, t.owners)
 		e.DeletionDeadline = timestamppb.New(p.DeletionTimestamp.Time)
 		if p.DeletionGracePeriodSeconds != nil {
 			g := int32(*p.DeletionGracePeriodSeconds)
@@ -153,6 +157,7 @@ func (t *tracker) podGone(p *corev1.Pod, note string) {
 		t.deleting[uid] = d
 		e := t.event(apiv1.KindDeleteRequested, d, at)
 		e.Finalizers = sortedFinalizers(p)
+		e.Initiator, e.Workload = readInitiator(p, t.owners)
 		t.emit(e, uid+"/"+apiv1.KindDeleteRequested)
 	} else if len(d.finalizers) > 0 {
 		// The API deletes an object only without finalizers; removing the

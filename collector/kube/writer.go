@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/store"
 )
@@ -60,7 +61,7 @@ func (w *writer) add(e *apiv1.Event, key string) {
 	row := store.Row{
 		Cluster: true, Seq: keySeq(key), Node: e.Node, TimeNs: e.GetTime().AsTime().UnixNano(), Kind: e.Kind,
 		Namespace: e.GetPod().GetNamespace(), Name: e.GetPod().GetName(), UID: e.GetPod().GetUid(),
-		Verdict: e.Verdict, Body: body,
+		Verdict: e.Verdict, Body: body, Report: reportFacts(e),
 	}
 	w.mu.Lock()
 	if len(w.queue) >= w.limit {
@@ -158,4 +159,18 @@ func (w *writer) flush(ctx context.Context) (int, error) {
 			w.pub.Publish(fresh)
 		}
 	}
+}
+
+// reportFacts picks what the per-workload report counts from a cluster
+// event: the delete request's initiator and workload, and the final
+// summary's traffic risk and the cause that speaks for the pod.
+func reportFacts(e *apiv1.Event) store.ReportFacts {
+	switch e.Kind {
+	case apiv1.KindDeleteRequested:
+		return store.ReportFacts{Initiator: e.Initiator, WorkloadKind: e.GetWorkload().GetKind(), WorkloadName: e.GetWorkload().GetName()}
+	case apiv1.KindTerminationSummary:
+		c := summary.PodCause(e)
+		return store.ReportFacts{TrafficRisk: e.GetTrafficRisk(), Cause: c.GetCause(), Advice: c.GetAdvice()}
+	}
+	return store.ReportFacts{}
 }

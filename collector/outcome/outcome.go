@@ -96,7 +96,7 @@ func (r *Recorder) Record(e *apiv1.Event) {
 	if !ok {
 		r.m.overflow.Inc()
 	}
-	r.m.terminations.WithLabelValues(ns, closed(e.GetVerdict(), apiv1.Verdicts(), labelUnknown), summary.PodCause(e)).Inc()
+	r.m.terminations.WithLabelValues(ns, closed(e.GetVerdict(), apiv1.Verdicts(), labelUnknown), summary.PodCauseName(e)).Inc()
 	if d, ok := summary.Span(e); ok {
 		r.m.duration.WithLabelValues(ns).Observe(d.Seconds())
 	}

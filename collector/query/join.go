@@ -25,6 +25,10 @@ type clusterSide struct {
 	deleteAt   time.Time
 	grace      *int32
 	finalizers []string // the latest set seen during the deletion
+	// initiator and workload are the delete request's: who started the
+	// termination, and the workload that owns the pod.
+	initiator string
+	workload  *apiv1.WorkloadRef
 	// endpointOff is, per Service, when the pod's address first stopped
 	// taking traffic (not ready, or gone).
 	endpointOff map[string]time.Time
@@ -58,6 +62,12 @@ func (c *clusterSide) add(e *apiv1.Event) {
 			c.grace = e.GracePeriodS
 		}
 		c.finalizers = e.Finalizers
+		if e.Initiator != "" {
+			c.initiator = e.Initiator
+		}
+		if e.Workload != nil {
+			c.workload = e.Workload
+		}
 	case apiv1.KindFinalizersChanged:
 		c.finalizers = e.Finalizers
 	case apiv1.KindEndpointNotReady, apiv1.KindEndpointRemoved:
@@ -137,6 +147,7 @@ func joinCluster(node *apiv1.Event, fromNode bool, events []*apiv1.Event) *apiv1
 	if s.GracePeriodS == nil {
 		s.GracePeriodS = c.grace
 	}
+	s.Initiator, s.Workload = c.initiator, c.workload
 	var firstAction, stopSignal, nodeDone time.Time
 	if fromNode {
 		firstAction, stopSignal, nodeDone = nodeTimes(s, c.deleteAt)

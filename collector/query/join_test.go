@@ -141,3 +141,18 @@ func TestJoinWithoutClusterSide(t *testing.T) {
 		t.Errorf("summary changed without cluster events: %v", got)
 	}
 }
+
+func TestJoinCarriesTheDeleteRequestsInitiatorAndWorkload(t *testing.T) {
+	pod := &apiv1.PodRef{Namespace: "shop", Name: "web-1", Uid: "u1"}
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	del := &apiv1.Event{Kind: apiv1.KindDeleteRequested, Source: apiv1.SourceAPI, Time: timestamppb.New(t0), Pod: pod,
+		Initiator: apiv1.InitiatorRollout, Workload: &apiv1.WorkloadRef{Kind: "Deployment", Name: "web"}}
+	node := &apiv1.Event{Kind: apiv1.KindTerminationSummary, Time: timestamppb.New(t0.Add(time.Second)), Pod: pod, Verdict: apiv1.VerdictGraceful}
+	s := joinCluster(node, true, []*apiv1.Event{del, node})
+	if s.Initiator != apiv1.InitiatorRollout || s.GetWorkload().GetKind() != "Deployment" || s.GetWorkload().GetName() != "web" {
+		t.Errorf("joined summary has initiator %q, workload %v; want the delete request's rollout of Deployment web", s.Initiator, s.Workload)
+	}
+	if node.Initiator != "" {
+		t.Error("the join changed the node's own summary")
+	}
+}

@@ -57,6 +57,18 @@ func (s *Server) Stuck(ctx context.Context, req *apiv1.StuckRequest) (*apiv1.Stu
 	return &apiv1.StuckResponse{Stuck: out}, nil
 }
 
+// Report implements apiv1.QueryServer.
+func (s *Server) Report(ctx context.Context, req *apiv1.ReportRequest) (*apiv1.ReportResponse, error) {
+	if err := req.GetSince().CheckValid(); err != nil {
+		return nil, toStatus(fmt.Errorf("%w: since: want a time within years 0001 to 9999: %w", ErrInvalid, err))
+	}
+	out, err := s.svc.Report(ctx, req.Namespace, req.Since.AsTime())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &apiv1.ReportResponse{Workloads: out}, nil
+}
+
 // Watch implements apiv1.QueryServer.
 func (s *Server) Watch(req *apiv1.WatchRequest, stream apiv1.Query_WatchServer) error {
 	f := watch.Filter{Namespace: req.Namespace, Node: req.Node, Name: req.Name}

@@ -38,6 +38,7 @@ type Store interface {
 	LatestOfKind(ctx context.Context, uid, kind string) ([]byte, error)
 	Terminations(ctx context.Context, f store.Filter) ([]store.Pod, error)
 	StuckPods(ctx context.Context, f store.Filter) ([]store.Pod, error)
+	Report(ctx context.Context, namespace string, sinceNs int64) ([]store.WorkloadReport, error)
 }
 
 // Subscriber gives live feeds of new events.

@@ -29,6 +29,19 @@ type Row struct {
 	// one stream, whatever Node (the pod's node) says, and Seq is a hash of
 	// what the event is about, so that seeing it again stores nothing.
 	Cluster bool
+	// Report holds what a cluster event tells the per-workload report;
+	// agents' rows never set it.
+	Report ReportFacts
+}
+
+// ReportFacts are what the per-workload report reads from the cluster
+// side's events: a delete request's initiator and owner workload, and a
+// final summary's traffic risk and the cause that speaks for the pod.
+type ReportFacts struct {
+	Initiator                  string
+	WorkloadKind, WorkloadName string
+	TrafficRisk                bool
+	Cause, Advice              string
 }
 
 // clusterStream is the delivery key's stream of cluster events; no agent has
@@ -215,6 +228,11 @@ type podSum struct {
 	// api: the batch comes from the collector's own API watches, whose
 	// word on a pod's identity is final.
 	api bool
+	// The report's facts: from the delete request, and from the final
+	// summary with its verdict.
+	report       ReportFacts
+	finalVerdict string
+	finalRisk    bool
 }
 
 // upsertPods folds the batch into the per-pod rows. Every column is a
@@ -251,18 +269,26 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) (int, error) {
 				if p.del == 0 || r.TimeNs < p.del {
 					p.del = r.TimeNs
 				}
+				p.report.Initiator = r.Report.Initiator
+				p.report.WorkloadKind, p.report.WorkloadName = r.Report.WorkloadKind, r.Report.WorkloadName
 			case apiv1.KindPodDeleted:
 				p.gone = max(p.gone, r.TimeNs)
 			case apiv1.KindTerminationSummary:
 				p.final = max(p.final, r.TimeNs)
+				p.finalVerdict, p.finalRisk = r.Verdict, r.Report.TrafficRisk
+				p.report.Cause, p.report.Advice = r.Report.Cause, r.Report.Advice
 			}
 		}
 	}
 	if len(pods) == 0 {
 		return 0, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO pods (uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns, del_ns, gone_ns, final_ns)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+	// The report's columns take a cluster row's non-empty values: only the
+	// collector's own events carry them, one delete request and one final
+	// summary per pod.
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO pods (uid, namespace, name, node, first_ns, last_ns, term_ns, end_ns, stuck_ns, del_ns, gone_ns, final_ns,
+			initiator, workload_kind, workload_name, final_verdict, traffic_risk, cause, advice)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
 		ON CONFLICT (uid) DO UPDATE SET
 			namespace = CASE WHEN excluded.namespace != '' AND (?13 OR namespace = '') THEN excluded.namespace ELSE namespace END,
 			name      = CASE WHEN excluded.name != '' AND (?13 OR name = '') THEN excluded.name ELSE name END,
@@ -278,7 +304,14 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) (int, error) {
 			                 WHEN excluded.del_ns = 0 THEN del_ns
 			                 ELSE min(del_ns, excluded.del_ns) END,
 			gone_ns   = max(gone_ns, excluded.gone_ns),
-			final_ns  = max(final_ns, excluded.final_ns)
+			final_ns  = max(final_ns, excluded.final_ns),
+			initiator     = CASE WHEN excluded.initiator != '' THEN excluded.initiator ELSE initiator END,
+			workload_kind = CASE WHEN excluded.workload_kind != '' THEN excluded.workload_kind ELSE workload_kind END,
+			workload_name = CASE WHEN excluded.workload_name != '' THEN excluded.workload_name ELSE workload_name END,
+			final_verdict = CASE WHEN excluded.final_verdict != '' THEN excluded.final_verdict ELSE final_verdict END,
+			traffic_risk  = CASE WHEN excluded.final_verdict != '' THEN excluded.traffic_risk ELSE traffic_risk END,
+			cause         = CASE WHEN excluded.final_verdict != '' THEN excluded.cause ELSE cause END,
+			advice        = CASE WHEN excluded.final_verdict != '' THEN excluded.advice ELSE advice END
 		RETURNING namespace, name, node`)
 	if err != nil {
 		return 0, fmt.Errorf("prepare pod update: %w", err)
@@ -288,7 +321,8 @@ func upsertPods(ctx context.Context, tx *sql.Tx, rows []Row) (int, error) {
 	for _, uid := range order {
 		p := pods[uid]
 		var ns, name, node string
-		err := stmt.QueryRowContext(ctx, uid, p.namespace, p.name, p.node, p.first, p.last, p.term, p.end, p.stk, p.del, p.gone, p.final, p.api).Scan(&ns, &name, &node)
+		err := stmt.QueryRowContext(ctx, uid, p.namespace, p.name, p.node, p.first, p.last, p.term, p.end, p.stk, p.del, p.gone, p.final, p.api,
+			p.report.Initiator, p.report.WorkloadKind, p.report.WorkloadName, p.finalVerdict, p.finalRisk, p.report.Cause, p.report.Advice).Scan(&ns, &name, &node)
 		if err != nil {
 			return 0, fmt.Errorf("update pod %s: %w", uid, err)
 		}

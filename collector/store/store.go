@@ -58,6 +58,17 @@ var schema = []string{
 	`ALTER TABLE pods ADD COLUMN gone_ns INTEGER NOT NULL DEFAULT 0`,
 	`ALTER TABLE pods ADD COLUMN final_ns INTEGER NOT NULL DEFAULT 0`,
 	`CREATE INDEX pods_open ON pods (del_ns) WHERE del_ns > 0 AND final_ns = 0`,
+	// What the per-workload report counts: the delete request's initiator
+	// and owner workload, and the final summary's verdict, traffic risk
+	// and the cause (with its advice) that speaks for the pod.
+	`ALTER TABLE pods ADD COLUMN initiator TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE pods ADD COLUMN workload_kind TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE pods ADD COLUMN workload_name TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE pods ADD COLUMN final_verdict TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE pods ADD COLUMN traffic_risk INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE pods ADD COLUMN cause TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE pods ADD COLUMN advice TEXT NOT NULL DEFAULT ''`,
+	`CREATE INDEX pods_workload ON pods (del_ns, namespace) WHERE workload_kind != ''`,
 }
 
 // Store is the collector's database. Writes go through one connection, one

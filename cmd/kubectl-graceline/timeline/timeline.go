@@ -35,6 +35,10 @@ pid1_no_handler: its PID 1 had no SIGTERM handler, so the kernel dropped the
 signal) and TRY the one thing to change; an unknown cause lists the facts
 that were seen. Signals read sender → target.
 
+The header names the pod's owner workload and who started the termination
+(the initiator: rollout, scale_down, eviction_api, preemption, api_delete,
+...), as the collector read them from the API at the delete request.
+
 Rows marked API come from the collector's watch of the Kubernetes API (the
 delete request, the endpoints dropping the pod, finalizer changes, the
 object's removal); rows marked node come from the node's agent. When both
@@ -161,6 +165,15 @@ func header(events []*apiv1.Event, summary *apiv1.Event) string {
 	h := fmt.Sprintf("POD %s/%s  uid %s  node %s", pod.GetNamespace(), pod.GetName(), shortUID(pod.GetUid()), node)
 	if summary != nil && summary.GracePeriodS != nil {
 		h += fmt.Sprintf("  grace %ds", *summary.GracePeriodS)
+	}
+	if w := summary.GetWorkload(); w != nil {
+		h += fmt.Sprintf("  workload %s/%s", w.Kind, w.Name)
+	}
+	if in := summary.GetInitiator(); in != "" {
+		h += "  initiator " + in
+		if info, ok := apiv1.LookupInitiator(in); ok {
+			h += " (" + info.Title + ")"
+		}
 	}
 	return h
 }

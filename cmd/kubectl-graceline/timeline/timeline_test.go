@@ -247,3 +247,22 @@ func TestRender(t *testing.T) {
 		})
 	}
 }
+
+func TestHeaderNamesTheWorkloadAndWhoStartedTheTermination(t *testing.T) {
+	pod := &apiv1.PodRef{Namespace: "shop", Name: "web-1", Uid: "1f2e3d4c-5b6a"}
+	events := []*apiv1.Event{
+		cluster(apiv1.KindDeleteRequested, 0, pod, func(e *apiv1.Event) {
+			e.GracePeriodS, e.Initiator, e.Workload = i32(30), apiv1.InitiatorEviction, &apiv1.WorkloadRef{Kind: "Deployment", Name: "web"}
+		}),
+		{Kind: apiv1.KindContainerExited, Time: at(500 * ms), Node: "n1", Pod: pod, ExitCode: i32(0)},
+		cluster(apiv1.KindPodDeleted, time.Second, pod, nil),
+	}
+	var out bytes.Buffer
+	if err := Render(&out, events, query.Summarize(events), false); err != nil {
+		t.Fatal(err)
+	}
+	want := "POD shop/web-1  uid 1f2e3d4c…  node n1  grace 30s  workload Deployment/web  initiator eviction_api (evicted through the Eviction API: kubectl drain, an autoscaler)\n"
+	if first, _, _ := strings.Cut(out.String(), "\n"); first+"\n" != want {
+		t.Errorf("header = %q, want %q", first, want)
+	}
+}
