@@ -80,7 +80,11 @@ if [ ! -x "$ctd17/containerd" ] || [ ! -x "$ctd17/containerd-shim-runc-v2" ] || 
 		log "go mod download github.com/containerd/containerd@$CONTAINERD17_VERSION gave no directory"
 		exit 1
 	fi
-	work=$(mktemp -d)
+	# A fixed place, so that a second build in this checkout finds its
+	# packages in the Go build cache.
+	work="$root/_output/containerd17-src"
+	rm -rf "$work"
+	mkdir -p "$work"
 	cp -r "$src/." "$work/"
 	chmod -R u+w "$work"
 	mkdir -p "$ctd17"
