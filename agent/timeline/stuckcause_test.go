@@ -64,6 +64,17 @@ func TestStuckReportsNameTheirCause(t *testing.T) {
 			want: []string{apiv1.StuckBusyMount}, wantPhase: PhaseResourceRelease, advice: "sleep (pid 99) keeps the pod's volume busy",
 		},
 		{
+			// The kubelet's garbage collection removes the sandbox of a
+			// deleted pod whatever its volumes; the pod stays Terminating
+			// until they are unmounted.
+			name: "a busy volume keeps the termination open after the kubelet's garbage collection removed the sandbox",
+			events: append(slices.Clone(unreleased),
+				s.ev(apiv1.KindContainerRemoved, 20*time.Second, nil),
+				s.ev(apiv1.KindSandboxRemoved, 20*time.Second, func(e *apiv1.Event) { e.Container = nil })),
+			blockers: []summary.Blocker{busy},
+			want:     []string{apiv1.StuckBusyMount}, wantPhase: PhaseResourceRelease, advice: "sleep (pid 99) keeps the pod's volume busy",
+		},
+		{
 			name:   "a stopped shim blocks the phase the termination is in",
 			events: hung, blockers: []summary.Blocker{{Cause: apiv1.StuckShimStopped, What: "runtime shim containerd-shim (pid 7)"}},
 			want: []string{apiv1.StuckShimStopped}, wantPhase: PhaseStopSignal, advice: "kill -CONT",

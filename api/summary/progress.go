@@ -23,9 +23,19 @@ type Held struct {
 // sandbox was removed, or it stopped and everything held on the node was
 // released. The kubelet removes a deleted pod's sandbox only at its next
 // garbage collection, which can come a minute later; that is not part of
-// the termination.
+// the termination. Volumes still mounted are, even once the sandbox is
+// gone: the kubelet keeps the pod Terminating until it has unmounted them,
+// and its garbage collection does not wait for a busy one.
 func (t *Termination) CompletedAt(held Held) (time.Time, bool) {
 	if !t.sandboxGone.IsZero() {
+		if held.Mounts && !t.sandboxStop.IsZero() {
+			if !t.mountsGone {
+				return time.Time{}, false
+			}
+			if t.mountsAt.After(t.sandboxGone) {
+				return t.mountsAt, true
+			}
+		}
 		return t.sandboxGone, true
 	}
 	// A stopped sandbox with no containers left to wait for is complete:

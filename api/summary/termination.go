@@ -57,6 +57,8 @@ type Termination struct {
 	firstRemoval time.Time
 
 	netNSGone, mountsGone, sandboxCgroupGone bool
+	// mountsAt is when the pod's volume mounts were all released.
+	mountsAt time.Time
 
 	// lastStuck and lastProgress tell whether a stuck report is the
 	// latest news of the pod.
@@ -293,7 +295,7 @@ func (t *Termination) addRelease(ct *Container, kind string, at time.Time) {
 	case kind == apiv1.KindNetNSReleased:
 		t.netNSGone = true
 	case kind == apiv1.KindMountsReleased:
-		t.mountsGone = true
+		t.mountsGone, t.mountsAt = true, at
 	case kind == apiv1.KindCgroupRemoved && ct != nil:
 		ct.CgroupRemoved = true
 	case kind == apiv1.KindCgroupRemoved:

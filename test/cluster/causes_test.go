@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/graceline/graceline/agent/diagnose"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/test/harness"
 )
@@ -109,11 +110,19 @@ func TestABusyVolumeHoldsAPodTerminating(t *testing.T) {
 
 	want := fmt.Sprintf("sleep (pid %d)", holder.Process.Pid)
 	var report *apiv1.Event
-	waitFor(t, 2*time.Minute, "the agent's stuck report naming "+want, func() bool {
-		events, _, err := collector.timeline(string(pod.UID))
-		report = findWhere(events, apiv1.KindStuck, func(e *apiv1.Event) bool { return e.Source != apiv1.SourceAPI })
-		return err == nil && report != nil
-	})
+	var events []*apiv1.Event
+	for deadline := time.Now().Add(2 * time.Minute); report == nil; time.Sleep(time.Second) {
+		var err error
+		events, _, err = collector.timeline(string(pod.UID))
+		if err == nil {
+			report = findWhere(events, apiv1.KindStuck, func(e *apiv1.Event) bool { return e.Source != apiv1.SourceAPI })
+		}
+		if report == nil && time.Now().After(deadline) {
+			_, gone := client.CoreV1().Pods(ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+			t.Fatalf("after 2m no stuck report from the agent naming %s (the pod's API lookup: %v; mounts of the pod now: %v); its timeline (last error %v):\n%s",
+				want, gone, diagnose.MountsUnder("/proc/self/mountinfo", filepath.Dir(filepath.Dir(volume))), err, describe(events))
+		}
+	}
 	t.Logf("stuck: blocking %s, causes %v, evidence:\n%s", report.BlockingPhase, report.Causes, strings.Join(report.Evidence, "\n"))
 	busy := slices.IndexFunc(report.Causes, func(c *apiv1.ContainerCause) bool { return c.Cause == apiv1.StuckBusyMount })
 	if busy < 0 || report.BlockingPhase != apiv1.PhaseResourceRelease {
