@@ -95,7 +95,7 @@ func startRuntime(t testing.TB, f harness.Flavor) (*harness.Containerd, *harness
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s log tail:\n%s", f, tailFile(c.Log))
+			t.Logf("%s log's errors and warnings:\n%s\n%s log tail:\n%s", f, problems(c.Log), f, tailFile(c.Log))
 		}
 		if err := c.Close(); err != nil {
 			t.Errorf("clean up %s: %v", f, err)
