@@ -284,6 +284,7 @@ func (k *kernelSource) convert(ke kernelEvent, ref *containerRef) *apiv1.Event {
 			ev.Kind = apiv1.KindSignalDelivered
 			ev.Signal = &apiv1.Signal{Number: int32(e.Signal), Name: unix.SignalName(e.Signal)}
 			ev.Target = target
+			ev.Target.Threads = int32(e.Threads)
 			ev.Disposition = e.Disposition.String()
 		}
 	}

@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,15 +59,17 @@ const (
 	DroppedRuncInit = "record_runc_init"
 )
 
-// holdFor is how long a signal row waits for identical ones before it is
-// sent with its count. The repeats come within milliseconds (one per
-// thread); a second also bounds how late a held row reaches the sinks.
+// holdFor is how long a SIGKILL's row waits for repeats when the kernel did
+// not say how many threads the target had. The repeats come within
+// milliseconds (one per thread); a second also bounds how late a held row
+// reaches the sinks.
 const holdFor = time.Second
 
-// holdKill is how long a SIGKILL's row waits instead. Every thread of the
-// target dequeues it, and on a node busy stopping many pods a thread can
-// wait for a CPU for more than a second; the termination's summary sends
-// the row at once, so the bound matters only when none comes.
+// holdKill is how long a SIGKILL's row waits for the deliveries its
+// target's thread count promises. On a node busy stopping many pods a
+// thread can wait for a CPU for more than a second; the termination's
+// summary sends the row at once, so the bound matters only when neither
+// the last delivery nor a summary comes.
 const holdKill = 10 * time.Second
 
 // forgetAfter is how long a pod's state outlives its sandbox's removal when
@@ -140,9 +143,12 @@ type pod struct {
 	sandboxPid int32
 	open       bool // the pod's own window
 	ctrs       map[string]*ctr
-	// held are signal_delivered rows waiting for repeats, in the order
-	// they came.
-	held      []*held
+	// held are SIGKILL rows waiting for repeats, in the order they came,
+	// with the rows that came after them.
+	held []*held
+	// exiting are the processes that dequeued a signal that ends them,
+	// other than SIGKILL: their other threads dequeue a SIGKILL each.
+	exiting   map[int32]bool
 	removedAt time.Time
 }
 
@@ -156,7 +162,12 @@ type ctr struct {
 type held struct {
 	e     *apiv1.Event
 	until time.Time
+	// want is how many deliveries make the row whole; 0 when not known.
+	want uint32
 }
+
+// whole says whether every delivery h waits for came.
+func (h *held) whole() bool { return h.want > 0 && max(h.e.Count, 1) >= h.want }
 
 // New returns a Policy that records into emit.
 func New(emit func(*apiv1.Event), cfg Config, m *Metrics) *Policy {
@@ -297,6 +308,9 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 		if e.Kind == apiv1.KindSignalDelivered && same(h.e, e) {
 			h.e.Count = max(h.e.Count, 1) + 1
 			p.m.Collapsed.Inc()
+			if h.whole() {
+				p.releaseDue(pd, p.now())
+			}
 			return
 		}
 	}
@@ -311,15 +325,56 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 		return
 	}
 	if e.Kind == apiv1.KindSignalDelivered {
-		hold := holdFor
-		if e.GetSignal().GetName() == "SIGKILL" {
-			hold = holdKill
-		}
-		pd.held = append(pd.held, &held{e: e, until: p.now().Add(hold)})
-		p.pace.Wake()
+		p.deliver(pd, e)
 		return
 	}
 	p.emit(e)
+}
+
+// deliver records a signal_delivered row. Only a SIGKILL repeats: when a
+// process exits on a signal, each of its threads dequeues one. Its row
+// waits for as many deliveries as the process had threads (one fewer when
+// another signal began the exit, as that thread dequeued it instead), or
+// for holdKill; any other row leaves at once, unless a SIGKILL's row is
+// still held, as rows leave in the order they came.
+func (p *Policy) deliver(pd *pod, e *apiv1.Event) {
+	pid := e.GetTarget().GetPid()
+	if e.GetSignal().GetName() != "SIGKILL" {
+		if e.Disposition == "default" && terminates(e.GetSignal().GetNumber()) {
+			if pd.exiting == nil {
+				pd.exiting = map[int32]bool{}
+			}
+			pd.exiting[pid] = true
+		}
+		if len(pd.held) == 0 {
+			p.emit(e)
+			return
+		}
+		pd.held = append(pd.held, &held{e: e, until: p.now()})
+		p.releaseDue(pd, p.now())
+		return
+	}
+	h := &held{e: e, until: p.now().Add(holdFor)}
+	if n := e.GetTarget().GetThreads(); n > 0 {
+		h.want, h.until = uint32(n), p.now().Add(holdKill)
+		if pd.exiting[pid] && n > 1 {
+			h.want--
+		}
+	}
+	pd.held = append(pd.held, h)
+	p.releaseDue(pd, p.now())
+	if len(pd.held) > 0 {
+		p.pace.Wake()
+	}
+}
+
+// terminates says whether signal n's default action ends the process.
+func terminates(n int32) bool {
+	switch syscall.Signal(n) {
+	case syscall.SIGCHLD, syscall.SIGCONT, syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGURG, syscall.SIGWINCH:
+		return false
+	}
+	return true
 }
 
 // remember keeps e in c's bounded history, dropping the oldest.
@@ -377,11 +432,12 @@ func (p *Policy) release(pd *pod) {
 	pd.held = nil
 }
 
-// releaseDue sends pd's rows held until now or earlier. A row waits for
-// the ones held before it, so that rows leave in the order they came.
+// releaseDue sends pd's rows that are whole or held until now or
+// earlier. A row waits for the ones held before it, so that rows leave in
+// the order they came.
 func (p *Policy) releaseDue(pd *pod, now time.Time) {
 	n := 0
-	for n < len(pd.held) && !pd.held[n].until.After(now) {
+	for n < len(pd.held) && (pd.held[n].whole() || !pd.held[n].until.After(now)) {
 		p.emit(pd.held[n].e)
 		n++
 	}

@@ -59,6 +59,12 @@ func delivered(cid, sig string, pid, tid int32, comm string) *apiv1.Event {
 	return e
 }
 
+// ofThreads is a delivery to a process the kernel says had n threads.
+func ofThreads(n int32, e *apiv1.Event) *apiv1.Event {
+	e.Target.Threads = n
+	return e
+}
+
 // show is one recorded event as a test reads it.
 func show(e *apiv1.Event) string {
 	s := e.Kind
@@ -156,21 +162,47 @@ func TestPolicy(t *testing.T) {
 			collapsed: 5,
 		},
 		{
-			name: "A SIGKILL's thread that dequeues it seconds late still counts in its row.",
-			steps: []step{{e: delivered("", "SIGKILL", 50, 51, "pause")}, {advance: 3 * time.Second},
-				{e: delivered("", "SIGKILL", 50, 50, "pause")}},
-			want:      []string{"signal_delivered SIGKILL 50 x2"},
+			name: "A SIGKILL's row leaves with the delivery to its process's last thread, before what follows.",
+			steps: events(ofThreads(3, delivered("", "SIGKILL", 50, 51, "pause")), ofThreads(3, delivered("", "SIGKILL", 50, 52, "pause")),
+				ofThreads(2, delivered("", "SIGKILL", 50, 50, "pause")), exited("", 50, "pause")),
+			want:      []string{"signal_delivered SIGKILL 50 x3", "process_exited 50"},
+			collapsed: 2,
+		},
+		{
+			name:  "A single-threaded process's SIGKILL leaves at once.",
+			steps: events(base(apiv1.KindContainerExited, "a"), ofThreads(1, delivered("a", "SIGKILL", 7, 7, "sleep")), exited("a", 7, "sleep")),
+			want:  []string{"container_exited a", "signal_delivered a SIGKILL 7", "process_exited a 7"},
+		},
+		{
+			name: "After a SIGTERM that ends a process, its other threads' SIGKILLs are one row, whole one short of the thread count.",
+			steps: events(base(apiv1.KindSandboxStopped, ""), ofThreads(3, delivered("a", "SIGTERM", 7, 7, "app")),
+				ofThreads(3, delivered("a", "SIGKILL", 7, 8, "app")), ofThreads(3, delivered("a", "SIGKILL", 7, 9, "app")), exited("a", 7, "app")),
+			want:      []string{"sandbox_stopped", "signal_delivered a SIGTERM 7", "signal_delivered a SIGKILL 7 x2", "process_exited a 7"},
 			collapsed: 1,
 		},
 		{
-			name: "Another signal's row leaves after a second, and a later delivery is a row of its own.",
-			steps: []step{{e: base(apiv1.KindSandboxStopped, "")}, {e: delivered("a", "SIGTERM", 7, 7, "sleep")}, {advance: holdFor},
-				{e: delivered("a", "SIGTERM", 7, 7, "sleep")}},
+			name: "A SIGKILL's thread that dequeues it seconds late still counts in its row.",
+			steps: []step{{e: ofThreads(2, delivered("", "SIGKILL", 50, 51, "pause"))}, {advance: 3 * time.Second},
+				{e: ofThreads(2, delivered("", "SIGKILL", 50, 50, "pause"))}, {e: exited("", 50, "pause")}},
+			want:      []string{"signal_delivered SIGKILL 50 x2", "process_exited 50"},
+			collapsed: 1,
+		},
+		{
+			name: "Without a thread count, a SIGKILL's row waits a second for its repeats.",
+			steps: []step{{e: delivered("", "SIGKILL", 50, 51, "pause")}, {e: delivered("", "SIGKILL", 50, 50, "pause")},
+				{advance: holdFor}, {e: exited("", 50, "pause")}},
+			want:      []string{"signal_delivered SIGKILL 50 x2", "process_exited 50"},
+			collapsed: 1,
+		},
+		{
+			name: "Another signal's row leaves at once, and a later delivery is a row of its own.",
+			steps: events(base(apiv1.KindSandboxStopped, ""), delivered("a", "SIGTERM", 7, 7, "sleep"),
+				delivered("a", "SIGTERM", 7, 7, "sleep")),
 			want: []string{"sandbox_stopped", "signal_delivered a SIGTERM 7", "signal_delivered a SIGTERM 7"},
 		},
 		{
 			name: "A row waits for the ones held before it, so that rows leave in the order they came.",
-			steps: []step{{e: base(apiv1.KindSandboxStopped, "")}, {e: delivered("", "SIGKILL", 50, 50, "pause")},
+			steps: []step{{e: base(apiv1.KindSandboxStopped, "")}, {e: ofThreads(2, delivered("", "SIGKILL", 50, 50, "pause"))},
 				{e: delivered("a", "SIGTERM", 7, 7, "sleep")}, {advance: holdFor}, {e: exited("a", 7, "sleep")}},
 			want: []string{"sandbox_stopped", "process_exited a 7", "signal_delivered SIGKILL 50", "signal_delivered a SIGTERM 7"},
 		},
@@ -268,15 +300,15 @@ func TestHeldRow(t *testing.T) {
 	now := time.Unix(1000, 0)
 	p.now = func() time.Time { return now }
 	p.ContainerChanged(cri.ContainerInfo{ID: "a", Meta: cri.Meta{PodUID: uid}, Pid: 100})
-	p.Emit(delivered("a", "SIGTERM", 100, 100, "sh"))
-	p.Emit(delivered("a", "SIGTERM", 100, 100, "sh"))
+	p.Emit(delivered("a", "SIGKILL", 100, 100, "sh"))
+	p.Emit(delivered("a", "SIGKILL", 100, 101, "sh"))
 	for _, step := range []struct {
 		name    string
 		advance time.Duration
 		want    []string
 	}{
-		{"Half a second after it came, a row still waits for repeats.", 500 * time.Millisecond, nil},
-		{"A second after it came, it goes out with its count, though nothing else followed.", 500 * time.Millisecond, []string{"signal_delivered a SIGTERM 100 x2"}},
+		{"Half a second after it came, a SIGKILL's row of no known thread count still waits for repeats.", 500 * time.Millisecond, nil},
+		{"A second after it came, it goes out with its count, though nothing else followed.", 500 * time.Millisecond, []string{"signal_delivered a SIGKILL 100 x2"}},
 	} {
 		now = now.Add(step.advance)
 		p.Tick()

@@ -870,12 +870,16 @@ func (x *Signal) GetResult() string {
 	return ""
 }
 
-// Task is the thread a signal was aimed at.
+// Task is the thread a signal was aimed at. On signal_delivered, threads is
+// how many threads its process had when it dequeued the signal (0 when not
+// known): a process that exits on a signal has each of them dequeue a
+// SIGKILL.
 type Task struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
 	Tid           int32                  `protobuf:"varint,2,opt,name=tid,proto3" json:"tid,omitempty"`
 	Comm          string                 `protobuf:"bytes,3,opt,name=comm,proto3" json:"comm,omitempty"`
+	Threads       int32                  `protobuf:"varint,4,opt,name=threads,proto3" json:"threads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -929,6 +933,13 @@ func (x *Task) GetComm() string {
 		return x.Comm
 	}
 	return ""
+}
+
+func (x *Task) GetThreads() int32 {
+	if x != nil {
+		return x.Threads
+	}
+	return 0
 }
 
 // Sender is the process that generated a signal; container_id is set when it
@@ -1283,11 +1294,12 @@ const file_event_proto_rawDesc = "" +
 	"\x06Signal\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06result\x18\x03 \x01(\tR\x06result\">\n" +
+	"\x06result\x18\x03 \x01(\tR\x06result\"X\n" +
 	"\x04Task\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x10\n" +
 	"\x03tid\x18\x02 \x01(\x05R\x03tid\x12\x12\n" +
-	"\x04comm\x18\x03 \x01(\tR\x04comm\"i\n" +
+	"\x04comm\x18\x03 \x01(\tR\x04comm\x12\x18\n" +
+	"\athreads\x18\x04 \x01(\x05R\athreads\"i\n" +
 	"\x06Sender\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x12\n" +
 	"\x04comm\x18\x02 \x01(\tR\x04comm\x12!\n" +

@@ -96,6 +96,11 @@ struct k_sigaction {
 	struct sigaction sa;
 };
 
+/* A thread group's shared state: how many threads it has. */
+struct signal_struct {
+	int nr_threads;
+};
+
 struct task_struct {
 	int pid;
 	int tgid;
@@ -104,6 +109,7 @@ struct task_struct {
 	struct task_struct *real_parent;
 	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
+	struct signal_struct *signal;
 };
 
 /* cgroup_rmdir's subject. A cgroup's id is its kernfs node's id, which on

@@ -81,6 +81,10 @@ type Event struct {
 	SenderIsKernel bool
 	// Disposition is set for Deliver.
 	Disposition Disposition
+	// Threads is set for Deliver: how many threads the receiver's process
+	// had. When a process exits on a signal, each of them dequeues a
+	// SIGKILL.
+	Threads uint32
 	// Repaired counts the strings above that were not valid UTF-8 in the
 	// kernel's record and had their invalid bytes replaced by U+FFFD.
 	Repaired int

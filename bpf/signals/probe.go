@@ -99,6 +99,7 @@ func decode(raw []byte, clock probe.Clock) (Event, bool) {
 		SenderComm:     record.CString(r.SenderComm[:], &repaired),
 		SenderIsKernel: r.Flags&flagKernel != 0,
 		Disposition:    Disposition(r.Disposition),
+		Threads:        r.Threads,
 	}
 	e.Repaired = repaired
 	return e, true

@@ -38,6 +38,7 @@ struct event {
 	__u32 sender_mntns;
 	__u32 disposition; // deliver: enum disposition
 	__u32 flags;       // generate: SIGNAL_FLAG_*
+	__u32 threads;     // deliver: the receiver's thread group's size
 	char comm[TASK_COMM_LEN];
 	char sender_comm[TASK_COMM_LEN];
 };
@@ -78,6 +79,7 @@ static __always_inline struct event *reserve_signal(__u32 type, int sig, struct 
 	e->sender_mntns = 0;
 	e->disposition = 0;
 	e->flags = 0;
+	e->threads = 0;
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
 	e->sender_comm[0] = 0;
 	return e;
@@ -153,6 +155,9 @@ int signal_deliver(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	unsigned long handler = (unsigned long)BPF_CORE_READ(ka, sa.sa_handler);
 	e->disposition = handler == 0 ? DISPOSITION_DEFAULT : handler == 1 ? DISPOSITION_IGNORED : DISPOSITION_HANDLER;
+	// Every thread of a group that is exiting dequeues a SIGKILL; the
+	// group's size tells user space how many deliveries make its row whole.
+	e->threads = (__u32)BPF_CORE_READ(t, signal, nr_threads);
 	submit(e, sizeof(*e), rec);
 	return 0;
 }

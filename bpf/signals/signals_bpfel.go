@@ -34,8 +34,10 @@ type signalsEvent struct {
 	SenderMntns uint32
 	Disposition uint32
 	Flags       uint32
+	Threads     uint32
 	Comm        [16]int8
 	SenderComm  [16]int8
+	_           [4]byte
 }
 
 // Names of all BPF objects in the ELF.
