@@ -305,7 +305,7 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 		return
 	}
 	for _, h := range pd.held {
-		if e.Kind == apiv1.KindSignalDelivered && same(h.e, e) {
+		if e.Kind == apiv1.KindSignalDelivered && e.GetSignal().GetName() == "SIGKILL" && same(h.e, e) {
 			h.e.Count = max(h.e.Count, 1) + 1
 			p.m.Collapsed.Inc()
 			if h.whole() {
