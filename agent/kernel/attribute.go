@@ -245,9 +245,10 @@ func (k *kernelSource) pollKernelDrops(ctx context.Context) {
 		for reason, n := range drops {
 			if n > seen[reason] {
 				k.dropped.WithLabelValues("ebpf_" + reason).Add(float64(n - seen[reason]))
-				// The policy's own drops go on all day on a busy node:
+				// The drops by design go on all day on a busy node:
 				// counted, never warned of.
-				if now := k.now(); reason != probe.DropOutsideWindow && now.Sub(lastWarn) > 10*time.Second {
+				byDesign := reason == probe.DropOutsideWindow || reason == probe.DropExitingTarget
+				if now := k.now(); !byDesign && now.Sub(lastWarn) > 10*time.Second {
 					k.log.Warn("kernel events dropped", "reason", reason, "total", n)
 					lastWarn = now
 				}

@@ -102,7 +102,7 @@ func NewMetrics(reg prometheus.Registerer, dropped *prometheus.CounterVec, repai
 		}),
 	}
 	reg.MustRegister(m.Unattributed, m.CNIUnparsable)
-	for _, r := range []string{"ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_outside_window", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable",
+	for _, r := range []string{"ebpf_rate_limited", "ebpf_ringbuf_full", "ebpf_outside_window", "ebpf_exiting_target", "ebpf_queue_full", "ebpf_pending_full", "ebpf_undecodable",
 		"cni_env_malformed", "cni_runs_full", "cni_exit_missed"} {
 		dropped.WithLabelValues(r)
 	}

@@ -35,7 +35,8 @@ enum drop_reason {
 	DROP_RATE_LIMITED = 0,
 	DROP_RINGBUF_FULL = 1,
 	DROP_OUTSIDE_WINDOW = 2,
-	DROP_MAX = 3,
+	DROP_EXITING_TARGET = 3,
+	DROP_MAX = 4,
 };
 
 /* Set by the loader before the programs are loaded. */

@@ -163,18 +163,23 @@ func (s *Shared) Close() error {
 // others, which are losses.
 const DropOutsideWindow = "outside_window"
 
+// DropExitingTarget is the reason KernelDrops gives for the signals sent
+// to a process that already left its namespaces as it exits: they change
+// nothing and name no container. Dropped by design too.
+const DropExitingTarget = "exiting_target"
+
 // KernelDrops returns the events the kernel side dropped, by reason, summed
 // over CPUs.
 func (s *Shared) KernelDrops() (map[string]uint64, error) {
 	s.mu.Lock()
 	drops := s.maps["drops"]
 	s.mu.Unlock()
-	out := make(map[string]uint64, 3)
+	out := make(map[string]uint64, 4)
 	if drops == nil {
 		return out, nil
 	}
 	// The keys are graceline.h's enum drop_reason.
-	for key, name := range []string{"rate_limited", "ringbuf_full", DropOutsideWindow} {
+	for key, name := range []string{"rate_limited", "ringbuf_full", DropOutsideWindow, DropExitingTarget} {
 		var perCPU []uint64
 		if err := drops.Lookup(uint32(key), &perCPU); err != nil {
 			return nil, fmt.Errorf("read drop counter %s: %w", name, err)

@@ -95,6 +95,14 @@ int signal_generate(struct bpf_raw_tracepoint_args *ctx)
 	if (!traced(sig))
 		return 0;
 	__u32 mntns = task_mntns(target);
+	if (!mntns) {
+		// The target already left its namespaces: it is exiting, and the
+		// signal changes nothing (the kernel's SIGKILLs to a dying
+		// process's threads as its PID namespace is torn down). No
+		// namespace will ever name its container.
+		count_drop(DROP_EXITING_TARGET);
+		return 0;
+	}
 	if (is_host(mntns))
 		return 0;
 	// A signal from outside the target's container (the runtime, the
