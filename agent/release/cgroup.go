@@ -46,9 +46,9 @@ type cgroupWatch struct {
 	// directories are looked at only once every id was, which on cgroup
 	// v1 saves a stat of each hierarchy per hierarchy removed.
 	reported []uint64
-	// cgroupGone is when the last directory went, if that came before
-	// the owner stopped.
-	cgroupGone time.Time
+	// cgroupReported says the kernel reported the last directory gone
+	// before the owner stopped, and cgroup_removed was emitted then.
+	cgroupReported bool
 	// pending waits for the removal once the owner stopped.
 	pending *pending
 }
@@ -232,7 +232,12 @@ func (w *Watcher) CgroupRemoved(id uint64, at time.Time) {
 		p := o.pending
 		w.unfollow(o)
 		if p == nil {
-			o.cgroupGone = at // reported once the owner stops
+			// Gone before the runtime reported the owner stopped: a
+			// runtime deletes the task, and its cgroup with it, before it
+			// says the container stopped, up to a second later on a busy
+			// node. The removal is a fact now.
+			o.cgroupReported = true
+			w.report(cgroupPending(o), at, FoundByKernel)
 			continue
 		}
 		p.done = true

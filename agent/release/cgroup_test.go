@@ -160,11 +160,17 @@ func TestCgroupRemovalEvents(t *testing.T) {
 		run func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time
 	}{
 		{
-			name:    "a removal reported before the stop is emitted at the stop with the kernel's time",
+			name:    "a removal reported before the stop is emitted at once with the kernel's time, and not again at the stop",
 			foundBy: FoundByKernel,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
 				w.ContainerChanged(container(false))
+				rec := &recorder{}
+				emit := w.emit
+				w.emit = func(e *apiv1.Event) { rec.emit(e); emit(e) }
 				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), kernelTime)
+				if n := len(rec.cgroupRemovals()); n != 1 {
+					t.Errorf("%d cgroup_removed before the runtime reported the stop, want 1", n)
+				}
 				w.ContainerChanged(container(true))
 				w.poll()
 				return kernelTime

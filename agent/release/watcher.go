@@ -205,7 +205,7 @@ func (w *Watcher) SandboxChanged(info cri.SandboxInfo) {
 // through the kernel's report when its directories are followed, by polling
 // otherwise.
 func (w *Watcher) watchCgroup(o *owner) {
-	if o.cgroup == "" {
+	if o.cgroup == "" || o.cgroupReported {
 		return
 	}
 	dirs := o.dirs
@@ -216,19 +216,14 @@ func (w *Watcher) watchCgroup(o *owner) {
 		w.unfollow(o)
 		return
 	}
-	p := &pending{kind: apiv1.KindCgroupRemoved, path: o.cgroup, pod: o.pod, container: o.container, gone: func(*tick) bool { return !cgroups.Exists(dirs) }}
+	p := cgroupPending(o)
+	p.gone = func(*tick) bool { return !cgroups.Exists(dirs) }
 	if !o.following {
 		w.add(p)
 		return
 	}
 	now := w.now()
 	switch {
-	case !o.cgroupGone.IsZero():
-		// The kernel reported it removed before the runtime reported the
-		// owner stopped: a runtime may delete the task, and its cgroup
-		// with it, before it says the container stopped.
-		w.unfollow(o)
-		w.report(p, o.cgroupGone, FoundByKernel)
 	case p.gone(newTick(w.cfg.MountInfo, nil)):
 		// Gone while its removal event is still on its way, or gone on a
 		// hierarchy the kernel did not follow.
@@ -239,6 +234,11 @@ func (w *Watcher) watchCgroup(o *owner) {
 		o.pending = p
 		w.add(p)
 	}
+}
+
+// cgroupPending is the removal of o's cgroup, still to be found.
+func cgroupPending(o *owner) *pending {
+	return &pending{kind: apiv1.KindCgroupRemoved, path: o.cgroup, pod: o.pod, container: o.container}
 }
 
 // report emits p's release at the given time, found as foundBy says.

@@ -44,10 +44,12 @@ type Config struct {
 	// DrainTimeout is how long a shutdown waits for the acknowledgements of
 	// batches in flight, so that a restart need not resend them.
 	DrainTimeout time.Duration
-	// Linger is how long the sender waits after a batch that was not full
-	// before it reads the next: a trickle of events then goes out in a few
-	// batches rather than one round trip each. The first event after a
-	// quiet spell goes out at once.
+	// Linger bounds how long the sender waits, after a batch that was not
+	// full, for every batch in flight to be acknowledged before it reads
+	// the next. What comes meanwhile goes out in one batch, as Nagle's
+	// algorithm does: a trickle of events costs a round trip per batch, not
+	// per event, and waits no longer than the collector takes to store a
+	// batch. The first event after a quiet spell goes out at once.
 	Linger time.Duration
 }
 
@@ -175,15 +177,16 @@ func (s *Sender) session(ctx context.Context) (worked bool, err error) {
 	}
 	inflight := make(chan pending, s.cfg.Window)
 	acked := make(chan struct{}, 1)
+	idle := make(chan struct{}, 1)
 	recvDone := make(chan error, 1)
 	readCtx, cancelRead := context.WithCancel(ctx)
 	defer cancelRead()
 	go func() {
-		err := s.receive(stream, inflight, acked)
+		err := s.receive(stream, inflight, acked, idle)
 		cancelRead() // wake a send loop that waits for the spool
 		recvDone <- err
 	}()
-	sendErr := s.sendLoop(readCtx, stream, inflight, &limits)
+	sendErr := s.sendLoop(readCtx, stream, inflight, idle, &limits)
 
 	if ctx.Err() != nil {
 		// Shutting down: let the collector answer what is in flight.
@@ -208,8 +211,11 @@ func (s *Sender) session(ctx context.Context) (worked bool, err error) {
 }
 
 // sendLoop reads batches from the spool and sends them, keeping at most
-// Window in flight, until ctx ends or sending fails.
-func (s *Sender) sendLoop(ctx context.Context, stream apiv1.Ingest_StreamClient, inflight chan<- pending, limits *atomic.Pointer[batchLimits]) error {
+// Window in flight, until ctx ends or sending fails. idle receives when an
+// acknowledgement left none in flight.
+func (s *Sender) sendLoop(ctx context.Context, stream apiv1.Ingest_StreamClient, inflight chan<- pending, idle <-chan struct{}, limits *atomic.Pointer[batchLimits]) error {
+	linger := time.NewTimer(0)
+	defer linger.Stop()
 	for {
 		records, bytes := limits.Load().within(s.cfg.MaxBatchRecords, s.cfg.MaxBatchBytes)
 		b, err := s.spool.Read(ctx, records, bytes)
@@ -218,6 +224,11 @@ func (s *Sender) sendLoop(ctx context.Context, stream apiv1.Ingest_StreamClient,
 		}
 		s.nextID++
 		p := pending{id: s.nextID, mark: b.Mark, n: len(b.Records)}
+		// An idle signal from before this batch must not end its wait.
+		select {
+		case <-idle:
+		default:
+		}
 		select {
 		case inflight <- p:
 		case <-ctx.Done():
@@ -227,18 +238,21 @@ func (s *Sender) sendLoop(ctx context.Context, stream apiv1.Ingest_StreamClient,
 			return fmt.Errorf("send batch: %w", err)
 		}
 		if len(b.Records) < records {
+			linger.Reset(s.cfg.Linger)
 			select {
-			case <-time.After(s.cfg.Linger):
+			case <-idle:
+			case <-linger.C:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			linger.Stop()
 		}
 	}
 }
 
 // receive takes acknowledgements in order and removes their batches from
 // the spool.
-func (s *Sender) receive(stream apiv1.Ingest_StreamClient, inflight <-chan pending, acked chan<- struct{}) error {
+func (s *Sender) receive(stream apiv1.Ingest_StreamClient, inflight <-chan pending, acked, idle chan<- struct{}) error {
 	for {
 		ack, err := stream.Recv()
 		if err != nil {
@@ -266,6 +280,12 @@ func (s *Sender) receive(stream apiv1.Ingest_StreamClient, inflight <-chan pendi
 		select {
 		case acked <- struct{}{}:
 		default:
+		}
+		if len(inflight) == 0 {
+			select {
+			case idle <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

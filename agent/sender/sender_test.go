@@ -123,12 +123,19 @@ func startSender(t *testing.T, addr, token string) (*spool.Spool, *prometheus.Re
 // closes sp.
 func runSender(t *testing.T, sp *spool.Spool, reg *prometheus.Registry, addr, token string) {
 	t.Helper()
+	runSenderWith(t, sp, reg, addr, token, func(*Config) {})
+}
+
+// runSenderWith is runSender with the test's settings changed by set.
+func runSenderWith(t *testing.T, sp *spool.Spool, reg *prometheus.Registry, addr, token string, set func(*Config)) {
+	t.Helper()
 	conn, err := client.Dial(client.Options{Address: addr, Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
 	cfg.MaxBatchRecords = 200
+	set(&cfg)
 	cfg.Backoff = wait.Backoff{Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.5, Steps: 1 << 30, Cap: 200 * time.Millisecond}
 	s := New(conn, sp, cfg, reg, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -196,6 +203,25 @@ func TestSender(t *testing.T) {
 			if n := c.count(t); n != 5000 {
 				t.Errorf("store holds %d events, want 5000", n)
 			}
+		})
+	}
+}
+
+// TestTrickleWaitsForTheAcknowledgementOnly: after a batch that was not
+// full, the next goes out once the collector acknowledged it, not when the
+// linger ends (an hour here).
+func TestTrickleWaitsForTheAcknowledgementOnly(t *testing.T) {
+	c := newCollector(t)
+	reg := prometheus.NewRegistry()
+	sp, err := spool.Open(t.TempDir(), spool.Options{Node: "node-a"}, reg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSenderWith(t, sp, reg, c.grpc, agentToken, func(cfg *Config) { cfg.Linger = time.Hour })
+	for i := range 3 {
+		appendEvents(t, sp, i, 1)
+		waitFor(t, 30*time.Second, fmt.Sprintf("event %d acknowledged", i+1), func() bool {
+			return value(t, reg, "graceline_spool_acked_total") >= float64(i+1)
 		})
 	}
 }
