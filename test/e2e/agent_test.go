@@ -86,10 +86,10 @@ func (a *agentProc) waitLog(t testing.TB, timeout time.Duration, substr string) 
 }
 
 // startRuntime starts a private containerd of flavor f with the test images.
-func startRuntime(t testing.TB, f harness.Flavor) (*harness.Containerd, *harness.Driver) {
+func startRuntime(t testing.TB, f harness.Flavor, opts ...harness.Option) (*harness.Containerd, *harness.Driver) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := harness.StartContainerd(ctx, f, busyboxTar, pauseTar)
+	c, err := harness.StartContainerdWith(ctx, f, opts, busyboxTar, pauseTar)
 	if err != nil {
 		t.Fatalf("start %s: %v", f, err)
 	}

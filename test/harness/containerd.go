@@ -76,6 +76,15 @@ func ShimPid(sandboxID string) int {
 	return 0
 }
 
+// Enter is the command prefix that runs a program in the daemon's mount
+// namespace; empty when it has none of its own.
+func (c *Containerd) Enter() []string {
+	if !c.opts.cgroup2 || c.Pid() == 0 {
+		return nil
+	}
+	return []string{"nsenter", fmt.Sprintf("--mount=/proc/%d/ns/mnt", c.Pid()), "--"}
+}
+
 // Endpoint is the CRI endpoint URL.
 func (c *Containerd) Endpoint() string { return "unix://" + c.Address }
 
@@ -189,6 +198,12 @@ func (c *Containerd) Start(ctx context.Context) error {
 	}
 	defer logf.Close()
 	c.cmd = exec.Command(bin, "--config", filepath.Join(c.Dir, "config.toml"))
+	if c.opts.cgroup2 {
+		// The namespace's other mounts keep their propagation, so the
+		// directory shared with the host stays shared.
+		c.cmd = exec.Command("unshare", "--mount", "--propagation", "unchanged", "--",
+			"sh", "-c", `mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"`, "sh", bin, "--config", filepath.Join(c.Dir, "config.toml"))
+	}
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.Env = []string{"PATH=" + path, "HOME=" + c.Dir}
 	// Its own process group, so a Ctrl-C at the terminal reaches the
@@ -351,13 +366,23 @@ func (c *Containerd) writeConfig() error {
 	if err := c.installCNIPlugins(); err != nil {
 		return err
 	}
+	runc := ""
+	if c.opts.cgroup2 {
+		if c.Flavor != Containerd2 {
+			return fmt.Errorf("unified cgroups are set up for %s only", Containerd2)
+		}
+		if _, err := buildStatic(context.Background(), c.root, c.Dir, "unifiedrunc"); err != nil {
+			return err
+		}
+		runc = filepath.Join(c.Dir, "unifiedrunc")
+	}
 	f, err := os.Create(filepath.Join(c.Dir, "config.toml"))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	return template.Must(template.New("config").Parse(tmpl)).Execute(f, map[string]string{
-		"Dir": c.Dir, "Address": c.Address, "Pause": PauseImage,
+		"Dir": c.Dir, "Address": c.Address, "Pause": PauseImage, "Runc": runc,
 	})
 }
 
@@ -474,7 +499,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.bt
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-        Root = "{{.Dir}}/runc"
+        Root = "{{.Dir}}/runc"{{if .Runc}}
+        BinaryName = "{{.Runc}}"{{end}}
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["{{.Dir}}/cni-bin"]
     conf_dir = "{{.Dir}}/cni"
