@@ -206,6 +206,10 @@ func TestReusedNamespace(t *testing.T) {
 	cases := []struct {
 		name   string
 		events []kernelEvent
+		// stopped is when the runtime's report of the old container's
+		// stop reached the agent, in ms, before the events did; 0 for
+		// none.
+		stopped int
 		// want is each event's owner, in order: a container id, or "held".
 		want []string
 	}{
@@ -219,6 +223,13 @@ func TestReusedNamespace(t *testing.T) {
 			events: []kernelEvent{exit(1, 100, "sh"), exit(2, 101, "sleep"), exit(3, 200, "runc:[1:CHILD]"),
 				{process: &process.Event{Type: process.Exec, Time: at(4), MntNS: ns, ParentMntNS: 1, Pid: 201, Comm: "pause"}}},
 			want: []string{"c1", "c1", "held", "held"},
+		},
+		{
+			name: "A runc process after the init's exit is a new namespace's, though the runtime's later report of the stop reached the agent first.",
+			events: []kernelEvent{exit(1, 100, "sh"), exit(2, 101, "sleep"), exit(3, 200, "runc:[1:CHILD]"),
+				{process: &process.Event{Type: process.Exec, Time: at(4), MntNS: ns, ParentMntNS: 1, Pid: 201, Comm: "pause"}}},
+			stopped: 10,
+			want:    []string{"c1", "c1", "held", "held"},
 		},
 		{
 			name: "An exec from outside after the init's exit is a new namespace's.",
@@ -242,6 +253,9 @@ func TestReusedNamespace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k, out, _ := newTestKernelSource(t)
 			o := *old
+			if tc.stopped > 0 {
+				o.stopped = at(tc.stopped)
+			}
 			k.reg.byNS[ns], k.reg.byID["c1"] = &o, ns
 			var got []string
 			for _, e := range tc.events {

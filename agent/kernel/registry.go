@@ -235,7 +235,7 @@ func (r *registry) notice(p *process.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ref := r.byNS[p.MntNS]
-	if ref == nil || !ref.stopped.IsZero() {
+	if ref == nil {
 		return
 	}
 	switch {
@@ -243,7 +243,12 @@ func (r *registry) notice(p *process.Event) {
 		if p.Type == process.Exit && p.Leader && ref.pid > 0 && p.Pid == uint32(ref.pid) {
 			ref.initExited = p.Time
 		}
-	case strings.HasPrefix(p.Comm, "runc:[") || p.Type == process.Exec && p.ParentMntNS != p.MntNS:
+	case (strings.HasPrefix(p.Comm, "runc:[") || p.Type == process.Exec && p.ParentMntNS != p.MntNS) &&
+		(ref.stopped.IsZero() || ref.stopped.After(ref.initExited)):
+		// The runtime's report of the stop, when it came first, carries
+		// the agent's time of the report; on a busy node the kernel's
+		// events can reach the agent after it, and the new namespace's
+		// first ones would still fall before it.
 		ref.stopped = ref.initExited
 	}
 }
