@@ -136,7 +136,7 @@ func checkTermination(t *testing.T, name string, all []*apiv1.Event, from int) i
 			// SIGTERM, or after the runtime removed the sandbox.
 			at := e.GetTime().AsTime()
 			if sigterm == nil || at.Before(sigterm.GetTime().AsTime().Add(busyGrace+busySlack)) || removed == nil || removed.GetTime().AsTime().Before(at) {
-				t.Errorf("%s: reported stuck while not: %s (SIGTERM %v, sandbox removed %v)", name, show(e), sigterm.GetTime().AsTime(), removed.GetTime().AsTime())
+				t.Errorf("%s: reported stuck at %v while not (SIGTERM %v, sandbox removed %v)", name, at, sigterm.GetTime().AsTime(), removed.GetTime().AsTime())
 			}
 		case e.Kind == apiv1.KindProcessExited && e.GetProcess().GetComm() == "sleep":
 			sleeps++
