@@ -64,13 +64,6 @@ func TestWebUI(t *testing.T) {
 		harness.ContainerSpec{Name: "side", Command: shell(exitsOnTerm),
 			PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: shell("echo '" + scriptMarker + "' >/dev/null")}}})
 	graceful := newSpec("graceful", 3, harness.ContainerSpec{Name: "main", Command: shell(exitsOnTerm)})
-	if s := runAndDelete(t, d, a, col, killed); s.Verdict != apiv1.VerdictKilled {
-		t.Fatalf("the killed pod's summary in the collector: %v", s)
-	}
-	if s := runAndDelete(t, d, a, col, graceful); s.Verdict != apiv1.VerdictGraceful {
-		t.Fatalf("the graceful pod's summary in the collector: %v", s)
-	}
-
 	t.Run("the login form takes a reader token and the page refuses others", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.ID("#token")))
 		b.do(t, chromedp.SendKeys(chromedp.ID("#token"), "not-a-token-of-this-collector"), chromedp.Submit(chromedp.ID("#token")))
@@ -85,8 +78,19 @@ func TestWebUI(t *testing.T) {
 		}
 	})
 
-	t.Run("the list shows the deleted pods with their verdicts", func(t *testing.T) {
-		b.do(t, chromedp.Navigate(base+"#/?namespace="+namespace))
+	if s := runAndDelete(t, d, a, col, killed); s.Verdict != apiv1.VerdictKilled {
+		t.Fatalf("the killed pod's summary in the collector: %v", s)
+	}
+	// The list is open while the graceful pod is deleted: it must come in
+	// through the watch, without a reload (the page keeps a mark).
+	b.do(t, chromedp.Navigate(base+"#/?namespace="+namespace))
+	b.waitJS(t, 10*time.Second, "the list", `document.getElementById("terminations") !== null`)
+	eval[bool](t, b, `window.stayed = true`)
+	if s := runAndDelete(t, d, a, col, graceful); s.Verdict != apiv1.VerdictGraceful {
+		t.Fatalf("the graceful pod's summary in the collector: %v", s)
+	}
+
+	t.Run("the list shows the deleted pods with their verdicts, the last one live", func(t *testing.T) {
 		for _, tc := range []struct {
 			spec    harness.PodSpec
 			verdict string
@@ -94,6 +98,9 @@ func TestWebUI(t *testing.T) {
 			b.waitJS(t, 20*time.Second, tc.spec.Name+" as "+tc.verdict,
 				fmt.Sprintf(`(() => { const r = document.querySelector('a.row[data-pod=%q]'); return r !== null && r.dataset.verdict === %q && r.querySelector('.badge').textContent === %q })()`,
 					namespace+"/"+tc.spec.Name, tc.verdict, tc.verdict))
+		}
+		if !eval[bool](t, b, `window.stayed === true`) {
+			t.Error("the page was reloaded: the list did not update live")
 		}
 		b.screenshot(t, "terminations")
 	})
