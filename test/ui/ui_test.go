@@ -153,8 +153,10 @@ func TestWebUI(t *testing.T) {
 		}
 		// The runtime sends SIGKILL when the grace period runs out: the
 		// marker sits on the deadline line, give or take the runtime's
-		// reaction (at most 300 ms).
-		if diff, most := math.Abs(g.Marker-g.Deadline), 3+0.3*g.PxPerS; diff > most {
+		// reaction and the stagger between the containers' stops, which
+		// the pod's one deadline does not show (40 to 200 ms seen here;
+		// 500 ms allowed).
+		if diff, most := math.Abs(g.Marker-g.Deadline), 3+0.5*g.PxPerS; diff > most {
 			t.Errorf("the SIGKILL marker is %.1f px from the grace deadline line, more than %.1f px", diff, most)
 		}
 		if diff := math.Abs(g.Deadline - at(g.DeadlineMs)); diff > 3 {
@@ -181,8 +183,10 @@ func TestWebUI(t *testing.T) {
 		b.screenshot(t, "pod-raw-events")
 	})
 
-	t.Run("the markers are reached with Tab and their details open with Enter", func(t *testing.T) {
-		b.do(t, chromedp.Navigate(base+"#/pod/"+namespace+"/"+killed.Name))
+	t.Run("the markers are reached with Tab, show their details on focus, and open their raw event with Enter", func(t *testing.T) {
+		// The same pod by its UID: another address, so the view is drawn
+		// afresh with the raw events closed.
+		b.do(t, chromedp.Navigate(base+"#/pod/"+namespace+"/"+killed.Name+"?uid="+killed.UID))
 		b.waitJS(t, 10*time.Second, "the chart", `document.getElementById("gantt") !== null`)
 		reached := false
 		for i := 0; i < 40 && !reached; i++ {
@@ -193,8 +197,14 @@ func TestWebUI(t *testing.T) {
 			t.Fatal("40 Tabs never reached a marker")
 		}
 		kind := eval[string](t, b, `document.activeElement.dataset.kind`)
+		index := eval[string](t, b, `document.activeElement.dataset.index`)
+		b.waitJS(t, 5*time.Second, "the details of the focused "+kind, fmt.Sprintf(`document.getElementById("details").dataset.kind === %q`, kind))
+		if !eval[bool](t, b, `document.getElementById("raw").hidden`) {
+			t.Fatal("the raw events are open before Enter")
+		}
 		b.do(t, chromedp.KeyEvent(kb.Enter))
-		b.waitJS(t, 5*time.Second, "the details of a "+kind, fmt.Sprintf(`document.getElementById("details").dataset.kind === %q`, kind))
+		b.waitJS(t, 5*time.Second, "the raw event of the "+kind+" open at its row",
+			fmt.Sprintf(`!document.getElementById("raw").hidden && document.querySelector('#raw tr.selected') !== null && document.querySelector('#raw tr.selected').dataset.index === %q && document.querySelector('#raw tr.selected').textContent.includes(%q)`, index, kind))
 	})
 
 	t.Run("the stuck view shows a pod whose shim is stopped until it completes", func(t *testing.T) {

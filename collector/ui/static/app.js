@@ -282,7 +282,7 @@
     } catch (err) { showError(err); return; }
     summary = summary[0] || null;
     const stuck = events.filter((e) => e.kind === "stuck").pop();
-    const details = el("div", { class: "details", id: "details", "aria-live": "polite" }, el("span", { class: "muted", text: "Select a marker (Tab, then Enter) for its details." }));
+    const details = el("div", { class: "details", id: "details", "aria-live": "polite" }, el("span", { class: "muted", text: "Point at or Tab to a marker for its details; Enter opens its raw event." }));
     const s = summary || {};
     const head = el("div", { class: "podhead" },
       badge(s.verdict || (stuck ? "stuck" : "")),
@@ -337,7 +337,7 @@
   }
 
   function rawTable(events, t0) {
-    const body = el("tbody", {}, ...events.map((e) => el("tr", {},
+    const body = el("tbody", {}, ...events.map((e, i) => el("tr", { "data-index": i },
       el("td", { text: fmtRel(ms(e.time) - t0) }),
       el("td", { text: e.source === "api" ? "API" : "node" }),
       el("td", { text: e.kind }),
@@ -472,7 +472,14 @@
       else d = `M${x - 1.5} ${y - 9} L${x + 1.5} ${y - 9} L${x + 1.5} ${y + 9} L${x - 1.5} ${y + 9} Z`;
       g.append(svg("path", { d: d }), svg("title", {}, label + " at " + fmtRel(t - t0)));
       if (e.kind === "container_exited") g.append(svg("text", { x: x + 7, y: y - 6 }, String(e.exit_code !== undefined ? e.exit_code : "")));
-      const open = () => showDetails(details, e, label, t - t0);
+      // Focus or hover shows the marker's details beside the chart; Enter
+      // or a click also opens the raw events at its row.
+      const index = events.indexOf(e);
+      g.setAttribute("data-index", index);
+      const show = () => showDetails(details, e, label, t - t0);
+      const open = () => { show(); openRow(index); };
+      g.addEventListener("focus", show);
+      g.addEventListener("mouseenter", show);
       g.addEventListener("click", open);
       g.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); open(); } });
       markers.push(g);
@@ -480,6 +487,17 @@
     // Markers go last so that they sit above the bars.
     for (const g of markers) root.append(g);
     return { node: root, t0: t0 };
+  }
+
+  // openRow shows the raw events table and marks the event's row.
+  function openRow(index) {
+    const raw = document.getElementById("raw");
+    const btn = document.getElementById("raw-toggle");
+    if (!raw || !btn) return;
+    if (raw.hidden) btn.click();
+    for (const tr of raw.querySelectorAll("tr.selected")) tr.classList.remove("selected");
+    const row = raw.querySelector('tr[data-index="' + index + '"]');
+    if (row) { row.classList.add("selected"); row.scrollIntoView({ block: "nearest" }); }
   }
 
   function showDetails(box, e, label, rel) {
