@@ -422,8 +422,12 @@
     for (const c of containers) {
       const mine = after.filter((e) => e.container && e.container.name === c);
       const pre = mine.find((e) => e.kind === "prestop_exec");
-      const sigs = mine.filter((e) => e.kind === "signal_generated" && e.signal && e.signal.name !== "SIGKILL" && !(e.sender && e.sender.container_id));
-      const kill = mine.find((e) => e.kind === "signal_generated" && e.signal && e.signal.name === "SIGKILL");
+      // The runtime's signals come from outside the container; the
+      // kernel's SIGKILL to what is left in a dying PID namespace, or a
+      // signal between the container's own processes, is no stop.
+      const fromRuntime = (e) => e.kind === "signal_generated" && e.signal && !(e.sender && (e.sender.container_id || e.sender.kernel));
+      const sigs = mine.filter((e) => fromRuntime(e) && e.signal.name !== "SIGKILL");
+      const kill = mine.find((e) => fromRuntime(e) && e.signal.name === "SIGKILL");
       const exit = mine.find((e) => e.kind === "container_exited");
       const exitAt = exit ? (ms(exit.exited_at) || ms(exit.time)) : (mine.find((e) => e.kind === "container_stopped") ? ms(mine.find((e) => e.kind === "container_stopped").time) : tEnd);
       const stopAt = sigs.length ? ms(sigs[0].time) : NaN;
@@ -468,10 +472,12 @@
       const g = svg("g", { class: "marker " + cls, tabindex: 0, role: "button", "data-time-ms": t, "data-kind": e.kind, "data-container": c || "", "aria-label": label + " at " + fmtRel(t - t0) });
       let d;
       if (shape === "diamond") d = `M${x} ${y - 7} L${x + 6} ${y} L${x} ${y + 7} L${x - 6} ${y} Z`;
-      else if (shape === "circle") d = `M${x - 5} ${y} a5 5 0 1 0 10 0 a5 5 0 1 0 -10 0`;
+      // An exit sits on the bar's top edge, so that a SIGKILL just before
+      // it stays in sight.
+      else if (shape === "circle") d = `M${x - 4} ${y - 9} a4 4 0 1 0 8 0 a4 4 0 1 0 -8 0`;
       else d = `M${x - 1.5} ${y - 9} L${x + 1.5} ${y - 9} L${x + 1.5} ${y + 9} L${x - 1.5} ${y + 9} Z`;
       g.append(svg("path", { d: d }), svg("title", {}, label + " at " + fmtRel(t - t0)));
-      if (e.kind === "container_exited") g.append(svg("text", { x: x + 7, y: y - 6 }, String(e.exit_code !== undefined ? e.exit_code : "")));
+      if (e.kind === "container_exited") g.append(svg("text", { x: x + 6, y: y - 10 }, String(e.exit_code !== undefined ? e.exit_code : "")));
       // Focus or hover shows the marker's details beside the chart; Enter
       // or a click also opens the raw events at its row.
       const index = events.indexOf(e);
