@@ -28,6 +28,7 @@ import (
 	"github.com/graceline/graceline/collector/outcome"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
+	"github.com/graceline/graceline/collector/ui"
 	"github.com/graceline/graceline/collector/watch"
 )
 
@@ -105,7 +106,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	defer stopHTTP()
-	hs := newHTTPServer(httpHandler(reg, st, in, kw, requireClientCert(cfg.ClientCAFile != "", checker.HTTP(auth.RoleReader, httpapi.Handler(svc)))), cfg.times)
+	api := checker.HTTP(auth.RoleReader, httpapi.Handler(svc))
+	mtls := cfg.ClientCAFile != ""
+	hs := newHTTPServer(httpHandler(reg, st, in, kw, requireClientCert(mtls, api), requireClientCert(mtls, ui.Handler(api, checker))), cfg.times)
 	hs.TLSConfig = httpTLS(tlsConfig)
 	// Long-lived watch requests end when shutdown begins.
 	hs.BaseContext = func(net.Listener) context.Context { return httpCtx }
@@ -175,7 +178,7 @@ func newGRPCServer(tlsConfig *tls.Config, checker *auth.Checker, maxMessage int,
 // being stored.
 type readiness interface{ Ready() error }
 
-func httpHandler(reg *prometheus.Registry, st *store.Store, in readiness, kw *kube.Watcher, api http.Handler) http.Handler {
+func httpHandler(reg *prometheus.Registry, st *store.Store, in readiness, kw *kube.Watcher, api, web http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeHealth(w, kw) })
@@ -193,6 +196,8 @@ func httpHandler(reg *prometheus.Registry, st *store.Store, in readiness, kw *ku
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/api/", api)
+	mux.Handle("/ui/", web)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	return mux
 }
 

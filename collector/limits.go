@@ -97,12 +97,18 @@ func newHTTPServer(h http.Handler, ct connTimes) *http.Server {
 	}
 }
 
+// maxLoginBody bounds the web UI's login form, the one request with a body.
+const maxLoginBody = 4096
+
 // refuseBodies answers a request that carries a body with 413 and closes
-// the connection. Every route is a GET; a body is never read, and a client
-// that announces one and never sends it must not hold a connection.
+// the connection. Every route but the web UI's login form is a GET; a body
+// is never read, and a client that announces one and never sends it must
+// not hold a connection. The login form's body is small and announced, and
+// its read is bounded by the server's read timeout.
 func refuseBodies(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength != 0 {
+		login := r.Method == http.MethodPost && r.URL.Path == "/ui/login" && r.ContentLength > 0 && r.ContentLength <= maxLoginBody
+		if r.ContentLength != 0 && !login {
 			w.Header().Set("Connection", "close")
 			http.Error(w, "request bodies are not accepted: every route is a GET", http.StatusRequestEntityTooLarge)
 			// The server would otherwise wait for the body to discard it;
@@ -119,7 +125,7 @@ func refuseBodies(next http.Handler) http.Handler {
 // client that stops reading is dropped.
 func watchDeadlines(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/watch" {
+		if r.URL.Path != "/api/v1/watch" && r.URL.Path != "/ui/api/v1/watch" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,8 @@ func TestHTTPConnectionsAreBounded(t *testing.T) {
 	}{
 		{"a request that announces a body and never sends it is refused at once",
 			"GET /api/v1/terminations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", "413"},
+		{"a web UI login form over 4 KiB is refused at once",
+			"POST /ui/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", "413"},
 		{"a request that never finishes its headers is cut off",
 			"GET /api/v1/terminations HTTP/1.1\r\nHost: x\r\nX-Slow: ", ""},
 		{"a keep-alive connection is closed when idle",
@@ -162,41 +165,68 @@ func TestIdleGRPCConnectionsAreClosed(t *testing.T) {
 }
 
 // TestAWatchOutlivesTheWriteTimeout checks that the HTTP write timeout,
-// which bounds every other answer, does not end a watch.
+// which bounds every other answer, does not end a watch: the API's, nor
+// the web UI's, reached with the cookie its login form sets.
 func TestAWatchOutlivesTheWriteTimeout(t *testing.T) {
 	times := defaultConnTimes
 	times.httpRead, times.httpWrite = time.Second, time.Second
 	r := runLimited(t, times)
-	req, _ := http.NewRequest("GET", "http://"+r.http+"/api/v1/watch", nil)
-	req.Header.Set("Authorization", "Bearer "+testReaderToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name string
+		path string
+		auth func(t *testing.T, req *http.Request)
+	}{
+		{"the API's watch with a bearer token", "/api/v1/watch", func(_ *testing.T, req *http.Request) {
+			req.Header.Set("Authorization", "Bearer "+testReaderToken)
+		}},
+		{"the web UI's watch with the cookie of its login form", "/ui/api/v1/watch", func(t *testing.T, req *http.Request) {
+			noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := noRedirect.PostForm("http://"+r.http+"/ui/login", url.Values{"token": {testReaderToken}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if len(resp.Cookies()) != 1 {
+				t.Fatalf("login: %s, cookies %v", resp.Status, resp.Cookies())
+			}
+			req.AddCookie(resp.Cookies()[0])
+		}},
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("watch: %s", resp.Status)
-	}
-	time.Sleep(3 * time.Second) // three write timeouts and three read timeouts
-	cc, err := client.Dial(client.Options{Address: r.grpc, Token: testAgentToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	s, err := apiv1.NewIngestClient(cc).Stream(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := proto.Marshal(&apiv1.Event{Kind: apiv1.KindContainerStarted, Node: "n1", Time: timestamppb.Now(),
-		Pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: "u1"}})
-	if err := s.Send(&apiv1.Batch{Id: 1, Records: []*apiv1.Record{{Key: &apiv1.DeliveryKey{Node: "n1", Epoch: 1, Seq: 1}, Event: body}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(resp.Body).ReadString('\n')
-	if err != nil || !strings.Contains(line, apiv1.KindContainerStarted) {
-		t.Fatalf("watch line %q, err %v: the watch did not outlive the write timeout", line, err)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://"+r.http+tc.path, nil)
+			tc.auth(t, req)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("watch: %s", resp.Status)
+			}
+			time.Sleep(3 * time.Second) // three write timeouts and three read timeouts
+			cc, err := client.Dial(client.Options{Address: r.grpc, Token: testAgentToken})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cc.Close()
+			s, err := apiv1.NewIngestClient(cc).Stream(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq := uint64(i + 1)
+			body, _ := proto.Marshal(&apiv1.Event{Kind: apiv1.KindContainerStarted, Node: "n1", Time: timestamppb.Now(),
+				Pod: &apiv1.PodRef{Namespace: "ns", Name: "p", Uid: fmt.Sprintf("u%d", seq)}})
+			if err := s.Send(&apiv1.Batch{Id: 1, Records: []*apiv1.Record{{Key: &apiv1.DeliveryKey{Node: "n1", Epoch: 1, Seq: seq}, Event: body}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Recv(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(resp.Body).ReadString('\n')
+			if err != nil || !strings.Contains(line, apiv1.KindContainerStarted) {
+				t.Fatalf("watch line %q, err %v: the watch did not outlive the write timeout", line, err)
+			}
+		})
 	}
 }

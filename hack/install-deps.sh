@@ -27,8 +27,9 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 # prometheus gives promtool, which checks and tests the shipped alerts
 # (deploy/rules_test.go), and the prometheus server that test/cluster runs
 # against the collector.
+# chromium is the real headless browser that test/ui drives through chromedp.
 debs=(containerd runc busybox-static containernetworking-plugins iproute2 util-linux protobuf-compiler libprotobuf-dev clang llvm libbpf-dev
-	etcd-server iptables conntrack nfacct ca-certificates prometheus)
+	etcd-server iptables conntrack nfacct ca-certificates prometheus chromium)
 missing=()
 for p in "${debs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,6 +16,7 @@ import (
 	"github.com/graceline/graceline/cmd/kubectl-graceline/report"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/stuck"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/timeline"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/ui"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/watch"
 	"github.com/graceline/graceline/internal/cli"
 )
@@ -45,7 +46,7 @@ for all; stuck looks at every namespace unless -n is given.`,
 		SilenceErrors: true,
 	}
 	o.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o), report.NewCommand(o))
+	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o), report.NewCommand(o), ui.NewCommand(o))
 	cli.AddVersion(cmd)
 	return cmd
 }

@@ -164,3 +164,12 @@ func (c *Checker) HTTP(role Role, h http.Handler) http.Handler {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 	})
 }
+
+// ReaderToken returns nil when token may read, as a bearer token would on
+// the HTTP API; a refusal is counted and logged like one. The web UI checks
+// the token a reader types into its login form with it, before it keeps
+// the token in a cookie.
+func (c *Checker) ReaderToken(token, from string) error {
+	_, err := c.check("http", "Bearer "+token, RoleReader, from)
+	return err
+}

@@ -30,6 +30,7 @@ type Querier interface {
 // Handler returns the API's routes:
 //
 //	GET /api/v1/namespaces/{namespace}/pods/{name}/timeline[?uid=]
+//	GET /api/v1/namespaces/{namespace}/pods/{name}/summary[?uid=]
 //	GET /api/v1/terminations[?namespace=&node=&verdict=&since=&limit=]
 //	GET /api/v1/stuck[?namespace=&node=]
 //	GET /api/v1/watch[?namespace=&node=&name=]
@@ -37,11 +38,22 @@ type Querier interface {
 //
 // since is an RFC 3339 time or a positive duration back from now ("1h");
 // query.ListFilter.Validate says what each parameter accepts. report
-// answers one WorkloadReport per line, in the same JSON form.
+// answers one WorkloadReport per line, in the same JSON form. summary
+// answers the pod's termination summary as the CLI's timeline heads it
+// (the node's summary joined with the cluster side's), one line, or no
+// line while the pod has none.
 func Handler(q Querier) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/pods/{name}/timeline", func(w http.ResponseWriter, r *http.Request) {
 		events, _, err := q.Timeline(r.Context(), r.PathValue("namespace"), r.PathValue("name"), r.URL.Query().Get("uid"))
+		writeEvents(w, events, err)
+	})
+	mux.HandleFunc("GET /api/v1/namespaces/{namespace}/pods/{name}/summary", func(w http.ResponseWriter, r *http.Request) {
+		_, summary, err := q.Timeline(r.Context(), r.PathValue("namespace"), r.PathValue("name"), r.URL.Query().Get("uid"))
+		var events []*apiv1.Event
+		if summary != nil {
+			events = append(events, summary)
+		}
 		writeEvents(w, events, err)
 	})
 	mux.HandleFunc("GET /api/v1/terminations", func(w http.ResponseWriter, r *http.Request) {

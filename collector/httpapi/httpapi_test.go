@@ -56,6 +56,8 @@ func TestHandler(t *testing.T) {
 	}{
 		{"a timeline is the pod's events as JSON lines", "/api/v1/namespaces/ns/pods/web/timeline", 200, []string{"container_exited", "sandbox_removed"}},
 		{"an unknown pod is 404", "/api/v1/namespaces/ns/pods/nope/timeline", 404, nil},
+		{"a pod's summary is one line", "/api/v1/namespaces/ns/pods/web/summary", 200, []string{`"kind":"termination_summary"`}},
+		{"an unknown pod's summary is 404", "/api/v1/namespaces/ns/pods/nope/summary", 404, nil},
 		{"terminations are summaries", "/api/v1/terminations?since=1h", 200, []string{`"kind":"termination_summary"`}},
 		{"a bad since is 400", "/api/v1/terminations?since=yesterday", 400, nil},
 		{"a bad limit is 400", "/api/v1/terminations?limit=many", 400, nil},
