@@ -32,6 +32,16 @@ const (
 // benchmark ends, and returns its gRPC address.
 func runCollector(b *testing.B, dir string) string {
 	b.Helper()
+	addr, _ := startCollector(b, dir, nil)
+	return addr
+}
+
+// startCollector serves a real collector over loopback from dir, with the
+// configuration changed by tune when it is not nil, and returns its gRPC
+// address and a function that stops it and returns its error (again if
+// called again). The benchmark's end stops it too.
+func startCollector(b *testing.B, dir string, tune func(*Config)) (string, func() error) {
+	b.Helper()
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte("agent "+benchAgentToken+"\nreader "+benchReaderToken+"\n"), 0o600); err != nil {
 		b.Fatal(err)
@@ -47,20 +57,31 @@ func runCollector(b *testing.B, dir string) string {
 	grpcAddr := addr()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	cfg := Config{DataDir: dir, GRPCAddress: grpcAddr, HTTPAddress: addr(), TokenFile: tokens}
+	if tune != nil {
+		tune(&cfg)
+	}
 	go func() {
-		done <- Run(ctx, Config{DataDir: dir, GRPCAddress: grpcAddr, HTTPAddress: addr(), TokenFile: tokens},
-			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
 	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			b.Error(err)
 		}
 	})
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.Dial("tcp", grpcAddr); err == nil {
 			c.Close()
-			return grpcAddr
+			return grpcAddr, stop
 		}
 		if time.Now().After(deadline) {
 			b.Fatal("collector did not start")
