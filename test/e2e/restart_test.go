@@ -45,12 +45,15 @@ func TestContainerRestart(t *testing.T) {
 			if err := d.DeletePod(context.Background(), pod); err != nil {
 				t.Fatal(err)
 			}
+			deletion := time.Since(deleted)
 			s := summaryOf(t, agent, spec.UID)
 			if since := s.GetSince().AsTime(); since.Before(deleted.Add(-time.Second)) {
 				t.Errorf("pod summary since %v, before the deletion at %v: the restart was counted", since, deleted)
 			}
-			if took := s.GetTime().AsTime().Sub(s.GetSince().AsTime()); took > 5*time.Second {
-				t.Errorf("pod summary took %v, want the deletion's own few seconds", took)
+			// The releases that follow the sandbox's removal come within a
+			// second or two, however loaded the machine.
+			if took := s.GetTime().AsTime().Sub(s.GetSince().AsTime()); took > deletion+3*time.Second {
+				t.Errorf("pod summary took %v, want the deletion's own %v", took, deletion)
 			}
 			n := 0
 			for _, e := range agent.forPod(spec.UID) {
