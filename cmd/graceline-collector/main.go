@@ -113,6 +113,15 @@ node never starts, is reported stuck with blocking_phase finalizers or node.
 If the API refuses the watches (missing rights), the collector logs one
 error, reports it on /healthz ("degraded") and keeps serving the node data.
 
+Aggregated API: with --aggregated-api-address (and the cluster's API server
+given an APIService for it), the collector serves graceline.dev/v1alpha1
+over HTTPS: podterminations (get, list, a table with verdict, duration,
+cause and age; field selectors status.verdict and status.nodeName), their
+timeline subresource, and stuckpods. Callers are authenticated by the API
+server's front proxy and authorized per namespace by SubjectAccessReview,
+through --kubeconfig (default: the pod's service account), so that
+kubectl get podterminations needs no token and no port-forward.
+
 Outcome metrics on /metrics: graceline_terminations_total{namespace,
 verdict,cause} counts each pod termination once (with the cluster side, its
 final joined summary; without, the agent's final summary), beside
