@@ -44,17 +44,18 @@ build:
 images:
 	$(GO) run ./hack/images build --out _output/images --version $(VERSION) --revision $(REVISION)
 
-# Regenerate the protobuf code, the eBPF objects (bpf2go, clang) and the
+# Regenerate the protobuf code, the eBPF objects (bpf2go, clang), the
+# aggregated API's OpenAPI schemas (openapi-gen) and the
 # kustomize monitoring component's rule and dashboard (from the Helm chart's
 # files/, their one home); the output is committed.
 generate: deps
-	$(GO) generate ./api/... ./bpf/...
+	$(GO) generate ./api/... ./bpf/... ./collector/aggapi/
 	GRACELINE_UPDATE_GENERATED=1 $(GO) test -count=1 -run TestMonitoringComponentIsGenerated ./deploy
 
 # Fails when the committed generated code is not what the sources produce,
 # or when generated files are not committed at all.
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- api/ bpf/ deploy/kustomize/components/monitoring/)" ]; then git status --short -- api/ bpf/ deploy/kustomize/components/monitoring/; git diff -- api/ bpf/ deploy/kustomize/components/monitoring/ | head -50; \
+	@if [ -n "$$(git status --porcelain -- api/ bpf/ collector/aggapi/ deploy/kustomize/components/monitoring/)" ]; then git status --short -- api/ bpf/ deploy/kustomize/components/monitoring/; git diff -- api/ bpf/ deploy/kustomize/components/monitoring/ | head -50; \
 		echo "generated code is stale or uncommitted: run 'make generate' and commit"; exit 1; fi
 
 lint: deps

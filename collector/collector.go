@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/collector/aggapi"
 	"github.com/graceline/graceline/collector/auth"
 	"github.com/graceline/graceline/collector/httpapi"
 	"github.com/graceline/graceline/collector/ingest"
@@ -89,6 +90,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
+	var agg *aggapi.Server
+	if cfg.Aggregated != nil {
+		if agg, err = aggapi.New(*cfg.Aggregated, svc); err != nil {
+			return err
+		}
+	}
+
 	grpcLn, err := net.Listen("tcp", cfg.GRPCAddress)
 	if err != nil {
 		return fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddress, err)
@@ -148,9 +156,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}()
 	}
+	if agg != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := agg.Run(ctx); err != nil {
+				log.Error("aggregated API stopped", "err", err)
+			}
+		}()
+	}
 	log.Info("collector serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
 		"tls", tlsConfig != nil, "mutual_tls", cfg.ClientCAFile != "", "data_dir", cfg.DataDir, "retention", cfg.Retention,
-		"kubernetes", kw != nil)
+		"kubernetes", kw != nil, "aggregated_api", cfg.Aggregated != nil)
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/graceline/graceline/collector/aggapi"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
 	"github.com/graceline/graceline/collector/outcome"
@@ -59,6 +60,10 @@ type Config struct {
 	// Kubernetes, when set, runs the cluster side: watches of the API that
 	// add delete requests, endpoints, finalizers and pod removals.
 	Kubernetes *kube.Config
+	// Aggregated, when set, serves the terminations as the graceline.dev
+	// aggregated API behind the cluster's API server. An empty CertDir
+	// means DataDir/apiserver-certs.
+	Aggregated *aggapi.Config
 }
 
 // setDefaults fills in what was left unset, then checks the result.
@@ -93,6 +98,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MetricsMaxNamespaces == 0 {
 		c.MetricsMaxNamespaces = outcome.DefaultMaxNamespaces
+	}
+	if c.Aggregated != nil && c.Aggregated.CertDir == "" {
+		c.Aggregated.CertDir = filepath.Join(c.DataDir, "apiserver-certs")
 	}
 	if c.times == (connTimes{}) {
 		c.times = defaultConnTimes

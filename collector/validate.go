@@ -42,6 +42,14 @@ func (c Config) Validate() error {
 			return setting.Invalid(a.name, a.addr, `a listen address such as ":7070" or "127.0.0.1:7070"`)
 		}
 	}
+	if a := c.Aggregated; a != nil {
+		if _, _, err := net.SplitHostPort(a.Address); err != nil {
+			return setting.Invalid("Aggregated.Address", a.Address, `a listen address such as ":7443"`)
+		}
+		if (a.CertFile == "") != (a.KeyFile == "") {
+			return setting.Invalid("Aggregated.CertFile", a.CertFile, "given together with its key, or both left out for a self-signed certificate")
+		}
+	}
 	if c.MaxConnections < MinConnections {
 		return setting.Invalid("MaxConnections", c.MaxConnections, fmt.Sprintf("at least %d", MinConnections))
 	}

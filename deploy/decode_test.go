@@ -16,6 +16,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -41,6 +42,8 @@ var kinds = map[string]func() metav1.Object{
 	"apps/v1/Deployment":       func() metav1.Object { return &appsv1.Deployment{} },
 	"rbac.authorization.k8s.io/v1/ClusterRole":        func() metav1.Object { return &rbacv1.ClusterRole{} },
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding": func() metav1.Object { return &rbacv1.ClusterRoleBinding{} },
+	"rbac.authorization.k8s.io/v1/RoleBinding":        func() metav1.Object { return &rbacv1.RoleBinding{} },
+	"apiregistration.k8s.io/v1/APIService":            func() metav1.Object { return &apiregistrationv1.APIService{} },
 	"scheduling.k8s.io/v1/PriorityClass":              func() metav1.Object { return &schedulingv1.PriorityClass{} },
 	"networking.k8s.io/v1/NetworkPolicy":              func() metav1.Object { return &networkingv1.NetworkPolicy{} },
 	"monitoring.coreos.com/v1/PodMonitor":             func() metav1.Object { return &PodMonitor{} },

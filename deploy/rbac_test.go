@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 )
 
 // collectorPermissions is everything the collector may do through the API:
@@ -22,9 +24,22 @@ var collectorPermissions = []string{
 	"discovery.k8s.io/endpointslices get", "discovery.k8s.io/endpointslices list", "discovery.k8s.io/endpointslices watch",
 }
 
+// readerRole is the ClusterRole aggregated to view, edit and admin that
+// lets readers of a namespace read its terminations.
+const readerRole = "graceline-terminations-reader"
+
+// readerPermissions is everything readerRole allows.
+var readerPermissions = []string{
+	"graceline.dev/podterminations get", "graceline.dev/podterminations list", "graceline.dev/podterminations watch",
+	"graceline.dev/podterminations/timeline get", "graceline.dev/podterminations/timeline list", "graceline.dev/podterminations/timeline watch",
+	"graceline.dev/stuckpods get", "graceline.dev/stuckpods list", "graceline.dev/stuckpods watch",
+}
+
 var rbacChecks = []check{
 	{"the collector may only get, list and watch pods, EndpointSlices, nodes and the pods' owners", checkCollectorRole},
-	{"the collector's role is bound to its ServiceAccount and nothing else is bound", checkBindings},
+	{"whoever may view a namespace may read its terminations, and the role allows nothing else", checkReaderRole},
+	{"the collector's role and the auth delegation are bound to its ServiceAccount and nothing else is bound", checkBindings},
+	{"the APIService points at the collector Service's api port", checkAPIService},
 }
 
 func TestRBAC(t *testing.T) {
@@ -53,30 +68,102 @@ func permissions(rules []rbacv1.PolicyRule) []string {
 }
 
 func checkCollectorRole(r *rendering) []string {
-	roles := r.ofKind("ClusterRole")
-	if len(roles) != 1 || roles[0].GetName() != collectorName {
-		return []string{fmt.Sprintf("want one ClusterRole, %s; got %d", collectorName, len(roles))}
+	var names []string
+	for _, o := range r.ofKind("ClusterRole") {
+		names = append(names, o.GetName())
 	}
-	got := permissions(roles[0].(*rbacv1.ClusterRole).Rules)
+	slices.Sort(names)
+	if want := []string{collectorName, readerRole}; !slices.Equal(names, want) {
+		return []string{fmt.Sprintf("ClusterRoles %v, want %v", names, want)}
+	}
+	got := permissions(r.find("ClusterRole", collectorName).(*rbacv1.ClusterRole).Rules)
 	if !slices.Equal(got, collectorPermissions) {
 		return []string{fmt.Sprintf("permissions:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(collectorPermissions, "\n  "))}
 	}
 	return nil
 }
 
-func checkBindings(r *rendering) []string {
-	bindings := r.ofKind("ClusterRoleBinding")
-	if len(bindings) != 1 {
-		return []string{fmt.Sprintf("want one ClusterRoleBinding, got %d", len(bindings))}
+func checkReaderRole(r *rendering) (problems []string) {
+	o := r.find("ClusterRole", readerRole)
+	if o == nil {
+		return []string{"no ClusterRole " + readerRole}
 	}
-	b := bindings[0].(*rbacv1.ClusterRoleBinding)
-	want := []rbacv1.Subject{{Kind: "ServiceAccount", Name: collectorName, Namespace: namespace}}
-	var problems []string
-	if b.RoleRef != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: collectorName}) {
-		problems = append(problems, fmt.Sprintf("binds %+v, want ClusterRole %s", b.RoleRef, collectorName))
+	role := o.(*rbacv1.ClusterRole)
+	for _, to := range []string{"view", "edit", "admin"} {
+		if role.Labels["rbac.authorization.k8s.io/aggregate-to-"+to] != "true" {
+			problems = append(problems, fmt.Sprintf("%s is not aggregated to %s", readerRole, to))
+		}
 	}
-	if !slices.Equal(b.Subjects, want) {
-		problems = append(problems, fmt.Sprintf("subjects %+v, want %+v", b.Subjects, want))
+	if got := permissions(role.Rules); !slices.Equal(got, readerPermissions) {
+		problems = append(problems, fmt.Sprintf("%s permissions:\n  %s\nwant:\n  %s", readerRole, strings.Join(got, "\n  "), strings.Join(readerPermissions, "\n  ")))
 	}
 	return problems
+}
+
+// wantBindings are every binding rendered, by kind/namespace/name, with
+// the role each binds to the collector's ServiceAccount.
+var wantBindings = map[string]rbacv1.RoleRef{
+	"ClusterRoleBinding//" + collectorName:                    {APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: collectorName},
+	"ClusterRoleBinding//graceline-collector-auth-delegator":  {APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+	"RoleBinding/kube-system/graceline-collector-auth-reader": {APIGroup: rbacv1.GroupName, Kind: "Role", Name: "extension-apiserver-authentication-reader"},
+}
+
+func checkBindings(r *rendering) (problems []string) {
+	want := []rbacv1.Subject{{Kind: "ServiceAccount", Name: collectorName, Namespace: namespace}}
+	seen := 0
+	for _, o := range r.objects {
+		var ref rbacv1.RoleRef
+		var subjects []rbacv1.Subject
+		switch b := o.obj.(type) {
+		case *rbacv1.ClusterRoleBinding:
+			ref, subjects = b.RoleRef, b.Subjects
+		case *rbacv1.RoleBinding:
+			ref, subjects = b.RoleRef, b.Subjects
+		default:
+			continue
+		}
+		seen++
+		wantRef, ok := wantBindings[o.key()]
+		if !ok {
+			problems = append(problems, o.key()+" is not one of graceline's bindings")
+			continue
+		}
+		if ref != wantRef {
+			problems = append(problems, fmt.Sprintf("%s binds %+v, want %+v", o.key(), ref, wantRef))
+		}
+		if !slices.Equal(subjects, want) {
+			problems = append(problems, fmt.Sprintf("%s subjects %+v, want %+v", o.key(), subjects, want))
+		}
+	}
+	if seen != len(wantBindings) {
+		problems = append(problems, fmt.Sprintf("%d bindings rendered, want %d", seen, len(wantBindings)))
+	}
+	return problems
+}
+
+func checkAPIService(r *rendering) (problems []string) {
+	o := r.find("APIService", "v1alpha1.graceline.dev")
+	if o == nil {
+		return []string{"no APIService v1alpha1.graceline.dev"}
+	}
+	spec := o.(*apiregistrationv1.APIService).Spec
+	if spec.Group != "graceline.dev" || spec.Version != "v1alpha1" {
+		problems = append(problems, fmt.Sprintf("APIService serves %s/%s, want graceline.dev/v1alpha1", spec.Group, spec.Version))
+	}
+	if s := spec.Service; s == nil || s.Name != collectorName || s.Namespace != namespace || s.Port == nil || *s.Port != 443 {
+		problems = append(problems, fmt.Sprintf("APIService service %+v, want %s/%s port 443", s, namespace, collectorName))
+	}
+	svc, ok := r.find("Service", collectorName).(*corev1.Service)
+	if !ok {
+		return append(problems, "no collector Service")
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Port == 443 {
+			if p.TargetPort.String() != "api" {
+				problems = append(problems, fmt.Sprintf("the Service's port 443 targets %s, want the collector's api port", p.TargetPort.String()))
+			}
+			return problems
+		}
+	}
+	return append(problems, "the collector Service has no port 443 for the APIService")
 }

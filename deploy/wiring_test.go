@@ -325,7 +325,12 @@ func checkReferences(r *rendering) (problems []string) {
 	return problems
 }
 
-var clusterScoped = map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true, "PriorityClass": true}
+var clusterScoped = map[string]bool{"Namespace": true, "ClusterRole": true, "ClusterRoleBinding": true, "PriorityClass": true, "APIService": true}
+
+// elsewhere are the namespaced objects outside graceline's namespace, by
+// kind/name: the binding that lets the collector read the front proxy's
+// CA must live beside that Role, in kube-system.
+var elsewhere = map[string]string{"RoleBinding/graceline-collector-auth-reader": "kube-system"}
 
 func checkNamespaces(r *rendering) (problems []string) {
 	for _, o := range r.objects {
@@ -333,6 +338,10 @@ func checkNamespaces(r *rendering) (problems []string) {
 		switch {
 		case clusterScoped[o.kind] && ns != "":
 			problems = append(problems, fmt.Sprintf("%s: cluster-scoped but in namespace %q", o.key(), ns))
+		case !clusterScoped[o.kind] && elsewhere[o.kind+"/"+o.name] != "":
+			if want := elsewhere[o.kind+"/"+o.name]; ns != want {
+				problems = append(problems, fmt.Sprintf("%s: namespace %q, want %q", o.key(), ns, want))
+			}
 		case !clusterScoped[o.kind] && ns != namespace:
 			problems = append(problems, fmt.Sprintf("%s: namespace %q, want %q", o.key(), ns, namespace))
 		}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/graceline/graceline/collector"
+	"github.com/graceline/graceline/collector/aggapi"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
 	"github.com/graceline/graceline/collector/outcome"
@@ -45,11 +46,14 @@ var flags = cli.Flags{
 	"Kubernetes.StuckAfter":  "stuck-after",
 	"Kubernetes.StuckEvery":  "stuck-every",
 	"Kubernetes.FinalWait":   "final-summary-wait",
+	"Aggregated.Address":     "aggregated-api-address",
+	"Aggregated.CertFile":    "aggregated-api-cert",
 }
 
 func newCommand() *cobra.Command {
 	var cfg collector.Config
 	var logLevel, kubeMode string
+	var agg aggapi.Config
 	kubeCfg := kube.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "graceline-collector --data-dir DIR",
@@ -109,6 +113,15 @@ node never starts, is reported stuck with blocking_phase finalizers or node.
 If the API refuses the watches (missing rights), the collector logs one
 error, reports it on /healthz ("degraded") and keeps serving the node data.
 
+Aggregated API: with --aggregated-api-address (and the cluster's API server
+given an APIService for it), the collector serves graceline.dev/v1alpha1
+over HTTPS: podterminations (get, list, a table with verdict, duration,
+cause and age; field selectors status.verdict and status.nodeName), their
+timeline subresource, and stuckpods. Callers are authenticated by the API
+server's front proxy and authorized per namespace by SubjectAccessReview,
+through --kubeconfig (default: the pod's service account), so that
+kubectl get podterminations needs no token and no port-forward.
+
 Outcome metrics on /metrics: graceline_terminations_total{namespace,
 verdict,cause} counts each pod termination once (with the cluster side, its
 final joined summary; without, the agent's final summary), beside
@@ -146,6 +159,10 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 			// client-go logs through klog; send it the same way.
 			klog.SetSlogLogger(log.With("part", "client-go"))
 			cfg.Kubernetes = kubeConfig(kubeMode, kubeCfg, log)
+			if agg.Address != "" {
+				agg.Kubeconfig = kubeCfg.Kubeconfig
+				cfg.Aggregated = &agg
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			// A failure is printed once, by cli.Execute, as the last line.
@@ -174,6 +191,9 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.DurationVar(&kubeCfg.StuckAfter, "stuck-after", kubeCfg.StuckAfter, "report a deletion stuck when the object outlives the node's work, or the node stays idle after the delete request, this long")
 	f.DurationVar(&kubeCfg.StuckEvery, "stuck-every", kubeCfg.StuckEvery, "repeat a cluster-side stuck report this often")
 	f.DurationVar(&kubeCfg.FinalWait, "final-summary-wait", kubeCfg.FinalWait, "how long a deleted pod's final summary waits for its node's own summary")
+	f.StringVar(&agg.Address, "aggregated-api-address", "", `serve the graceline.dev aggregated API (for an APIService) over HTTPS on this address, e.g. ":7443"; empty: off`)
+	f.StringVar(&agg.CertFile, "aggregated-api-cert", "", "the aggregated API's serving certificate (PEM); default: a self-signed one under DATA_DIR/apiserver-certs")
+	f.StringVar(&agg.KeyFile, "aggregated-api-key", "", "the aggregated API's serving certificate's key (PEM)")
 	cli.AddVersion(cmd)
 	return cmd
 }

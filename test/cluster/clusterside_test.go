@@ -353,7 +353,7 @@ func TestCollectorWithoutRights(t *testing.T) {
 // ownCollector runs a collector for one test, stopped (cleanly) at its end.
 func ownCollector(t *testing.T, dir, kubeconfig string) *collectorProc {
 	t.Helper()
-	c, err := startCollector(collectorBin, dir, kubeconfig)
+	c, err := startCollector(collectorBin, dir, kubeconfig, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,18 +33,22 @@ const (
 type collectorProc struct {
 	bin, dir, kubeconfig string
 	grpc, web            string
-	cmd                  *exec.Cmd
-	logs                 *harness.Buffer
-	exited               chan struct{}
+	// api, when set, is where the collector serves the aggregated API: on
+	// the node's address, which the API server's front proxy dials.
+	api    string
+	cmd    *exec.Cmd
+	logs   *harness.Buffer
+	exited chan struct{}
 }
 
-// startCollector runs a collector whose cluster side uses kubeconfig.
-func startCollector(bin, dir, kubeconfig string) (*collectorProc, error) {
+// startCollector runs a collector whose cluster side uses kubeconfig; with
+// api set, it serves the aggregated API there too.
+func startCollector(bin, dir, kubeconfig, api string) (*collectorProc, error) {
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte("agent "+agentToken+"\nreader "+readerToken+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	c := &collectorProc{bin: bin, dir: dir, kubeconfig: kubeconfig, logs: &harness.Buffer{}}
+	c := &collectorProc{bin: bin, dir: dir, kubeconfig: kubeconfig, api: api, logs: &harness.Buffer{}}
 	var err error
 	if c.grpc, err = freeAddr(); err != nil {
 		return nil, err
@@ -62,6 +66,9 @@ func (c *collectorProc) start() error {
 		"--grpc-address", c.grpc, "--http-address", c.web,
 		"--kubernetes", "on", "--kubeconfig", c.kubeconfig,
 		"--stuck-after", testStuckAfter.String(), "--stuck-every", testStuckEvery.String(), "--final-summary-wait", "30s")
+	if c.api != "" {
+		c.cmd.Args = append(c.cmd.Args, "--aggregated-api-address", c.api)
+	}
 	fmt.Fprintf(c.logs, "----- collector started %s -----\n", time.Now().Format(time.RFC3339Nano))
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -173,8 +180,11 @@ func (c *collectorProc) httpGet(path string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddr() (string, error) { return freeAddrOn("127.0.0.1") }
+
+// freeAddrOn returns a free port on host, as host:port.
+func freeAddrOn(host string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", err
 	}

@@ -58,7 +58,10 @@ func waitEtcd(ctx context.Context, p *process, url string) error {
 // The endpoint reconciler publishes that address as the kubernetes
 // Service's endpoint. The API server reaches the kubelet (logs, exec,
 // port-forward) by the node's InternalIP, since nothing resolves the node's
-// name, with a client certificate the kubelet trusts.
+// name, with a client certificate the kubelet trusts. Its front proxy
+// passes users to aggregated APIs (graceline.dev) with the front-proxy
+// client certificate, and dials an APIService's endpoints directly, since
+// a host process behind a Service is reached by no kube-proxy rule.
 func apiServerArgs(dir, etcdURL, address string, port int, creds *credentials) []string {
 	return []string{
 		"--etcd-servers", etcdURL,
@@ -77,6 +80,15 @@ func apiServerArgs(dir, etcdURL, address string, port int, creds *credentials) [
 		"--kubelet-client-key", creds.kubeletClientKey,
 		"--allow-privileged=true",
 		"--profiling=false",
+		"--requestheader-client-ca-file", creds.frontProxyCA,
+		"--requestheader-allowed-names", frontProxyClient,
+		"--requestheader-username-headers", "X-Remote-User",
+		"--requestheader-uid-headers", "X-Remote-Uid",
+		"--requestheader-group-headers", "X-Remote-Group",
+		"--requestheader-extra-headers-prefix", "X-Remote-Extra-",
+		"--proxy-client-cert-file", creds.proxyClientCert,
+		"--proxy-client-key-file", creds.proxyClientKey,
+		"--enable-aggregator-routing=true",
 	}
 }
 

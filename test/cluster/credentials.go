@@ -29,6 +29,10 @@ type credentials struct {
 	// presents kubeletClientCert (and its key) when it calls the kubelet
 	// for logs, exec and port-forward.
 	kubeletCA, kubeletClientCert, kubeletClientKey string
+	// The API server's front proxy presents proxyClientCert (signed by
+	// frontProxyCA) to aggregated API servers, which take the caller's
+	// name from its headers.
+	frontProxyCA, proxyClientCert, proxyClientKey string
 }
 
 // newCredentials writes static bearer tokens for the admin (system:masters),
@@ -72,6 +76,9 @@ func newCredentials(dir, node string) (*credentials, error) {
 	if err := c.writeKubeletClientCerts(dir); err != nil {
 		return nil, err
 	}
+	if err := c.writeFrontProxyCerts(dir); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -84,14 +91,38 @@ func (c *credentials) writeKubeletClientCerts(dir string) error {
 	c.kubeletCA = filepath.Join(dir, "kubelet-client-ca.crt")
 	c.kubeletClientCert = filepath.Join(dir, "apiserver-kubelet-client.crt")
 	c.kubeletClientKey = filepath.Join(dir, "apiserver-kubelet-client.key")
+	// The kubelet authorizes every authenticated caller (AlwaysAllow);
+	// the name says who calls.
+	return writeClientCA("graceline kubelet client CA", pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+		c.kubeletCA, c.kubeletClientCert, c.kubeletClientKey)
+}
+
+// frontProxyClient is the name of the API server's front-proxy client
+// certificate, the only one aggregated API servers take users' names
+// from (--requestheader-allowed-names).
+const frontProxyClient = "front-proxy-client"
+
+// writeFrontProxyCerts makes the front proxy's CA and the client
+// certificate the API server presents to aggregated API servers, as
+// kubeadm does (front-proxy-ca, front-proxy-client).
+func (c *credentials) writeFrontProxyCerts(dir string) error {
+	c.frontProxyCA = filepath.Join(dir, "front-proxy-ca.crt")
+	c.proxyClientCert = filepath.Join(dir, "front-proxy-client.crt")
+	c.proxyClientKey = filepath.Join(dir, "front-proxy-client.key")
+	return writeClientCA("graceline front proxy CA", pkix.Name{CommonName: frontProxyClient}, c.frontProxyCA, c.proxyClientCert, c.proxyClientKey)
+}
+
+// writeClientCA writes a new CA at caPath and a client certificate for
+// subject that it signs, with its key.
+func writeClientCA(caName string, subject pkix.Name, caPath, certPath, keyPath string) error {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return fmt.Errorf("generate kubelet client CA key: %w", err)
+		return fmt.Errorf("generate %s key: %w", caName, err)
 	}
 	now := time.Now()
 	ca := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "graceline kubelet client CA"},
+		Subject:               pkix.Name{CommonName: caName},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
@@ -100,38 +131,36 @@ func (c *credentials) writeKubeletClientCerts(dir string) error {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	if err != nil {
-		return fmt.Errorf("sign kubelet client CA: %w", err)
+		return fmt.Errorf("sign %s: %w", caName, err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return fmt.Errorf("generate API server's kubelet client key: %w", err)
+		return fmt.Errorf("generate %s's key: %w", subject.CommonName, err)
 	}
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		// The kubelet authorizes every authenticated caller (AlwaysAllow);
-		// the name says who calls.
-		Subject:     pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
-		NotBefore:   now.Add(-time.Hour),
-		NotAfter:    now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		Subject:      subject,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return fmt.Errorf("sign API server's kubelet client certificate: %w", err)
+		return fmt.Errorf("sign %s's certificate: %w", subject.CommonName, err)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return fmt.Errorf("encode API server's kubelet client key: %w", err)
+		return fmt.Errorf("encode %s's key: %w", subject.CommonName, err)
 	}
 	for _, f := range []struct {
 		path, typ string
 		der       []byte
 		mode      os.FileMode
 	}{
-		{c.kubeletCA, "CERTIFICATE", caDER, 0o644},
-		{c.kubeletClientCert, "CERTIFICATE", leafDER, 0o644},
-		{c.kubeletClientKey, "EC PRIVATE KEY", keyDER, 0o600},
+		{caPath, "CERTIFICATE", caDER, 0o644},
+		{certPath, "CERTIFICATE", leafDER, 0o644},
+		{keyPath, "EC PRIVATE KEY", keyDER, 0o600},
 	} {
 		if err := os.WriteFile(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), f.mode); err != nil {
 			return fmt.Errorf("write %s: %w", f.path, err)

@@ -135,12 +135,23 @@ func runTests(m *testing.M, root string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The collector also serves the aggregated API, as the deployment's
+	// does, with the rights the deployment's aggregated-api.yaml grants.
+	if err := testCluster.GrantAuthDelegation(ctx, saNS, saName); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	apiAddr, err := freeAddrOn(testCluster.NodeAddress())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	collectorDir := filepath.Join(tmpDir, "collector")
 	if err := os.Mkdir(collectorDir, 0o700); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if collector, err = startCollector(collectorBin, collectorDir, kubeconfig); err != nil {
+	if collector, err = startCollector(collectorBin, collectorDir, kubeconfig, apiAddr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

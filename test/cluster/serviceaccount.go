@@ -121,3 +121,32 @@ func (c *Cluster) ServiceAccountKubeconfig(ctx context.Context, namespace, name,
 	}
 	return nil
 }
+
+// GrantAuthDelegation gives the ServiceAccount what an aggregated API
+// server needs, as the deployment's aggregated-api.yaml does: TokenReview
+// and SubjectAccessReview (system:auth-delegator), and reading the front
+// proxy's CA from kube-system/extension-apiserver-authentication.
+func (c *Cluster) GrantAuthDelegation(ctx context.Context, namespace, name string) error {
+	cs, err := c.Client()
+	if err != nil {
+		return err
+	}
+	subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: namespace}}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: testbedPrefix + "graceline-collector-auth-delegator", Labels: testbedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects:   subjects,
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create ClusterRoleBinding %s: %w", crb.Name, err)
+	}
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: testbedPrefix + "graceline-collector-auth-reader", Namespace: "kube-system", Labels: testbedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "extension-apiserver-authentication-reader"},
+		Subjects:   subjects,
+	}
+	if _, err := cs.RbacV1().RoleBindings("kube-system").Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create RoleBinding %s: %w", rb.Name, err)
+	}
+	return nil
+}

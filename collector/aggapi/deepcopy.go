@@ -1,0 +1,140 @@
+package aggapi
+
+import (
+	"maps"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// The API machinery copies objects it may change; these copies share
+// nothing with their source.
+
+func copyTime(t *metav1.Time) *metav1.Time {
+	if t == nil {
+		return nil
+	}
+	return t.DeepCopy()
+}
+
+func copyCauses(in []ContainerCause) []ContainerCause {
+	if in == nil {
+		return nil
+	}
+	out := make([]ContainerCause, len(in))
+	for i, c := range in {
+		c.Facts = slices.Clone(c.Facts)
+		out[i] = c
+	}
+	return out
+}
+
+// DeepCopyInto copies s into out.
+func (s *PodTerminationStatus) DeepCopyInto(out *PodTerminationStatus) {
+	*out = *s
+	if s.GracePeriodSeconds != nil {
+		g := *s.GracePeriodSeconds
+		out.GracePeriodSeconds = &g
+	}
+	if s.Duration != nil {
+		d := *s.Duration
+		out.Duration = &d
+	}
+	if s.Phases != nil {
+		out.Phases = make([]Phase, len(s.Phases))
+		for i, p := range s.Phases {
+			out.Phases[i] = Phase{Name: p.Name, Start: copyTime(p.Start), End: copyTime(p.End)}
+		}
+	}
+	out.Containers = copyCauses(s.Containers)
+	out.ExitCodes = maps.Clone(s.ExitCodes)
+	out.Evidence = slices.Clone(s.Evidence)
+}
+
+// DeepCopyInto copies p into out.
+func (p *PodTermination) DeepCopyInto(out *PodTermination) {
+	*out = *p
+	p.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	p.Status.DeepCopyInto(&out.Status)
+}
+
+// DeepCopy returns a copy of p.
+func (p *PodTermination) DeepCopy() *PodTermination {
+	if p == nil {
+		return nil
+	}
+	out := new(PodTermination)
+	p.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyObject returns a copy of p.
+func (p *PodTermination) DeepCopyObject() runtime.Object { return p.DeepCopy() }
+
+// DeepCopyObject returns a copy of l.
+func (l *PodTerminationList) DeepCopyObject() runtime.Object {
+	if l == nil {
+		return nil
+	}
+	out := &PodTerminationList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	if l.Items != nil {
+		out.Items = make([]PodTermination, len(l.Items))
+		for i := range l.Items {
+			l.Items[i].DeepCopyInto(&out.Items[i])
+		}
+	}
+	return out
+}
+
+// DeepCopyObject returns a copy of t.
+func (t *PodTerminationTimeline) DeepCopyObject() runtime.Object {
+	if t == nil {
+		return nil
+	}
+	out := &PodTerminationTimeline{TypeMeta: t.TypeMeta}
+	t.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	if t.Events != nil {
+		out.Events = make([]runtime.RawExtension, len(t.Events))
+		for i := range t.Events {
+			t.Events[i].DeepCopyInto(&out.Events[i])
+		}
+	}
+	return out
+}
+
+// DeepCopyInto copies s into out.
+func (s *StuckPod) DeepCopyInto(out *StuckPod) {
+	*out = *s
+	s.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.Status.Since = copyTime(s.Status.Since)
+	out.Status.Evidence = slices.Clone(s.Status.Evidence)
+	out.Status.Containers = copyCauses(s.Status.Containers)
+}
+
+// DeepCopyObject returns a copy of s.
+func (s *StuckPod) DeepCopyObject() runtime.Object {
+	if s == nil {
+		return nil
+	}
+	out := new(StuckPod)
+	s.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyObject returns a copy of l.
+func (l *StuckPodList) DeepCopyObject() runtime.Object {
+	if l == nil {
+		return nil
+	}
+	out := &StuckPodList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	if l.Items != nil {
+		out.Items = make([]StuckPod, len(l.Items))
+		for i := range l.Items {
+			l.Items[i].DeepCopyInto(&out.Items[i])
+		}
+	}
+	return out
+}

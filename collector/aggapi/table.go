@@ -1,0 +1,114 @@
+package aggapi
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+)
+
+// terminationColumns are what `kubectl get podterminations` prints; -o wide
+// adds the columns of priority 1.
+var terminationColumns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: "The pod's name."},
+	{Name: "Verdict", Type: "string", Description: "graceful, killed or stuck."},
+	{Name: "Duration", Type: "string", Description: "How long the termination took, from its first phase to its last."},
+	{Name: "Cause", Type: "string", Description: "Why the pod's containers ended the way they did."},
+	{Name: "Node", Type: "string", Priority: 1, Description: "The node the pod ran on."},
+	{Name: "Initiator", Type: "string", Priority: 1, Description: "Who asked for the termination."},
+	{Name: "Age", Type: "string", Description: "How long ago the termination began."},
+}
+
+// stuckColumns are what `kubectl get stuckpods` prints.
+var stuckColumns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: "The pod's name."},
+	{Name: "Blocking", Type: "string", Description: "The phase the termination hangs in."},
+	{Name: "Stuck", Type: "string", Description: "How long it has been stuck."},
+	{Name: "Node", Type: "string", Priority: 1, Description: "The node the pod ran on."},
+	{Name: "Evidence", Type: "string", Priority: 1, Description: "The first piece of evidence."},
+}
+
+// terminationTable converts one PodTermination or a list into a table.
+func terminationTable(obj runtime.Object) (*metav1.Table, error) {
+	var items []PodTermination
+	table := &metav1.Table{ColumnDefinitions: terminationColumns}
+	switch o := obj.(type) {
+	case *PodTermination:
+		items = []PodTermination{*o}
+	case *PodTerminationList:
+		items = o.Items
+	default:
+		return nil, fmt.Errorf("convert %T to a table: not a PodTermination", obj)
+	}
+	if err := listMeta(obj, table); err != nil {
+		return nil, err
+	}
+	for i := range items {
+		p := &items[i]
+		d := "<unknown>"
+		if p.Status.Duration != nil {
+			d = p.Status.Duration.Duration.Round(time.Millisecond).String()
+		}
+		table.Rows = append(table.Rows, metav1.TableRow{
+			Cells:  []any{p.Name, p.Status.Verdict, d, p.Status.Cause, p.Status.NodeName, p.Status.Initiator, age(p.CreationTimestamp)},
+			Object: runtime.RawExtension{Object: p},
+		})
+	}
+	return table, nil
+}
+
+// stuckTable converts one StuckPod or a list into a table.
+func stuckTable(obj runtime.Object) (*metav1.Table, error) {
+	var items []StuckPod
+	table := &metav1.Table{ColumnDefinitions: stuckColumns}
+	switch o := obj.(type) {
+	case *StuckPod:
+		items = []StuckPod{*o}
+	case *StuckPodList:
+		items = o.Items
+	default:
+		return nil, fmt.Errorf("convert %T to a table: not a StuckPod", obj)
+	}
+	if err := listMeta(obj, table); err != nil {
+		return nil, err
+	}
+	for i := range items {
+		p := &items[i]
+		since, evidence := "<unknown>", ""
+		if p.Status.Since != nil {
+			since = age(*p.Status.Since)
+		}
+		if len(p.Status.Evidence) > 0 {
+			evidence = p.Status.Evidence[0]
+		}
+		table.Rows = append(table.Rows, metav1.TableRow{
+			Cells:  []any{p.Name, p.Status.BlockingPhase, since, p.Status.NodeName, evidence},
+			Object: runtime.RawExtension{Object: p},
+		})
+	}
+	return table, nil
+}
+
+// listMeta copies a list's metadata into its table, as the API server's
+// own tables do.
+func listMeta(obj runtime.Object, table *metav1.Table) error {
+	if !meta.IsListType(obj) {
+		return nil
+	}
+	m, err := meta.ListAccessor(obj)
+	if err != nil {
+		return fmt.Errorf("read list metadata: %w", err)
+	}
+	table.ResourceVersion, table.Continue = m.GetResourceVersion(), m.GetContinue()
+	return nil
+}
+
+func age(t metav1.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}

@@ -1,0 +1,104 @@
+package aggapi
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// PodTermination is one pod's termination as the collector knows it: its
+// summary with the verdict, the phases, the cause and the evidence. It is
+// named and namespaced like the pod; its uid is the pod's.
+type PodTermination struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Status PodTerminationStatus `json:"status"`
+}
+
+// PodTerminationStatus is a termination_summary of the event contract, in
+// the API's camelCase form.
+type PodTerminationStatus struct {
+	// NodeName is the node the pod ran on.
+	NodeName string `json:"nodeName,omitempty"`
+	// Verdict is graceful, killed or stuck.
+	Verdict string `json:"verdict"`
+	// Cause is the container cause that stands for the whole pod.
+	Cause string `json:"cause"`
+	// Initiator says who asked for the termination, read from the API.
+	Initiator string `json:"initiator,omitempty"`
+	// GracePeriodSeconds is the grace period the pod was given.
+	GracePeriodSeconds *int32 `json:"gracePeriodSeconds,omitempty"`
+	// Killed says whether SIGKILL was needed.
+	Killed bool `json:"killed"`
+	// Duration is how long the termination took by its phases.
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// Phases are the phases that happened, in order.
+	Phases []Phase `json:"phases,omitempty"`
+	// Containers give each container's cause, advice and facts.
+	Containers []ContainerCause `json:"containers,omitempty"`
+	// ExitCodes maps container names to their init process's exit code.
+	ExitCodes map[string]int32 `json:"exitCodes,omitempty"`
+	// BlockingPhase and Evidence say what holds a stuck termination.
+	BlockingPhase string   `json:"blockingPhase,omitempty"`
+	Evidence      []string `json:"evidence,omitempty"`
+}
+
+// Phase is one phase of a termination, with its start and end.
+type Phase struct {
+	Name  string       `json:"name"`
+	Start *metav1.Time `json:"start,omitempty"`
+	End   *metav1.Time `json:"end,omitempty"`
+}
+
+// ContainerCause is why one container ended the way it did.
+type ContainerCause struct {
+	Name   string   `json:"name"`
+	Cause  string   `json:"cause"`
+	Advice string   `json:"advice,omitempty"`
+	Facts  []string `json:"facts,omitempty"`
+}
+
+// PodTerminationList is a list of PodTerminations.
+type PodTerminationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []PodTermination `json:"items"`
+}
+
+// PodTerminationTimeline is the timeline subresource of a PodTermination:
+// every event of the pod, in time order, each in the event contract's JSON
+// form, so that readers of `kubectl graceline timeline -o json` and of the
+// API parse the same lines.
+type PodTerminationTimeline struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Events []runtime.RawExtension `json:"events"`
+}
+
+// StuckPod is a pod whose termination is stuck now: its latest stuck
+// report.
+type StuckPod struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Status StuckPodStatus `json:"status"`
+}
+
+// StuckPodStatus is a stuck report, or a summary whose verdict is stuck.
+type StuckPodStatus struct {
+	NodeName      string           `json:"nodeName,omitempty"`
+	Since         *metav1.Time     `json:"since,omitempty"`
+	BlockingPhase string           `json:"blockingPhase,omitempty"`
+	Evidence      []string         `json:"evidence,omitempty"`
+	Containers    []ContainerCause `json:"containers,omitempty"`
+}
+
+// StuckPodList is a list of StuckPods.
+type StuckPodList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []StuckPod `json:"items"`
+}
