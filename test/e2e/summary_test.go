@@ -147,7 +147,9 @@ func TestTerminationSummary(t *testing.T) {
 	for _, f := range harness.Flavors {
 		t.Run(string(f), func(t *testing.T) {
 			c, d := startRuntime(t, f)
-			agent := startSummaryAgent(t, c)
+			// Normal deletions: a loaded machine can take longer than a 2 s
+			// slack to tear one down, which is not what this test is about.
+			agent := startSummaryAgent(t, c, "--stuck-slack", "30s")
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					runAndDelete(t, d, agent, tc.spec)
