@@ -69,8 +69,12 @@ func TestInstalledWithKustomize(t *testing.T) {
 	ok = ok && t.Run("the agent runs with exactly the listed capabilities, unprivileged, with its eBPF source live", func(t *testing.T) {
 		checkAgentPosture(t, renderedAgent(t, objs))
 	})
+	var ns string
 	ok = ok && t.Run("graceful, SIGTERM-ignoring and preStop pods' timelines, kernel, release and API rows included, come from the in-cluster collector through a port-forward", func(t *testing.T) {
-		checkTimelinesThroughCollector(t, readerToken)
+		ns = checkTimelinesThroughCollector(t, readerToken)
+	})
+	ok = ok && t.Run("kubectl graceline ui --port-forward --open forwards to the in-cluster collector's web UI with only the kubeconfig, and the UI signs in and lists those pods", func(t *testing.T) {
+		checkUIThroughPortForward(t, readerToken, ns)
 	})
 	if !ok {
 		t.FailNow()
@@ -405,8 +409,9 @@ var installedDeletions = []struct {
 // then `kubectl graceline timeline -o json` with a reader token. The agent
 // pod sent the node's rows over the Service's name, which the cluster DNS
 // resolved and kube-proxy routed; the collector pod added the API's rows
-// from its watches, through the kubernetes Service.
-func checkTimelinesThroughCollector(t *testing.T, readerToken string) {
+// from its watches, through the kubernetes Service. It returns the pods'
+// namespace.
+func checkTimelinesThroughCollector(t *testing.T, readerToken string) string {
 	ctx := context.Background()
 	ns := newNamespace(t, "installed")
 	pods := make([]*corev1.Pod, len(installedDeletions))
@@ -450,6 +455,7 @@ func checkTimelinesThroughCollector(t *testing.T, readerToken string) {
 			t.Errorf("%s: events stored more than once:\n%s", pod.Name, strings.Join(dups, "\n"))
 		}
 	}
+	return ns
 }
 
 // startTrapping creates pod, waits until it runs and its PID 1 has set its

@@ -3,7 +3,6 @@
 package ui
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,13 +10,13 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
+	"github.com/graceline/graceline/internal/portforward"
 )
 
 // httpPort is the collector's default HTTP port, which serves the UI.
@@ -37,8 +36,9 @@ func NewCommand(o *conn.Options) *cobra.Command {
 		Use:   "ui",
 		Short: "Open the collector's web UI",
 		Long: `Print the address of the collector's web UI, or reach it through a local
-port-forward to the collector's Service with --port-forward (it runs
-"kubectl port-forward" and lasts until interrupted). --open also starts a
+port-forward to the collector's Service with --port-forward (through the API
+server with the kubeconfig's identity, as "kubectl port-forward" does; it
+lasts until interrupted). --open also starts a
 browser ($BROWSER, else xdg-open) on it.
 
 The UI asks for a reader token once, in its own sign-in form, and keeps it in
@@ -63,10 +63,10 @@ with TLS.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.url, "url", "", "the collector's HTTP address (http[s]://host:port), if not the --collector host on port "+httpPort)
-	fs.BoolVar(&f.portForward, "port-forward", false, "reach the UI through kubectl port-forward to the collector's Service")
+	fs.BoolVar(&f.portForward, "port-forward", false, "reach the UI through a port-forward to the collector's Service, with the kubeconfig")
 	fs.StringVar(&f.namespace, "collector-namespace", "graceline", "namespace of the collector's Service, for --port-forward")
 	fs.StringVar(&f.service, "service", "graceline-collector", "the collector's Service, for --port-forward")
-	fs.IntVar(&f.localPort, "local-port", 7071, "local port of --port-forward")
+	fs.IntVar(&f.localPort, "local-port", 7071, "local port of --port-forward (0 picks a free one)")
 	fs.BoolVar(&f.open, "open", false, "open a browser on the UI")
 	return cmd
 }
@@ -113,54 +113,34 @@ func show(w io.Writer, u string, open bool) {
 	}
 }
 
-// forwardWait bounds how long kubectl port-forward may take to forward.
+// forwardWait bounds how long the port-forward may take to start.
 const forwardWait = 30 * time.Second
 
-// portForward runs kubectl port-forward to the collector's Service's http
-// port, shows the local address once it forwards, and lasts as long as
-// ctx or the port-forward.
+// portForward forwards a local port to the collector's Service's http port
+// through the API server, with the kubeconfig's identity (no kubectl binary
+// needed), shows the local address, and lasts until ctx ends or the
+// forward does (as when the collector's pod goes away).
 func portForward(ctx context.Context, w io.Writer, o *conn.Options, f flags) error {
-	args := []string{"port-forward", "-n", f.namespace, "svc/" + f.service, strconv.Itoa(f.localPort) + ":http", "--address", "127.0.0.1"}
-	if k := *o.Kube.KubeConfig; k != "" {
-		args = append(args, "--kubeconfig", k)
-	}
-	if c := *o.Kube.Context; c != "" {
-		args = append(args, "--context", c)
-	}
-	cmd := exec.CommandContext(ctx, "kubectl", args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	cfg, err := o.Kube.ToRESTConfig()
 	if err != nil {
-		return fmt.Errorf("start kubectl port-forward: %w", err)
+		return fmt.Errorf("load kubeconfig: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start kubectl port-forward: %w", err)
+	start, cancel := context.WithTimeout(ctx, forwardWait)
+	defer cancel()
+	fw, err := portforward.Service(start, cfg, f.namespace, f.service, "http", f.localPort, os.Stderr)
+	if err != nil {
+		return fmt.Errorf("reach the UI: %w", err)
 	}
-	// ready closes when kubectl says it forwards; gone when its output
-	// ends, which it does when kubectl exits.
-	ready, gone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(gone)
-		sc := bufio.NewScanner(out)
-		once := false
-		for sc.Scan() {
-			if !once && strings.HasPrefix(sc.Text(), "Forwarding from") {
-				once = true
-				close(ready)
-			}
-		}
-	}()
+	defer fw.Close()
+	show(w, "http://"+fw.Address+"/ui/", f.open)
+	fmt.Fprintf(w, "Forwarding to %s/%s (pod %s); interrupt to stop.\n", f.namespace, f.service, fw.Target)
 	select {
-	case <-ready:
-		show(w, "http://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(f.localPort))+"/ui/", f.open)
-		fmt.Fprintln(w, "Forwarding; interrupt to stop.")
-	case <-gone:
-	case <-time.After(forwardWait):
-		cmd.Process.Kill()
 	case <-ctx.Done():
+		return nil
+	case err := <-fw.Done():
+		if err != nil {
+			return fmt.Errorf("port-forward to %s: %w", fw.Target, err)
+		}
+		return fmt.Errorf("port-forward to %s ended", fw.Target)
 	}
-	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("kubectl port-forward: %w", err)
-	}
-	return nil
 }
