@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,8 +37,16 @@ func startAgent(t testing.TB, args ...string) *agentProc {
 }
 
 // startAgentWrapped runs the agent under a wrapper command (setpriv, say).
+// An agent for a runtime on a pure cgroup v2 hierarchy runs in that
+// runtime's mount namespace, where /sys/fs/cgroup is the cgroup2 mount, as
+// a node's agent sees its node; it is told the runtime's pid, which shares
+// the host's other namespaces.
 func startAgentWrapped(t testing.TB, wrap []string, args ...string) *agentProc {
 	t.Helper()
+	if c := unifiedRuntimeOf(args); c != nil {
+		wrap = append(c.Enter(), wrap...)
+		args = append(args, "--host-pid", fmt.Sprint(c.Pid()))
+	}
 	argv := append(append(wrap, agentBin, "--output", "-", "--node-name", "e2e-node"), args...)
 	h, err := harness.StartAgent(argv...)
 	if err != nil {
@@ -106,5 +115,27 @@ func startRuntime(t testing.TB, f harness.Flavor, opts ...harness.Option) (*harn
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
+	if c.Flavor.Unified() {
+		unifiedRuntimes.Store(c.Endpoint(), c)
+		t.Cleanup(func() { unifiedRuntimes.Delete(c.Endpoint()) })
+	}
 	return c, d
+}
+
+// unifiedRuntimes holds the running runtimes on a pure cgroup v2
+// hierarchy by their CRI endpoints, so that an agent started for one of
+// them (by its --cri-endpoint) runs where it sees that hierarchy.
+var unifiedRuntimes sync.Map
+
+// unifiedRuntimeOf is the runtime on a pure cgroup v2 hierarchy that the
+// agent's args point at with --cri-endpoint, or nil.
+func unifiedRuntimeOf(args []string) *harness.Containerd {
+	i := slices.Index(args, "--cri-endpoint")
+	if i < 0 || i+1 >= len(args) {
+		return nil
+	}
+	if c, ok := unifiedRuntimes.Load(args[i+1]); ok {
+		return c.(*harness.Containerd)
+	}
+	return nil
 }

@@ -13,22 +13,14 @@ import (
 	"github.com/graceline/graceline/test/harness"
 )
 
-// unifiedOnHost is where this host mounts its cgroup2 hierarchy beside the
-// v1 ones: the same hierarchy the unified runtime's /sys/fs/cgroup shows,
-// so the test can freeze a container from outside its namespace.
-const unifiedOnHost = "/sys/fs/cgroup/unified"
-
 // TestOnUnifiedCgroups runs containerd 2.x, runc and the agent on a pure
-// cgroup v2 hierarchy (harness.WithUnifiedCgroups): each container is one
+// cgroup v2 hierarchy (harness.Containerd2Unified): each container is one
 // directory with a private cgroup namespace, its removal comes from the
 // kernel's cgroup_rmdir, a frozen container is found through cgroup.freeze,
 // and the resources are released; for the agent as it runs, and for one in
 // a cgroup namespace of its own, as a DaemonSet's pod has.
 func TestOnUnifiedCgroups(t *testing.T) {
-	if _, err := os.Stat(filepath.Join(unifiedOnHost, "cgroup.procs")); err != nil {
-		t.Fatalf("this host has no cgroup2 hierarchy at %s to run a unified runtime on: %v", unifiedOnHost, err)
-	}
-	c, d := startRuntime(t, harness.Containerd2, harness.WithUnifiedCgroups())
+	c, d := startRuntime(t, harness.Containerd2Unified)
 	// The DaemonSet's agent has a cgroup namespace of its own; it reads
 	// the host's hierarchy through its /sys/fs/cgroup mount, which a
 	// private namespace does not change. One agent runs in each.
@@ -43,8 +35,7 @@ func TestOnUnifiedCgroups(t *testing.T) {
 		wrap []string
 	}{{"the agent", nil}, {"an agent in a cgroup namespace of its own", []string{"unshare", "--cgroup", "--"}}} {
 		metrics := freeAddr(t)
-		agent := startAgentWrapped(t, append(c.Enter(), w.wrap...), "--cri-endpoint", c.Endpoint(), "--host-pid", fmt.Sprint(c.Pid()),
-			"--metrics-address", metrics, "--stuck-slack", "30s")
+		agent := startAgentWrapped(t, w.wrap, "--cri-endpoint", c.Endpoint(), "--metrics-address", metrics, "--stuck-slack", "30s")
 		agent.waitLog(t, 30*time.Second, "msg=sources")
 		watchers = append(watchers, watcher{w.name, agent, metrics})
 	}
@@ -63,7 +54,7 @@ func TestOnUnifiedCgroups(t *testing.T) {
 		}
 		waitStarted(t, agent, spec)
 		id := pod.Containers["main"]
-		dir := filepath.Join(unifiedOnHost, "k8s.io", id)
+		dir := c.CgroupDir("", id)
 		if _, err := os.Stat(filepath.Join(dir, "cgroup.freeze")); err != nil {
 			t.Fatalf("the container's cgroup is not a v2 directory: %v", err)
 		}
@@ -110,11 +101,11 @@ func TestOnUnifiedCgroups(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitStarted(t, agent, spec)
-		freeze := filepath.Join(unifiedOnHost, "k8s.io", pod.Containers["main"], "cgroup.freeze")
-		if err := os.WriteFile(freeze, []byte("1"), 0o644); err != nil {
-			t.Fatalf("freeze: %v", err)
+		thaw, err := c.Freeze(pod.Containers["main"])
+		if err != nil {
+			t.Fatal(err)
 		}
-		defer os.WriteFile(freeze, []byte("0"), 0o644)
+		defer thaw()
 		if err := d.DeletePod(ctx, pod); err != nil {
 			t.Fatal(err)
 		}

@@ -31,10 +31,33 @@ const (
 	Containerd17 Flavor = "containerd-1.7"
 	// Containerd2 is containerd 2.x built by hack/install-deps.sh.
 	Containerd2 Flavor = "containerd-2"
+	// Containerd2Unified is containerd 2.x in a mount namespace of its own
+	// whose /sys/fs/cgroup is a cgroup2 mount: a pure cgroup v2 node, as
+	// every current distribution has, on a host whose controllers are bound
+	// to v1 hierarchies. Only the controllers v1 left free are available
+	// there (no memory controller: no memory limit, no OOM kill), so runc
+	// runs through unifiedrunc, which drops the resource settings of the
+	// others; the core of v2 (one directory per container, cgroup.freeze,
+	// cgroup.kill, private cgroup namespaces) is all there. Processes that
+	// should see the node as the daemon does enter its namespace (Enter).
+	Containerd2Unified Flavor = "containerd-2-cgroupv2"
 )
 
 // Flavors lists every flavor, for table-driven tests.
-var Flavors = []Flavor{Containerd16, Containerd17, Containerd2}
+var Flavors = []Flavor{Containerd16, Containerd17, Containerd2, Containerd2Unified}
+
+// release is the containerd release line the flavor runs.
+func (f Flavor) release() Flavor {
+	if f == Containerd2Unified {
+		return Containerd2
+	}
+	return f
+}
+
+// Unified tells whether the flavor's runtime runs on a pure cgroup v2
+// hierarchy, which it sees at /sys/fs/cgroup in its own mount namespace
+// (Containerd.Enter) and the host at /sys/fs/cgroup/unified.
+func (f Flavor) Unified() bool { return f == Containerd2Unified }
 
 // Containerd is a running private containerd.
 type Containerd struct {
@@ -108,7 +131,7 @@ func RepoRoot() (string, error) {
 
 func binaryFor(root string, f Flavor) (bin, path string, err error) {
 	sysPath := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	switch f {
+	switch f.release() {
 	case Containerd16:
 		bin = "/usr/bin/containerd"
 		path = sysPath
@@ -173,6 +196,7 @@ func NewContainerd(f Flavor, opts ...Option) (*Containerd, error) {
 	for _, o := range opts {
 		o(&c.opts)
 	}
+	c.opts.cgroup2 = f.Unified()
 	if c.opts.sharedDir {
 		if err := shareDir(dir); err != nil {
 			c.Close()
@@ -347,7 +371,7 @@ func unmountUnder(dir string) {
 
 func (c *Containerd) writeConfig() error {
 	tmpl := config16
-	if c.Flavor == Containerd2 {
+	if c.Flavor.release() == Containerd2 {
 		tmpl = config2
 	}
 	for _, d := range []string{"root", "state", "cni", "opt", "runc", "ipam"} {
@@ -368,7 +392,10 @@ func (c *Containerd) writeConfig() error {
 	}
 	runc := ""
 	if c.opts.cgroup2 {
-		if c.Flavor != Containerd2 {
+		if _, err := os.Stat(filepath.Join(unifiedOnHost, "cgroup.procs")); err != nil {
+			return fmt.Errorf("this host has no cgroup2 hierarchy at %s to run %s on: %w", unifiedOnHost, c.Flavor, err)
+		}
+		if c.Flavor.release() != Containerd2 {
 			return fmt.Errorf("unified cgroups are set up for %s only", Containerd2)
 		}
 		if _, err := buildStatic(context.Background(), c.root, c.Dir, "unifiedrunc"); err != nil {
@@ -505,3 +532,30 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.bt
     bin_dirs = ["{{.Dir}}/cni-bin"]
     conf_dir = "{{.Dir}}/cni"
 `
+
+// unifiedOnHost is where the host mounts its cgroup2 hierarchy beside the
+// v1 ones: the hierarchy a unified flavor's runtime sees at /sys/fs/cgroup.
+const unifiedOnHost = "/sys/fs/cgroup/unified"
+
+// CgroupDir is the host's path of a container's cgroup, in the hierarchy
+// of the v1 controller, or the unified one on a unified flavor.
+func (c *Containerd) CgroupDir(controller, containerID string) string {
+	if c.Flavor.Unified() {
+		return filepath.Join(unifiedOnHost, "k8s.io", containerID)
+	}
+	return filepath.Join("/sys/fs/cgroup", controller, "k8s.io", containerID)
+}
+
+// Freeze freezes a container's cgroup from outside, as an operator or a
+// stuck freezer would: through the v1 freezer, or cgroup.freeze on a
+// unified flavor. thaw undoes it.
+func (c *Containerd) Freeze(containerID string) (thaw func(), err error) {
+	file, frozen, thawed := filepath.Join(c.CgroupDir("freezer", containerID), "freezer.state"), "FROZEN", "THAWED"
+	if c.Flavor.Unified() {
+		file, frozen, thawed = filepath.Join(c.CgroupDir("", containerID), "cgroup.freeze"), "1", "0"
+	}
+	if err := os.WriteFile(file, []byte(frozen), 0o644); err != nil {
+		return nil, fmt.Errorf("freeze %s: %w", containerID, err)
+	}
+	return func() { os.WriteFile(file, []byte(thawed), 0o644) }, nil
+}

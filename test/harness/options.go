@@ -8,7 +8,8 @@ type Option func(*options)
 type options struct {
 	cniConfList []byte
 	sharedDir   bool
-	cgroup2     bool
+	// cgroup2 is set for Containerd2Unified.
+	cgroup2 bool
 }
 
 // WithCNIConfList installs a CNI network configuration list in the daemon's
@@ -28,17 +29,4 @@ func WithCNIConfList(conflist []byte) Option {
 // fails with EBUSY.
 func WithSharedDir() Option {
 	return func(o *options) { o.sharedDir = true }
-}
-
-// WithUnifiedCgroups runs the daemon (2.x only), and so runc and its
-// containers, in a mount namespace of its own whose /sys/fs/cgroup is a
-// cgroup2 mount: a pure cgroup v2 node, as every current distribution has,
-// on a host whose controllers are bound to v1 hierarchies. Only the
-// controllers v1 left free are available there, so runc runs through
-// unifiedrunc, which drops the resource settings of the others; the core of
-// v2 (one directory per container, cgroup.freeze, cgroup.kill, private
-// cgroup namespaces) is all there. Processes that should see the node as
-// the daemon does enter its namespace (Containerd.Enter).
-func WithUnifiedCgroups() Option {
-	return func(o *options) { o.cgroup2 = true }
 }

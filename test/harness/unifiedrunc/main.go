@@ -1,5 +1,5 @@
 // Command unifiedrunc runs runc for a unified (cgroup v2) runtime on a host
-// whose controllers are bound to v1 hierarchies (harness.WithUnifiedCgroups).
+// whose controllers are bound to v1 hierarchies (harness.Containerd2Unified).
 // Before runc creates a container, it removes from the bundle's OCI spec
 // the resource settings of controllers the unified hierarchy lacks here
 // (the CRI plugin gives every sandbox CPU shares, which runc would write to
