@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 // termination until the outcome shows: a new container of the same name in
 // the sandbox, or none for Config.Decide after it ended, makes it the
 // container's own termination (a container_summary); the sandbox stopping
-// makes its events the first of the pod's deletion.
+// makes its events the first of the pod's deletion. A decision made for the
+// quiet alone is taken back when the sandbox stops soon after with no new
+// container in between (see reviseQuiet).
 type episode struct {
 	id, name string
 	term     *summary.Termination
@@ -30,6 +33,10 @@ type episode struct {
 	// stuckReported is set when the pod was reported stuck while this
 	// container's stop hung undecided.
 	stuckReported time.Time
+	// cgroup is the container's cgroup, which its pod no longer waits for
+	// once the episode is decided.
+	cgroup    string
+	hasCgroup bool
 }
 
 // openEpisode starts an episode with e when e is, by the summary rules, the
@@ -67,6 +74,8 @@ func (p *pod) newContainer(id, name string, at time.Time) {
 			p.decideOwn(ep, at)
 		}
 	}
+	// The container was replaced: its quiet decision stands.
+	p.quiet = slices.DeleteFunc(p.quiet, func(ep *episode) bool { return ep.id != id && ep.name == name })
 }
 
 // decideOwn makes ep the container's own termination: the pod's no longer
@@ -75,6 +84,7 @@ func (p *pod) decideOwn(ep *episode, at time.Time) {
 	delete(p.episodes, ep.id)
 	p.own[ep.id] = true
 	p.term.Forget(ep.id)
+	ep.cgroup, ep.hasCgroup = p.cgroups[ep.id]
 	delete(p.cgroups, ep.id)
 	ep.decidedAt, ep.events = at, nil
 	if !p.stuckReported.IsZero() && len(p.episodes) == 0 {
@@ -144,13 +154,48 @@ func (p *pod) decideQuiet(now time.Time, decide time.Duration, stopping bool) {
 		return
 	}
 	for _, ep := range p.episodes {
+		events := ep.events
 		p.decideOwn(ep, now)
+		// Kept in case the sandbox stops soon: see reviseQuiet.
+		ep.events = events
+		p.quiet = append(p.quiet, ep)
 	}
+}
+
+// maxRevise bounds how long after a container's stop ended its pod's
+// sandbox stop still takes back a decision made for the quiet alone.
+const maxRevise = time.Minute
+
+// reviseQuiet takes back, as the first signs of the pod's deletion, the
+// container stops decided as their own because nothing followed them:
+// the sandbox now stops, within maxRevise and with no new container in
+// between, which is a deletion whose sandbox stop a loaded runtime was slow
+// to reach. A container summary already sent stays; the pod's summary
+// then covers the same stop as well.
+func (p *pod) reviseQuiet(at time.Time) {
+	for _, ep := range p.quiet {
+		if at.Sub(ep.term.End()) > maxRevise {
+			continue
+		}
+		delete(p.own, ep.id)
+		p.restarts = slices.DeleteFunc(p.restarts, func(r *episode) bool { return r == ep })
+		if known, ok := ep.term.Known(ep.id); ok {
+			p.term.Container(ep.id, known.Name, known.Pid)
+			p.term.CarryOOM(ep.id, known.OOM)
+		}
+		if ep.hasCgroup {
+			p.cgroups[ep.id] = ep.cgroup
+		}
+		ep.decidedAt = time.Time{}
+		p.episodes[ep.id] = ep
+	}
+	p.quiet = nil
 }
 
 // readyRestarts returns the container summaries due: those whose container
 // ended, or that were decided settle ago without its end being seen.
 func (p *pod) readyRestarts(node string, now time.Time, settle time.Duration) []*apiv1.Event {
+	p.quiet = slices.DeleteFunc(p.quiet, func(ep *episode) bool { return now.Sub(ep.term.End()) > maxRevise })
 	var out []*apiv1.Event
 	kept := p.restarts[:0]
 	for _, ep := range p.restarts {

@@ -44,6 +44,10 @@ type pod struct {
 	own map[string]bool
 	// restarts are the containers' own terminations not yet summarised.
 	restarts []*episode
+	// quiet are the containers' own terminations decided because nothing
+	// followed them, with their events, until a new container or the
+	// sandbox's stop settles it.
+	quiet []*episode
 	// read lists the containers whose processes were queued to be read
 	// at their stop signal, and inspections holds what was read until it
 	// matters, by container ID.
@@ -75,10 +79,16 @@ func (p *pod) observe(e *apiv1.Event) {
 		p.newContainer(id, ref.GetName(), e.GetTime().AsTime())
 	}
 	if id != "" && p.own[id] {
-		// The tail of a restarted container: its summary's, if still due.
+		// The tail of a restarted container: its summary's, if still due,
+		// and kept while its decision may be taken back.
 		for _, ep := range p.restarts {
 			if ep.id == id {
 				ep.term.Add(e)
+			}
+		}
+		for _, ep := range p.quiet {
+			if ep.id == id {
+				ep.events = append(ep.events, e)
 			}
 		}
 		return
@@ -94,6 +104,7 @@ func (p *pod) observe(e *apiv1.Event) {
 		}
 	}
 	if isDeletion(e) {
+		p.reviseQuiet(e.GetTime().AsTime())
 		p.decideDeletion()
 	}
 	p.term.Add(e)
