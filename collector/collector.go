@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"k8s.io/client-go/kubernetes"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/aggapi"
@@ -69,7 +70,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Name: "graceline_collector_events_purged_total", Help: "Events deleted because they outlived the retention.",
 	})
 	reg.MustRegister(purged)
-	checker := auth.NewChecker(tokens, reg, log)
+	nodeTokens, err := agentTokens(cfg.AgentTokens)
+	if err != nil {
+		return err
+	}
+	checker := auth.NewChecker(tokens, nodeTokens, reg, log)
 	hub := watch.NewHub(reg)
 	svc := query.NewService(st, hub, reg, log.With("part", "query"))
 	// Every newly stored event passes the outcome metrics on its way to
@@ -167,7 +172,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log.Info("collector serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
 		"tls", tlsConfig != nil, "mutual_tls", cfg.ClientCAFile != "", "data_dir", cfg.DataDir, "retention", cfg.Retention,
-		"kubernetes", kw != nil, "aggregated_api", cfg.Aggregated != nil)
+		"kubernetes", kw != nil, "aggregated_api", cfg.Aggregated != nil, "agent_service_account", nodeTokens != nil)
 
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -253,6 +258,23 @@ func loadTokens(cfg *Config, log *slog.Logger) (*auth.Tokens, error) {
 		}
 	}
 	return auth.LoadTokens(cfg.TokenFile)
+}
+
+// agentTokens returns the reviewer of agents' node-bound tokens, or nil
+// when only static tokens are accepted.
+func agentTokens(a *AgentTokens) (*auth.NodeTokens, error) {
+	if a == nil {
+		return nil, nil
+	}
+	rc, err := kube.RestConfig(a.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("create Kubernetes client for token reviews: %w", err)
+	}
+	return auth.NewNodeTokens(cs.AuthenticationV1(), auth.NodeTokensConfig{ServiceAccount: a.ServiceAccount, Audience: a.Audience})
 }
 
 // writeHealth answers /healthz. A failing Kubernetes watch is reported

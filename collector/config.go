@@ -60,10 +60,28 @@ type Config struct {
 	// Kubernetes, when set, runs the cluster side: watches of the API that
 	// add delete requests, endpoints, finalizers and pod removals.
 	Kubernetes *kube.Config
+	// AgentTokens, when set, also admits agents by ServiceAccount tokens
+	// bound to their node, checked by TokenReview; such an agent writes
+	// only its node's events. Static agent tokens of TokenFile stay valid
+	// beside them.
+	AgentTokens *AgentTokens
 	// Aggregated, when set, serves the terminations as the graceline.dev
 	// aggregated API behind the cluster's API server. An empty CertDir
 	// means DataDir/apiserver-certs.
 	Aggregated *aggapi.Config
+}
+
+// AgentTokens says which ServiceAccount tokens are agents' and how to
+// review them.
+type AgentTokens struct {
+	// ServiceAccount is the agents' ServiceAccount, "NAMESPACE/NAME".
+	ServiceAccount string
+	// Audience is what their tokens must be issued for; empty means
+	// auth.DefaultAgentAudience.
+	Audience string
+	// Kubeconfig reaches the API server for the TokenReviews; empty means
+	// the pod's ServiceAccount.
+	Kubeconfig string
 }
 
 // setDefaults fills in what was left unset, then checks the result.

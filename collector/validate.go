@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/graceline/graceline/collector/auth"
 	"github.com/graceline/graceline/internal/setting"
 )
 
@@ -48,6 +49,11 @@ func (c Config) Validate() error {
 		}
 		if (a.CertFile == "") != (a.KeyFile == "") {
 			return setting.Invalid("Aggregated.CertFile", a.CertFile, "given together with its key, or both left out for a self-signed certificate")
+		}
+	}
+	if a := c.AgentTokens; a != nil {
+		if err := (auth.NodeTokensConfig{ServiceAccount: a.ServiceAccount}).Validate(); err != nil {
+			return setting.Invalid("AgentTokens.ServiceAccount", a.ServiceAccount, "NAMESPACE/NAME of the agents' ServiceAccount")
 		}
 	}
 	if c.MaxConnections < MinConnections {

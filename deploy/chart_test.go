@@ -22,7 +22,10 @@ func TestChartRefusesBadValues(t *testing.T) {
 		{"a misspelt value is refused", map[string]any{"agent": map[string]any{"memlok": true}}, "memlok"},
 		{"an extra argument that is not a flag is refused", map[string]any{"agent": map[string]any{"extraArgs": []any{"ebpf=false"}}}, "extraArgs"},
 		{"a priority above the user-defined range is refused", map[string]any{"agent": map[string]any{"priorityClass": map[string]any{"value": 2000000000}}}, "value"},
-		{"creating the token Secrets without tokens is refused", map[string]any{"tokens": map[string]any{"create": true}}, "tokens.agent"},
+		{"creating the token Secrets without tokens is refused", map[string]any{"tokens": map[string]any{"create": true}}, "tokens.reader"},
+		{"creating the token Secrets without the cluster side and without an agent token is refused", map[string]any{
+			"tokens": map[string]any{"create": true, "reader": "r-token"}, "collector": map[string]any{"kubernetes": map[string]any{"enabled": false}},
+		}, "tokens.agent"},
 		{"a relative CNI bin dir is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"opt/cni/bin"}}}, "cniBinDirs"},
 		{"a CNI bin dir with a comma, which would split the flag, is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin,/x"}}}, "cniBinDirs"},
 		{"a CNI bin dir listed twice, which would mount one path twice, is refused", map[string]any{"agent": map[string]any{"cniBinDirs": []any{"/opt/cni/bin", "/opt/cni/bin"}}}, "cniBinDirs"},
@@ -50,8 +53,26 @@ func networkPolicyValues(key string, value any) map[string]any {
 }
 
 func TestChartOptions(t *testing.T) {
-	t.Run("the chart can create the token Secrets, the agent's with its own token only", func(t *testing.T) {
-		out := renderHelm(t, map[string]any{"tokens": map[string]any{"create": true, "agent": "a-token", "reader": "r-token"}})
+	t.Run("the chart can create the collector's token Secret, with no agent token beside node-bound ones", func(t *testing.T) {
+		out := renderHelm(t, map[string]any{"tokens": map[string]any{"create": true, "reader": "r-token"}})
+		objs, err := decodeStream(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &rendering{objects: objs}
+		if agent := r.find("Secret", "graceline-agent-token"); agent != nil {
+			t.Error("the agents' static token Secret is rendered, though agents use node-bound tokens")
+		}
+		coll, _ := r.find("Secret", "graceline-collector-tokens").(*corev1.Secret)
+		if coll == nil || coll.StringData["tokens"] != "reader r-token\n" {
+			t.Errorf("collector Secret %v, want only the reader token", coll)
+		}
+	})
+	t.Run("without the cluster side the chart can create both token Secrets, the agent's with its own token only", func(t *testing.T) {
+		out := renderHelm(t, map[string]any{
+			"tokens":    map[string]any{"create": true, "agent": "a-token", "reader": "r-token"},
+			"collector": map[string]any{"kubernetes": map[string]any{"enabled": false}},
+		})
 		objs, err := decodeStream(out)
 		if err != nil {
 			t.Fatal(err)
@@ -122,6 +143,13 @@ func TestChartOptions(t *testing.T) {
 		}
 		if n := len(r.ofKind("ClusterRole")) + len(r.ofKind("ClusterRoleBinding")); n != 0 {
 			t.Errorf("%d RBAC objects rendered, want none", n)
+		}
+		// Nothing can review a token then: agents share the static one.
+		if v, ok := flagValue(coll.Containers[0].Args, "agent-service-account"); ok {
+			t.Errorf("--agent-service-account=%s, which needs TokenReview", v)
+		}
+		for _, p := range checkAgentCollectorToken(r) {
+			t.Error(p)
 		}
 	})
 	t.Run("without the NetworkPolicy none is rendered", func(t *testing.T) {

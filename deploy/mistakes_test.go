@@ -113,6 +113,16 @@ func TestChecksCatchMistakes(t *testing.T) {
 			}},
 			{"a writable CNI bin dir is caught", checkHostPaths, func(r *rendering) { cniMount(r, "/opt/cni/bin").ReadOnly = false }},
 			{"an agent that gets an API token is caught", checkAgentToken, func(r *rendering) { r.pod(agentName).AutomountServiceAccountToken = nil }},
+			{"an agent token issued for the API server, which would take it, is caught", checkAgentToken, func(r *rendering) {
+				for _, v := range r.pod(agentName).Volumes {
+					if v.Projected != nil {
+						v.Projected.Sources[0].ServiceAccountToken.Audience = ""
+					}
+				}
+			}},
+			{"a collector that no longer reviews agents' node-bound tokens is caught", checkAgentToken, func(r *rendering) {
+				collector(r).Args = slices.DeleteFunc(collector(r).Args, func(a string) bool { return strings.HasPrefix(a, "--agent-service-account=") })
+			}},
 			{"a collector without its API token is caught", checkCollectorClusterSide, func(r *rendering) { collector(r).VolumeMounts = nil }},
 			{"an automounted token, which every container would get, is caught", checkCollectorClusterSide, func(r *rendering) {
 				r.pod(collectorName).AutomountServiceAccountToken = &yes

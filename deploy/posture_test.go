@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ var postureChecks = []check{
 	{"only the agent shares a host namespace, and only the PID one", checkHostNamespaces},
 	{"the agent tolerates every taint", checkTolerations},
 	{"the agent mounts exactly the host paths it reads, read-only but for its spool", checkHostPaths},
-	{"no ServiceAccount token reaches the agent", checkAgentToken},
+	{"no API token reaches the agent, only one for the collector, which the collector reviews", checkAgentToken},
 	{"the collector runs its cluster side, said on, with a ServiceAccount token in its container only", checkCollectorClusterSide},
 	{"the collector reads its tokens from their Secret, read-only, mode 0440, in the pod's fsGroup", checkCollectorTokenFile},
 	{"the agent's priority class exists and ranks below the system classes", checkPriority},
@@ -306,6 +307,70 @@ func checkAgentToken(r *rendering) (problems []string) {
 		problems = append(problems, "the agent's ServiceAccount is not rendered")
 	case sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken:
 		problems = append(problems, "the agent's ServiceAccount does not set automountServiceAccountToken: false")
+	}
+	return append(problems, checkAgentCollectorToken(r)...)
+}
+
+// agentAudience is the audience of the agent's token: the collector's, so
+// that the API server refuses it.
+const agentAudience = "graceline-collector"
+
+// checkAgentCollectorToken wants the agent's one ServiceAccount token to be
+// for the collector and where --token-file reads it, exactly when the
+// collector reviews agents' tokens (--agent-service-account, naming the
+// agent's ServiceAccount in the pod's own namespace); otherwise the agent
+// has the static token of a Secret.
+func checkAgentCollectorToken(r *rendering) (problems []string) {
+	spec, coll := r.pod(agentName), r.pod(collectorName)
+	account, reviews := flagValue(coll.Containers[0].Args, "agent-service-account")
+	if reviews {
+		if want := "$(POD_NAMESPACE)/" + agentName; account != want {
+			problems = append(problems, fmt.Sprintf("the collector reviews tokens of %q, want %s", account, want))
+		}
+		if !slices.ContainsFunc(coll.Containers[0].Env, func(e corev1.EnvVar) bool {
+			return e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
+		}) {
+			problems = append(problems, "the collector's POD_NAMESPACE is not its pod's namespace")
+		}
+	}
+	path, _ := flagValue(spec.Containers[0].Args, "token-file")
+	var volume *corev1.Volume
+	for _, m := range spec.Containers[0].VolumeMounts {
+		if strings.HasPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/") {
+			for i := range spec.Volumes {
+				if spec.Volumes[i].Name == m.Name {
+					volume = &spec.Volumes[i]
+				}
+			}
+			if !m.ReadOnly {
+				problems = append(problems, fmt.Sprintf("the agent's token volume %s is mounted writable", m.Name))
+			}
+		}
+	}
+	if volume == nil {
+		return append(problems, fmt.Sprintf("the agent's --token-file=%s is in no volume it mounts", path))
+	}
+	var projected []corev1.ServiceAccountTokenProjection
+	for _, v := range spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if t := src.ServiceAccountToken; t != nil {
+				projected = append(projected, *t)
+				if t.Audience != agentAudience {
+					problems = append(problems, fmt.Sprintf("volume %s projects a token for audience %q, want %s: the API server would take it", v.Name, t.Audience, agentAudience))
+				}
+			}
+		}
+	}
+	switch {
+	case reviews && (volume.Projected == nil || len(projected) != 1 || filepath.Base(path) != projected[0].Path):
+		problems = append(problems, fmt.Sprintf("the collector reviews agents' tokens, but the agent's --token-file=%s is not its one projected ServiceAccount token", path))
+	case !reviews && len(projected) > 0:
+		problems = append(problems, "the agent's pod projects a ServiceAccount token that the collector does not review")
+	case !reviews && volume.Secret == nil:
+		problems = append(problems, fmt.Sprintf("the agent's --token-file=%s is neither a reviewed ServiceAccount token nor a Secret's", path))
 	}
 	return problems
 }

@@ -40,6 +40,25 @@ var rbacChecks = []check{
 	{"whoever may view a namespace may read its terminations, and the role allows nothing else", checkReaderRole},
 	{"the collector's role and the auth delegation are bound to its ServiceAccount and nothing else is bound", checkBindings},
 	{"the APIService points at the collector Service's api port", checkAPIService},
+	{"a collector that reviews agents' tokens may create TokenReviews", checkTokenReviews},
+}
+
+// checkTokenReviews wants a collector given --agent-service-account bound
+// to system:auth-delegator, the bootstrap role that allows creating
+// TokenReviews (and SubjectAccessReviews): without it every agent's token
+// would be refused as review_failed.
+func checkTokenReviews(r *rendering) []string {
+	if _, reviews := flagValue(r.pod(collectorName).Containers[0].Args, "agent-service-account"); !reviews {
+		return nil
+	}
+	for _, o := range r.ofKind("ClusterRoleBinding") {
+		b := o.(*rbacv1.ClusterRoleBinding)
+		if b.RoleRef.Kind == "ClusterRole" && b.RoleRef.Name == "system:auth-delegator" &&
+			slices.Contains(b.Subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: collectorName, Namespace: namespace}) {
+			return nil
+		}
+	}
+	return []string{"the collector reviews agents' tokens (--agent-service-account) but is not bound to system:auth-delegator"}
 }
 
 func TestRBAC(t *testing.T) {

@@ -150,7 +150,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.StringVar(&cfg.NodeName, "node-name", hostname, "node name stamped on every event")
 	f.StringVar(&output, "output", "", `"-" writes JSON lines to stdout, "none" does not; default "-" unless --collector is given`)
 	cfg.Delivery.Collector.AddFlags(f)
-	f.StringVar(&cfg.Delivery.Collector.TokenFile, "token-file", "", "file holding the agent's token for the collector (the bare token, or an \"agent TOKEN\" line)")
+	f.StringVar(&cfg.Delivery.Collector.TokenFile, "token-file", "", "file holding the agent's token for the collector (the bare token, or an \"agent TOKEN\" line), read again for every stream: in a cluster, the pod's projected ServiceAccount token for the collector's audience, which the kubelet rotates")
 	f.StringVar(&cfg.Delivery.SpoolDir, "spool-dir", "/var/lib/graceline/spool", "directory of the durable spool of events on their way to the collector")
 	f.Int64Var(&cfg.Delivery.SpoolMaxBytes, "spool-max-bytes", spool.DefaultMaxBytes, "bound on the spool's size on disk")
 	f.DurationVar(&cfg.Delivery.SyncInterval, "spool-sync-interval", time.Second, "how often the spool is flushed to stable storage (a crash of the agent alone loses nothing in between)")

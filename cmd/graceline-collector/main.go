@@ -14,6 +14,7 @@ import (
 
 	"github.com/graceline/graceline/collector"
 	"github.com/graceline/graceline/collector/aggapi"
+	"github.com/graceline/graceline/collector/auth"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
 	"github.com/graceline/graceline/collector/outcome"
@@ -29,31 +30,33 @@ func main() {
 // its cluster side, so that a setting its package refuses is reported by
 // the flag a person typed.
 var flags = cli.Flags{
-	"DataDir":                "data-dir",
-	"GRPCAddress":            "grpc-address",
-	"HTTPAddress":            "http-address",
-	"CertFile":               "tls-cert",
-	"KeyFile":                "tls-key",
-	"ClientCAFile":           "tls-client-ca",
-	"Retention":              "retention",
-	"PurgeInterval":          "purge-interval",
-	"MaxConnections":         "max-connections",
-	"Ingest.MaxStreams":      "max-agent-streams",
-	"Ingest.MaxBatchRecords": "max-batch-records",
-	"Ingest.MaxBatchBytes":   "max-batch-bytes",
-	"Ingest.MaxClockSkew":    "max-clock-skew",
-	"MetricsMaxNamespaces":   "metrics-max-namespaces",
-	"Kubernetes.StuckAfter":  "stuck-after",
-	"Kubernetes.StuckEvery":  "stuck-every",
-	"Kubernetes.FinalWait":   "final-summary-wait",
-	"Aggregated.Address":     "aggregated-api-address",
-	"Aggregated.CertFile":    "aggregated-api-cert",
+	"DataDir":                    "data-dir",
+	"GRPCAddress":                "grpc-address",
+	"HTTPAddress":                "http-address",
+	"CertFile":                   "tls-cert",
+	"KeyFile":                    "tls-key",
+	"ClientCAFile":               "tls-client-ca",
+	"Retention":                  "retention",
+	"PurgeInterval":              "purge-interval",
+	"MaxConnections":             "max-connections",
+	"Ingest.MaxStreams":          "max-agent-streams",
+	"Ingest.MaxBatchRecords":     "max-batch-records",
+	"Ingest.MaxBatchBytes":       "max-batch-bytes",
+	"Ingest.MaxClockSkew":        "max-clock-skew",
+	"MetricsMaxNamespaces":       "metrics-max-namespaces",
+	"Kubernetes.StuckAfter":      "stuck-after",
+	"Kubernetes.StuckEvery":      "stuck-every",
+	"Kubernetes.FinalWait":       "final-summary-wait",
+	"Aggregated.Address":         "aggregated-api-address",
+	"Aggregated.CertFile":        "aggregated-api-cert",
+	"AgentTokens.ServiceAccount": "agent-service-account",
 }
 
 func newCommand() *cobra.Command {
 	var cfg collector.Config
 	var logLevel, kubeMode string
 	var agg aggapi.Config
+	var agentTokens collector.AgentTokens
 	kubeCfg := kube.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "graceline-collector --data-dir DIR",
@@ -148,6 +151,10 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 			if err := cli.OneOf("kubernetes", kubeMode, "on", "off", "auto"); err != nil {
 				return err
 			}
+			if agentTokens.ServiceAccount != "" {
+				agentTokens.Kubeconfig = kubeCfg.Kubeconfig
+				cfg.AgentTokens = &agentTokens
+			}
 			if err := cfg.Validate(); err != nil {
 				return flags.Check(err)
 			}
@@ -174,6 +181,8 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.StringVar(&cfg.GRPCAddress, "grpc-address", collector.DefaultGRPCAddress, "listen address of the gRPC ingest and query services")
 	f.StringVar(&cfg.HTTPAddress, "http-address", collector.DefaultHTTPAddress, "listen address of the HTTP API, /metrics, /healthz and /readyz")
 	f.StringVar(&cfg.TokenFile, "token-file", "", `file of "ROLE TOKEN" lines (roles: agent, reader); default DATA_DIR/tokens, created with new tokens if missing`)
+	f.StringVar(&agentTokens.ServiceAccount, "agent-service-account", "", `NAMESPACE/NAME: also admit agents by this ServiceAccount's node-bound tokens, checked by TokenReview; each may write only its own node's events (empty: static agent tokens only)`)
+	f.StringVar(&agentTokens.Audience, "agent-token-audience", auth.DefaultAgentAudience, "audience the agents' ServiceAccount tokens must be issued for (the projected volume's audience)")
 	f.StringVar(&cfg.CertFile, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	f.StringVar(&cfg.KeyFile, "tls-key", "", "the TLS certificate's private key (PEM)")
 	f.StringVar(&cfg.ClientCAFile, "tls-client-ca", "", "require client certificates signed by this CA (PEM): mutual TLS")

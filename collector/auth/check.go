@@ -38,7 +38,10 @@ const refusalEvery = 10 * time.Second
 
 // Checker authenticates requests, and counts and logs refusals.
 type Checker struct {
-	tokens   *Tokens
+	tokens *Tokens
+	// nodes, when set, also admits agents by their node-bound
+	// ServiceAccount tokens.
+	nodes    *NodeTokens
 	refused  *prometheus.CounterVec
 	refusals *ratelog.Logger
 	reloads  *prometheus.CounterVec
@@ -46,10 +49,12 @@ type Checker struct {
 }
 
 // NewChecker returns a Checker for tokens whose metric is registered with
-// reg.
-func NewChecker(tokens *Tokens, reg prometheus.Registerer, log *slog.Logger) *Checker {
+// reg. With nodes, an agent may also present a ServiceAccount token bound to
+// its node instead of a static agent token; nil admits static tokens only.
+func NewChecker(tokens *Tokens, nodes *NodeTokens, reg prometheus.Registerer, log *slog.Logger) *Checker {
 	c := &Checker{
 		tokens: tokens,
+		nodes:  nodes,
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graceline_collector_auth_refused_total", Help: "Requests refused for want of a valid token, by API and reason.",
 		}, []string{"api", "reason"}),
@@ -68,27 +73,51 @@ func NewChecker(tokens *Tokens, reg prometheus.Registerer, log *slog.Logger) *Ch
 			c.refused.WithLabelValues(api, r)
 		}
 	}
+	if nodes != nil {
+		for _, r := range []string{reasonWrongAccount, reasonUnbound, reasonReviewFailed} {
+			c.refused.WithLabelValues("ingest", r)
+		}
+	}
 	return c
 }
 
 // check returns nil when header (an authorization value) grants role; the
-// error says why not, and its reason is counted under api.
-func (c *Checker) check(api, header string, role Role, from string) (reason string, err error) {
+// error says why not, and its reason is counted under api. An agent
+// admitted by a node-bound ServiceAccount token gets its node; a static
+// token gives none.
+func (c *Checker) check(ctx context.Context, api, header string, role Role, from string) (node, reason string, err error) {
 	token, ok := strings.CutPrefix(header, "Bearer ")
 	token = strings.TrimSpace(token)
 	switch known, allowed := c.tokens.Has(token, role); {
 	case !ok || token == "":
 		reason, err = reasonMissing, errMissing
-	case !known:
-		reason, err = reasonInvalid, errInvalid
-	case !allowed:
+	case known && allowed:
+		return "", "", nil
+	case known:
 		reason, err = reasonForbidden, fmt.Errorf("token not allowed here: %s needs a token of role %s", api, role)
+	case role == RoleAgent && c.nodes != nil:
+		// Only agents are reviewed: a reader's unknown token never
+		// reaches the API server.
+		if node, reason, err = c.nodes.node(ctx, token); reason == "" {
+			return node, "", nil
+		}
 	default:
-		return "", nil
+		reason, err = reasonInvalid, errInvalid
 	}
 	c.refused.WithLabelValues(api, reason).Inc()
-	c.refusals.Log(api+"/"+reason, "request refused", "api", api, "reason", reason, "peer", from)
-	return reason, err
+	c.refusals.Log(api+"/"+reason, "request refused", "api", api, "reason", reason, "peer", from, "err", err)
+	return "", reason, err
+}
+
+// nodeKey keys the node an agent's token is bound to in a call's context.
+type nodeKey struct{}
+
+// BoundNode returns the node that the caller's credential is bound to, for
+// a call admitted by a node-bound ServiceAccount token; ok is false for a
+// static token, which may write for any one node.
+func BoundNode(ctx context.Context) (node string, ok bool) {
+	node, ok = ctx.Value(nodeKey{}).(string)
+	return node, ok
 }
 
 // grpcRole maps a full method name to the API it belongs to and the role
@@ -103,10 +132,12 @@ func grpcRole(method string) (api string, role Role, ok bool) {
 	return "", "", false
 }
 
-func (c *Checker) authorize(ctx context.Context, method string) error {
+// authorize returns ctx, with the caller's bound node when it has one, or
+// the refusal as a gRPC status.
+func (c *Checker) authorize(ctx context.Context, method string) (context.Context, error) {
 	api, role, ok := grpcRole(method)
 	if !ok {
-		return status.Errorf(codes.PermissionDenied, "method %s is not served", method)
+		return ctx, status.Errorf(codes.PermissionDenied, "method %s is not served", method)
 	}
 	var header string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
@@ -118,20 +149,27 @@ func (c *Checker) authorize(ctx context.Context, method string) error {
 	if p, ok := peer.FromContext(ctx); ok {
 		from = p.Addr.String()
 	}
-	reason, err := c.check(api, header, role, from)
+	node, reason, err := c.check(ctx, api, header, role, from)
 	switch reason {
 	case "":
-		return nil
-	case reasonForbidden:
-		return status.Error(codes.PermissionDenied, err.Error())
+		if node != "" {
+			ctx = context.WithValue(ctx, nodeKey{}, node)
+		}
+		return ctx, nil
+	case reasonForbidden, reasonWrongAccount, reasonUnbound:
+		return ctx, status.Error(codes.PermissionDenied, err.Error())
+	case reasonReviewFailed:
+		// The agent retries with backoff, as for a collector that is down.
+		return ctx, status.Error(codes.Unavailable, err.Error())
 	}
-	return status.Error(codes.Unauthenticated, err.Error())
+	return ctx, status.Error(codes.Unauthenticated, err.Error())
 }
 
 // UnaryInterceptor authenticates unary calls.
 func (c *Checker) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := c.authorize(ctx, info.FullMethod); err != nil {
+		ctx, err := c.authorize(ctx, info.FullMethod)
+		if err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
@@ -141,17 +179,26 @@ func (c *Checker) UnaryInterceptor() grpc.UnaryServerInterceptor {
 // StreamInterceptor authenticates streams when they open.
 func (c *Checker) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := c.authorize(ss.Context(), info.FullMethod); err != nil {
+		ctx, err := c.authorize(ss.Context(), info.FullMethod)
+		if err != nil {
 			return err
 		}
-		return handler(srv, ss)
+		return handler(srv, &boundStream{ServerStream: ss, ctx: ctx})
 	}
 }
+
+// boundStream is a stream whose context carries what authorize learned.
+type boundStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *boundStream) Context() context.Context { return s.ctx }
 
 // HTTP wraps h so that it requires a token with role.
 func (c *Checker) HTTP(role Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reason, err := c.check("http", r.Header.Get("Authorization"), role, r.RemoteAddr)
+		_, reason, err := c.check(r.Context(), "http", r.Header.Get("Authorization"), role, r.RemoteAddr)
 		switch reason {
 		case "":
 			h.ServeHTTP(w, r)
@@ -170,6 +217,6 @@ func (c *Checker) HTTP(role Role, h http.Handler) http.Handler {
 // the token a reader types into its login form with it, before it keeps
 // the token in a cookie.
 func (c *Checker) ReaderToken(token, from string) error {
-	_, err := c.check("http", "Bearer "+token, RoleReader, from)
+	_, _, err := c.check(context.Background(), "http", "Bearer "+token, RoleReader, from)
 	return err
 }

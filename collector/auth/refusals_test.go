@@ -45,7 +45,7 @@ func TestRefusalsAreLoggedInSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs logBuffer
-	c := NewChecker(tokens, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(&logs, nil)))
+	c := NewChecker(tokens, nil, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(&logs, nil)))
 	timers := &manualTimers{}
 	c.refusals = ratelog.New(slog.New(slog.NewTextHandler(&logs, nil)), slog.LevelWarn, refusalEvery, timers.after)
 	srv := httptest.NewServer(c.HTTP(RoleReader, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))

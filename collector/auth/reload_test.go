@@ -79,7 +79,7 @@ func TestTokenFileIsReloaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs logBuffer
-	c := NewChecker(tokens, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(&logs, nil)))
+	c := NewChecker(tokens, nil, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(&logs, nil)))
 	srv := httptest.NewServer(c.HTTP(RoleReader, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())

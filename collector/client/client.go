@@ -27,7 +27,8 @@ const maxMessage = 16 << 20
 type Options struct {
 	// Address is host:port of the collector's gRPC listener.
 	Address string
-	// Token is the bearer token; TokenFile, when set, is read instead.
+	// Token is the bearer token; TokenFile, when set, is read instead, and
+	// read again for every call.
 	Token     string
 	TokenFile string
 	// Role picks the line of a collector token file ("ROLE TOKEN" lines)
@@ -135,7 +136,7 @@ func Dial(o Options) (*grpc.ClientConn, error) {
 	}
 	conn, err := grpc.NewClient(o.Address,
 		grpc.WithTransportCredentials(creds),
-		grpc.WithPerRPCCredentials(bearer{token: token, secure: o.useTLS()}),
+		grpc.WithPerRPCCredentials(bearer{opts: o, secure: o.useTLS()}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
 		// Notice a collector that vanished without closing the connection.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
@@ -146,14 +147,25 @@ func Dial(o Options) (*grpc.ClientConn, error) {
 	return conn, nil
 }
 
-// bearer puts the token on every call.
+// bearer puts the token on every call. A token file is read again for each
+// call: a projected ServiceAccount token is replaced by the kubelet before
+// it expires, and an agent's stream, reopened after hours, must present
+// the current one. A call is rare (an agent opens one stream at a time),
+// and the file small.
 type bearer struct {
-	token  string
+	opts   Options
 	secure bool
 }
 
 func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.token}, nil
+	token, err := b.opts.token()
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, errors.New("no collector token given")
+	}
+	return map[string]string{"authorization": "Bearer " + token}, nil
 }
 
 // RequireTransportSecurity is false without TLS so that plain connections

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,5 +27,29 @@ func TestTokenFile(t *testing.T) {
 				t.Errorf("token() = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestTokenFileIsReadForEveryCall(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	b := bearer{opts: Options{TokenFile: path, Role: "agent"}}
+	for _, token := range []string{"first-projected-token", "rotated-projected-token"} {
+		// The kubelet replaces a projected token's file before it expires.
+		if err := os.WriteFile(path, []byte(token), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		md, err := b.GetRequestMetadata(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := md["authorization"], "Bearer "+token; got != want {
+			t.Errorf("authorization %q, want %q", got, want)
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetRequestMetadata(context.Background()); err == nil {
+		t.Error("a call went out with a token whose file is gone")
 	}
 }

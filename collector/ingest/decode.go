@@ -29,9 +29,12 @@ const (
 	rejectTime      = "bad_time"
 	rejectNode      = "node_mismatch"
 	rejectSource    = "forged_source"
+	// rejectForgedNode: a record for another node than the one the agent's
+	// ServiceAccount token is bound to.
+	rejectForgedNode = "forged_node"
 )
 
-var rejectReasons = []string{rejectKey, rejectEvent, rejectTooLarge, rejectBatchFull, rejectTime, rejectNode, rejectSource}
+var rejectReasons = []string{rejectKey, rejectEvent, rejectTooLarge, rejectBatchFull, rejectTime, rejectNode, rejectSource, rejectForgedNode}
 
 // rejection is a record that cannot be stored, and why.
 type rejection struct {
@@ -52,6 +55,10 @@ type decoder struct {
 	// node is the node the stream writes for: an agent writes only its own
 	// node's events. Empty until the stream's first record names it.
 	node string
+	// bound is the node the agent's ServiceAccount token is bound to, which
+	// is then the only node it may write for; empty for a static token,
+	// whose stream takes its first record's node.
+	bound string
 }
 
 // decode checks one record and turns it into a store row and the event it
@@ -68,6 +75,8 @@ func (dc *decoder) decode(rec *apiv1.Record) (store.Row, *apiv1.Event, error) {
 		return store.Row{}, nil, reject(rejectKey, "delivery key epoch %d out of range", k.Epoch)
 	case k.Seq == 0 || k.Seq > math.MaxInt64:
 		return store.Row{}, nil, reject(rejectKey, "delivery key sequence %d out of range", k.Seq)
+	case dc.bound != "" && k.Node != dc.bound:
+		return store.Row{}, nil, reject(rejectForgedNode, "record for node %q from an agent whose token is bound to node %q: an agent writes only for its own node", k.Node, dc.bound)
 	case dc.node != "" && k.Node != dc.node:
 		return store.Row{}, nil, reject(rejectNode, "record for node %q on the stream of node %q: an agent writes only for its own node", k.Node, dc.node)
 	case len(rec.Event) > apiv1.MaxEventBytes:

@@ -70,18 +70,21 @@ func TestDecodeBatch(t *testing.T) {
 	tests := []struct {
 		name         string
 		max          int
+		bound        string
 		nodes        []string
 		wantRows     int
 		wantRejected map[string]int
 	}{
-		{"records past the batch limit are refused and the rest stored", 3, []string{"a", "a", "a", "a", "a"}, 3, map[string]int{rejectBatchFull: 2}},
-		{"the first record names the stream's node, later others are refused", 10, []string{"a", "b", "a"}, 2, map[string]int{rejectNode: 1}},
+		{"records past the batch limit are refused and the rest stored", 3, "", []string{"a", "a", "a", "a", "a"}, 3, map[string]int{rejectBatchFull: 2}},
+		{"the first record names the stream's node, later others are refused", 10, "", []string{"a", "b", "a"}, 2, map[string]int{rejectNode: 1}},
+		{"a token bound to a node refuses another node's records, even first", 10, "a", []string{"b", "a", "b"}, 1, map[string]int{rejectForgedNode: 2}},
+		{"a token bound to a node stores that node's records", 10, "a", []string{"a", "a"}, 2, map[string]int{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			limits := DefaultLimits()
 			limits.MaxBatchRecords = tt.max
-			dc := &decoder{limits: limits, now: now}
+			dc := &decoder{limits: limits, now: now, bound: tt.bound, node: tt.bound}
 			b := &apiv1.Batch{Id: 1}
 			for i, n := range tt.nodes {
 				b.Records = append(b.Records, &apiv1.Record{Key: &apiv1.DeliveryKey{Node: n, Epoch: 1, Seq: uint64(i + 1)}, Event: ev(n)})

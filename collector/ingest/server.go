@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/collector/auth"
 	"github.com/graceline/graceline/collector/store"
 	"github.com/graceline/graceline/internal/ratelog"
 )
@@ -92,9 +93,13 @@ func (s *Server) Stream(stream apiv1.Ingest_StreamServer) error {
 	}
 	s.log.Debug("agent stream opened", "peer", from)
 	dc := &decoder{limits: s.limits}
+	// A node-bound token names the stream's node before any record does.
+	if node, ok := auth.BoundNode(ctx); ok {
+		dc.bound, dc.node = node, node
+	}
 	st := &streamState{from: from}
 	defer func() {
-		if dc.node != "" {
+		if st.counted {
 			s.agents.closed(dc.node)
 		}
 	}()
@@ -106,14 +111,14 @@ func (s *Server) Stream(stream apiv1.Ingest_StreamServer) error {
 		if err != nil {
 			return err
 		}
-		opened := dc.node == ""
 		dc.now = s.now()
 		ack, err := s.handle(ctx, dc, st, batch)
 		if err != nil {
 			return err
 		}
 		if dc.node != "" {
-			s.agents.seen(dc.node, s.now(), opened)
+			s.agents.seen(dc.node, s.now(), !st.counted)
+			st.counted = true
 		}
 		if err := stream.Send(ack); err != nil {
 			return err
@@ -124,6 +129,8 @@ func (s *Server) Stream(stream apiv1.Ingest_StreamServer) error {
 // streamState is what one stream remembers between batches.
 type streamState struct {
 	from string
+	// counted: the stream is counted open for its node in Agents.
+	counted bool
 	// conflictLogged: a key that came back with another body is logged
 	// once per stream; a buggy or hostile agent repeats it.
 	conflictLogged bool
@@ -134,7 +141,7 @@ func (s *Server) handle(ctx context.Context, dc *decoder, st *streamState, batch
 	d := dc.batch(batch)
 	for _, r := range d.rejected {
 		s.metrics.rejected.WithLabelValues(r.reason).Inc()
-		s.refusals.Log(r.reason, "record refused; it will not be stored", "peer", st.from, "node", dc.node, "reason", r.reason, "err", r.err)
+		s.refusals.Log(r.reason, "record refused; it will not be stored", "peer", st.from, "node", dc.node, "bound_node", dc.bound, "reason", r.reason, "err", r.err)
 	}
 	start := time.Now()
 	res, err := s.store.Insert(ctx, d.rows)

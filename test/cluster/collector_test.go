@@ -65,6 +65,9 @@ func (c *collectorProc) start() error {
 	c.cmd = exec.Command(c.bin, "--data-dir", filepath.Join(c.dir, "data"), "--token-file", c.tokenFile(),
 		"--grpc-address", c.grpc, "--http-address", c.web,
 		"--kubernetes", "on", "--kubeconfig", c.kubeconfig,
+		// Agents may also come with node-bound tokens (TestAgentIdentity),
+		// reviewed with the rights of the deployment's aggregated-api.yaml.
+		"--agent-service-account", agentSANamespace+"/"+agentSAName,
 		"--stuck-after", testStuckAfter.String(), "--stuck-every", testStuckEvery.String(), "--final-summary-wait", "30s")
 	if c.api != "" {
 		c.cmd.Args = append(c.cmd.Args, "--aggregated-api-address", c.api)

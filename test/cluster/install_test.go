@@ -38,7 +38,7 @@ const (
 // user does, and checks what only a real install shows:
 //   - images built by `make images` (hack/images) and imported into the
 //     node's containerd under the manifests' names;
-//   - the namespace and the token Secrets made by hand, as the README says,
+//   - the namespace and the collector's token Secret made by hand, as the README says,
 //     then the containerd overlay rendered by kustomize (krusty) with the
 //     node's paths patched in, and applied server-side through the API;
 //   - the collector's storage a hostPath PersistentVolume;
@@ -111,25 +111,20 @@ func install(t *testing.T, objs []*unstructured.Unstructured) string {
 }
 
 // createTokensAndVolume makes what the README has a user make before
-// either install: the two token Secrets, the agent's with its token only,
-// and, since the test bed has no provisioner, a hostPath volume for the
-// collector's claim. It returns the reader token.
+// either install: the collector's token Secret, with the reader token only
+// (each agent presents its pod's node-bound ServiceAccount token, which
+// the collector reviews), and, since the test bed has no provisioner, a
+// hostPath volume for the collector's claim. It returns the reader token.
 func createTokensAndVolume(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	agentToken, readerToken := randomHex(t), randomHex(t)
-	for name, data := range map[string]string{
-		"graceline-agent-token":      "token",
-		"graceline-collector-tokens": "tokens",
-	} {
-		value := agentToken
-		if data == "tokens" {
-			value = fmt.Sprintf("agent %s\nreader %s\n", agentToken, readerToken)
-		}
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: installNamespace, Name: name}, StringData: map[string]string{data: value}}
-		if _, err := client.CoreV1().Secrets(installNamespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
-			t.Fatalf("create Secret %s: %v", name, err)
-		}
+	readerToken := randomHex(t)
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: installNamespace, Name: "graceline-collector-tokens"},
+		StringData: map[string]string{"tokens": fmt.Sprintf("reader %s\n", readerToken)},
+	}
+	if _, err := client.CoreV1().Secrets(installNamespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create Secret %s: %v", s.Name, err)
 	}
 	// The collector's user and group (the Deployment's runAsUser).
 	if _, err := testCluster.HostPathVolume(ctx, "graceline-collector-data", "10Gi", 65532, installNamespace, "graceline-collector-data"); err != nil {

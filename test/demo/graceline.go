@@ -58,15 +58,14 @@ func installGraceline(ctx context.Context, root, bin, dir string, c *cluster.Clu
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", namespace, err)
 	}
-	agent := token()
-	for name, data := range map[string]map[string]string{
-		"graceline-agent-token":      {"token": agent},
-		"graceline-collector-tokens": {"tokens": fmt.Sprintf("agent %s\nreader %s\n", agent, g.reader)},
-	} {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, StringData: data}
-		if _, err := cs.CoreV1().Secrets(namespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
-			return nil, fmt.Errorf("create Secret %s: %w", name, err)
-		}
+	// Agents present their pods' node-bound ServiceAccount tokens: the
+	// collector's token file holds the reader token only.
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "graceline-collector-tokens"},
+		StringData: map[string]string{"tokens": fmt.Sprintf("reader %s\n", g.reader)},
+	}
+	if _, err := cs.CoreV1().Secrets(namespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("create Secret %s: %w", s.Name, err)
 	}
 	// The collector's user (the Deployment's runAsUser) owns the directory.
 	if _, err := c.HostPathVolume(ctx, "graceline-collector-data", "10Gi", 65532, namespace, "graceline-collector-data"); err != nil {
