@@ -68,12 +68,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestTokenFileIsReloaded(t *testing.T) {
 	const oldToken, newToken = "old-reader-token-0123456789", "new-reader-token-0123456789"
 	path := filepath.Join(t.TempDir(), "tokens")
-	write := func(content string) {
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+	// Written aside and renamed into place, as a Secret's volume changes:
+	// a reader of the file never sees it half-written.
+	write := func(content string, mode os.FileMode) {
+		if err := os.WriteFile(path+".new", []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".new", path); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("reader " + oldToken + "\n")
+	write("reader "+oldToken+"\n", 0o600)
 	tokens, err := LoadTokens(path)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +92,7 @@ func TestTokenFileIsReloaded(t *testing.T) {
 	go c.WatchTokenFile(ctx, path, 10*time.Millisecond)
 
 	t.Run("a rewritten file's new token is accepted and its removed token refused", func(t *testing.T) {
-		write("# rotated\nreader " + newToken + "\n")
+		write("# rotated\nreader "+newToken+"\n", 0o600)
 		eventually(t, "new token accepted", func() bool { return statusWith(t, srv, newToken) == http.StatusOK })
 		if code := statusWith(t, srv, oldToken); code != http.StatusUnauthorized {
 			t.Errorf("old token: status %d, want 401", code)
@@ -97,7 +102,7 @@ func TestTokenFileIsReloaded(t *testing.T) {
 		}
 	})
 	t.Run("an invalid rewrite keeps the last good tokens and is logged once and counted", func(t *testing.T) {
-		write("reader short\n")
+		write("reader short\n", 0o600)
 		eventually(t, "invalid file counted", func() bool { return testutil.ToFloat64(c.reloads.WithLabelValues(reloadInvalid)) == 1 })
 		// Polls of the unchanged invalid file neither log nor count again.
 		time.Sleep(100 * time.Millisecond)
@@ -115,11 +120,7 @@ func TestTokenFileIsReloaded(t *testing.T) {
 		}
 	})
 	t.Run("a file made readable by others is refused like an invalid one", func(t *testing.T) {
-		// The mode changes first: a change of mode alone is not watched for.
-		if err := os.Chmod(path, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		write("reader " + oldToken + "\n")
+		write("reader "+oldToken+"\n", 0o644)
 		eventually(t, "unsafe file counted", func() bool { return testutil.ToFloat64(c.reloads.WithLabelValues(reloadInvalid)) == 2 })
 		if code := statusWith(t, srv, oldToken); code != http.StatusUnauthorized {
 			t.Errorf("token of the unsafe file: status %d, want 401", code)
