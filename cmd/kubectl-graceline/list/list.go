@@ -56,13 +56,17 @@ each is a termination_summary event.`,
 			}
 			req := &apiv1.ListRequest{Node: node, Verdict: verdict, Limit: limit}
 			if !all {
-				req.Namespace = o.Namespace()
+				ns, err := o.Namespace()
+				if err != nil {
+					return err
+				}
+				req.Namespace = ns
 			}
 			if since > 0 {
 				req.Since = timestamppb.New(time.Now().Add(-since))
 			}
 			var resp *apiv1.ListResponse
-			err := o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+			err := o.Query(cmd.Context(), func(ctx context.Context, q conn.Source) (err error) {
 				resp, err = q.List(ctx, req)
 				return err
 			})

@@ -40,7 +40,7 @@ the deletion). With -o json each is the pod's latest stuck event.`,
 			}
 			req := &apiv1.StuckRequest{Namespace: namespace(*o.Kube.Namespace, all), Node: node}
 			var resp *apiv1.StuckResponse
-			err := o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+			err := o.Query(cmd.Context(), func(ctx context.Context, q conn.Source) (err error) {
 				resp, err = q.Stuck(ctx, req)
 				return err
 			})

@@ -62,12 +62,16 @@ line.`,
 			if err := conn.CheckOutput(output); err != nil {
 				return err
 			}
-			ns, name, err := conn.SplitPod(args[0], o.Namespace())
+			ns, err := o.Namespace()
+			if err != nil {
+				return err
+			}
+			ns, name, err := conn.SplitPod(args[0], ns)
 			if err != nil {
 				return err
 			}
 			var resp *apiv1.TimelineResponse
-			err = o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+			err = o.Query(cmd.Context(), func(ctx context.Context, q conn.Source) (err error) {
 				resp, err = q.Timeline(ctx, &apiv1.TimelineRequest{Namespace: ns, Name: name, Uid: uid})
 				return err
 			})
