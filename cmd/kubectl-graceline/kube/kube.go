@@ -110,9 +110,10 @@ func (c *Client) Timeline(ctx context.Context, namespace, name string) ([]*apiv1
 
 // WatchTerminations follows the terminations of a namespace ("" for every
 // one), of one pod when name is given, and of one node when node is: it
-// calls changed with each termination the API server reports until ctx
-// ends or the watch does. The error says why it ended; nil means ctx did.
-func (c *Client) WatchTerminations(ctx context.Context, namespace, name, node string, changed func(*v1alpha1.PodTermination) error) error {
+// calls ready once the API server has the watch in place, then changed
+// with each termination the API server reports until ctx ends or the
+// watch does. The error says why it ended; nil means ctx did.
+func (c *Client) WatchTerminations(ctx context.Context, namespace, name, node string, ready func(), changed func(*v1alpha1.PodTermination) error) error {
 	w, err := c.rc.Get().Namespace(namespace).Resource(v1alpha1.ResourcePodTerminations).
 		VersionedParams(&metav1.ListOptions{Watch: true, FieldSelector: selector(node, "", name).String()}, metav1.ParameterCodec).
 		Watch(ctx)
@@ -120,6 +121,7 @@ func (c *Client) WatchTerminations(ctx context.Context, namespace, name, node st
 		return c.explain(err, "watch", v1alpha1.ResourcePodTerminations, namespace, "")
 	}
 	defer w.Stop()
+	ready()
 	for {
 		select {
 		case <-ctx.Done():

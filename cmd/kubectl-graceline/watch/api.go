@@ -19,9 +19,15 @@ import (
 // the server ended or let expire is started again; a refusal ends it.
 func followAPI(ctx context.Context, c *kube.Client, req *apiv1.WatchRequest, print func(*apiv1.Event) error, stderr io.Writer) error {
 	backoff := wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.3, Steps: 1 << 30, Cap: 15 * time.Second}
-	fmt.Fprintln(stderr, "watching; interrupt to stop")
+	said := false
+	ready := func() {
+		if !said {
+			fmt.Fprintln(stderr, "watching; interrupt to stop")
+			said = true
+		}
+	}
 	for {
-		err := c.WatchTerminations(ctx, req.Namespace, req.Name, req.Node, func(p *v1alpha1.PodTermination) error {
+		err := c.WatchTerminations(ctx, req.Namespace, req.Name, req.Node, ready, func(p *v1alpha1.PodTermination) error {
 			return print(v1alpha1.FromTermination(p))
 		})
 		if ctx.Err() != nil {
