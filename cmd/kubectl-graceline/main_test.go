@@ -26,9 +26,9 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{"An unknown flag is named.", []string{"list", "--bogus"}, []string{"--bogus"}},
 		{"An unknown command is named.", []string{"bogus"}, []string{`"bogus"`}},
-		{"An unknown output format of list lists the formats.", []string{"list", "-o", "yaml"}, []string{"--output", `"yaml"`, "table or json"}},
+		{"An unknown output format of list lists the formats.", []string{"list", "-o", "xml"}, []string{"--output", `"xml"`, "custom-columns=…", "jsonl"}},
 		{"An unknown output format of timeline lists the formats.", []string{"timeline", "shop/web", "-o", "wide"}, []string{"--output", "table or json"}},
-		{"An unknown output format of stuck lists the formats.", []string{"stuck", "-o", "wide"}, []string{"--output", "table or json"}},
+		{"An unknown output format of stuck lists the formats.", []string{"stuck", "-o", "xml"}, []string{"--output", "yaml", "jsonpath=…"}},
 		{"An unknown output format of watch lists the formats.", []string{"watch", "-o", "wide"}, []string{"--output", "table or json"}},
 		{"A since that does not parse names --since.", []string{"list", "--since", "yesterday"}, []string{"--since"}},
 		{"A negative since is refused.", []string{"list", "--since=-1h"}, []string{"--since -1h0m0s"}},

@@ -33,14 +33,21 @@ func TestAggregatedCLI(t *testing.T) {
 	})
 	t.Logf("kubectl graceline list -n %s:\n%s", ns, listed)
 
-	t.Run("list -o json has the pod's summary", func(t *testing.T) {
-		r := kubeCLI(t, "list", "-n", ns, "-o", "json")
+	t.Run("list -o name names the object as kubectl does", func(t *testing.T) {
+		r := kubeCLI(t, "list", "-n", ns, "-o", "name")
+		if want := "podtermination.graceline.dev/" + pod.Name + "\n"; r.err != nil || r.stdout != want {
+			t.Errorf("list -o name: %v, %q; want %q", r.err, r.stdout, want)
+		}
+	})
+
+	t.Run("list -o jsonl has the pod's summary", func(t *testing.T) {
+		r := kubeCLI(t, "list", "-n", ns, "-o", "jsonl")
 		if r.err != nil {
 			t.Fatalf("%v: %s", r.err, r.stderr)
 		}
 		events := parseJSONLines(t, r.stdout)
 		if len(events) != 1 || events[0].Kind != apiv1.KindTerminationSummary || events[0].GetPod().GetUid() != string(pod.UID) || events[0].Verdict != apiv1.VerdictGraceful {
-			t.Errorf("list -o json = %s, want the pod's graceful termination_summary", r.stdout)
+			t.Errorf("list -o jsonl = %s, want the pod's graceful termination_summary", r.stdout)
 		}
 	})
 

@@ -85,6 +85,24 @@ func FromTermination(t *PodTermination) *apiv1.Event {
 	return e
 }
 
+// TerminationList turns termination_summary events into a list.
+func TerminationList(summaries []*apiv1.Event) *PodTerminationList {
+	l := &PodTerminationList{TypeMeta: metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: "PodTerminationList"}, Items: []PodTermination{}}
+	for _, s := range summaries {
+		l.Items = append(l.Items, *ToTermination(s))
+	}
+	return l
+}
+
+// StuckList turns stuck reports into a list.
+func StuckList(reports []*apiv1.Event) *StuckPodList {
+	l := &StuckPodList{TypeMeta: metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: "StuckPodList"}, Items: []StuckPod{}}
+	for _, e := range reports {
+		l.Items = append(l.Items, *ToStuck(e))
+	}
+	return l
+}
+
 // ToStuck turns a stuck report (or a summary whose verdict is stuck) into a
 // StuckPod.
 func ToStuck(e *apiv1.Event) *StuckPod {
