@@ -54,6 +54,8 @@ for all; stuck looks at every namespace unless -n is given.`,
 		SilenceErrors: true,
 	}
 	o.AddFlags(cmd.PersistentFlags())
+	// -n completes as in kubectl; POD arguments complete in their commands.
+	cmd.RegisterFlagCompletionFunc("namespace", o.CompleteNamespaces)
 	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o), report.NewCommand(o), ui.NewCommand(o))
 	cli.AddVersion(cmd)
 	return cmd

@@ -113,6 +113,7 @@ current-context: real
 		{"A context the kubeconfig lacks is named even with a namespace.", []string{"stuck", "-n", "x", "--kubeconfig", kubeconfig, "--context", "nope"}, `"nope"`},
 		{"A context the kubeconfig lacks is named with a collector too.", []string{"list", "--collector", "127.0.0.1:1", "--token", "x", "--kubeconfig", kubeconfig, "--context", "nope"}, `"nope"`},
 		{"A kubeconfig that cannot be read is named.", []string{"list", "--kubeconfig", kubeconfig + ".absent"}, kubeconfig + ".absent"},
+		{"No kubeconfig at all is said, with the way out.", []string{"list"}, "--collector"},
 		{"An API server that cannot be reached is named.", []string{"list", "--kubeconfig", kubeconfig}, "127.0.0.1:1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/test/harness"
 )
 
 // TestAggregatedCLI runs kubectl-graceline as a user who has nothing but a
@@ -77,6 +79,22 @@ func TestAggregatedCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("completion through kubectl offers the deleted pods and the namespaces", func(t *testing.T) {
+		installCompletion(t)
+		r := kubectl(t, "__complete", "graceline", "timeline", "-n", ns, "cli-")
+		if r.err != nil || !slices.Contains(strings.Split(r.stdout, "\n"), pod.Name) {
+			t.Errorf("kubectl __complete graceline timeline -n %s cli-: %v\n%s%s\nwant %s offered", ns, r.err, r.stdout, r.stderr, pod.Name)
+		}
+		r = kubectl(t, "__complete", "graceline", "watch", ns+"/")
+		if r.err != nil || !slices.Contains(strings.Split(r.stdout, "\n"), ns+"/"+pod.Name) {
+			t.Errorf("kubectl __complete graceline watch %s/: %v\n%s%s\nwant %s/%s offered", ns, r.err, r.stdout, r.stderr, ns, pod.Name)
+		}
+		r = kubectl(t, "__complete", "graceline", "list", "-n", "aggcli-")
+		if r.err != nil || !slices.Contains(strings.Split(r.stdout, "\n"), ns) {
+			t.Errorf("kubectl __complete graceline list -n aggcli-: %v\n%s%s\nwant %s offered", r.err, r.stdout, r.stderr, ns)
+		}
+	})
+
 	t.Run("a wrong context is an error that names it", func(t *testing.T) {
 		for _, args := range [][]string{{"list", "-n", ns}, {"timeline", ns + "/" + pod.Name}, {"stuck"}, {"watch", "-A"}} {
 			r := kubeCLI(t, append(args, "--context", "not-a-context")...)
@@ -119,6 +137,23 @@ func TestAggregatedCLI(t *testing.T) {
 			}
 		}
 	})
+}
+
+// installCompletion puts the plugin's completion executable next to the
+// plugin, on the PATH of kubeEnv, where kubectl looks for it.
+func installCompletion(t *testing.T) {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "cmd/kubectl-graceline/kubectl_complete-graceline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(cliBin), "kubectl_complete-graceline"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // kubeResult is what one run of a command gave.

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/kube"
@@ -97,6 +98,16 @@ func (o *Options) Dial() (*grpc.ClientConn, error) {
 func (o *Options) KubeClient() (*kube.Client, error) {
 	if err := o.checkContext(); err != nil {
 		return nil, err
+	}
+	// clientcmd falls back to localhost:8080 without a kubeconfig, which
+	// would only confuse: say what is missing instead.
+	raw, err := o.Kube.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("read the kubeconfig: %w", err)
+	}
+	if clientcmdapi.IsConfigEmpty(&raw) && *o.Kube.APIServer == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, fmt.Errorf("no kubeconfig found (%s): give --kubeconfig or $KUBECONFIG, or --collector to ask a collector directly",
+			strings.Join(o.Kube.ToRawKubeConfigLoader().ConfigAccess().GetLoadingPrecedence(), ":"))
 	}
 	cfg, err := o.Kube.ToRESTConfig()
 	if err != nil {

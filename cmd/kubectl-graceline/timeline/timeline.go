@@ -56,8 +56,9 @@ A pod name seen more than once (a pod recreated under the same name) shows
 the most recent one; --uid picks another. With -o json every event is
 printed as the agents and the collector stored them, one JSON object per
 line.`,
-		Example: "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
-		Args:    cobra.ExactArgs(1),
+		Example:           "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: o.CompletePods,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := conn.CheckOutput(output); err != nil {
 				return err

@@ -34,8 +34,9 @@ stored meanwhile are not replayed (use timeline for those).
 Through the API server (no --collector), watch follows the podterminations
 resource: one line each time a pod's termination changes (its summary, a
 stuck report, the object's removal), not every event of the node.`,
-		Example: "  kubectl graceline watch -A\n  kubectl graceline watch shop/web-7d9c4-x2k -o json",
-		Args:    cobra.MaximumNArgs(1),
+		Example:           "  kubectl graceline watch -A\n  kubectl graceline watch shop/web-7d9c4-x2k -o json",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: o.CompletePods,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := conn.CheckOutput(output); err != nil {
 				return err
