@@ -1,5 +1,5 @@
 // Command kubectl-graceline is graceline's kubectl plugin: it asks the
-// collector how pods terminated (`kubectl graceline timeline`), lists recent
+// aggregated API (or a collector) how pods terminated (`kubectl graceline timeline`), lists recent
 // terminations, shows stuck pods and streams events live.
 package main
 
@@ -34,18 +34,28 @@ func newCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kubectl-graceline",
 		Short: "Ask graceline how pods terminated",
-		Long: `kubectl graceline asks the graceline collector what happened when pods were
-deleted: the timeline of one pod, recent terminations, pods stuck in
-Terminating now, a live stream of events, and a per-workload report.
+		Long: `kubectl graceline asks graceline what happened when pods were deleted: the
+timeline of one pod, recent terminations, pods stuck in Terminating now, a
+live stream, and a per-workload report.
 
-The collector is found at --collector (default $` + conn.EnvCollector + `, else
-localhost:7070) and needs a reader token: --token, --token-file or $` + conn.EnvToken + `.
+It reads the aggregated API graceline.dev/v1alpha1 through the API server of
+the current kubeconfig context, as kubectl does: --kubeconfig, --context, -n
+and -A work as in kubectl, with the user's own credentials and RBAC. A
+kubeconfig or context that cannot be used is an error.
+
+--collector (or $` + conn.EnvCollector + `) asks a collector directly instead, for one
+outside any cluster; it needs a reader token: --token, --token-file or
+$` + conn.EnvToken + `. report and timeline --uid need a collector for now.
+
 Namespaces follow kubectl: -n, else the current kubeconfig context's, and -A
 for all; stuck looks at every namespace unless -n is given.`,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl graceline"},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	o.AddFlags(cmd.PersistentFlags())
+	// -n completes as in kubectl; POD arguments complete in their commands.
+	cmd.RegisterFlagCompletionFunc("namespace", o.CompleteNamespaces)
 	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o), report.NewCommand(o), ui.NewCommand(o))
 	cli.AddVersion(cmd)
 	return cmd

@@ -7,19 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-)
 
-// GroupName is the API group the collector serves.
-const GroupName = "graceline.dev"
-
-// SchemeGroupVersion is the served group and version.
-var SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1alpha1"}
-
-// Field selectors accepted by the podterminations and stuckpods lists,
-// besides metadata.name and metadata.namespace.
-const (
-	FieldVerdict  = "status.verdict"
-	FieldNodeName = "status.nodeName"
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 )
 
 // newScheme returns the scheme of the served types, with the meta types
@@ -27,15 +16,13 @@ const (
 // selectors each list accepts.
 func newScheme() (*runtime.Scheme, serializer.CodecFactory, error) {
 	s := runtime.NewScheme()
-	s.AddKnownTypes(SchemeGroupVersion,
-		&PodTermination{}, &PodTerminationList{}, &PodTerminationTimeline{},
-		&StuckPod{}, &StuckPodList{},
-	)
-	metav1.AddToGroupVersion(s, SchemeGroupVersion)
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, serializer.CodecFactory{}, fmt.Errorf("register the %s types: %w", v1alpha1.GroupName, err)
+	}
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	fields := map[string]bool{"metadata.name": true, "metadata.namespace": true, FieldVerdict: true, FieldNodeName: true}
+	fields := map[string]bool{"metadata.name": true, "metadata.namespace": true, v1alpha1.FieldVerdict: true, v1alpha1.FieldNodeName: true}
 	for _, kind := range []string{"PodTermination", "StuckPod"} {
-		err := s.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind(kind), func(label, value string) (string, string, error) {
+		err := s.AddFieldLabelConversionFunc(v1alpha1.SchemeGroupVersion.WithKind(kind), func(label, value string) (string, string, error) {
 			if !fields[label] {
 				return "", "", fmt.Errorf("field label not supported: %s", label)
 			}

@@ -11,6 +11,8 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
+
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 )
 
 // Config says where and how the aggregated API is served.
@@ -79,23 +81,23 @@ func New(cfg Config, r Reader) (*Server, error) {
 	c.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
 	namer := openapinamer.NewDefinitionNamer(scheme)
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(GetOpenAPIDefinitions, namer)
-	c.OpenAPIConfig.Info.Title, c.OpenAPIConfig.Info.Version = "graceline", SchemeGroupVersion.Version
+	c.OpenAPIConfig.Info.Title, c.OpenAPIConfig.Info.Version = "graceline", v1alpha1.SchemeGroupVersion.Version
 	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(GetOpenAPIDefinitions, namer)
-	c.OpenAPIV3Config.Info.Title, c.OpenAPIV3Config.Info.Version = "graceline", SchemeGroupVersion.Version
+	c.OpenAPIV3Config.Info.Title, c.OpenAPIV3Config.Info.Version = "graceline", v1alpha1.SchemeGroupVersion.Version
 	gs, err := c.Complete(nil).New("graceline-collector", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("create the aggregated API server: %w", err)
 	}
-	info := genericapiserver.NewDefaultAPIGroupInfo(GroupName, scheme, metav1.ParameterCodec, codecs)
-	info.VersionedResourcesStorageMap[SchemeGroupVersion.Version] = map[string]rest.Storage{
+	info := genericapiserver.NewDefaultAPIGroupInfo(v1alpha1.GroupName, scheme, metav1.ParameterCodec, codecs)
+	info.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"podterminations":          &terminations{r: r},
 		"podterminations/timeline": &timelines{r: r},
 		"stuckpods":                &stuckPods{r: r},
 	}
 	if err := gs.InstallAPIGroup(&info); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("install the %s API group: %w", GroupName, err)
+		return nil, fmt.Errorf("install the %s API group: %w", v1alpha1.GroupName, err)
 	}
 	return &Server{gs: gs}, nil
 }

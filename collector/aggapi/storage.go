@@ -13,9 +13,11 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
+	"github.com/graceline/graceline/collector/watch"
 )
 
 // Reader is what the API reads: the collector's query service.
@@ -23,6 +25,7 @@ type Reader interface {
 	Timeline(ctx context.Context, namespace, name, uid string) ([]*apiv1.Event, *apiv1.Event, error)
 	List(ctx context.Context, f query.ListFilter) ([]*apiv1.Event, error)
 	Stuck(ctx context.Context, namespace, node string) ([]*apiv1.Event, error)
+	Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error
 }
 
 // terminations serves podterminations: get and list, with a server-side
@@ -38,8 +41,8 @@ var (
 	_ rest.SingularNameProvider = (*terminations)(nil)
 )
 
-func (*terminations) New() runtime.Object     { return &PodTermination{} }
-func (*terminations) NewList() runtime.Object { return &PodTerminationList{} }
+func (*terminations) New() runtime.Object     { return &v1alpha1.PodTermination{} }
+func (*terminations) NewList() runtime.Object { return &v1alpha1.PodTerminationList{} }
 func (*terminations) Destroy()                {}
 func (*terminations) NamespaceScoped() bool   { return true }
 func (*terminations) Kind() string            { return "PodTermination" }
@@ -57,9 +60,9 @@ func (t *terminations) Get(ctx context.Context, name string, _ *metav1.GetOption
 		return nil, apiError(err, "podterminations", name)
 	}
 	if sum == nil {
-		return nil, apierrors.NewNotFound(SchemeGroupVersion.WithResource("podterminations").GroupResource(), name)
+		return nil, apierrors.NewNotFound(v1alpha1.SchemeGroupVersion.WithResource("podterminations").GroupResource(), name)
 	}
-	return toTermination(sum), nil
+	return v1alpha1.ToTermination(sum), nil
 }
 
 // List returns the request's namespace's terminations (every namespace's
@@ -68,8 +71,8 @@ func (t *terminations) Get(ctx context.Context, name string, _ *metav1.GetOption
 func (t *terminations) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
 	f := query.ListFilter{Namespace: genericapirequest.NamespaceValue(ctx), Limit: query.MaxLimit}
 	sel := fieldSelector(opts)
-	f.Verdict, _ = sel.RequiresExactMatch(FieldVerdict)
-	f.Node, _ = sel.RequiresExactMatch(FieldNodeName)
+	f.Verdict, _ = sel.RequiresExactMatch(v1alpha1.FieldVerdict)
+	f.Node, _ = sel.RequiresExactMatch(v1alpha1.FieldNodeName)
 	if opts != nil && opts.Limit > 0 && opts.Limit < query.MaxLimit {
 		f.Limit = int(opts.Limit)
 	}
@@ -77,9 +80,9 @@ func (t *terminations) List(ctx context.Context, opts *metainternalversion.ListO
 	if err != nil {
 		return nil, apiError(err, "podterminations", "")
 	}
-	list := &PodTerminationList{TypeMeta: metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: "PodTerminationList"}, Items: []PodTermination{}}
+	list := &v1alpha1.PodTerminationList{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "PodTerminationList"}, Items: []v1alpha1.PodTermination{}}
 	for _, s := range sums {
-		p := toTermination(s)
+		p := v1alpha1.ToTermination(s)
 		if matches(opts, sel, p.ObjectMeta, p.Status.Verdict, p.Status.NodeName) {
 			list.Items = append(list.Items, *p)
 		}
@@ -95,24 +98,29 @@ var (
 	_ rest.Scoper = (*timelines)(nil)
 )
 
-func (*timelines) New() runtime.Object   { return &PodTerminationTimeline{} }
+func (*timelines) New() runtime.Object   { return &v1alpha1.PodTerminationTimeline{} }
 func (*timelines) Destroy()              {}
 func (*timelines) NamespaceScoped() bool { return true }
 
 // Get returns the events of the latest pod of that name, each in the event
-// contract's JSON form.
+// contract's JSON form, and its summary joined with the cluster side.
 func (t *timelines) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
 	ns := genericapirequest.NamespaceValue(ctx)
 	events, sum, err := t.r.Timeline(ctx, ns, name, "")
 	if err != nil {
 		return nil, apiError(err, "podterminations", name)
 	}
-	tl := &PodTerminationTimeline{TypeMeta: metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: "PodTerminationTimeline"}, Events: []runtime.RawExtension{}}
+	tl := &v1alpha1.PodTerminationTimeline{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "PodTerminationTimeline"}, Events: []runtime.RawExtension{}}
 	if len(events) > 0 {
-		tl.ObjectMeta = podMeta(events[0])
+		tl.ObjectMeta = v1alpha1.PodMeta(events[0])
 	}
 	if sum != nil {
-		tl.ObjectMeta = podMeta(sum)
+		tl.ObjectMeta = v1alpha1.PodMeta(sum)
+		b, err := apiv1.MarshalJSONLine(sum)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		tl.Summary = &runtime.RawExtension{Raw: b}
 	}
 	for _, e := range events {
 		b, err := apiv1.MarshalJSONLine(e)
@@ -134,8 +142,8 @@ var (
 	_ rest.SingularNameProvider = (*stuckPods)(nil)
 )
 
-func (*stuckPods) New() runtime.Object     { return &StuckPod{} }
-func (*stuckPods) NewList() runtime.Object { return &StuckPodList{} }
+func (*stuckPods) New() runtime.Object     { return &v1alpha1.StuckPod{} }
+func (*stuckPods) NewList() runtime.Object { return &v1alpha1.StuckPodList{} }
 func (*stuckPods) Destroy()                {}
 func (*stuckPods) NamespaceScoped() bool   { return true }
 func (*stuckPods) Kind() string            { return "StuckPod" }
@@ -148,14 +156,14 @@ func (s *stuckPods) ConvertToTable(ctx context.Context, obj runtime.Object, _ ru
 // namespace's for -A).
 func (s *stuckPods) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
 	sel := fieldSelector(opts)
-	node, _ := sel.RequiresExactMatch(FieldNodeName)
+	node, _ := sel.RequiresExactMatch(v1alpha1.FieldNodeName)
 	reports, err := s.r.Stuck(ctx, genericapirequest.NamespaceValue(ctx), node)
 	if err != nil {
 		return nil, apiError(err, "stuckpods", "")
 	}
-	list := &StuckPodList{TypeMeta: metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: "StuckPodList"}, Items: []StuckPod{}}
+	list := &v1alpha1.StuckPodList{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "StuckPodList"}, Items: []v1alpha1.StuckPod{}}
 	for _, e := range reports {
-		p := toStuck(e)
+		p := v1alpha1.ToStuck(e)
 		if matches(opts, sel, p.ObjectMeta, apiv1.VerdictStuck, p.Status.NodeName) {
 			list.Items = append(list.Items, *p)
 		}
@@ -170,23 +178,24 @@ func fieldSelector(opts *metainternalversion.ListOptions) fields.Selector {
 	return opts.FieldSelector
 }
 
-// matches checks an object against the request's selectors. The objects
-// carry no labels: a label selector matches only when it asks for nothing.
+// matches checks an object against the request's selectors: the labels
+// the objects carry (v1alpha1.LabelVerdict, v1alpha1.LabelNode) and the
+// fields.
 func matches(opts *metainternalversion.ListOptions, sel fields.Selector, meta metav1.ObjectMeta, verdict, node string) bool {
 	if opts != nil && opts.LabelSelector != nil && !opts.LabelSelector.Matches(labels.Set(meta.Labels)) {
 		return false
 	}
 	return sel.Matches(fields.Set{
-		"metadata.name":      meta.Name,
-		"metadata.namespace": meta.Namespace,
-		FieldVerdict:         verdict,
-		FieldNodeName:        node,
+		"metadata.name":        meta.Name,
+		"metadata.namespace":   meta.Namespace,
+		v1alpha1.FieldVerdict:  verdict,
+		v1alpha1.FieldNodeName: node,
 	})
 }
 
 // apiError turns a query's error into the API's status.
 func apiError(err error, resource, name string) error {
-	gr := SchemeGroupVersion.WithResource(resource).GroupResource()
+	gr := v1alpha1.SchemeGroupVersion.WithResource(resource).GroupResource()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return apierrors.NewNotFound(gr, name)

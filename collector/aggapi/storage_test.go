@@ -11,14 +11,22 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
+	"github.com/graceline/graceline/collector/watch"
 )
 
 // fakeReader answers from a fixed set of summaries, filtering as the query
 // service does.
-type fakeReader struct{ sums []*apiv1.Event }
+type fakeReader struct {
+	sums []*apiv1.Event
+	// live are the events a watch sees once it is in place; end is what
+	// the watch then returns (nil: it waits for its end).
+	live []*apiv1.Event
+	end  error
+}
 
 func (f fakeReader) Timeline(_ context.Context, ns, name, _ string) ([]*apiv1.Event, *apiv1.Event, error) {
 	for _, s := range f.sums {
@@ -40,6 +48,24 @@ func (f fakeReader) List(_ context.Context, lf query.ListFilter) ([]*apiv1.Event
 }
 
 func (f fakeReader) Stuck(context.Context, string, string) ([]*apiv1.Event, error) { return nil, nil }
+
+func (f fakeReader) Watch(ctx context.Context, wf watch.Filter, ready func() error, send func(*apiv1.Event) error) error {
+	if err := ready(); err != nil {
+		return err
+	}
+	for _, e := range f.live {
+		if wf.Match(e) {
+			if err := send(e); err != nil {
+				return err
+			}
+		}
+	}
+	if f.end != nil {
+		return f.end
+	}
+	<-ctx.Done()
+	return nil
+}
 
 func summaryOf(ns, name, node, verdict string, took time.Duration) *apiv1.Event {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -83,7 +109,7 @@ func TestTerminations(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, p := range obj.(*PodTerminationList).Items {
+			for _, p := range obj.(*v1alpha1.PodTerminationList).Items {
 				got = append(got, p.Name)
 			}
 			if len(got) != len(tc.want) {
@@ -150,13 +176,13 @@ func TestScheme(t *testing.T) {
 		name, label string
 		ok          bool
 	}{
-		{"the verdict is a field selector", FieldVerdict, true},
-		{"the node is a field selector", FieldNodeName, true},
+		{"the verdict is a field selector", v1alpha1.FieldVerdict, true},
+		{"the node is a field selector", v1alpha1.FieldNodeName, true},
 		{"the name is a field selector", "metadata.name", true},
 		{"an unknown field is refused", "status.cause", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := s.ConvertFieldLabel(SchemeGroupVersion.WithKind("PodTermination"), tc.label, "x")
+			_, _, err := s.ConvertFieldLabel(v1alpha1.SchemeGroupVersion.WithKind("PodTermination"), tc.label, "x")
 			if (err == nil) != tc.ok {
 				t.Errorf("field %s: %v, want accepted=%v", tc.label, err, tc.ok)
 			}

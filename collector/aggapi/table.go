@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 )
 
 // terminationColumns are what `kubectl get podterminations` prints; -o wide
@@ -31,17 +33,17 @@ var stuckColumns = []metav1.TableColumnDefinition{
 	{Name: "Evidence", Type: "string", Priority: 1, Description: "The first piece of evidence."},
 }
 
-// terminationTable converts one PodTermination or a list into a table.
+// terminationTable converts one v1alpha1.PodTermination or a list into a table.
 func terminationTable(obj runtime.Object) (*metav1.Table, error) {
-	var items []PodTermination
+	var items []v1alpha1.PodTermination
 	table := &metav1.Table{ColumnDefinitions: terminationColumns}
 	switch o := obj.(type) {
-	case *PodTermination:
-		items = []PodTermination{*o}
-	case *PodTerminationList:
+	case *v1alpha1.PodTermination:
+		items = []v1alpha1.PodTermination{*o}
+	case *v1alpha1.PodTerminationList:
 		items = o.Items
 	default:
-		return nil, fmt.Errorf("convert %T to a table: not a PodTermination", obj)
+		return nil, fmt.Errorf("convert %T to a table: not a v1alpha1.PodTermination", obj)
 	}
 	if err := listMeta(obj, table); err != nil {
 		return nil, err
@@ -60,17 +62,17 @@ func terminationTable(obj runtime.Object) (*metav1.Table, error) {
 	return table, nil
 }
 
-// stuckTable converts one StuckPod or a list into a table.
+// stuckTable converts one v1alpha1.StuckPod or a list into a table.
 func stuckTable(obj runtime.Object) (*metav1.Table, error) {
-	var items []StuckPod
+	var items []v1alpha1.StuckPod
 	table := &metav1.Table{ColumnDefinitions: stuckColumns}
 	switch o := obj.(type) {
-	case *StuckPod:
-		items = []StuckPod{*o}
-	case *StuckPodList:
+	case *v1alpha1.StuckPod:
+		items = []v1alpha1.StuckPod{*o}
+	case *v1alpha1.StuckPodList:
 		items = o.Items
 	default:
-		return nil, fmt.Errorf("convert %T to a table: not a StuckPod", obj)
+		return nil, fmt.Errorf("convert %T to a table: not a v1alpha1.StuckPod", obj)
 	}
 	if err := listMeta(obj, table); err != nil {
 		return nil, err

@@ -15,129 +15,73 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		"github.com/graceline/graceline/collector/aggapi.Config":                 schema_graceline_graceline_collector_aggapi_Config(ref),
-		"github.com/graceline/graceline/collector/aggapi.ContainerCause":         schema_graceline_graceline_collector_aggapi_ContainerCause(ref),
-		"github.com/graceline/graceline/collector/aggapi.Phase":                  schema_graceline_graceline_collector_aggapi_Phase(ref),
-		"github.com/graceline/graceline/collector/aggapi.PodTermination":         schema_graceline_graceline_collector_aggapi_PodTermination(ref),
-		"github.com/graceline/graceline/collector/aggapi.PodTerminationList":     schema_graceline_graceline_collector_aggapi_PodTerminationList(ref),
-		"github.com/graceline/graceline/collector/aggapi.PodTerminationStatus":   schema_graceline_graceline_collector_aggapi_PodTerminationStatus(ref),
-		"github.com/graceline/graceline/collector/aggapi.PodTerminationTimeline": schema_graceline_graceline_collector_aggapi_PodTerminationTimeline(ref),
-		"github.com/graceline/graceline/collector/aggapi.Server":                 schema_graceline_graceline_collector_aggapi_Server(ref),
-		"github.com/graceline/graceline/collector/aggapi.StuckPod":               schema_graceline_graceline_collector_aggapi_StuckPod(ref),
-		"github.com/graceline/graceline/collector/aggapi.StuckPodList":           schema_graceline_graceline_collector_aggapi_StuckPodList(ref),
-		"github.com/graceline/graceline/collector/aggapi.StuckPodStatus":         schema_graceline_graceline_collector_aggapi_StuckPodStatus(ref),
-		v1.APIGroup{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():                         schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                        schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():                            schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                                schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                                    schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                                     schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                                        schema_k8sio_apimachinery_pkg_version_Info(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.ContainerCause":         schema_graceline_api_aggregated_v1alpha1_ContainerCause(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.Phase":                  schema_graceline_api_aggregated_v1alpha1_Phase(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTermination":         schema_graceline_api_aggregated_v1alpha1_PodTermination(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationList":     schema_graceline_api_aggregated_v1alpha1_PodTerminationList(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationStatus":   schema_graceline_api_aggregated_v1alpha1_PodTerminationStatus(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationTimeline": schema_graceline_api_aggregated_v1alpha1_PodTerminationTimeline(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPod":               schema_graceline_api_aggregated_v1alpha1_StuckPod(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodList":           schema_graceline_api_aggregated_v1alpha1_StuckPodList(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodStatus":         schema_graceline_api_aggregated_v1alpha1_StuckPodStatus(ref),
+		v1.APIGroup{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():                                schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                                                    schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                               schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                                                   schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():                                   schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                                                    schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                                               schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():                                       schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():                                           schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():                                            schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                                               schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_Config(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "Config says where and how the aggregated API is served.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"Address": {
-						SchemaProps: spec.SchemaProps{
-							Description: "Address is the HTTPS listen address the APIService's Service points at, for example \":7443\".",
-							Default:     "",
-							Type:        []string{"string"},
-							Format:      "",
-						},
-					},
-					"CertFile": {
-						SchemaProps: spec.SchemaProps{
-							Description: "CertFile and KeyFile are the serving certificate; empty means a self-signed one written into CertDir, which suits an APIService registered with its CA bundle or insecureSkipTLSVerify.",
-							Default:     "",
-							Type:        []string{"string"},
-							Format:      "",
-						},
-					},
-					"KeyFile": {
-						SchemaProps: spec.SchemaProps{
-							Description: "CertFile and KeyFile are the serving certificate; empty means a self-signed one written into CertDir, which suits an APIService registered with its CA bundle or insecureSkipTLSVerify.",
-							Default:     "",
-							Type:        []string{"string"},
-							Format:      "",
-						},
-					},
-					"CertDir": {
-						SchemaProps: spec.SchemaProps{
-							Description: "CertFile and KeyFile are the serving certificate; empty means a self-signed one written into CertDir, which suits an APIService registered with its CA bundle or insecureSkipTLSVerify.",
-							Default:     "",
-							Type:        []string{"string"},
-							Format:      "",
-						},
-					},
-					"Kubeconfig": {
-						SchemaProps: spec.SchemaProps{
-							Description: "Kubeconfig reaches the API server for TokenReviews, SubjectAccessReviews and the front proxy's client CA (the kube-system/extension-apiserver-authentication ConfigMap); empty means the pod's service account.",
-							Default:     "",
-							Type:        []string{"string"},
-							Format:      "",
-						},
-					},
-				},
-				Required: []string{"Address", "CertFile", "KeyFile", "CertDir", "Kubeconfig"},
-			},
-		},
-	}
-}
-
-func schema_graceline_graceline_collector_aggapi_ContainerCause(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_ContainerCause(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -184,11 +128,11 @@ func schema_graceline_graceline_collector_aggapi_ContainerCause(ref common.Refer
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_Phase(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_Phase(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "Phase is one phase of a termination, with its start and end.",
+				Description: "Phase is one phase of a termination, with its start and end, to the microsecond: phases often last milliseconds.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"name": {
@@ -200,12 +144,12 @@ func schema_graceline_graceline_collector_aggapi_Phase(ref common.ReferenceCallb
 					},
 					"start": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Ref: ref(v1.MicroTime{}.OpenAPIModelName()),
 						},
 					},
 					"end": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(v1.Time{}.OpenAPIModelName()),
+							Ref: ref(v1.MicroTime{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -213,11 +157,11 @@ func schema_graceline_graceline_collector_aggapi_Phase(ref common.ReferenceCallb
 			},
 		},
 		Dependencies: []string{
-			v1.Time{}.OpenAPIModelName()},
+			v1.MicroTime{}.OpenAPIModelName()},
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_PodTermination(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_PodTermination(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -247,7 +191,7 @@ func schema_graceline_graceline_collector_aggapi_PodTermination(ref common.Refer
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/graceline/graceline/collector/aggapi.PodTerminationStatus"),
+							Ref:     ref("github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationStatus"),
 						},
 					},
 				},
@@ -255,11 +199,11 @@ func schema_graceline_graceline_collector_aggapi_PodTermination(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			"github.com/graceline/graceline/collector/aggapi.PodTerminationStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationStatus", v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_PodTerminationList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_PodTerminationList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -292,7 +236,7 @@ func schema_graceline_graceline_collector_aggapi_PodTerminationList(ref common.R
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/graceline/graceline/collector/aggapi.PodTermination"),
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.PodTermination"),
 									},
 								},
 							},
@@ -303,11 +247,11 @@ func schema_graceline_graceline_collector_aggapi_PodTerminationList(ref common.R
 			},
 		},
 		Dependencies: []string{
-			"github.com/graceline/graceline/collector/aggapi.PodTermination", v1.ListMeta{}.OpenAPIModelName()},
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTermination", v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_PodTerminationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_PodTerminationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -372,7 +316,7 @@ func schema_graceline_graceline_collector_aggapi_PodTerminationStatus(ref common
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/graceline/graceline/collector/aggapi.Phase"),
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.Phase"),
 									},
 								},
 							},
@@ -385,7 +329,7 @@ func schema_graceline_graceline_collector_aggapi_PodTerminationStatus(ref common
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/graceline/graceline/collector/aggapi.ContainerCause"),
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.ContainerCause"),
 									},
 								},
 							},
@@ -426,16 +370,35 @@ func schema_graceline_graceline_collector_aggapi_PodTerminationStatus(ref common
 							},
 						},
 					},
+					"endpointLag": {
+						SchemaProps: spec.SchemaProps{
+							Description: "EndpointLag is the stop signal's time minus the moment the last Service stopped offering the pod, when the collector watched both.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"trafficRisk": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TrafficRisk says the pod was signalled while a Service could still send it requests.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"lastEventTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastEventTime is when the summary was last brought up to date.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"verdict", "cause", "killed"},
 			},
 		},
 		Dependencies: []string{
-			"github.com/graceline/graceline/collector/aggapi.ContainerCause", "github.com/graceline/graceline/collector/aggapi.Phase", v1.Duration{}.OpenAPIModelName()},
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.ContainerCause", "github.com/graceline/graceline/api/aggregated/v1alpha1.Phase", v1.Duration{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_PodTerminationTimeline(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_PodTerminationTimeline(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -474,6 +437,12 @@ func schema_graceline_graceline_collector_aggapi_PodTerminationTimeline(ref comm
 							},
 						},
 					},
+					"summary": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Summary is the termination_summary joined with the cluster side (what heads `kubectl graceline timeline`), in the same form; absent while no summary is known.",
+							Ref:         ref(runtime.RawExtension{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"events"},
 			},
@@ -483,28 +452,7 @@ func schema_graceline_graceline_collector_aggapi_PodTerminationTimeline(ref comm
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_Server(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "Server is the aggregated API server.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"gs": {
-						SchemaProps: spec.SchemaProps{
-							Ref: ref("k8s.io/apiserver/pkg/server.GenericAPIServer"),
-						},
-					},
-				},
-				Required: []string{"gs"},
-			},
-		},
-		Dependencies: []string{
-			"k8s.io/apiserver/pkg/server.GenericAPIServer"},
-	}
-}
-
-func schema_graceline_graceline_collector_aggapi_StuckPod(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_StuckPod(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -534,7 +482,7 @@ func schema_graceline_graceline_collector_aggapi_StuckPod(ref common.ReferenceCa
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/graceline/graceline/collector/aggapi.StuckPodStatus"),
+							Ref:     ref("github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodStatus"),
 						},
 					},
 				},
@@ -542,11 +490,11 @@ func schema_graceline_graceline_collector_aggapi_StuckPod(ref common.ReferenceCa
 			},
 		},
 		Dependencies: []string{
-			"github.com/graceline/graceline/collector/aggapi.StuckPodStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodStatus", v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_StuckPodList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_StuckPodList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -579,7 +527,7 @@ func schema_graceline_graceline_collector_aggapi_StuckPodList(ref common.Referen
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/graceline/graceline/collector/aggapi.StuckPod"),
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPod"),
 									},
 								},
 							},
@@ -590,11 +538,11 @@ func schema_graceline_graceline_collector_aggapi_StuckPodList(ref common.Referen
 			},
 		},
 		Dependencies: []string{
-			"github.com/graceline/graceline/collector/aggapi.StuckPod", v1.ListMeta{}.OpenAPIModelName()},
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPod", v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
-func schema_graceline_graceline_collector_aggapi_StuckPodStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+func schema_graceline_api_aggregated_v1alpha1_StuckPodStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
@@ -605,6 +553,13 @@ func schema_graceline_graceline_collector_aggapi_StuckPodStatus(ref common.Refer
 						SchemaProps: spec.SchemaProps{
 							Type:   []string{"string"},
 							Format: "",
+						},
+					},
+					"source": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Source is who reported it: \"node\" (the pod's agent) or \"api\" (the collector's watch of the Kubernetes API).",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"since": {
@@ -637,7 +592,21 @@ func schema_graceline_graceline_collector_aggapi_StuckPodStatus(ref common.Refer
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/graceline/graceline/collector/aggapi.ContainerCause"),
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.ContainerCause"),
+									},
+								},
+							},
+						},
+					},
+					"finalizers": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Finalizers are the finalizers that still hold the object.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
 									},
 								},
 							},
@@ -647,64 +616,7 @@ func schema_graceline_graceline_collector_aggapi_StuckPodStatus(ref common.Refer
 			},
 		},
 		Dependencies: []string{
-			"github.com/graceline/graceline/collector/aggapi.ContainerCause", v1.Time{}.OpenAPIModelName()},
-	}
-}
-
-func schema_graceline_graceline_collector_aggapi_stuckPods(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "stuckPods serves stuckpods: the pods whose termination is stuck now.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"r": {
-						SchemaProps: spec.SchemaProps{
-							Description: "stuckPods serves stuckpods: the pods whose termination is stuck now.",
-						},
-					},
-				},
-				Required: []string{"r"},
-			},
-		},
-	}
-}
-
-func schema_graceline_graceline_collector_aggapi_terminations(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "terminations serves podterminations: get and list, with a server-side table.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"r": {
-						SchemaProps: spec.SchemaProps{
-							Description: "terminations serves podterminations: get and list, with a server-side table.",
-						},
-					},
-				},
-				Required: []string{"r"},
-			},
-		},
-	}
-}
-
-func schema_graceline_graceline_collector_aggapi_timelines(ref common.ReferenceCallback) common.OpenAPIDefinition {
-	return common.OpenAPIDefinition{
-		Schema: spec.Schema{
-			SchemaProps: spec.SchemaProps{
-				Description: "timelines serves podterminations/timeline: every event of the pod.",
-				Type:        []string{"object"},
-				Properties: map[string]spec.Schema{
-					"r": {
-						SchemaProps: spec.SchemaProps{
-							Description: "timelines serves podterminations/timeline: every event of the pod.",
-						},
-					},
-				},
-				Required: []string{"r"},
-			},
-		},
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.ContainerCause", v1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -62,7 +62,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	tmpDir = dir
 	agentBin, collectorBin, cliBin = filepath.Join(dir, "graceline-agent"), filepath.Join(dir, "graceline-collector"), filepath.Join(dir, "kubectl-graceline")
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/graceline-agent", "./cmd/graceline-collector", "./cmd/kubectl-graceline", "./test/cluster/cmd/kubectl")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build graceline's commands: %v\n%s", err, out)

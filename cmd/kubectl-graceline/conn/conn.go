@@ -1,6 +1,6 @@
 // Package conn holds what every kubectl-graceline subcommand shares: the
-// collector connection flags, the kubeconfig namespace, and the output
-// format.
+// kubeconfig flags and namespace, the choice between the API server and a
+// collector, and the output format.
 package conn
 
 import (
@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,8 +19,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/cmd/kubectl-graceline/kube"
 	"github.com/graceline/graceline/collector/client"
 	"github.com/graceline/graceline/internal/cli"
 )
@@ -33,22 +37,33 @@ const (
 // Options are the global flags.
 type Options struct {
 	Collector client.Options
-	// Kube gives the namespace of the current kubeconfig context; only the
-	// kubeconfig, context and namespace flags are taken from it, since
-	// the collector, not the API server, is what is dialled.
+	// Kube are kubectl's flags: the kubeconfig, the context, the
+	// namespace, and the overrides of the user and the server. Without a
+	// collector, queries go through the API server they give.
 	Kube *genericclioptions.ConfigFlags
+	// envCollector is $GRACELINE_COLLECTOR, which picks the collector as
+	// --collector does.
+	envCollector string
+	// collectorSet says --collector was given.
+	collectorSet func() bool
 }
 
 // NewOptions returns the options with defaults from the environment.
 func NewOptions() *Options {
-	kubeconfig, context, namespace := "", "", ""
-	addr := os.Getenv(EnvCollector)
+	env := os.Getenv(EnvCollector)
+	addr := env
 	if addr == "" {
 		addr = "localhost:7070"
 	}
+	kube := genericclioptions.NewConfigFlags(true)
+	// --token is the collector's reader token; a bearer token for the API
+	// server comes from the kubeconfig.
+	kube.BearerToken = nil
 	return &Options{
-		Collector: client.Options{Address: addr, Role: "reader"},
-		Kube:      &genericclioptions.ConfigFlags{KubeConfig: &kubeconfig, Context: &context, Namespace: &namespace},
+		Collector:    client.Options{Address: addr, Role: "reader"},
+		Kube:         kube,
+		envCollector: env,
+		collectorSet: func() bool { return false },
 	}
 }
 
@@ -59,7 +74,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Collector.Token, "token", "", "reader token for the collector (default $"+EnvToken+")")
 	fs.StringVar(&o.Collector.TokenFile, "token-file", "", `file holding the reader token (the bare token, or a "reader TOKEN" line)`)
 	o.Kube.AddFlags(fs)
+	o.collectorSet = func() bool { return fs.Changed("collector") }
 }
+
+// Collecting tells whether queries go to a collector directly (--collector
+// or $GRACELINE_COLLECTOR) rather than through the API server.
+func (o *Options) Collecting() bool { return o.collectorSet() || o.envCollector != "" }
 
 // Dial connects to the collector.
 func (o *Options) Dial() (*grpc.ClientConn, error) {
@@ -72,36 +92,112 @@ func (o *Options) Dial() (*grpc.ClientConn, error) {
 	return client.Dial(o.Collector)
 }
 
-// queryTimeout bounds one query to the collector.
+// KubeClient returns a client of the aggregated API through the API server
+// of the kubeconfig's context, as the user. A kubeconfig that cannot be
+// read, or a context it lacks, is an error.
+func (o *Options) KubeClient() (*kube.Client, error) {
+	if err := o.checkContext(); err != nil {
+		return nil, err
+	}
+	// clientcmd falls back to localhost:8080 without a kubeconfig, which
+	// would only confuse: say what is missing instead.
+	raw, err := o.Kube.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("read the kubeconfig: %w", err)
+	}
+	if clientcmdapi.IsConfigEmpty(&raw) && *o.Kube.APIServer == "" && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, fmt.Errorf("no kubeconfig found (%s): give --kubeconfig or $KUBECONFIG, or --collector to ask a collector directly",
+			strings.Join(o.Kube.ToRawKubeConfigLoader().ConfigAccess().GetLoadingPrecedence(), ":"))
+	}
+	cfg, err := o.Kube.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("read the kubeconfig: %w", err)
+	}
+	return kube.New(cfg)
+}
+
+// queryTimeout bounds one query.
 const queryTimeout = 30 * time.Second
 
-// Query dials the collector, runs one call within queryTimeout, and turns
-// its error into a sentence for a person.
-func (o *Options) Query(ctx context.Context, call func(context.Context, apiv1.QueryClient) error) error {
-	cc, err := o.Dial()
-	if err != nil {
-		return err
+// Query runs one call within queryTimeout against the collector when one
+// is given, else through the API server, and turns its error into a
+// sentence for a person.
+func (o *Options) Query(ctx context.Context, call func(context.Context, Source) error) error {
+	var src Source
+	if o.Collecting() {
+		// A collector is asked whatever the kubeconfig says, but a
+		// kubeconfig or context named and unusable is still an error.
+		if _, err := o.Namespace(); err != nil {
+			return err
+		}
+		cc, err := o.Dial()
+		if err != nil {
+			return err
+		}
+		defer cc.Close()
+		src = collectorSource{q: apiv1.NewQueryClient(cc), addr: o.Collector.Address}
+	} else {
+		c, err := o.KubeClient()
+		if err != nil {
+			return err
+		}
+		src = apiSource{c: c}
 	}
-	defer cc.Close()
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	if err := call(ctx, apiv1.NewQueryClient(cc)); err != nil {
-		return Explain(err, o.Collector.Address)
-	}
-	return nil
+	return call(ctx, src)
 }
 
 // Namespace is the namespace from -n, else the kubeconfig context's, else
-// "default".
-func (o *Options) Namespace() string {
-	if *o.Kube.Namespace != "" {
-		return *o.Kube.Namespace
+// "default". A kubeconfig or context given but unusable is an error, even
+// with -n: a query must never go quietly to another cluster than the one
+// named. Only a missing kubeconfig, none given, means "default", for a
+// collector outside any cluster.
+func (o *Options) Namespace() (string, error) {
+	if err := o.checkContext(); err != nil {
+		return "", err
+	}
+	explicit := *o.Kube.KubeConfig != "" || *o.Kube.Context != ""
+	if *o.Kube.Namespace != "" && !explicit {
+		return *o.Kube.Namespace, nil
 	}
 	ns, _, err := o.Kube.ToRawKubeConfigLoader().Namespace()
-	if err != nil || ns == "" {
-		return "default"
+	switch {
+	case err != nil && clientcmd.IsEmptyConfig(err) && !explicit:
+		ns = ""
+	case err != nil:
+		return "", fmt.Errorf("read the kubeconfig: %w", err)
 	}
-	return ns
+	if *o.Kube.Namespace != "" {
+		return *o.Kube.Namespace, nil
+	}
+	if ns == "" {
+		return "default", nil
+	}
+	return ns, nil
+}
+
+// checkContext refuses a --context that the kubeconfig lacks, naming it
+// and the kubeconfig's contexts, before clientcmd's terser error would.
+func (o *Options) checkContext() error {
+	name := *o.Kube.Context
+	if name == "" {
+		return nil
+	}
+	loader := o.Kube.ToRawKubeConfigLoader()
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return fmt.Errorf("read the kubeconfig: %w", err)
+	}
+	if _, ok := raw.Contexts[name]; ok {
+		return nil
+	}
+	var known []string
+	for n := range raw.Contexts {
+		known = append(known, n)
+	}
+	sort.Strings(known)
+	return fmt.Errorf("context %q is not in the kubeconfig %s (it has: %s)", name, strings.Join(loader.ConfigAccess().GetLoadingPrecedence(), ":"), strings.Join(known, ", "))
 }
 
 // Output formats.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 	summ "github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
@@ -35,12 +36,16 @@ func NewCommand(o *conn.Options) *cobra.Command {
 the containers' exit codes. When the collector watched the API for some of
 them, an ENDPOINT LAG column gives the stop signal's time minus the moment
 the pod's endpoints stopped taking traffic; a negative lag is marked RISK:
-the pod was signalled while it could still receive requests. With -o json
-each is a termination_summary event.`,
+the pod was signalled while it could still receive requests. -o wide adds
+who started each termination (INITIATOR).
+
+-o json, yaml, name, jsonpath=… and custom-columns=… print PodTermination
+objects as kubectl get podterminations does; -o jsonl prints one
+termination_summary event per line, in the event contract.`,
 		Example: "  kubectl graceline list -A --verdict killed --since 1h",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := conn.CheckOutput(output); err != nil {
+			if err := conn.CheckObjectOutput(output); err != nil {
 				return err
 			}
 			if verdict != "" {
@@ -56,27 +61,34 @@ each is a termination_summary event.`,
 			}
 			req := &apiv1.ListRequest{Node: node, Verdict: verdict, Limit: limit}
 			if !all {
-				req.Namespace = o.Namespace()
+				ns, err := o.Namespace()
+				if err != nil {
+					return err
+				}
+				req.Namespace = ns
 			}
 			if since > 0 {
 				req.Since = timestamppb.New(time.Now().Add(-since))
 			}
 			var resp *apiv1.ListResponse
-			err := o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+			err := o.Query(cmd.Context(), func(ctx context.Context, q conn.Source) (err error) {
 				resp, err = q.List(ctx, req)
 				return err
 			})
 			if err != nil {
 				return err
 			}
-			if output == conn.OutputJSON {
+			switch {
+			case output == conn.OutputJSONLines:
 				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Terminations)
+			case conn.Printed(output):
+				return conn.PrintObject(cmd.OutOrStdout(), output, v1alpha1.TerminationList(resp.Terminations))
 			}
-			return Render(cmd.OutOrStdout(), resp.Terminations, time.Now())
+			return render(cmd.OutOrStdout(), resp.Terminations, time.Now(), output == conn.OutputWide)
 		},
 	}
 	f := cmd.Flags()
-	conn.AddOutputFlag(f, &output)
+	conn.AddObjectOutputFlag(f, &output)
 	f.BoolVarP(&all, "all-namespaces", "A", false, "list every namespace, not only the current one")
 	f.StringVar(&node, "node", "", "only pods of this node")
 	f.StringVar(&verdict, "verdict", "", "only this verdict: graceful, killed or stuck")
@@ -87,6 +99,11 @@ each is a termination_summary event.`,
 
 // Render writes one row per termination summary.
 func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
+	return render(w, summaries, now, false)
+}
+
+// render writes the table; wide adds the initiator.
+func render(w io.Writer, summaries []*apiv1.Event, now time.Time, wide bool) error {
 	if len(summaries) == 0 {
 		_, err := fmt.Fprintln(w, "no terminations found")
 		return err
@@ -108,6 +125,9 @@ func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
 	if causes {
 		head += "\tCAUSES"
 	}
+	if wide {
+		head += "\tINITIATOR"
+	}
 	fmt.Fprintln(tw, head)
 	for _, s := range summaries {
 		v := s.Verdict
@@ -121,6 +141,9 @@ func Render(w io.Writer, summaries []*apiv1.Event, now time.Time) error {
 		row = append(row, age(now.Sub(s.GetTime().AsTime())), exitCodes(s.ExitCodes))
 		if causes {
 			row = append(row, orDash(format.Causes(s)))
+		}
+		if wide {
+			row = append(row, orDash(s.GetInitiator()))
 		}
 		fmt.Fprintln(tw, format.Row(row...))
 	}

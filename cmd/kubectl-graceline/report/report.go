@@ -64,10 +64,14 @@ JSON object per line.`,
 			}
 			req := &apiv1.ReportRequest{Since: timestamppb.New(time.Now().Add(-since))}
 			if !all {
-				req.Namespace = o.Namespace()
+				ns, err := o.Namespace()
+				if err != nil {
+					return err
+				}
+				req.Namespace = ns
 			}
 			var resp *apiv1.ReportResponse
-			err := o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+			err := o.Query(cmd.Context(), func(ctx context.Context, q conn.Source) (err error) {
 				resp, err = q.Report(ctx, req)
 				return err
 			})

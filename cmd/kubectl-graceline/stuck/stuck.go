@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
@@ -31,30 +32,37 @@ A pod is reported stuck by its node's agent (source node: the preStop hook,
 the stop signal, SIGKILL, the sandbox teardown or the removal has not
 finished) or by the collector's watch of the Kubernetes API (source API: the
 node finished but finalizers hold the object, or the node never acted on
-the deletion). With -o json each is the pod's latest stuck event.`,
+the deletion). -o wide is the same as the default.
+
+-o json, yaml, name, jsonpath=… and custom-columns=… print StuckPod objects
+as kubectl get stuckpods does; -o jsonl prints each pod's latest stuck event
+on one line, in the event contract.`,
 		Example: "  kubectl graceline stuck\n  kubectl graceline stuck -n shop --node worker-3",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := conn.CheckOutput(output); err != nil {
+			if err := conn.CheckObjectOutput(output); err != nil {
 				return err
 			}
 			req := &apiv1.StuckRequest{Namespace: namespace(*o.Kube.Namespace, all), Node: node}
 			var resp *apiv1.StuckResponse
-			err := o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+			err := o.Query(cmd.Context(), func(ctx context.Context, q conn.Source) (err error) {
 				resp, err = q.Stuck(ctx, req)
 				return err
 			})
 			if err != nil {
 				return err
 			}
-			if output == conn.OutputJSON {
+			switch {
+			case output == conn.OutputJSONLines:
 				return conn.WriteJSONLines(cmd.OutOrStdout(), resp.Stuck)
+			case conn.Printed(output):
+				return conn.PrintObject(cmd.OutOrStdout(), output, v1alpha1.StuckList(resp.Stuck))
 			}
 			return Render(cmd.OutOrStdout(), resp.Stuck, time.Now())
 		},
 	}
 	f := cmd.Flags()
-	conn.AddOutputFlag(f, &output)
+	conn.AddObjectOutputFlag(f, &output)
 	f.BoolVarP(&all, "all-namespaces", "A", false, "every namespace, even with -n (the default without -n)")
 	f.StringVar(&node, "node", "", "only pods of this node")
 	return cmd

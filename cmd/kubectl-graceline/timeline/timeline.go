@@ -56,18 +56,23 @@ A pod name seen more than once (a pod recreated under the same name) shows
 the most recent one; --uid picks another. With -o json every event is
 printed as the agents and the collector stored them, one JSON object per
 line.`,
-		Example: "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
-		Args:    cobra.ExactArgs(1),
+		Example:           "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: o.CompletePods,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := conn.CheckOutput(output); err != nil {
 				return err
 			}
-			ns, name, err := conn.SplitPod(args[0], o.Namespace())
+			ns, err := o.Namespace()
+			if err != nil {
+				return err
+			}
+			ns, name, err := conn.SplitPod(args[0], ns)
 			if err != nil {
 				return err
 			}
 			var resp *apiv1.TimelineResponse
-			err = o.Query(cmd.Context(), func(ctx context.Context, q apiv1.QueryClient) (err error) {
+			err = o.Query(cmd.Context(), func(ctx context.Context, q conn.Source) (err error) {
 				resp, err = q.Timeline(ctx, &apiv1.TimelineRequest{Namespace: ns, Name: name, Uid: uid})
 				return err
 			})

@@ -29,30 +29,44 @@ func NewCommand(o *conn.Options) *cobra.Command {
 		Long: `Stream events as the collector stores them, one line each, until interrupted.
 Give a POD (NAMESPACE/NAME or NAME) to follow one pod. If the collector
 restarts or the stream is cut, watch reconnects and says so on stderr; events
-stored meanwhile are not replayed (use timeline for those).`,
-		Example: "  kubectl graceline watch -A\n  kubectl graceline watch shop/web-7d9c4-x2k -o json",
-		Args:    cobra.MaximumNArgs(1),
+stored meanwhile are not replayed (use timeline for those).
+
+Through the API server (no --collector), watch follows the podterminations
+resource: one line each time a pod's termination changes (its summary, a
+stuck report, the object's removal), not every event of the node.`,
+		Example:           "  kubectl graceline watch -A\n  kubectl graceline watch shop/web-7d9c4-x2k -o json",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: o.CompletePods,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := conn.CheckOutput(output); err != nil {
 				return err
 			}
+			ns, err := o.Namespace()
+			if err != nil {
+				return err
+			}
 			req := &apiv1.WatchRequest{Node: node}
 			if !all {
-				req.Namespace = o.Namespace()
+				req.Namespace = ns
 			}
 			if len(args) == 1 {
-				ns, name, err := conn.SplitPod(args[0], o.Namespace())
+				if req.Namespace, req.Name, err = conn.SplitPod(args[0], ns); err != nil {
+					return err
+				}
+			}
+			print := printer(cmd.OutOrStdout(), output)
+			if !o.Collecting() {
+				c, err := o.KubeClient()
 				if err != nil {
 					return err
 				}
-				req.Namespace, req.Name = ns, name
+				return followAPI(cmd.Context(), c, req, print, cmd.ErrOrStderr())
 			}
 			cc, err := o.Dial()
 			if err != nil {
 				return err
 			}
 			defer cc.Close()
-			print := printer(cmd.OutOrStdout(), output)
 			return follow(cmd.Context(), apiv1.NewQueryClient(cc), req, print, cmd.ErrOrStderr(), o.Collector.Address)
 		},
 	}

@@ -1,4 +1,4 @@
-package aggapi
+package v1alpha1
 
 import (
 	"maps"
@@ -44,12 +44,21 @@ func (s *PodTerminationStatus) DeepCopyInto(out *PodTerminationStatus) {
 	if s.Phases != nil {
 		out.Phases = make([]Phase, len(s.Phases))
 		for i, p := range s.Phases {
-			out.Phases[i] = Phase{Name: p.Name, Start: copyTime(p.Start), End: copyTime(p.End)}
+			out.Phases[i] = Phase{Name: p.Name, Start: p.Start.DeepCopy(), End: p.End.DeepCopy()}
 		}
 	}
 	out.Containers = copyCauses(s.Containers)
 	out.ExitCodes = maps.Clone(s.ExitCodes)
 	out.Evidence = slices.Clone(s.Evidence)
+	if s.EndpointLag != nil {
+		d := *s.EndpointLag
+		out.EndpointLag = &d
+	}
+	if s.TrafficRisk != nil {
+		r := *s.TrafficRisk
+		out.TrafficRisk = &r
+	}
+	out.LastEventTime = copyTime(s.LastEventTime)
 }
 
 // DeepCopyInto copies p into out.
@@ -101,6 +110,10 @@ func (t *PodTerminationTimeline) DeepCopyObject() runtime.Object {
 			t.Events[i].DeepCopyInto(&out.Events[i])
 		}
 	}
+	if t.Summary != nil {
+		out.Summary = new(runtime.RawExtension)
+		t.Summary.DeepCopyInto(out.Summary)
+	}
 	return out
 }
 
@@ -111,6 +124,7 @@ func (s *StuckPod) DeepCopyInto(out *StuckPod) {
 	out.Status.Since = copyTime(s.Status.Since)
 	out.Status.Evidence = slices.Clone(s.Status.Evidence)
 	out.Status.Containers = copyCauses(s.Status.Containers)
+	out.Status.Finalizers = slices.Clone(s.Status.Finalizers)
 }
 
 // DeepCopyObject returns a copy of s.

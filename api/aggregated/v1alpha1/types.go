@@ -1,4 +1,4 @@
-package aggapi
+package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,13 +41,22 @@ type PodTerminationStatus struct {
 	// BlockingPhase and Evidence say what holds a stuck termination.
 	BlockingPhase string   `json:"blockingPhase,omitempty"`
 	Evidence      []string `json:"evidence,omitempty"`
+	// EndpointLag is the stop signal's time minus the moment the last
+	// Service stopped offering the pod, when the collector watched both.
+	EndpointLag *metav1.Duration `json:"endpointLag,omitempty"`
+	// TrafficRisk says the pod was signalled while a Service could still
+	// send it requests.
+	TrafficRisk *bool `json:"trafficRisk,omitempty"`
+	// LastEventTime is when the summary was last brought up to date.
+	LastEventTime *metav1.Time `json:"lastEventTime,omitempty"`
 }
 
-// Phase is one phase of a termination, with its start and end.
+// Phase is one phase of a termination, with its start and end, to the
+// microsecond: phases often last milliseconds.
 type Phase struct {
-	Name  string       `json:"name"`
-	Start *metav1.Time `json:"start,omitempty"`
-	End   *metav1.Time `json:"end,omitempty"`
+	Name  string            `json:"name"`
+	Start *metav1.MicroTime `json:"start,omitempty"`
+	End   *metav1.MicroTime `json:"end,omitempty"`
 }
 
 // ContainerCause is why one container ended the way it did.
@@ -75,6 +84,10 @@ type PodTerminationTimeline struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Events []runtime.RawExtension `json:"events"`
+	// Summary is the termination_summary joined with the cluster side
+	// (what heads `kubectl graceline timeline`), in the same form; absent
+	// while no summary is known.
+	Summary *runtime.RawExtension `json:"summary,omitempty"`
 }
 
 // StuckPod is a pod whose termination is stuck now: its latest stuck
@@ -88,11 +101,16 @@ type StuckPod struct {
 
 // StuckPodStatus is a stuck report, or a summary whose verdict is stuck.
 type StuckPodStatus struct {
-	NodeName      string           `json:"nodeName,omitempty"`
+	NodeName string `json:"nodeName,omitempty"`
+	// Source is who reported it: "node" (the pod's agent) or "api" (the
+	// collector's watch of the Kubernetes API).
+	Source        string           `json:"source,omitempty"`
 	Since         *metav1.Time     `json:"since,omitempty"`
 	BlockingPhase string           `json:"blockingPhase,omitempty"`
 	Evidence      []string         `json:"evidence,omitempty"`
 	Containers    []ContainerCause `json:"containers,omitempty"`
+	// Finalizers are the finalizers that still hold the object.
+	Finalizers []string `json:"finalizers,omitempty"`
 }
 
 // StuckPodList is a list of StuckPods.

@@ -1,0 +1,78 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
+	apiv1 "github.com/graceline/graceline/api/v1"
+)
+
+// TestClient runs the client against an HTTP server that answers as the
+// API server does for the aggregated API, and checks the paths and
+// selectors it asks for and the errors it explains.
+func TestClient(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	list := v1alpha1.TerminationList([]*apiv1.Event{{
+		Kind: apiv1.KindTerminationSummary, Time: timestamppb.New(start), Node: "n1", Verdict: apiv1.VerdictKilled,
+		Pod: &apiv1.PodRef{Namespace: "shop", Name: "web", Uid: "u-1"},
+	}})
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Path+"?"+r.URL.RawQuery)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/apis/graceline.dev/v1alpha1/namespaces/shop/podterminations":
+			json.NewEncoder(w).Encode(list)
+		case "/apis/graceline.dev/v1alpha1/namespaces/shop/podterminations/gone/timeline":
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: 404,
+				Details: &metav1.StatusDetails{Name: "gone", Group: v1alpha1.GroupName, Kind: v1alpha1.ResourcePodTerminations}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	c, err := New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	t.Run("a list asks for the node and verdict as field selectors and decodes the objects", func(t *testing.T) {
+		got, err := c.Terminations(ctx, "shop", "n1", apiv1.VerdictKilled, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Items) != 1 || got.Items[0].Name != "web" || got.Items[0].Status.Verdict != apiv1.VerdictKilled {
+			t.Errorf("items %+v, want web, killed", got.Items)
+		}
+		last := asked[len(asked)-1]
+		for _, w := range []string{"fieldSelector=status.nodeName%3Dn1%2Cstatus.verdict%3Dkilled", "limit=10"} {
+			if !strings.Contains(last, w) {
+				t.Errorf("asked %s, want %s in it", last, w)
+			}
+		}
+	})
+	t.Run("a pod without a termination is named", func(t *testing.T) {
+		_, _, err := c.Timeline(ctx, "shop", "gone")
+		if err == nil || !strings.Contains(err.Error(), "no termination of pod shop/gone") {
+			t.Errorf("error %v, want one naming shop/gone", err)
+		}
+	})
+	t.Run("an API server without the group says so", func(t *testing.T) {
+		_, err := c.StuckPods(ctx, "other", "")
+		if err == nil || !strings.Contains(err.Error(), "does not serve graceline.dev/v1alpha1") {
+			t.Errorf("error %v, want one saying the group is not served", err)
+		}
+	})
+}
