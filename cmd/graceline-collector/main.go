@@ -160,9 +160,6 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 			if err := kubeCfg.Validate(); err != nil {
 				return flags.Check(setting.In("Kubernetes", err))
 			}
-			// client-go logs through klog; send it the same way.
-			klog.SetSlogLogger(log.With("part", "client-go"))
-			cfg.Kubernetes = kubeConfig(kubeMode, kubeCfg, log)
 			if otlpCfg.Endpoint != "" {
 				h, err := headers(otlpHeaders)
 				if err != nil {
@@ -174,6 +171,9 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 					return cli.Usagef("--otlp-endpoint: %v", err)
 				}
 			}
+			// client-go logs through klog; send it the same way.
+			klog.SetSlogLogger(log.With("part", "client-go"))
+			cfg.Kubernetes = kubeConfig(kubeMode, kubeCfg, log)
 			if agg.Address != "" {
 				agg.Kubeconfig = kubeCfg.Kubeconfig
 				cfg.Aggregated = &agg
