@@ -27,7 +27,7 @@ k8s:
 
 # The Jaeger v2 all-in-one that the OTLP export test sends traces to, in
 # _output/jaeger/bin; built from the module proxy through a wrapper module
-# (hack/build-jaeger.sh), about 45 minutes on a loaded 2-core machine the
+# (hack/build-jaeger.sh), about an hour on a loaded 2-core machine the
 # first time, nothing to do after that.
 jaeger:
 	@bash hack/build-jaeger.sh
