@@ -27,6 +27,7 @@ import (
 	"github.com/graceline/graceline/collector/httpapi"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
+	"github.com/graceline/graceline/collector/otlp"
 	"github.com/graceline/graceline/collector/outcome"
 	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
@@ -95,6 +96,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
+	// The OTLP export reads the store on its own goroutine, behind its own
+	// cursor: nothing on the event path waits for the backend.
+	var exporter *otlp.Exporter
+	if cfg.OTLP != nil {
+		oc := *cfg.OTLP
+		oc.FromCluster = cfg.Kubernetes != nil
+		client, err := otlp.NewClient(ctx, oc)
+		if err != nil {
+			return err
+		}
+		exporter = otlp.New(oc, st, client, reg, log.With("part", "otlp"))
+	}
+
 	var agg *aggapi.Server
 	if cfg.Aggregated != nil {
 		if agg, err = aggapi.New(*cfg.Aggregated, svc); err != nil {
@@ -161,6 +175,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			}
 		}()
 	}
+	if exporter != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			exporter.Run(ctx)
+		}()
+	}
 	if agg != nil {
 		wg.Add(1)
 		go func() {
@@ -172,7 +193,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log.Info("collector serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
 		"tls", tlsConfig != nil, "mutual_tls", cfg.ClientCAFile != "", "data_dir", cfg.DataDir, "retention", cfg.Retention,
-		"kubernetes", kw != nil, "aggregated_api", cfg.Aggregated != nil, "agent_service_account", nodeTokens != nil)
+		"kubernetes", kw != nil, "aggregated_api", cfg.Aggregated != nil, "agent_service_account", nodeTokens != nil, "otlp", cfg.OTLP != nil)
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -13,6 +13,7 @@ import (
 	"github.com/graceline/graceline/collector/aggapi"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
+	"github.com/graceline/graceline/collector/otlp"
 	"github.com/graceline/graceline/collector/outcome"
 )
 
@@ -69,6 +70,9 @@ type Config struct {
 	// aggregated API behind the cluster's API server. An empty CertDir
 	// means DataDir/apiserver-certs.
 	Aggregated *aggapi.Config
+	// OTLP, when set, exports every finished termination (and each stuck
+	// pod, at its first stuck report) as a trace to an OTLP backend.
+	OTLP *otlp.Config
 }
 
 // AgentTokens says which ServiceAccount tokens are agents' and how to

@@ -65,6 +65,11 @@ func (c Config) Validate() error {
 	if err := c.Ingest.Validate(); err != nil {
 		return setting.In("Ingest", err)
 	}
+	if c.OTLP != nil {
+		if err := c.OTLP.Validate(); err != nil {
+			return err
+		}
+	}
 	// Kubernetes is checked by kube.New, once its defaults are filled in.
 	return nil
 }

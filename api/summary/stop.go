@@ -124,3 +124,14 @@ func (c *Container) initProcess() *apiv1.Process {
 	}
 	return nil
 }
+
+// StopSignal returns the runtime's first stop signal to the container's
+// init process, when it came, and who sent it; ok is false when none was
+// seen. Readers that draw a container's own stop (an OTLP span, say) start
+// it here, so that they and its cause agree on which signal was the stop.
+func (c Container) StopSignal() (at time.Time, sig *apiv1.Signal, sender *apiv1.Sender, ok bool) {
+	if c.stop.signal == nil {
+		return time.Time{}, nil, nil, false
+	}
+	return c.stop.signalAt, c.stop.signal, c.stop.sender, true
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 	"github.com/graceline/graceline/collector/auth"
 	"github.com/graceline/graceline/collector/ingest"
 	"github.com/graceline/graceline/collector/kube"
+	"github.com/graceline/graceline/collector/otlp"
 	"github.com/graceline/graceline/collector/outcome"
 	"github.com/graceline/graceline/internal/cli"
 	"github.com/graceline/graceline/internal/setting"
@@ -57,6 +59,8 @@ func newCommand() *cobra.Command {
 	var logLevel, kubeMode string
 	var agg aggapi.Config
 	var agentTokens collector.AgentTokens
+	var otlpCfg otlp.Config
+	var otlpHeaders []string
 	kubeCfg := kube.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "graceline-collector --data-dir DIR",
@@ -163,6 +167,17 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 			if err := kubeCfg.Validate(); err != nil {
 				return flags.Check(setting.In("Kubernetes", err))
 			}
+			if otlpCfg.Endpoint != "" {
+				h, err := headers(otlpHeaders)
+				if err != nil {
+					return err
+				}
+				otlpCfg.Headers = h
+				cfg.OTLP = &otlpCfg
+				if err := otlpCfg.Validate(); err != nil {
+					return cli.Usagef("--otlp-endpoint: %v", err)
+				}
+			}
 			// client-go logs through klog; send it the same way.
 			klog.SetSlogLogger(log.With("part", "client-go"))
 			cfg.Kubernetes = kubeConfig(kubeMode, kubeCfg, log)
@@ -203,8 +218,26 @@ background. SIGTERM or SIGINT shut the collector down cleanly.`,
 	f.StringVar(&agg.Address, "aggregated-api-address", "", `serve the graceline.dev aggregated API (for an APIService) over HTTPS on this address, e.g. ":7443"; empty: off`)
 	f.StringVar(&agg.CertFile, "aggregated-api-cert", "", "the aggregated API's serving certificate (PEM); default: a self-signed one under DATA_DIR/apiserver-certs")
 	f.StringVar(&agg.KeyFile, "aggregated-api-key", "", "the aggregated API's serving certificate's key (PEM)")
+	f.StringVar(&otlpCfg.Endpoint, "otlp-endpoint", "", "export each pod termination as an OpenTelemetry trace to this OTLP endpoint: grpc://HOST:PORT, or http(s)://HOST:PORT[/PATH] (path default /v1/traces); empty: off")
+	f.BoolVar(&otlpCfg.Insecure, "otlp-insecure", false, "send OTLP in plain text (needed for http://; grpc:// then skips TLS)")
+	f.StringVar(&otlpCfg.CAFile, "otlp-ca", "", "check the OTLP backend's certificate against this CA bundle (PEM) instead of the system's")
+	f.StringArrayVar(&otlpHeaders, "otlp-header", nil, "header KEY=VALUE sent with every OTLP export (repeat the flag for more)")
+	f.DurationVar(&otlpCfg.Timeout, "otlp-timeout", otlp.DefaultTimeout, "bound of one OTLP export call; failed exports are retried with backoff")
 	cli.AddVersion(cmd)
 	return cmd
+}
+
+// headers reads --otlp-header's KEY=VALUE pairs.
+func headers(pairs []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, cli.Usagef("--otlp-header %q: want KEY=VALUE", p)
+		}
+		out[strings.TrimSpace(k)] = v
+	}
+	return out, nil
 }
 
 // kubeConfig decides from --kubernetes (on, off or auto, checked already)

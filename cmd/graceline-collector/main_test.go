@@ -44,6 +44,9 @@ func TestBadFlags(t *testing.T) {
 		{"No agent streams are refused.", []string{"--data-dir", dir, "--max-agent-streams", "0"}, []string{"--max-agent-streams 0", "at least 1"}},
 		{"A batch record limit past the maximum is refused.", []string{"--data-dir", dir, "--max-batch-records", "1000000"}, []string{"--max-batch-records 1000000", "at most 100000"}},
 		{"A clock skew of zero is refused.", []string{"--data-dir", dir, "--max-clock-skew", "0"}, []string{"--max-clock-skew 0s"}},
+		{"A plain-text OTLP endpoint needs --otlp-insecure.", []string{"--data-dir", dir, "--otlp-endpoint", "http://jaeger:4318"}, []string{"--otlp-endpoint", "--otlp-insecure"}},
+		{"An OTLP endpoint of another scheme is refused.", []string{"--data-dir", dir, "--otlp-endpoint", "ftp://jaeger:4317"}, []string{"--otlp-endpoint", "grpc, http or https"}},
+		{"An OTLP header without a value is refused.", []string{"--data-dir", dir, "--otlp-endpoint", "grpc://jaeger:4317", "--otlp-header", "tenant"}, []string{"--otlp-header", "KEY=VALUE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,18 +69,22 @@ func (t tap) Publish(events []*apiv1.Event) {
 	}
 }
 
-// counts is the rule for what is one termination: a termination_summary
-// that is final. With the cluster side, that is the collector's own joined
-// summary (source api), which is stored once per pod under one key and is
-// the only one that knows the endpoints; the agent's summary of the same
-// pod is not counted again. Without the cluster side, it is an agent's
-// summary whose verdict is final (not stuck, which an agent reports while
-// it waits).
-func (r *Recorder) counts(e *apiv1.Event) bool {
+// counts is whether e is one termination to count; see Final.
+func (r *Recorder) counts(e *apiv1.Event) bool { return Final(r.cfg.FromCluster, e) }
+
+// Final is the rule for what is one finished pod termination: a
+// termination_summary that is final. With the cluster side (fromCluster),
+// that is the collector's own joined summary (source api), which is stored
+// once per pod under one key and is the only one that knows the endpoints;
+// the agent's summary of the same pod is not counted again. Without the
+// cluster side, it is an agent's summary whose verdict is final (not stuck,
+// which an agent reports while it waits). The outcome metrics count by it,
+// and the OTLP export sends a pod's final trace by it.
+func Final(fromCluster bool, e *apiv1.Event) bool {
 	if e.GetKind() != apiv1.KindTerminationSummary {
 		return false
 	}
-	if r.cfg.FromCluster {
+	if fromCluster {
 		return e.GetSource() == apiv1.SourceAPI
 	}
 	return e.GetSource() != apiv1.SourceAPI && apiv1.EndsTermination(e.GetKind(), e.GetVerdict())

@@ -69,6 +69,15 @@ var schema = []string{
 	`ALTER TABLE pods ADD COLUMN cause TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE pods ADD COLUMN advice TEXT NOT NULL DEFAULT ''`,
 	`CREATE INDEX pods_workload ON pods (del_ns, namespace) WHERE workload_kind != ''`,
+	// The OTLP export: the events that make a trace (summaries and stuck
+	// reports), found by their row id past the export cursor, which is the
+	// id of the last one handled. A partial index, so that ingest of the
+	// other kinds pays nothing for it.
+	`CREATE INDEX events_traces ON events (id) WHERE kind IN ('termination_summary', 'container_summary', 'stuck')`,
+	`CREATE TABLE export_cursor (
+		name     TEXT PRIMARY KEY,
+		event_id INTEGER NOT NULL
+	) WITHOUT ROWID`,
 }
 
 // Store is the collector's database. Writes go through one connection, one

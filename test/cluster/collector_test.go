@@ -35,7 +35,10 @@ type collectorProc struct {
 	grpc, web            string
 	// api, when set, is where the collector serves the aggregated API: on
 	// the node's address, which the API server's front proxy dials.
-	api    string
+	api string
+	// extra are further flags, kept across restarts (a test that turns on
+	// the OTLP export sets them, then clears them).
+	extra  []string
 	cmd    *exec.Cmd
 	logs   *harness.Buffer
 	exited chan struct{}
@@ -72,6 +75,7 @@ func (c *collectorProc) start() error {
 	if c.api != "" {
 		c.cmd.Args = append(c.cmd.Args, "--aggregated-api-address", c.api)
 	}
+	c.cmd.Args = append(c.cmd.Args, c.extra...)
 	fmt.Fprintf(c.logs, "----- collector started %s -----\n", time.Now().Format(time.RFC3339Nano))
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
