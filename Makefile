@@ -5,7 +5,9 @@ SHELL := /bin/bash
 BIN := $(CURDIR)/_output/bin
 export PATH := $(BIN):$(PATH)
 GO ?= go
-GOTEST_TIMEOUT ?= 45m
+# The runtime e2e package runs four runtimes one after another: about
+# 35 minutes here.
+GOTEST_TIMEOUT ?= 60m
 # How many inputs each fuzz target runs in `make test` (10-30 s here). A
 # count, not a duration: with a duration, Go 1.26's fuzz coordinator can fail
 # a target with a bare "context deadline exceeded" when the time runs out
