@@ -41,19 +41,7 @@ func ContainerTrace(sum *apiv1.Event, events []*apiv1.Event, res *resource.Resou
 	if sum.GetVerdict() == apiv1.VerdictKilled {
 		root.fail(fmt.Sprintf("container %s did not stop on its stop signal: SIGKILL", c.GetName()))
 	}
-	for _, p := range sum.GetPhases() {
-		if p.GetStart() == nil {
-			continue
-		}
-		pend := end
-		if p.GetEnd() != nil {
-			pend = p.GetEnd().AsTime()
-		}
-		s := b.add(root, p.GetName(), "", p.GetStart().AsTime(), pend)
-		if p.GetName() == apiv1.PhaseSIGKILL {
-			s.fail("the grace period ran out: the runtime sent SIGKILL")
-		}
-	}
+	b.addPhases(root, sum.GetPhases(), end)
 	for _, e := range events {
 		at := e.GetTime().AsTime()
 		if e.GetContainer().GetId() != c.GetId() || at.Before(start) || at.After(end) || slices.Contains(untraced, e.Kind) {

@@ -111,21 +111,7 @@ func PodTrace(sum *apiv1.Event, events []*apiv1.Event, stuck *apiv1.Event, res *
 		}
 	}
 
-	phases := map[string]*span{}
-	for _, p := range sum.GetPhases() {
-		if p.GetStart() == nil {
-			continue
-		}
-		pend := end
-		if p.GetEnd() != nil {
-			pend = p.GetEnd().AsTime()
-		}
-		s := b.add(root, p.GetName(), "", p.GetStart().AsTime(), pend)
-		if p.GetName() == apiv1.PhaseSIGKILL {
-			s.fail("the grace period ran out: the runtime sent SIGKILL")
-		}
-		phases[p.GetName()] = s
-	}
+	phases := b.addPhases(root, sum.GetPhases(), end)
 
 	// Each container's own stop: from the runtime's first stop signal to
 	// its init to the container's exit, under the stop_signal phase.

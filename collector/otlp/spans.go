@@ -10,6 +10,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
 // Why spans are built as tracetest.SpanStub snapshots and handed to the
@@ -107,4 +109,26 @@ func (b *traceBuilder) snapshots() []sdktrace.ReadOnlySpan {
 
 func (b *traceBuilder) ctx(id trace.SpanID) trace.SpanContext {
 	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: b.tid, SpanID: id, TraceFlags: trace.FlagsSampled})
+}
+
+// addPhases adds a span under parent for each of a summary's phases that
+// started, ending at end when the phase has not ended, and returns them by
+// phase name. A SIGKILL phase is an error: the grace period ran out.
+func (b *traceBuilder) addPhases(parent *span, phases []*apiv1.Phase, end time.Time) map[string]*span {
+	out := map[string]*span{}
+	for _, p := range phases {
+		if p.GetStart() == nil {
+			continue
+		}
+		pend := end
+		if p.GetEnd() != nil {
+			pend = p.GetEnd().AsTime()
+		}
+		s := b.add(parent, p.GetName(), "", p.GetStart().AsTime(), pend)
+		if p.GetName() == apiv1.PhaseSIGKILL {
+			s.fail("the grace period ran out: the runtime sent SIGKILL")
+		}
+		out[p.GetName()] = s
+	}
+	return out
 }
