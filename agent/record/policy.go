@@ -57,6 +57,9 @@ const (
 	// DroppedRuncInit: the kernel's SIGKILL to a runc init thread as runc
 	// init execs the workload.
 	DroppedRuncInit = "record_runc_init"
+	// DroppedLateRepeat: a thread's SIGKILL that came after its process's
+	// row was sent whole (see pod.killed).
+	DroppedLateRepeat = "record_late_repeat"
 )
 
 // holdFor is how long a SIGKILL's row waits for repeats when the kernel did
@@ -92,7 +95,7 @@ func NewMetrics(reg prometheus.Registerer, dropped *prometheus.CounterVec) *Metr
 		Name: "graceline_events_collapsed_total", Help: "Signal rows folded into an identical earlier row's count by the recording policy.",
 	})}
 	reg.MustRegister(m.Collapsed)
-	for _, r := range []string{DroppedOutsideWindow, DroppedRuncInit} {
+	for _, r := range []string{DroppedOutsideWindow, DroppedRuncInit, DroppedLateRepeat} {
 		dropped.WithLabelValues(r)
 	}
 	return m
@@ -148,8 +151,21 @@ type pod struct {
 	held []*held
 	// exiting are the processes that dequeued a signal that ends them,
 	// other than SIGKILL: their other threads dequeue a SIGKILL each.
-	exiting   map[int32]bool
+	exiting map[int32]bool
+	// killed says when each process's SIGKILL row was made. A process is
+	// killed once: a delivery that comes after its row went out whole is
+	// a thread the kernel's count missed (the count is read as the
+	// threads exit, and the ring buffer can hand over a later thread's
+	// delivery first), not a new kill, and is dropped and counted rather
+	// than sent as a second row.
+	killed    map[killKey]time.Time
 	removedAt time.Time
+}
+
+// killKey names a process of a pod's container ("" for the sandbox).
+type killKey struct {
+	cid string
+	pid int32
 }
 
 // ctr is one container of a pod; "" stands for the sandbox's processes.
@@ -314,6 +330,14 @@ func (p *Policy) process(pd *pod, cid string, e *apiv1.Event) {
 			return
 		}
 	}
+	if e.Kind == apiv1.KindSignalDelivered && e.GetSignal().GetName() == "SIGKILL" {
+		// A pid is not reused within holdKill in practice; past it, a
+		// SIGKILL to the same pid is another process's.
+		if at, ok := pd.killed[killKey{cid, e.GetTarget().GetPid()}]; ok && p.now().Sub(at) < holdKill {
+			p.m.Dropped.WithLabelValues(DroppedLateRepeat).Inc()
+			return
+		}
+	}
 	c := pd.ctr(cid)
 	init := pd.isInit(cid, e)
 	outside := fromOutside(cid, e)
@@ -354,6 +378,10 @@ func (p *Policy) deliver(pd *pod, e *apiv1.Event) {
 		p.releaseDue(pd, p.now())
 		return
 	}
+	if pd.killed == nil {
+		pd.killed = map[killKey]time.Time{}
+	}
+	pd.killed[killKey{e.GetContainer().GetId(), pid}] = p.now()
 	h := &held{e: e, until: p.now().Add(holdFor)}
 	if n := e.GetTarget().GetThreads(); n > 0 {
 		h.want, h.until = uint32(n), p.now().Add(holdKill)

@@ -188,6 +188,20 @@ func TestPolicy(t *testing.T) {
 			collapsed: 1,
 		},
 		{
+			name: "A thread's SIGKILL after its process's row went out whole is dropped and counted, not a second row.",
+			steps: events(ofThreads(2, delivered("", "SIGKILL", 50, 50, "pause")), ofThreads(2, delivered("", "SIGKILL", 50, 51, "pause")),
+				exited("", 50, "pause"), ofThreads(1, delivered("", "SIGKILL", 50, 52, "pause"))),
+			want:      []string{"signal_delivered SIGKILL 50 x2", "process_exited 50"},
+			collapsed: 1,
+			dropped:   map[string]float64{DroppedLateRepeat: 1},
+		},
+		{
+			name: "A SIGKILL to the same pid long after is another process's, and a row of its own.",
+			steps: []step{{e: base(apiv1.KindSandboxStopped, "")}, {e: ofThreads(1, delivered("a", "SIGKILL", 7, 7, "sleep"))}, {advance: holdKill},
+				{e: ofThreads(1, delivered("a", "SIGKILL", 7, 7, "sleep"))}},
+			want: []string{"sandbox_stopped", "signal_delivered a SIGKILL 7", "signal_delivered a SIGKILL 7"},
+		},
+		{
 			name: "Without a thread count, a SIGKILL's row waits a second for its repeats.",
 			steps: []step{{e: delivered("", "SIGKILL", 50, 51, "pause")}, {e: delivered("", "SIGKILL", 50, 50, "pause")},
 				{advance: holdFor}, {e: exited("", 50, "pause")}},
@@ -281,7 +295,7 @@ func TestPolicy(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("recorded:\n%q\nwant:\n%q", got, tc.want)
 			}
-			for _, r := range []string{DroppedOutsideWindow, DroppedRuncInit} {
+			for _, r := range []string{DroppedOutsideWindow, DroppedRuncInit, DroppedLateRepeat} {
 				if n := testutil.ToFloat64(m.Dropped.WithLabelValues(r)); n != tc.dropped[r] {
 					t.Errorf("dropped %s: %v, want %v", r, n, tc.dropped[r])
 				}
