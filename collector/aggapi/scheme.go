@@ -32,5 +32,15 @@ func newScheme() (*runtime.Scheme, serializer.CodecFactory, error) {
 			return nil, serializer.CodecFactory{}, fmt.Errorf("register field selectors of %s: %w", kind, err)
 		}
 	}
+	reportFields := map[string]bool{"metadata.name": true, "metadata.namespace": true, v1alpha1.FieldSince: true, v1alpha1.FieldWindow: true}
+	err := s.AddFieldLabelConversionFunc(v1alpha1.SchemeGroupVersion.WithKind("WorkloadReport"), func(label, value string) (string, string, error) {
+		if !reportFields[label] {
+			return "", "", fmt.Errorf("field label not supported: %s", label)
+		}
+		return label, value, nil
+	})
+	if err != nil {
+		return nil, serializer.CodecFactory{}, fmt.Errorf("register field selectors of WorkloadReport: %w", err)
+	}
 	return s, serializer.NewCodecFactory(s), nil
 }

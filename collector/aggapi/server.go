@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -89,11 +90,14 @@ func New(cfg Config, r Reader) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("create the aggregated API server: %w", err)
 	}
-	info := genericapiserver.NewDefaultAPIGroupInfo(v1alpha1.GroupName, scheme, metav1.ParameterCodec, codecs)
+	// The group's parameter codec reads the timeline's ?uid= with the
+	// served scheme; lists and gets read theirs with the meta types' own.
+	info := genericapiserver.NewDefaultAPIGroupInfo(v1alpha1.GroupName, scheme, runtime.NewParameterCodec(scheme), codecs)
 	info.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"podterminations":          &terminations{r: r},
 		"podterminations/timeline": &timelines{r: r},
 		"stuckpods":                &stuckPods{r: r},
+		"workloadreports":          &workloadReports{r: r, now: time.Now},
 	}
 	if err := gs.InstallAPIGroup(&info); err != nil {
 		ln.Close()

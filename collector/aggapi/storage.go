@@ -3,6 +3,7 @@ package aggapi
 import (
 	"context"
 	"errors"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -25,6 +26,7 @@ type Reader interface {
 	Timeline(ctx context.Context, namespace, name, uid string) ([]*apiv1.Event, *apiv1.Event, error)
 	List(ctx context.Context, f query.ListFilter) ([]*apiv1.Event, error)
 	Stuck(ctx context.Context, namespace, node string) ([]*apiv1.Event, error)
+	Report(ctx context.Context, namespace string, since time.Time) ([]*apiv1.WorkloadReport, error)
 	Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error
 }
 
@@ -94,21 +96,37 @@ func (t *terminations) List(ctx context.Context, opts *metainternalversion.ListO
 type timelines struct{ r Reader }
 
 var (
-	_ rest.Getter = (*timelines)(nil)
-	_ rest.Scoper = (*timelines)(nil)
+	_ rest.GetterWithOptions = (*timelines)(nil)
+	_ rest.Scoper            = (*timelines)(nil)
 )
 
 func (*timelines) New() runtime.Object   { return &v1alpha1.PodTerminationTimeline{} }
 func (*timelines) Destroy()              {}
 func (*timelines) NamespaceScoped() bool { return true }
 
-// Get returns the events of the latest pod of that name, each in the event
-// contract's JSON form, and its summary joined with the cluster side.
-func (t *timelines) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+// NewGetOptions makes the timeline read ?uid= (v1alpha1.TimelineOptions).
+func (*timelines) NewGetOptions() (runtime.Object, bool, string) {
+	return &v1alpha1.TimelineOptions{}, false, ""
+}
+
+// Get returns the events of the latest pod of that name (or of the one
+// with the options' uid), each in the event contract's JSON form, and its
+// summary joined with the cluster side.
+func (t *timelines) Get(ctx context.Context, name string, options runtime.Object) (runtime.Object, error) {
 	ns := genericapirequest.NamespaceValue(ctx)
-	events, sum, err := t.r.Timeline(ctx, ns, name, "")
+	var uid string
+	if o, ok := options.(*v1alpha1.TimelineOptions); ok && o != nil {
+		uid = o.UID
+	}
+	events, sum, err := t.r.Timeline(ctx, ns, name, uid)
 	if err != nil {
 		return nil, apiError(err, "podterminations", name)
+	}
+	// The store finds a uid in every namespace, while the caller was
+	// authorized for the URL's namespace only: a pod elsewhere, or of
+	// another name, is not there for this caller.
+	if uid != "" && !samePod(events, sum, ns, name) {
+		return nil, apierrors.NewNotFound(v1alpha1.SchemeGroupVersion.WithResource("podterminations").GroupResource(), name)
 	}
 	tl := &v1alpha1.PodTerminationTimeline{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "PodTerminationTimeline"}, Events: []runtime.RawExtension{}}
 	if len(events) > 0 {
@@ -130,6 +148,24 @@ func (t *timelines) Get(ctx context.Context, name string, _ *metav1.GetOptions) 
 		tl.Events = append(tl.Events, runtime.RawExtension{Raw: b})
 	}
 	return tl, nil
+}
+
+// samePod tells whether the events read for a uid, and its summary, are of
+// pod namespace/name: at least one names it, and none names another. An
+// event the node could not yet attribute to a pod by name names none.
+func samePod(events []*apiv1.Event, sum *apiv1.Event, namespace, name string) bool {
+	named := false
+	for _, e := range append(events, sum) {
+		ns, n := e.GetPod().GetNamespace(), e.GetPod().GetName()
+		if ns == "" && n == "" {
+			continue
+		}
+		if ns != namespace || n != name {
+			return false
+		}
+		named = true
+	}
+	return named
 }
 
 // stuckPods serves stuckpods: the pods whose termination is stuck now.

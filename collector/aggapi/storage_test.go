@@ -26,15 +26,33 @@ type fakeReader struct {
 	// the watch then returns (nil: it waits for its end).
 	live []*apiv1.Event
 	end  error
+	// reports are the workloads' reports; asked records each report's
+	// window start.
+	reports []*apiv1.WorkloadReport
+	asked   *[]time.Time
 }
 
-func (f fakeReader) Timeline(_ context.Context, ns, name, _ string) ([]*apiv1.Event, *apiv1.Event, error) {
+// Timeline finds a pod by uid in every namespace, as the store does.
+func (f fakeReader) Timeline(_ context.Context, ns, name, uid string) ([]*apiv1.Event, *apiv1.Event, error) {
 	for _, s := range f.sums {
-		if s.Pod.Namespace == ns && s.Pod.Name == name {
+		if (uid != "" && s.Pod.Uid == uid) || (uid == "" && s.Pod.Namespace == ns && s.Pod.Name == name) {
 			return []*apiv1.Event{s}, s, nil
 		}
 	}
 	return nil, nil, store.ErrNotFound
+}
+
+func (f fakeReader) Report(_ context.Context, ns string, since time.Time) ([]*apiv1.WorkloadReport, error) {
+	if f.asked != nil {
+		*f.asked = append(*f.asked, since)
+	}
+	var out []*apiv1.WorkloadReport
+	for _, r := range f.reports {
+		if ns == "" || r.Namespace == ns {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (f fakeReader) List(_ context.Context, lf query.ListFilter) ([]*apiv1.Event, error) {

@@ -114,3 +114,47 @@ func age(t metav1.Time) string {
 	}
 	return duration.HumanDuration(time.Since(t.Time))
 }
+
+// reportColumns are what `kubectl get workloadreports` prints, the same
+// numbers as `kubectl graceline report`.
+var reportColumns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: "The workload, as <kind>.<name>."},
+	{Name: "Terminations", Type: "integer", Description: "Pods whose deletion was requested in the window."},
+	{Name: "Killed", Type: "integer", Description: "Finished pods that needed SIGKILL."},
+	{Name: "P50", Type: "string", Description: "Median time from the delete request to the object's removal."},
+	{Name: "P95", Type: "string", Description: "95th percentile of that time."},
+	{Name: "Stuck", Type: "integer", Description: "Pods reported stuck at least once."},
+	{Name: "Cause", Type: "string", Description: "The most common cause of the pods' main containers."},
+	{Name: "Finished", Type: "integer", Priority: 1, Description: "Pods whose final summary is stored."},
+	{Name: "Risk", Type: "integer", Priority: 1, Description: "Finished pods signalled while an endpoint still offered them."},
+}
+
+// reportTable converts one v1alpha1.WorkloadReport or a list into a table.
+func reportTable(obj runtime.Object) (*metav1.Table, error) {
+	var items []v1alpha1.WorkloadReport
+	table := &metav1.Table{ColumnDefinitions: reportColumns}
+	switch o := obj.(type) {
+	case *v1alpha1.WorkloadReport:
+		items = []v1alpha1.WorkloadReport{*o}
+	case *v1alpha1.WorkloadReportList:
+		items = o.Items
+	default:
+		return nil, fmt.Errorf("convert %T to a table: not a v1alpha1.WorkloadReport", obj)
+	}
+	if err := listMeta(obj, table); err != nil {
+		return nil, err
+	}
+	for i := range items {
+		r := &items[i]
+		p50, p95 := "<none>", "<none>"
+		if r.Status.Finished > 0 && r.Status.DurationP50 != nil && r.Status.DurationP95 != nil {
+			p50 = r.Status.DurationP50.Duration.Round(time.Millisecond).String()
+			p95 = r.Status.DurationP95.Duration.Round(time.Millisecond).String()
+		}
+		table.Rows = append(table.Rows, metav1.TableRow{
+			Cells:  []any{r.Name, r.Status.Terminations, r.Status.Killed, p50, p95, r.Status.Stuck, r.Status.Cause, r.Status.Finished, r.Status.TrafficRisk},
+			Object: runtime.RawExtension{Object: r},
+		})
+	}
+	return table, nil
+}

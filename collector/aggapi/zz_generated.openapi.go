@@ -24,6 +24,10 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPod":               schema_graceline_api_aggregated_v1alpha1_StuckPod(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodList":           schema_graceline_api_aggregated_v1alpha1_StuckPodList(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodStatus":         schema_graceline_api_aggregated_v1alpha1_StuckPodStatus(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.TimelineOptions":        schema_graceline_api_aggregated_v1alpha1_TimelineOptions(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReport":         schema_graceline_api_aggregated_v1alpha1_WorkloadReport(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReportList":     schema_graceline_api_aggregated_v1alpha1_WorkloadReportList(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReportStatus":   schema_graceline_api_aggregated_v1alpha1_WorkloadReportStatus(ref),
 		v1.APIGroup{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_APIGroup(ref),
 		v1.APIGroupList{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_APIGroupList(ref),
 		v1.APIResource{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_APIResource(ref),
@@ -617,6 +621,251 @@ func schema_graceline_api_aggregated_v1alpha1_StuckPodStatus(ref common.Referenc
 		},
 		Dependencies: []string{
 			"github.com/graceline/graceline/api/aggregated/v1alpha1.ContainerCause", v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_TimelineOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TimelineOptions are the query parameters of the timeline subresource: uid picks one incarnation of a pod name (a pod recreated under the same name), as `kubectl graceline timeline --uid` does; without it the latest is served.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"uid": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UID is the pod's uid.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_WorkloadReport(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "WorkloadReport is what one owner workload's pods went through on their way out, over a window that ends now: the answer of `kubectl graceline report` for one workload. It is named after its workload as \"<kind>.<name>\", the kind in lower case (deployment.web).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref("github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReportStatus"),
+						},
+					},
+				},
+				Required: []string{"status"},
+			},
+		},
+		Dependencies: []string{
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReportStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_WorkloadReportList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "WorkloadReportList is a list of WorkloadReports, ordered by namespace, kind and name.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReport"),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReport", v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_WorkloadReportStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "WorkloadReportStatus is a WorkloadReport of the event contract, in the API's camelCase form.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"since": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Since is the start of the window: terminations whose delete request is at or after it are counted.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"workloadKind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WorkloadKind and WorkloadName name the owner workload (a pod of a ReplicaSet counts under its Deployment).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"workloadName": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"terminations": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Terminations counts the pods whose deletion was requested in the window; Finished those of them whose final summary is stored, which the rest of the numbers are about, except Stuck.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"finished": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"integer"},
+							Format:  "int64",
+						},
+					},
+					"killed": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Killed counts the finished pods that needed SIGKILL.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"trafficRisk": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TrafficRisk counts the finished pods signalled while an endpoint still offered them.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"stuck": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Stuck counts the pods reported stuck at least once.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"durationP50": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DurationP50 and DurationP95 are the nearest-rank percentiles of the time from the delete request to the object's removal, over the finished pods.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"durationP95": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"cause": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Cause is the most common cause of the pods' main containers, with how many pods had it and the advice of the latest of them.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"causeCount": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int64",
+						},
+					},
+					"advice": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"initiators": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Initiators counts the pods by who started their termination.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"integer"},
+										Format: "int64",
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"workloadKind", "workloadName", "terminations", "finished", "killed", "trafficRisk", "stuck"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

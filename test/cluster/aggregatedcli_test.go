@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/test/harness"
@@ -79,6 +84,91 @@ func TestAggregatedCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("report answers through the API as through --collector", func(t *testing.T) {
+		createDeployment(t, ns, "cli-report", map[string]string{"app": "cli-report"}, 1, 5)
+		owned := runningPods(t, ns, "cli-report", 1)
+		scaleTo(t, ns, "cli-report", 0)
+		waitGone(t, &owned[0])
+		args := []string{"report", "-n", ns, "--since", "1h", "-o", "json"}
+		var viaAPI kubeResult
+		var viaCollector string
+		// The report counts a pod once its final summary is stored; both
+		// ways read the same database, so they agree once it is.
+		waitFor(t, collectorTimeout, "the Deployment's finished pod in both reports", func() bool {
+			viaAPI = kubeCLI(t, args...)
+			out, err := collector.cli(args...)
+			viaCollector = out
+			return viaAPI.err == nil && err == nil && finishedOf(t, viaAPI.stdout, "cli-report") == "1" && viaAPI.stdout == viaCollector
+		})
+		t.Logf("kubectl graceline report -n %s -o json:\n%s", ns, viaAPI.stdout)
+		table := kubeCLI(t, "report", "-n", ns, "--since", "1h")
+		want, err := collector.cli("report", "-n", ns, "--since", "1h")
+		if table.err != nil || err != nil || table.stdout != want {
+			t.Errorf("report tables differ: through the API (%v)\n%s\nthrough --collector (%v)\n%s", table.err, table.stdout, err, want)
+		}
+		r := kubectl(t, "get", "workloadreports", "-n", ns, "--field-selector", "status.window=1h")
+		if r.err != nil || !strings.Contains(r.stdout, "deployment.cli-report") {
+			t.Errorf("kubectl get workloadreports: %v\n%s%s", r.err, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("timeline --uid shows an earlier pod of a reused name, as through --collector", func(t *testing.T) {
+		again := createRunning(t, busyboxPod(ns, pod.Name, exitsOnTerm, 5))
+		deleteAndWaitGone(t, again)
+		waitFor(t, collectorTimeout, "the second "+pod.Name+" as the latest of its name", func() bool {
+			r := kubeCLI(t, "timeline", ns+"/"+pod.Name, "-o", "json")
+			return r.err == nil && strings.Contains(r.stdout, string(again.UID)) && strings.Contains(r.stdout, apiv1.KindPodDeleted)
+		})
+		for _, output := range [][]string{{"-o", "json"}, nil} {
+			args := append([]string{"timeline", ns + "/" + pod.Name, "--uid", string(pod.UID)}, output...)
+			viaAPI := kubeCLI(t, args...)
+			viaCollector, err := collector.cli(args...)
+			if viaAPI.err != nil || err != nil {
+				t.Fatalf("%v: through the API %v %s; through --collector %v", args, viaAPI.err, viaAPI.stderr, err)
+			}
+			if viaAPI.stdout != viaCollector {
+				t.Errorf("%v differs: through the API\n%s\nthrough --collector\n%s", args, viaAPI.stdout, viaCollector)
+			}
+			if !strings.Contains(viaAPI.stdout, string(pod.UID)[:4]) || strings.Contains(viaAPI.stdout, string(again.UID)) {
+				t.Errorf("%v shows another pod than uid %s:\n%s", args, pod.UID, viaAPI.stdout)
+			}
+		}
+		other := newNamespace(t, "aggcliuid")
+		r := kubeCLI(t, "timeline", other+"/"+pod.Name, "--uid", string(pod.UID))
+		if r.err == nil || !strings.Contains(r.stderr, "no termination of pod "+other+"/"+pod.Name) {
+			t.Errorf("the uid asked for under namespace %s: %v, stderr %q; want not found", other, r.err, r.stderr)
+		}
+	})
+
+	t.Run("a user who may view one namespace gets its report, and is refused another's", func(t *testing.T) {
+		ctx := context.Background()
+		other := newNamespace(t, "aggcliy")
+		rb := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "carol-view", Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "carol"}},
+		}
+		if _, err := client.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The view role gains graceline's rules when the controller
+		// manager aggregates them.
+		var own kubeResult
+		waitFor(t, time.Minute, "carol reading the report of "+ns, func() bool {
+			own = kubeCLI(t, "report", "-n", ns, "--since", "1h", "--as", "carol")
+			return own.err == nil
+		})
+		if !strings.Contains(own.stdout, "Deployment/cli-report") {
+			t.Errorf("carol's report of %s lacks Deployment/cli-report:\n%s", ns, own.stdout)
+		}
+		for _, args := range [][]string{{"-n", other}, {"-A"}} {
+			r := kubeCLI(t, append([]string{"report", "--since", "1h", "--as", "carol"}, args...)...)
+			if r.err == nil || !strings.Contains(r.stderr, "forbidden") {
+				t.Errorf("carol's report %v: %v, stderr %q; want forbidden", args, r.err, r.stderr)
+			}
+		}
+	})
+
 	t.Run("completion through kubectl offers the deleted pods and the namespaces", func(t *testing.T) {
 		installCompletion(t)
 		r := kubectl(t, "__complete", "graceline", "timeline", "-n", ns, "cli-")
@@ -137,6 +227,28 @@ func TestAggregatedCLI(t *testing.T) {
 			}
 		}
 	})
+}
+
+// finishedOf reads the finished count of a Deployment from report -o json
+// ("" when the report does not have it); protojson writes it as a string.
+func finishedOf(t *testing.T, out, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var r struct {
+			Workload struct{ Kind, Name string }
+			Finished string
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("report -o json line %q: %v", line, err)
+		}
+		if r.Workload.Kind == "Deployment" && r.Workload.Name == name {
+			return r.Finished
+		}
+	}
+	return ""
 }
 
 // installCompletion puts the plugin's completion executable next to the

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -139,6 +140,54 @@ func FromStuck(p *StuckPod) *apiv1.Event {
 		Finalizers:    st.Finalizers,
 	}
 	return e
+}
+
+// ToWorkloadReport turns a workload's report over the window that starts
+// at since into a WorkloadReport, named after the workload.
+func ToWorkloadReport(r *apiv1.WorkloadReport, since time.Time) *WorkloadReport {
+	kind, name := r.GetWorkload().GetKind(), r.GetWorkload().GetName()
+	w := &WorkloadReport{
+		TypeMeta:   metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: "WorkloadReport"},
+		ObjectMeta: metav1.ObjectMeta{Name: WorkloadReportName(kind, name), Namespace: r.GetNamespace()},
+		Status: WorkloadReportStatus{
+			Since:        timeOf(timestamppb.New(since)),
+			WorkloadKind: kind, WorkloadName: name,
+			Terminations: r.GetTerminations(), Finished: r.GetFinished(), Killed: r.GetKilled(),
+			TrafficRisk: r.GetTrafficRisk(), Stuck: r.GetStuck(),
+			Cause: r.GetCause(), CauseCount: r.GetCauseCount(), Advice: r.GetAdvice(), Initiators: r.GetInitiators(),
+		},
+	}
+	if d := r.GetDurationP50(); d != nil {
+		w.Status.DurationP50 = &metav1.Duration{Duration: d.AsDuration()}
+	}
+	if d := r.GetDurationP95(); d != nil {
+		w.Status.DurationP95 = &metav1.Duration{Duration: d.AsDuration()}
+	}
+	return w
+}
+
+// FromWorkloadReport turns a WorkloadReport back into the workload's
+// report it was made from.
+func FromWorkloadReport(w *WorkloadReport) *apiv1.WorkloadReport {
+	st := &w.Status
+	r := &apiv1.WorkloadReport{
+		Namespace: w.Namespace, Workload: &apiv1.WorkloadRef{Kind: st.WorkloadKind, Name: st.WorkloadName},
+		Terminations: st.Terminations, Finished: st.Finished, Killed: st.Killed, TrafficRisk: st.TrafficRisk, Stuck: st.Stuck,
+		Cause: st.Cause, CauseCount: st.CauseCount, Advice: st.Advice, Initiators: st.Initiators,
+	}
+	if st.DurationP50 != nil {
+		r.DurationP50 = durationpb.New(st.DurationP50.Duration)
+	}
+	if st.DurationP95 != nil {
+		r.DurationP95 = durationpb.New(st.DurationP95.Duration)
+	}
+	return r
+}
+
+// WorkloadReportName names a workload's report "<kind>.<name>", the kind
+// in lower case: a name may hold dots but no slash.
+func WorkloadReportName(kind, name string) string {
+	return strings.ToLower(kind) + "." + name
 }
 
 // PodMeta names an object after its pod. Its creation time is when the

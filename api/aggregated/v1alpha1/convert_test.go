@@ -51,6 +51,12 @@ func TestConversion(t *testing.T) {
 		BlockingPhase: apiv1.PhaseFinalizers, Evidence: []string{"held"}, Finalizers: []string{"x.dev/hold"},
 		Causes: []*apiv1.ContainerCause{{Container: &apiv1.ContainerRef{Name: "main"}, Cause: "c", Advice: "do"}},
 	}
+	report := &apiv1.WorkloadReport{
+		Namespace: "shop", Workload: &apiv1.WorkloadRef{Kind: "Deployment", Name: "web"},
+		Terminations: 5, Finished: 4, Killed: 2, TrafficRisk: 1, Stuck: 1,
+		DurationP50: durationpb.New(1234567891 * time.Nanosecond), DurationP95: durationpb.New(31 * time.Second),
+		Cause: apiv1.CauseUnknown, CauseCount: 3, Advice: "look", Initiators: map[string]int64{"rollout": 4, "api_delete": 1},
+	}
 	// The summary's own time is kept to the second, as an object's times
 	// are; phases keep their microseconds, so durations read the same.
 	wantSummary := proto.Clone(summary).(*apiv1.Event)
@@ -69,6 +75,16 @@ func TestConversion(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a workload's report reads back the same through the API's JSON, durations to the nanosecond", func(t *testing.T) {
+		w := roundTrip(t, ToWorkloadReport(report, start))
+		if d := cmp.Diff(report, FromWorkloadReport(w), protocmp.Transform()); d != "" {
+			t.Errorf("round trip (-want +got):\n%s", d)
+		}
+		if w.Name != "deployment.web" || w.Namespace != "shop" {
+			t.Errorf("named %s/%s, want shop/deployment.web", w.Namespace, w.Name)
+		}
+	})
 
 	t.Run("a termination carries its verdict and node as labels", func(t *testing.T) {
 		p := ToTermination(summary)

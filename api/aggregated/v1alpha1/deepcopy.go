@@ -152,3 +152,54 @@ func (l *StuckPodList) DeepCopyObject() runtime.Object {
 	}
 	return out
 }
+
+// DeepCopyObject returns a copy of o.
+func (o *TimelineOptions) DeepCopyObject() runtime.Object {
+	if o == nil {
+		return nil
+	}
+	out := *o
+	return &out
+}
+
+// DeepCopyInto copies r into out.
+func (r *WorkloadReport) DeepCopyInto(out *WorkloadReport) {
+	*out = *r
+	r.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.Status.Since = copyTime(r.Status.Since)
+	if r.Status.DurationP50 != nil {
+		d := *r.Status.DurationP50
+		out.Status.DurationP50 = &d
+	}
+	if r.Status.DurationP95 != nil {
+		d := *r.Status.DurationP95
+		out.Status.DurationP95 = &d
+	}
+	out.Status.Initiators = maps.Clone(r.Status.Initiators)
+}
+
+// DeepCopyObject returns a copy of r.
+func (r *WorkloadReport) DeepCopyObject() runtime.Object {
+	if r == nil {
+		return nil
+	}
+	out := new(WorkloadReport)
+	r.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyObject returns a copy of l.
+func (l *WorkloadReportList) DeepCopyObject() runtime.Object {
+	if l == nil {
+		return nil
+	}
+	out := &WorkloadReportList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	if l.Items != nil {
+		out.Items = make([]WorkloadReport, len(l.Items))
+		for i := range l.Items {
+			l.Items[i].DeepCopyInto(&out.Items[i])
+		}
+	}
+	return out
+}

@@ -1,7 +1,11 @@
 package v1alpha1
 
 import (
+	"net/url"
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -16,6 +20,7 @@ var SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1alpha
 const (
 	ResourcePodTerminations = "podterminations"
 	ResourceStuckPods       = "stuckpods"
+	ResourceWorkloadReports = "workloadreports"
 	SubresourceTimeline     = "timeline"
 )
 
@@ -25,6 +30,23 @@ const (
 	FieldVerdict  = "status.verdict"
 	FieldNodeName = "status.nodeName"
 )
+
+// Field selectors that set the window of a workloadreports list: its start
+// as an RFC 3339 time (status.since, what a report object carries), or its
+// length back from now as a duration such as 1h or 168h (status.window).
+// Without either the window is DefaultReportWindow.
+const (
+	FieldSince  = "status.since"
+	FieldWindow = "status.window"
+)
+
+// DefaultReportWindow is a report's window when none is asked for: a day
+// covers a night's incidents and the day's rollouts.
+const DefaultReportWindow = 24 * time.Hour
+
+// ParamUID is the timeline subresource's query parameter that picks a pod
+// by uid (TimelineOptions.UID).
+const ParamUID = "uid"
 
 // Labels every PodTermination carries, so that label selectors (and tools
 // that know only labels) can pick a verdict or a node. A StuckPod carries
@@ -42,7 +64,14 @@ func AddToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(SchemeGroupVersion,
 		&PodTermination{}, &PodTerminationList{}, &PodTerminationTimeline{},
 		&StuckPod{}, &StuckPodList{},
+		&WorkloadReport{}, &WorkloadReportList{},
+		&TimelineOptions{},
 	)
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)
-	return nil
+	// The API server reads a subresource's options from the query string
+	// by converting url.Values into them.
+	return s.AddConversionFunc((*url.Values)(nil), (*TimelineOptions)(nil), func(a, b any, _ conversion.Scope) error {
+		b.(*TimelineOptions).UID = a.(*url.Values).Get(ParamUID)
+		return nil
+	})
 }

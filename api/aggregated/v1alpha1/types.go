@@ -120,3 +120,70 @@ type StuckPodList struct {
 
 	Items []StuckPod `json:"items"`
 }
+
+// TimelineOptions are the query parameters of the timeline subresource:
+// uid picks one incarnation of a pod name (a pod recreated under the same
+// name), as `kubectl graceline timeline --uid` does; without it the latest
+// is served.
+type TimelineOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// UID is the pod's uid.
+	UID string `json:"uid,omitempty"`
+}
+
+// WorkloadReport is what one owner workload's pods went through on their
+// way out, over a window that ends now: the answer of `kubectl graceline
+// report` for one workload. It is named after its workload as
+// "<kind>.<name>", the kind in lower case (deployment.web).
+type WorkloadReport struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Status WorkloadReportStatus `json:"status"`
+}
+
+// WorkloadReportStatus is a WorkloadReport of the event contract, in the
+// API's camelCase form.
+type WorkloadReportStatus struct {
+	// Since is the start of the window: terminations whose delete request
+	// is at or after it are counted.
+	Since *metav1.Time `json:"since,omitempty"`
+	// WorkloadKind and WorkloadName name the owner workload (a pod of a
+	// ReplicaSet counts under its Deployment).
+	WorkloadKind string `json:"workloadKind"`
+	WorkloadName string `json:"workloadName"`
+	// Terminations counts the pods whose deletion was requested in the
+	// window; Finished those of them whose final summary is stored, which
+	// the rest of the numbers are about, except Stuck.
+	Terminations int64 `json:"terminations"`
+	Finished     int64 `json:"finished"`
+	// Killed counts the finished pods that needed SIGKILL.
+	Killed int64 `json:"killed"`
+	// TrafficRisk counts the finished pods signalled while an endpoint
+	// still offered them.
+	TrafficRisk int64 `json:"trafficRisk"`
+	// Stuck counts the pods reported stuck at least once.
+	Stuck int64 `json:"stuck"`
+	// DurationP50 and DurationP95 are the nearest-rank percentiles of the
+	// time from the delete request to the object's removal, over the
+	// finished pods.
+	DurationP50 *metav1.Duration `json:"durationP50,omitempty"`
+	DurationP95 *metav1.Duration `json:"durationP95,omitempty"`
+	// Cause is the most common cause of the pods' main containers, with
+	// how many pods had it and the advice of the latest of them.
+	Cause      string `json:"cause,omitempty"`
+	CauseCount int64  `json:"causeCount,omitempty"`
+	Advice     string `json:"advice,omitempty"`
+	// Initiators counts the pods by who started their termination.
+	Initiators map[string]int64 `json:"initiators,omitempty"`
+}
+
+// WorkloadReportList is a list of WorkloadReports, ordered by namespace,
+// kind and name.
+type WorkloadReportList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []WorkloadReport `json:"items"`
+}

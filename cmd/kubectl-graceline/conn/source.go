@@ -57,10 +57,7 @@ func (s collectorSource) explain(err error) error {
 type apiSource struct{ c *kube.Client }
 
 func (s apiSource) Timeline(ctx context.Context, req *apiv1.TimelineRequest) (*apiv1.TimelineResponse, error) {
-	if req.Uid != "" {
-		return nil, cli.Usagef("--uid needs --collector: the API serves the latest pod of each name")
-	}
-	events, sum, err := s.c.Timeline(ctx, req.Namespace, req.Name)
+	events, sum, err := s.c.Timeline(ctx, req.Namespace, req.Name, req.Uid)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +95,19 @@ func (s apiSource) Stuck(ctx context.Context, req *apiv1.StuckRequest) (*apiv1.S
 	return resp, nil
 }
 
-// Report is not served by the aggregated API yet.
-func (s apiSource) Report(context.Context, *apiv1.ReportRequest) (*apiv1.ReportResponse, error) {
-	return nil, cli.Usagef("report needs --collector: the aggregated API does not serve reports yet")
+// Report asks for the namespace's workload reports over the request's
+// window.
+func (s apiSource) Report(ctx context.Context, req *apiv1.ReportRequest) (*apiv1.ReportResponse, error) {
+	if err := req.GetSince().CheckValid(); err != nil {
+		return nil, cli.Usagef("report: want the start of its window: %v", err)
+	}
+	list, err := s.c.Reports(ctx, req.Namespace, req.Since.AsTime())
+	if err != nil {
+		return nil, err
+	}
+	resp := &apiv1.ReportResponse{}
+	for i := range list.Items {
+		resp.Workloads = append(resp.Workloads, v1alpha1.FromWorkloadReport(&list.Items[i]))
+	}
+	return resp, nil
 }

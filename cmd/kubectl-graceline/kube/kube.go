@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,9 @@ type Client struct {
 
 // Scheme knows the aggregated API's types, for decoding and for printing.
 var Scheme = newScheme()
+
+// parameterCodec writes the timeline's options as its query string.
+var parameterCodec = runtime.NewParameterCodec(Scheme)
 
 func newScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -81,11 +85,28 @@ func (c *Client) StuckPods(ctx context.Context, namespace, node string) (*v1alph
 	return list, nil
 }
 
-// Timeline returns the events of the latest pod of that name and its
-// summary (nil while none is known), in the event contract.
-func (c *Client) Timeline(ctx context.Context, namespace, name string) ([]*apiv1.Event, *apiv1.Event, error) {
+// Reports lists the reports of a namespace's workloads ("" for every
+// namespace) over the window that starts at since, passed to the
+// nanosecond as the field selector status.since.
+func (c *Client) Reports(ctx context.Context, namespace string, since time.Time) (*v1alpha1.WorkloadReportList, error) {
+	list := &v1alpha1.WorkloadReportList{}
+	sel := fields.OneTermEqualSelector(v1alpha1.FieldSince, since.UTC().Format(time.RFC3339Nano))
+	err := c.rc.Get().Namespace(namespace).Resource(v1alpha1.ResourceWorkloadReports).
+		VersionedParams(&metav1.ListOptions{FieldSelector: sel.String()}, metav1.ParameterCodec).
+		Do(ctx).Into(list)
+	if err != nil {
+		return nil, c.explain(err, "list", v1alpha1.ResourceWorkloadReports, namespace, "")
+	}
+	return list, nil
+}
+
+// Timeline returns the events of the latest pod of that name (or of the
+// one with uid, when given) and its summary (nil while none is known), in
+// the event contract.
+func (c *Client) Timeline(ctx context.Context, namespace, name, uid string) ([]*apiv1.Event, *apiv1.Event, error) {
 	tl := &v1alpha1.PodTerminationTimeline{}
 	err := c.rc.Get().Namespace(namespace).Resource(v1alpha1.ResourcePodTerminations).Name(name).SubResource(v1alpha1.SubresourceTimeline).
+		VersionedParams(&v1alpha1.TimelineOptions{UID: uid}, parameterCodec).
 		Do(ctx).Into(tl)
 	if err != nil {
 		return nil, nil, c.explain(err, "get", v1alpha1.ResourcePodTerminations, namespace, name)

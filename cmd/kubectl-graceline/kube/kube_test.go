@@ -33,6 +33,11 @@ func TestClient(t *testing.T) {
 		switch r.URL.Path {
 		case "/apis/graceline.dev/v1alpha1/namespaces/shop/podterminations":
 			json.NewEncoder(w).Encode(list)
+		case "/apis/graceline.dev/v1alpha1/namespaces/shop/workloadreports":
+			json.NewEncoder(w).Encode(&v1alpha1.WorkloadReportList{Items: []v1alpha1.WorkloadReport{*v1alpha1.ToWorkloadReport(
+				&apiv1.WorkloadReport{Namespace: "shop", Workload: &apiv1.WorkloadRef{Kind: "Deployment", Name: "web"}, Terminations: 2}, start)}})
+		case "/apis/graceline.dev/v1alpha1/namespaces/shop/podterminations/web/timeline":
+			json.NewEncoder(w).Encode(&v1alpha1.PodTerminationTimeline{})
 		case "/apis/graceline.dev/v1alpha1/namespaces/shop/podterminations/gone/timeline":
 			w.WriteHeader(http.StatusNotFound)
 			json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: 404,
@@ -63,8 +68,35 @@ func TestClient(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a report asks for its window's start to the nanosecond as a field selector", func(t *testing.T) {
+		since := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+		got, err := c.Reports(ctx, "shop", since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Items) != 1 || got.Items[0].Status.WorkloadName != "web" || got.Items[0].Status.Terminations != 2 {
+			t.Errorf("items %+v, want web with 2 terminations", got.Items)
+		}
+		if last, want := asked[len(asked)-1], "fieldSelector=status.since%3D2026-01-02T03%3A04%3A05.000000006Z"; !strings.Contains(last, want) {
+			t.Errorf("asked %s, want %s in it", last, want)
+		}
+	})
+	t.Run("a timeline by uid asks for it as the uid query parameter", func(t *testing.T) {
+		if _, _, err := c.Timeline(ctx, "shop", "web", "u-1"); err != nil {
+			t.Fatal(err)
+		}
+		if last, want := asked[len(asked)-1], "/podterminations/web/timeline?uid=u-1"; !strings.HasSuffix(last, want) {
+			t.Errorf("asked %s, want it to end with %s", last, want)
+		}
+		if _, _, err := c.Timeline(ctx, "shop", "web", ""); err != nil {
+			t.Fatal(err)
+		}
+		if last := asked[len(asked)-1]; !strings.HasSuffix(last, "/timeline?") {
+			t.Errorf("asked %s, want no uid without one", last)
+		}
+	})
 	t.Run("a pod without a termination is named", func(t *testing.T) {
-		_, _, err := c.Timeline(ctx, "shop", "gone")
+		_, _, err := c.Timeline(ctx, "shop", "gone", "")
 		if err == nil || !strings.Contains(err.Error(), "no termination of pod shop/gone") {
 			t.Errorf("error %v, want one naming shop/gone", err)
 		}

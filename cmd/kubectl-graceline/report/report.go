@@ -15,15 +15,16 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
 	"github.com/graceline/graceline/internal/cli"
 )
 
-// DefaultSince is the report's window when --since is not given: a day
-// covers a night's incidents and the day's rollouts.
-const DefaultSince = 24 * time.Hour
+// DefaultSince is the report's window when --since is not given, the
+// aggregated API's default.
+const DefaultSince = v1alpha1.DefaultReportWindow
 
 // NewCommand returns the report subcommand.
 func NewCommand(o *conn.Options) *cobra.Command {
@@ -51,8 +52,11 @@ collector saw within --since:
 A pod is finished once the collector stored its final summary, shortly after
 the object is gone. The collector computes the report from its database; it
 needs its Kubernetes watches on (pods without an owner, or deleted while the
-collector did not watch, are not in it). With -o json each workload is one
-JSON object per line.`,
+collector did not watch, are not in it). Through the API server it reads
+workloadreports (kubectl get workloadreports -n NS --field-selector
+status.window=24h shows the same), so a namespace's report needs the right
+to read that namespace's terminations, and -A the right in every namespace.
+With -o json each workload is one JSON object per line.`,
 		Example: "  kubectl graceline report -n shop\n  kubectl graceline report -A --since 168h -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -53,10 +53,12 @@ start, the runtime's set-up of its containers) is counted in one line, and
 --all shows it.
 
 A pod name seen more than once (a pod recreated under the same name) shows
-the most recent one; --uid picks another. With -o json every event is
+the most recent one; --uid picks another, with its name (through the API
+server it reads podterminations/POD/timeline?uid=UID in the pod's namespace,
+so a uid of another namespace's or another name's pod is not found). With -o json every event is
 printed as the agents and the collector stored them, one JSON object per
 line.`,
-		Example:           "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json",
+		Example:           "  kubectl graceline timeline shop/web-7d9c4-x2k\n  kubectl graceline timeline web-7d9c4-x2k -n shop -o json\n  kubectl graceline timeline shop/web-7d9c4-x2k --uid 1f2e3d4c-...  # an earlier pod of that name",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: o.CompletePods,
 		RunE: func(cmd *cobra.Command, args []string) error {
