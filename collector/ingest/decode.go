@@ -115,6 +115,7 @@ func (dc *decoder) decode(rec *apiv1.Record) (store.Row, *apiv1.Event, error) {
 		UID:       e.GetPod().GetUid(),
 		Verdict:   e.Verdict,
 		Body:      rec.Event,
+		Readiness: store.ReadinessFacts{Container: e.GetContainer().GetName(), Outcome: e.GetPrediction().GetOutcome(), Cause: e.GetPrediction().GetCause()},
 	}, e, nil
 }
 

@@ -32,6 +32,15 @@ type Row struct {
 	// Report holds what a cluster event tells the per-workload report;
 	// agents' rows never set it.
 	Report ReportFacts
+	// Readiness holds what a termination_readiness predicts; other kinds
+	// never set it.
+	Readiness ReadinessFacts
+}
+
+// ReadinessFacts are what the store keeps of a termination_readiness
+// beside its body: the container it is about and what it predicts.
+type ReadinessFacts struct {
+	Container, Outcome, Cause string
 }
 
 // ReportFacts are what the per-workload report reads from the cluster
@@ -119,6 +128,9 @@ func (s *Store) Insert(ctx context.Context, rows []Row) (InsertResult, error) {
 		return res, err
 	}
 	if res.IdentityConflicts, err = upsertPods(ctx, tx, rows); err != nil {
+		return res, err
+	}
+	if err := upsertReadiness(ctx, tx, rows); err != nil {
 		return res, err
 	}
 	if err := tx.Commit(); err != nil {
