@@ -156,6 +156,11 @@ func (s *Server) handle(ctx context.Context, dc *decoder, st *streamState, batch
 	s.metrics.batches.Inc()
 	s.metrics.stored.Add(float64(res.Stored))
 	s.metrics.duplicates.Add(float64(res.Duplicates))
+	for _, c := range res.Checks {
+		if c.Predicted != c.Actual {
+			s.metrics.misses.WithLabelValues(c.Predicted, c.Actual).Inc()
+		}
+	}
 	if res.IdentityConflicts > 0 {
 		s.metrics.identity.Add(float64(res.IdentityConflicts))
 		s.refusals.Log("pod_identity", "an agent named a known pod otherwise; the pod keeps its identity", "peer", st.from, "node", dc.node, "pods", res.IdentityConflicts)

@@ -77,3 +77,33 @@ func (s *Store) LastPrediction(ctx context.Context, uid, container string) ([]by
 	}
 	return body, nil
 }
+
+// PredictionCheck is one container's cause, after its termination, beside
+// what its last readiness predicted.
+type PredictionCheck struct {
+	Predicted, Actual string
+}
+
+// checkPredictions holds each new summary's causes against the latest
+// prediction stored for the container, in the same transaction, so that a
+// prediction and its summary in one batch are compared too.
+func checkPredictions(ctx context.Context, tx *sql.Tx, rows []Row, isNew []bool) ([]PredictionCheck, error) {
+	var out []PredictionCheck
+	for i, r := range rows {
+		if !isNew[i] || len(r.Causes) == 0 || r.UID == "" {
+			continue
+		}
+		for name, actual := range r.Causes {
+			var predicted string
+			err := tx.QueryRowContext(ctx, `SELECT cause FROM readiness WHERE uid = ? AND container = ?`, r.UID, name).Scan(&predicted)
+			if err == sql.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read prediction: %w", err)
+			}
+			out = append(out, PredictionCheck{Predicted: predicted, Actual: actual})
+		}
+	}
+	return out, nil
+}

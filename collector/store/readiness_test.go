@@ -87,3 +87,48 @@ func TestLastPrediction(t *testing.T) {
 		})
 	}
 }
+
+func TestPredictionChecks(t *testing.T) {
+	summary := func(seq int64, uid string, causes map[string]string) Row {
+		r := row("a", 1, seq, uid, apiv1.KindTerminationSummary, 100+seq)
+		r.Causes = causes
+		return r
+	}
+	predicted := ready(1, "shop", "u1", 10, apiv1.VerdictKilled) // predicts signal_ignored for main
+	cases := []struct {
+		name    string
+		batches [][]Row
+		want    []PredictionCheck // of the last batch
+	}{
+		{
+			name:    "A summary whose cause is the prediction is a check that hit.",
+			batches: [][]Row{{predicted}, {summary(2, "u1", map[string]string{"main": apiv1.CauseSignalIgnored})}},
+			want:    []PredictionCheck{{Predicted: apiv1.CauseSignalIgnored, Actual: apiv1.CauseSignalIgnored}},
+		},
+		{
+			name:    "A summary with another cause is a miss, even in the prediction's own batch.",
+			batches: [][]Row{{predicted, summary(2, "u1", map[string]string{"main": apiv1.CauseHandlerTooSlow})}},
+			want:    []PredictionCheck{{Predicted: apiv1.CauseSignalIgnored, Actual: apiv1.CauseHandlerTooSlow}},
+		},
+		{
+			name:    "A container never predicted, and a summary sent again, are not checked.",
+			batches: [][]Row{{predicted, summary(2, "u1", map[string]string{"main": apiv1.CauseSignalIgnored})}, {summary(2, "u1", map[string]string{"main": apiv1.CauseSignalIgnored}), summary(3, "u2", map[string]string{"main": apiv1.CauseSignalIgnored})}},
+			want:    nil,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t, filepath.Join(t.TempDir(), "db"))
+			var res InsertResult
+			for _, b := range tc.batches {
+				var err error
+				if res, err = s.Insert(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if fmt.Sprint(res.Checks) != fmt.Sprint(tc.want) {
+				t.Errorf("checks %v, want %v", res.Checks, tc.want)
+			}
+		})
+	}
+}
