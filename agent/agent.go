@@ -19,6 +19,7 @@ import (
 	"github.com/graceline/graceline/agent/diagnose"
 	"github.com/graceline/graceline/agent/kernel"
 	"github.com/graceline/graceline/agent/pipeline"
+	"github.com/graceline/graceline/agent/readiness"
 	"github.com/graceline/graceline/agent/record"
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/sink"
@@ -51,6 +52,9 @@ type Config struct {
 	// SummariesOnly prints and sends only termination summaries and stuck
 	// reports.
 	SummariesOnly bool
+	// Readiness schedules the reads of running containers that predict
+	// how their stop will go (termination_readiness).
+	Readiness readiness.Config
 	// Record chooses which events are recorded: the policy or all.
 	Record record.Config
 	// Output receives JSON lines when set.
@@ -172,7 +176,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}()
 	}
 
-	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Events(corr.Observe))
+	// The readiness reader learns of running containers from the tracker
+	// and reads them on its own schedule; it asks the runtime for their
+	// stop signals once the runtime is reached (stops.RS), before it runs.
+	stops := &cri.StopSignals{}
+	ready := readiness.New(cfg.NodeName, summariesOnly(emit, cfg.SummariesOnly), diagnose.InitReader{Now: time.Now}, stops, time.Now, cfg.Readiness, log)
+	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Subscribers(ready), pipeline.Events(corr.Observe))
 	if policy != nil {
 		consumers = append(consumers, pipeline.Subscribers(policy))
 		wg.Add(1)
@@ -207,7 +216,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := obs.Seed(ctx); err != nil {
 		log.Warn("initial listing failed; existing containers will be reported as new", "err", err)
 	}
-	for _, run := range []func(context.Context){corr.Run, releases.Run} {
+	stops.RS = rs
+	for _, run := range []func(context.Context){corr.Run, releases.Run, ready.Run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

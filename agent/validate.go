@@ -46,6 +46,9 @@ func (c Config) Validate() error {
 	if err := c.Record.Validate(); err != nil {
 		return setting.In("Record", err)
 	}
+	if err := c.Readiness.Validate(); err != nil {
+		return setting.In("Readiness", err)
+	}
 	if err := c.Pipeline.Validate(); err != nil {
 		return setting.In("Pipeline", err)
 	}

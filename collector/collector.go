@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	purged := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "graceline_collector_events_purged_total", Help: "Events deleted because they outlived the retention.",
 	})
-	reg.MustRegister(purged)
+	reg.MustRegister(purged, newPredictedKills(st, log.With("part", "metrics")))
 	nodeTokens, err := agentTokens(cfg.AgentTokens)
 	if err != nil {
 		return err

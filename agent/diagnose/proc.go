@@ -48,11 +48,18 @@ func readProc(pid int) (procState, error) {
 	return p, nil
 }
 
+// procRoot is the node's /proc, which the readers below read unless told
+// another (a test's fake).
+const procRoot = "/proc"
+
 // readStat reads a process's command, state, parent and start from
 // /proc/<pid>/stat.
-func readStat(pid int) (procState, error) {
+func readStat(pid int) (procState, error) { return readStatAt(procRoot, pid) }
+
+// readStatAt is readStat below root rather than /proc.
+func readStatAt(root string, pid int) (procState, error) {
 	p := procState{pid: pid, sigs: map[string]uint64{}}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	stat, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", root, pid))
 	if err != nil {
 		return p, err
 	}
@@ -77,8 +84,11 @@ func readStat(pid int) (procState, error) {
 
 // readStatus reads a process's signal masks from /proc/<pid>/status into
 // p; a process gone meanwhile leaves them empty.
-func readStatus(p *procState) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+func readStatus(p *procState) { readStatusAt(procRoot, p) }
+
+// readStatusAt is readStatus below root rather than /proc.
+func readStatusAt(root string, p *procState) {
+	b, err := os.ReadFile(fmt.Sprintf("%s/%d/status", root, p.pid))
 	if err != nil {
 		return
 	}

@@ -91,15 +91,16 @@ func (c *Container) killedVerdict() causeVerdict {
 		// The kernel drops a signal at generation when the process ignores
 		// it, and when a PID namespace's init has no handler for it: only
 		// the init's signal sets tell the two apart.
-		switch {
-		case init == nil:
+		if init == nil {
 			return causeVerdict{cause: apiv1.CauseUnknown, why: "the kernel dropped the stop signal at generation, which it does when the process ignores it and when a PID namespace's init has no handler; the init's signal sets were not read"}
-		case apiv1.InSignalSet(init.SigIgnored, n):
-			return causeVerdict{cause: apiv1.CauseSignalIgnored}
-		case apiv1.InSignalSet(init.SigCaught, n):
+		}
+		switch d := Disposition(init, n); d {
+		case DispositionIgnored, DispositionDefault:
+			return causeVerdict{cause: dispositionCause(d)}
+		case DispositionHandler:
 			return causeVerdict{cause: apiv1.CauseUnknown, why: "the kernel dropped the stop signal at generation, yet the init catches it"}
 		}
-		return causeVerdict{cause: apiv1.CausePID1NoHandler}
+		return causeVerdict{cause: apiv1.CauseUnknown, why: "the kernel dropped the stop signal at generation, yet the init blocks it"}
 	case s.disposition == "handler" && s.deliveredAt.Before(c.KilledAt):
 		if w := c.unsignalledWorker(); w != nil {
 			return causeVerdict{cause: apiv1.CauseSignalNotForwarded, worker: w}
@@ -109,8 +110,8 @@ func (c *Container) killedVerdict() causeVerdict {
 		return causeVerdict{cause: apiv1.CauseSignalIgnored}
 	case s.disposition != "" && s.deliveredAt.Before(c.KilledAt):
 		return causeVerdict{cause: apiv1.CauseUnknown, why: "the stop signal was delivered with the " + s.disposition + " action, yet the init lived on"}
-	case init != nil && apiv1.InSignalSet(init.SigBlocked, n):
-		return causeVerdict{cause: apiv1.CauseSignalBlocked}
+	case init != nil && Disposition(init, n) == DispositionBlocked:
+		return causeVerdict{cause: dispositionCause(DispositionBlocked)}
 	case init != nil:
 		return causeVerdict{cause: apiv1.CauseUnknown, why: "the stop signal was never delivered, and the init did not block it"}
 	}

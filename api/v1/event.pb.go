@@ -118,7 +118,13 @@ type Event struct {
 	// delete_requested and the joined termination_summary: the workload that
 	// owns the pod, a ReplicaSet resolved to its Deployment; unset for a pod
 	// without a controller.
-	Workload      *WorkloadRef `protobuf:"bytes,47,opt,name=workload,proto3" json:"workload,omitempty"`
+	Workload *WorkloadRef `protobuf:"bytes,47,opt,name=workload,proto3" json:"workload,omitempty"`
+	// termination_readiness: the outcome a stop of the running container
+	// would have now, read from its init and the init's direct children
+	// (processes, the init first) and the stop signal it would get (signal);
+	// disposition is the init's action for that signal (default, ignored,
+	// blocked, handler).
+	Prediction    *Prediction `protobuf:"bytes,48,opt,name=prediction,proto3" json:"prediction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +453,105 @@ func (x *Event) GetWorkload() *WorkloadRef {
 	return nil
 }
 
+func (x *Event) GetPrediction() *Prediction {
+	if x != nil {
+		return x.Prediction
+	}
+	return nil
+}
+
+// Prediction is what a container's stop would end in, read while it runs.
+// outcome is "graceful" or "killed" (the verdicts), or "unknown" when the
+// facts do not decide; cause is one of the closed set in api/v1
+// (causes.go), the cause its termination's summary is expected to carry;
+// advice is one line saying what to change; facts are what it was read
+// from. shell says the init is a shell, children how many of its direct
+// children had run for a while (two seconds) at the read: a loop's short
+// sleeps do not count.
+type Prediction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Outcome       string                 `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Cause         string                 `protobuf:"bytes,2,opt,name=cause,proto3" json:"cause,omitempty"`
+	Advice        string                 `protobuf:"bytes,3,opt,name=advice,proto3" json:"advice,omitempty"`
+	Facts         []string               `protobuf:"bytes,4,rep,name=facts,proto3" json:"facts,omitempty"`
+	Shell         bool                   `protobuf:"varint,5,opt,name=shell,proto3" json:"shell,omitempty"`
+	Children      int32                  `protobuf:"varint,6,opt,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Prediction) Reset() {
+	*x = Prediction{}
+	mi := &file_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Prediction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Prediction) ProtoMessage() {}
+
+func (x *Prediction) ProtoReflect() protoreflect.Message {
+	mi := &file_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Prediction.ProtoReflect.Descriptor instead.
+func (*Prediction) Descriptor() ([]byte, []int) {
+	return file_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Prediction) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *Prediction) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
+func (x *Prediction) GetAdvice() string {
+	if x != nil {
+		return x.Advice
+	}
+	return ""
+}
+
+func (x *Prediction) GetFacts() []string {
+	if x != nil {
+		return x.Facts
+	}
+	return nil
+}
+
+func (x *Prediction) GetShell() bool {
+	if x != nil {
+		return x.Shell
+	}
+	return false
+}
+
+func (x *Prediction) GetChildren() int32 {
+	if x != nil {
+		return x.Children
+	}
+	return 0
+}
+
 // WorkloadRef names the workload that owns a pod: its kind (Deployment,
 // StatefulSet, DaemonSet, Job, ReplicaSet, or another controller's kind)
 // and name, in the pod's namespace.
@@ -460,7 +565,7 @@ type WorkloadRef struct {
 
 func (x *WorkloadRef) Reset() {
 	*x = WorkloadRef{}
-	mi := &file_event_proto_msgTypes[1]
+	mi := &file_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +577,7 @@ func (x *WorkloadRef) String() string {
 func (*WorkloadRef) ProtoMessage() {}
 
 func (x *WorkloadRef) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[1]
+	mi := &file_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +590,7 @@ func (x *WorkloadRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkloadRef.ProtoReflect.Descriptor instead.
 func (*WorkloadRef) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{1}
+	return file_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *WorkloadRef) GetKind() string {
@@ -507,18 +612,22 @@ func (x *WorkloadRef) GetName() string {
 // change; facts are the observations the cause was read from, so that a
 // reader can check it, and all there is when the cause is "unknown".
 type ContainerCause struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Container     *ContainerRef          `protobuf:"bytes,1,opt,name=container,proto3" json:"container,omitempty"`
-	Cause         string                 `protobuf:"bytes,2,opt,name=cause,proto3" json:"cause,omitempty"`
-	Advice        string                 `protobuf:"bytes,3,opt,name=advice,proto3" json:"advice,omitempty"`
-	Facts         []string               `protobuf:"bytes,4,rep,name=facts,proto3" json:"facts,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Container *ContainerRef          `protobuf:"bytes,1,opt,name=container,proto3" json:"container,omitempty"`
+	Cause     string                 `protobuf:"bytes,2,opt,name=cause,proto3" json:"cause,omitempty"`
+	Advice    string                 `protobuf:"bytes,3,opt,name=advice,proto3" json:"advice,omitempty"`
+	Facts     []string               `protobuf:"bytes,4,rep,name=facts,proto3" json:"facts,omitempty"`
+	// predicted is the cause the container's last termination_readiness
+	// predicted, empty when none was seen; a value other than cause is a
+	// missed prediction.
+	Predicted     string `protobuf:"bytes,5,opt,name=predicted,proto3" json:"predicted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ContainerCause) Reset() {
 	*x = ContainerCause{}
-	mi := &file_event_proto_msgTypes[2]
+	mi := &file_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +639,7 @@ func (x *ContainerCause) String() string {
 func (*ContainerCause) ProtoMessage() {}
 
 func (x *ContainerCause) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[2]
+	mi := &file_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +652,7 @@ func (x *ContainerCause) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerCause.ProtoReflect.Descriptor instead.
 func (*ContainerCause) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{2}
+	return file_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ContainerCause) GetContainer() *ContainerRef {
@@ -574,6 +683,13 @@ func (x *ContainerCause) GetFacts() []string {
 	return nil
 }
 
+func (x *ContainerCause) GetPredicted() string {
+	if x != nil {
+		return x.Predicted
+	}
+	return ""
+}
+
 // PodRef names a pod the way the kubelet labels its sandbox.
 type PodRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -586,7 +702,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_event_proto_msgTypes[3]
+	mi := &file_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +714,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[3]
+	mi := &file_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +727,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{3}
+	return file_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PodRef) GetNamespace() string {
@@ -646,7 +762,7 @@ type ContainerRef struct {
 
 func (x *ContainerRef) Reset() {
 	*x = ContainerRef{}
-	mi := &file_event_proto_msgTypes[4]
+	mi := &file_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +774,7 @@ func (x *ContainerRef) String() string {
 func (*ContainerRef) ProtoMessage() {}
 
 func (x *ContainerRef) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[4]
+	mi := &file_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +787,7 @@ func (x *ContainerRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerRef.ProtoReflect.Descriptor instead.
 func (*ContainerRef) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{4}
+	return file_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ContainerRef) GetId() string {
@@ -710,7 +826,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_event_proto_msgTypes[5]
+	mi := &file_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +838,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[5]
+	mi := &file_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +851,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{5}
+	return file_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Process) GetPid() int32 {
@@ -821,7 +937,7 @@ type Signal struct {
 
 func (x *Signal) Reset() {
 	*x = Signal{}
-	mi := &file_event_proto_msgTypes[6]
+	mi := &file_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -833,7 +949,7 @@ func (x *Signal) String() string {
 func (*Signal) ProtoMessage() {}
 
 func (x *Signal) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[6]
+	mi := &file_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -846,7 +962,7 @@ func (x *Signal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Signal.ProtoReflect.Descriptor instead.
 func (*Signal) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{6}
+	return file_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Signal) GetNumber() int32 {
@@ -886,7 +1002,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +1014,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[7]
+	mi := &file_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1027,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{7}
+	return file_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Task) GetPid() int32 {
@@ -959,7 +1075,7 @@ type Sender struct {
 
 func (x *Sender) Reset() {
 	*x = Sender{}
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1087,7 @@ func (x *Sender) String() string {
 func (*Sender) ProtoMessage() {}
 
 func (x *Sender) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[8]
+	mi := &file_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1100,7 @@ func (x *Sender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sender.ProtoReflect.Descriptor instead.
 func (*Sender) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{8}
+	return file_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Sender) GetPid() int32 {
@@ -1029,7 +1145,7 @@ type Memory struct {
 
 func (x *Memory) Reset() {
 	*x = Memory{}
-	mi := &file_event_proto_msgTypes[9]
+	mi := &file_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1157,7 @@ func (x *Memory) String() string {
 func (*Memory) ProtoMessage() {}
 
 func (x *Memory) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[9]
+	mi := &file_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1170,7 @@ func (x *Memory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Memory.ProtoReflect.Descriptor instead.
 func (*Memory) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{9}
+	return file_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Memory) GetLimitBytes() uint64 {
@@ -1091,7 +1207,7 @@ type Drop struct {
 
 func (x *Drop) Reset() {
 	*x = Drop{}
-	mi := &file_event_proto_msgTypes[10]
+	mi := &file_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1219,7 @@ func (x *Drop) String() string {
 func (*Drop) ProtoMessage() {}
 
 func (x *Drop) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[10]
+	mi := &file_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1232,7 @@ func (x *Drop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drop.ProtoReflect.Descriptor instead.
 func (*Drop) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{10}
+	return file_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Drop) GetReason() string {
@@ -1145,7 +1261,7 @@ type Phase struct {
 
 func (x *Phase) Reset() {
 	*x = Phase{}
-	mi := &file_event_proto_msgTypes[11]
+	mi := &file_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1273,7 @@ func (x *Phase) String() string {
 func (*Phase) ProtoMessage() {}
 
 func (x *Phase) ProtoReflect() protoreflect.Message {
-	mi := &file_event_proto_msgTypes[11]
+	mi := &file_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1286,7 @@ func (x *Phase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Phase.ProtoReflect.Descriptor instead.
 func (*Phase) Descriptor() ([]byte, []int) {
-	return file_event_proto_rawDescGZIP(), []int{11}
+	return file_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Phase) GetName() string {
@@ -1198,7 +1314,7 @@ var File_event_proto protoreflect.FileDescriptor
 
 const file_event_proto_rawDesc = "" +
 	"\n" +
-	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x0e\n" +
+	"\vevent.proto\x12\fgraceline.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x0f\n" +
 	"\x05Event\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -1248,7 +1364,10 @@ const file_event_proto_rawDesc = "" +
 	"\tprocesses\x18, \x03(\v2\x15.graceline.v1.ProcessR\tprocesses\x12\x1b\n" +
 	"\x06frozen\x18- \x01(\bH\x06R\x06frozen\x88\x01\x01\x12\x1c\n" +
 	"\tinitiator\x18. \x01(\tR\tinitiator\x125\n" +
-	"\bworkload\x18/ \x01(\v2\x19.graceline.v1.WorkloadRefR\bworkload\x1a<\n" +
+	"\bworkload\x18/ \x01(\v2\x19.graceline.v1.WorkloadRefR\bworkload\x128\n" +
+	"\n" +
+	"prediction\x180 \x01(\v2\x18.graceline.v1.PredictionR\n" +
+	"prediction\x1a<\n" +
 	"\x0eExitCodesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01B\f\n" +
@@ -1259,15 +1378,24 @@ const file_event_proto_rawDesc = "" +
 	"\a_killedB\x0f\n" +
 	"\r_traffic_riskB\r\n" +
 	"\v_oom_killedB\t\n" +
-	"\a_frozen\"5\n" +
+	"\a_frozen\"\x9c\x01\n" +
+	"\n" +
+	"Prediction\x12\x18\n" +
+	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x12\x14\n" +
+	"\x05cause\x18\x02 \x01(\tR\x05cause\x12\x16\n" +
+	"\x06advice\x18\x03 \x01(\tR\x06advice\x12\x14\n" +
+	"\x05facts\x18\x04 \x03(\tR\x05facts\x12\x14\n" +
+	"\x05shell\x18\x05 \x01(\bR\x05shell\x12\x1a\n" +
+	"\bchildren\x18\x06 \x01(\x05R\bchildren\"5\n" +
 	"\vWorkloadRef\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\x8e\x01\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xac\x01\n" +
 	"\x0eContainerCause\x128\n" +
 	"\tcontainer\x18\x01 \x01(\v2\x1a.graceline.v1.ContainerRefR\tcontainer\x12\x14\n" +
 	"\x05cause\x18\x02 \x01(\tR\x05cause\x12\x16\n" +
 	"\x06advice\x18\x03 \x01(\tR\x06advice\x12\x14\n" +
-	"\x05facts\x18\x04 \x03(\tR\x05facts\"L\n" +
+	"\x05facts\x18\x04 \x03(\tR\x05facts\x12\x1c\n" +
+	"\tpredicted\x18\x05 \x01(\tR\tpredicted\"L\n" +
 	"\x06PodRef\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -1335,54 +1463,56 @@ func file_event_proto_rawDescGZIP() []byte {
 	return file_event_proto_rawDescData
 }
 
-var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_event_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_event_proto_goTypes = []any{
 	(*Event)(nil),                 // 0: graceline.v1.Event
-	(*WorkloadRef)(nil),           // 1: graceline.v1.WorkloadRef
-	(*ContainerCause)(nil),        // 2: graceline.v1.ContainerCause
-	(*PodRef)(nil),                // 3: graceline.v1.PodRef
-	(*ContainerRef)(nil),          // 4: graceline.v1.ContainerRef
-	(*Process)(nil),               // 5: graceline.v1.Process
-	(*Signal)(nil),                // 6: graceline.v1.Signal
-	(*Task)(nil),                  // 7: graceline.v1.Task
-	(*Sender)(nil),                // 8: graceline.v1.Sender
-	(*Memory)(nil),                // 9: graceline.v1.Memory
-	(*Drop)(nil),                  // 10: graceline.v1.Drop
-	(*Phase)(nil),                 // 11: graceline.v1.Phase
-	nil,                           // 12: graceline.v1.Event.ExitCodesEntry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*Prediction)(nil),            // 1: graceline.v1.Prediction
+	(*WorkloadRef)(nil),           // 2: graceline.v1.WorkloadRef
+	(*ContainerCause)(nil),        // 3: graceline.v1.ContainerCause
+	(*PodRef)(nil),                // 4: graceline.v1.PodRef
+	(*ContainerRef)(nil),          // 5: graceline.v1.ContainerRef
+	(*Process)(nil),               // 6: graceline.v1.Process
+	(*Signal)(nil),                // 7: graceline.v1.Signal
+	(*Task)(nil),                  // 8: graceline.v1.Task
+	(*Sender)(nil),                // 9: graceline.v1.Sender
+	(*Memory)(nil),                // 10: graceline.v1.Memory
+	(*Drop)(nil),                  // 11: graceline.v1.Drop
+	(*Phase)(nil),                 // 12: graceline.v1.Phase
+	nil,                           // 13: graceline.v1.Event.ExitCodesEntry
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
 }
 var file_event_proto_depIdxs = []int32{
-	13, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
-	3,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
-	4,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
-	5,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
-	6,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
-	7,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
-	8,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
-	13, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
-	11, // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
-	12, // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
-	13, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
-	10, // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
-	13, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
-	14, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
-	14, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
-	14, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
-	9,  // 16: graceline.v1.Event.memory:type_name -> graceline.v1.Memory
-	2,  // 17: graceline.v1.Event.causes:type_name -> graceline.v1.ContainerCause
-	5,  // 18: graceline.v1.Event.processes:type_name -> graceline.v1.Process
-	1,  // 19: graceline.v1.Event.workload:type_name -> graceline.v1.WorkloadRef
-	4,  // 20: graceline.v1.ContainerCause.container:type_name -> graceline.v1.ContainerRef
-	13, // 21: graceline.v1.Process.started:type_name -> google.protobuf.Timestamp
-	13, // 22: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
-	13, // 23: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	14, // 0: graceline.v1.Event.time:type_name -> google.protobuf.Timestamp
+	4,  // 1: graceline.v1.Event.pod:type_name -> graceline.v1.PodRef
+	5,  // 2: graceline.v1.Event.container:type_name -> graceline.v1.ContainerRef
+	6,  // 3: graceline.v1.Event.process:type_name -> graceline.v1.Process
+	7,  // 4: graceline.v1.Event.signal:type_name -> graceline.v1.Signal
+	8,  // 5: graceline.v1.Event.target:type_name -> graceline.v1.Task
+	9,  // 6: graceline.v1.Event.sender:type_name -> graceline.v1.Sender
+	14, // 7: graceline.v1.Event.exited_at:type_name -> google.protobuf.Timestamp
+	12, // 8: graceline.v1.Event.phases:type_name -> graceline.v1.Phase
+	13, // 9: graceline.v1.Event.exit_codes:type_name -> graceline.v1.Event.ExitCodesEntry
+	14, // 10: graceline.v1.Event.since:type_name -> google.protobuf.Timestamp
+	11, // 11: graceline.v1.Event.drop:type_name -> graceline.v1.Drop
+	14, // 12: graceline.v1.Event.deletion_deadline:type_name -> google.protobuf.Timestamp
+	15, // 13: graceline.v1.Event.api_to_node:type_name -> google.protobuf.Duration
+	15, // 14: graceline.v1.Event.endpoint_lag:type_name -> google.protobuf.Duration
+	15, // 15: graceline.v1.Event.node_to_api:type_name -> google.protobuf.Duration
+	10, // 16: graceline.v1.Event.memory:type_name -> graceline.v1.Memory
+	3,  // 17: graceline.v1.Event.causes:type_name -> graceline.v1.ContainerCause
+	6,  // 18: graceline.v1.Event.processes:type_name -> graceline.v1.Process
+	2,  // 19: graceline.v1.Event.workload:type_name -> graceline.v1.WorkloadRef
+	1,  // 20: graceline.v1.Event.prediction:type_name -> graceline.v1.Prediction
+	5,  // 21: graceline.v1.ContainerCause.container:type_name -> graceline.v1.ContainerRef
+	14, // 22: graceline.v1.Process.started:type_name -> google.protobuf.Timestamp
+	14, // 23: graceline.v1.Phase.start:type_name -> google.protobuf.Timestamp
+	14, // 24: graceline.v1.Phase.end:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_event_proto_init() }
@@ -1391,14 +1521,14 @@ func file_event_proto_init() {
 		return
 	}
 	file_event_proto_msgTypes[0].OneofWrappers = []any{}
-	file_event_proto_msgTypes[9].OneofWrappers = []any{}
+	file_event_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_event_proto_rawDesc), len(file_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -54,6 +54,15 @@ const KindContainerSummary = "container_summary"
 // PID 1 without a handler from one that ignores or blocks the signal.
 const KindContainerInspected = "container_inspected"
 
+// KindTerminationReadiness is the outcome a stop of a running container
+// would have now (prediction: outcome, cause, advice, facts, whether its
+// init is a shell and how many children it has), read by the agent from
+// its init and the init's direct children (processes), with the stop
+// signal it would get (signal) and the init's disposition for it
+// (disposition). The agent emits one when the container starts and
+// whenever the prediction changes.
+const KindTerminationReadiness = "termination_readiness"
+
 // KindEventsDropped reports events lost on the way to the collector; its
 // drop field says how many and why.
 const KindEventsDropped = "events_dropped"

@@ -60,6 +60,9 @@ type KindInfo struct {
 var kindTable = []KindInfo{
 	{KindContainerCreated, SideNode, LaneRaw, 0},
 	{KindContainerStarted, SideNode, LaneRaw, 0},
+	// Read while the container runs, long before any termination; kept
+	// with the summaries, as it is rare and what the check answers from.
+	{KindTerminationReadiness, SideNode, LanePriority, 0},
 	{KindPreStopExec, SideNode, LaneRaw, RoleNodeAction},
 	{KindExec, SideNode, LaneRaw, 0},
 	{KindSignalGenerated, SideNode, LaneRaw, RoleNodeAction},

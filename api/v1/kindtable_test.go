@@ -158,7 +158,7 @@ func TestKindRulesMatchTheListsTheyReplace(t *testing.T) {
 
 // newerKinds came after the lists the table replaced; their rules are
 // checked one by one below.
-var newerKinds = []string{KindContainerSummary, KindContainerInspected}
+var newerKinds = []string{KindContainerSummary, KindContainerInspected, KindTerminationReadiness}
 
 func TestNewerKindRules(t *testing.T) {
 	verdicts := append([]string{""}, Verdicts()...)
@@ -188,6 +188,22 @@ func TestContainerInspectedRules(t *testing.T) {
 		for _, v := range append([]string{""}, Verdicts()...) {
 			if EndsTermination(KindContainerInspected, v) || ReportsStuck(KindContainerInspected, v) {
 				t.Errorf("container_inspected with verdict %q ends the pod's termination or reports it stuck", v)
+			}
+		}
+	})
+}
+
+func TestTerminationReadinessRules(t *testing.T) {
+	t.Run("A running container's readiness is kept long by a full spool but neither begins, ends nor reports stuck a pod's termination.", func(t *testing.T) {
+		if KindLane(KindTerminationReadiness) != LanePriority || IsAPIKind(KindTerminationReadiness) {
+			t.Errorf("termination_readiness is not a priority node kind")
+		}
+		if StartsTermination(KindTerminationReadiness) || slices.Contains(NodeActionKinds(), KindTerminationReadiness) {
+			t.Errorf("termination_readiness starts a pod's termination or shows the node deleting it")
+		}
+		for _, v := range append([]string{""}, Verdicts()...) {
+			if EndsTermination(KindTerminationReadiness, v) || ReportsStuck(KindTerminationReadiness, v) {
+				t.Errorf("termination_readiness with verdict %q ends the pod's termination or reports it stuck", v)
 			}
 		}
 	})

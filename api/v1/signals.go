@@ -51,3 +51,14 @@ func SignalSet(mask uint64) []string {
 func InSignalSet(set []string, n int32) bool {
 	return slices.Contains(set, SignalName(n))
 }
+
+// SignalNumber is the number of a signal SignalName names (SIGTERM,
+// SIGRTMIN+3), and false for a name it does not give.
+func SignalNumber(name string) (int32, bool) {
+	for n := int32(1); n <= 64; n++ {
+		if SignalName(n) == name {
+			return n, true
+		}
+	}
+	return 0, false
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/graceline/graceline/agent"
 	"github.com/graceline/graceline/agent/cgroups"
+	"github.com/graceline/graceline/agent/readiness"
 	"github.com/graceline/graceline/agent/record"
 	"github.com/graceline/graceline/agent/release"
 	"github.com/graceline/graceline/agent/spool"
@@ -58,6 +59,7 @@ var flags = cli.Flags{
 	"Delivery.SpoolMaxBytes":       "spool-max-bytes",
 	"Delivery.SyncInterval":        "spool-sync-interval",
 	"Delivery.Collector.TokenFile": "token-file",
+	"Readiness.Interval":           "readiness-interval",
 	"Record.Mode":                  "record",
 	"Record.History":               "record-history",
 }
@@ -78,7 +80,11 @@ func newCommand() *cobra.Command {
 		Long: `graceline-agent follows the node's container runtime through CRI (an event
 stream where that is safe, a relist always), containerd's own event API, and
 the kernel through eBPF, and writes one event per step of every pod's
-termination: container_created, container_started, prestop_exec, exec (any
+termination: container_created, container_started, termination_readiness
+(read while a container runs: its init's disposition for the stop signal,
+whether it is a shell waiting on a worker, and the predicted outcome with
+its cause; at the start, a few seconds later and every
+--readiness-interval, sent when the prediction changes), prestop_exec, exec (any
 other exec entering a container), signal_generated, oom_killed (the
 kernel's OOM killer or the runtime reports a container's process killed for
 memory), signal_delivered, container_inspected (a container's processes and
@@ -172,6 +178,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.BoolVar(&cfg.Kernel.Probe.CNIOutput, "ebpf-cni-output", false, "also read failing CNI plugins' error messages from their stdout; this probes the entry of every system call (about 90 ns each, see the README), so it is off by default and CNI failures are reported with the plugin, command, sandbox and exit status only")
 	f.IntVar(&cfg.Kernel.HostPID, "host-pid", 1, "a process in the host's mount namespace (the agent runs with hostPID)")
 	f.BoolVar(&cfg.SummariesOnly, "summaries-only", false, "print only termination_summary, container_summary and stuck events")
+	f.DurationVar(&cfg.Readiness.Interval, "readiness-interval", readiness.DefaultInterval, "how often each running container's init and its direct children are read again to predict how its stop will go (termination_readiness, sent on change); it is also read at its start and a few seconds after")
 	f.StringVar(&cfg.Record.Mode, "record", cfg.Record.Mode, `what to record: "policy" (init processes, signals from outside a container, OOM kills, lifecycle, every process of a container in its termination window, and a short history before it) or "all" (every kernel event, as the probes see it)`)
 	f.IntVar(&cfg.Record.History, "record-history", cfg.Record.History, "events of a container's other processes kept before its termination window, and shipped when it opens (with --record policy)")
 	f.DurationVar(&cfg.Timeline.Slack, "stuck-slack", cfg.Timeline.Slack, "how long past its grace period a termination may run before it is reported stuck")

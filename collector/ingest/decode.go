@@ -115,6 +115,8 @@ func (dc *decoder) decode(rec *apiv1.Record) (store.Row, *apiv1.Event, error) {
 		UID:       e.GetPod().GetUid(),
 		Verdict:   e.Verdict,
 		Body:      rec.Event,
+		Readiness: store.ReadinessFacts{Container: e.GetContainer().GetName(), Outcome: e.GetPrediction().GetOutcome(), Cause: e.GetPrediction().GetCause()},
+		Causes:    causesByContainer(e),
 	}, e, nil
 }
 
@@ -161,4 +163,19 @@ func (dc *decoder) batch(b *apiv1.Batch) decoded {
 		d.events = append(d.events, e)
 	}
 	return d
+}
+
+// causesByContainer is a summary's cause for each container by name; nil
+// for other events.
+func causesByContainer(e *apiv1.Event) map[string]string {
+	if len(e.Causes) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(e.Causes))
+	for _, c := range e.Causes {
+		if name := c.GetContainer().GetName(); name != "" {
+			out[name] = c.GetCause()
+		}
+	}
+	return out
 }

@@ -14,6 +14,9 @@ type Metrics struct {
 	rejected       *prometheus.CounterVec
 	storeFailures  prometheus.Counter
 	commit         prometheus.Histogram
+	// misses counts the terminations whose cause was not the one their
+	// container's last termination_readiness predicted.
+	misses *prometheus.CounterVec
 }
 
 // NewMetrics creates ingest's metrics and registers them with reg.
@@ -50,8 +53,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "graceline_collector_ingest_commit_seconds", Help: "Time to store one batch durably.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		misses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graceline_prediction_misses_total", Help: "Container terminations whose cause (actual) was not the one the container's last termination_readiness predicted (predicted): each is a prediction `kubectl graceline check` got wrong.",
+		}, []string{"predicted", "actual"}),
 	}
-	reg.MustRegister(m.streams, m.streamsRefused, m.batches, m.stored, m.duplicates, m.conflicts, m.identity, m.rejected, m.storeFailures, m.commit)
+	reg.MustRegister(m.streams, m.streamsRefused, m.batches, m.stored, m.duplicates, m.conflicts, m.identity, m.rejected, m.storeFailures, m.commit, m.misses)
 	for _, r := range rejectReasons {
 		m.rejected.WithLabelValues(r)
 	}

@@ -156,6 +156,11 @@ func (s *Server) handle(ctx context.Context, dc *decoder, st *streamState, batch
 	s.metrics.batches.Inc()
 	s.metrics.stored.Add(float64(res.Stored))
 	s.metrics.duplicates.Add(float64(res.Duplicates))
+	for _, c := range res.Checks {
+		if c.Predicted != c.Actual {
+			s.metrics.misses.WithLabelValues(closedCause(c.Predicted), closedCause(c.Actual)).Inc()
+		}
+	}
 	if res.IdentityConflicts > 0 {
 		s.metrics.identity.Add(float64(res.IdentityConflicts))
 		s.refusals.Log("pod_identity", "an agent named a known pod otherwise; the pod keeps its identity", "peer", st.from, "node", dc.node, "pods", res.IdentityConflicts)
@@ -215,4 +220,13 @@ func (h *storeHealth) err() error {
 		return fmt.Errorf("storing agents' batches fails: %w", h.last)
 	}
 	return nil
+}
+
+// closedCause is cause when it is one of the closed set, else unknown: an
+// agent's value never becomes a new label.
+func closedCause(cause string) string {
+	if _, ok := apiv1.LookupCause(cause); ok {
+		return cause
+	}
+	return apiv1.CauseUnknown
 }

@@ -32,6 +32,18 @@ type Row struct {
 	// Report holds what a cluster event tells the per-workload report;
 	// agents' rows never set it.
 	Report ReportFacts
+	// Readiness holds what a termination_readiness predicts; other kinds
+	// never set it.
+	Readiness ReadinessFacts
+	// Causes are a summary's causes by container name, held against the
+	// container's last prediction when the summary is new.
+	Causes map[string]string
+}
+
+// ReadinessFacts are what the store keeps of a termination_readiness
+// beside its body: the container it is about and what it predicts.
+type ReadinessFacts struct {
+	Container, Outcome, Cause string
 }
 
 // ReportFacts are what the per-workload report reads from the cluster
@@ -70,6 +82,9 @@ type InsertResult struct {
 	// under another namespace or name. A pod's UID never changes its
 	// identity, so the first one (or the API's) is kept.
 	IdentityConflicts int
+	// Checks are the new summaries' causes held against the predictions
+	// stored for their containers.
+	Checks []PredictionCheck
 }
 
 // chunk is how many rows one INSERT statement carries; one statement per
@@ -119,6 +134,12 @@ func (s *Store) Insert(ctx context.Context, rows []Row) (InsertResult, error) {
 		return res, err
 	}
 	if res.IdentityConflicts, err = upsertPods(ctx, tx, rows); err != nil {
+		return res, err
+	}
+	if err := upsertReadiness(ctx, tx, rows); err != nil {
+		return res, err
+	}
+	if res.Checks, err = checkPredictions(ctx, tx, rows, res.New); err != nil {
 		return res, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -34,6 +34,9 @@ func (s *Store) purgeOnce(ctx context.Context, beforeNs int64) (int64, error) {
 		if _, err := s.w.ExecContext(ctx, "DELETE FROM pods WHERE last_ns < ?", beforeNs); err != nil {
 			return n, fmt.Errorf("purge pods: %w", err)
 		}
+		if _, err := s.w.ExecContext(ctx, "DELETE FROM readiness WHERE uid NOT IN (SELECT uid FROM pods)"); err != nil {
+			return n, fmt.Errorf("purge readiness: %w", err)
+		}
 		// Every agent restart opens a stream; one left without events is
 		// forgotten, so that neither the table nor the cache of stream ids
 		// grows with the collector's age. An agent still on that epoch gets

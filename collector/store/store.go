@@ -78,6 +78,19 @@ var schema = []string{
 		name     TEXT PRIMARY KEY,
 		event_id INTEGER NOT NULL
 	) WITHOUT ROWID`,
+	// The latest termination_readiness of each container of a pod, by
+	// the container's name: what `kubectl graceline check` and the
+	// predicted-kill gauge answer from.
+	`CREATE TABLE readiness (
+		uid       TEXT NOT NULL,
+		container TEXT NOT NULL,
+		namespace TEXT NOT NULL,
+		time_ns   INTEGER NOT NULL,
+		outcome   TEXT NOT NULL,
+		cause     TEXT NOT NULL,
+		body      BLOB NOT NULL,
+		PRIMARY KEY (uid, container)
+	) WITHOUT ROWID`,
 }
 
 // Store is the collector's database. Writes go through one connection, one
