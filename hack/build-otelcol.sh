@@ -42,7 +42,10 @@ receivers:
 exporters:
   - gomod: go.opentelemetry.io/collector/exporter/otlpexporter $OTELCOL_VERSION
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter $CONTRIB_VERSION
+# The env provider is the resolver's default scheme: without it the
+# collector refuses to start.
 providers:
+  - gomod: go.opentelemetry.io/collector/confmap/provider/envprovider $OTELCOL_STABLE_VERSION
   - gomod: go.opentelemetry.io/collector/confmap/provider/fileprovider $OTELCOL_STABLE_VERSION
 YAML
 
