@@ -110,8 +110,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime $(FUZZTIME) ./collector/ingest
 
 # Ingest throughput (events/s), timeline query latency over 1,000,000 and
-# 10,000,000 stored events (p50-ms, p99-ms, with the database's size), and the eBPF probes' overhead (which runs
-# its own rounds, so once is enough).
+# 10,000,000 stored events (p50-ms, p99-ms, with the database's size), and
+# the eBPF probes' overhead (which runs its own rounds, so once is enough).
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/...
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /bpf/)
