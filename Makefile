@@ -14,7 +14,7 @@ GOTEST_TIMEOUT ?= 60m
 # while a worker is busy (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 200000x
 
-.PHONY: all deps k8s jaeger build images generate check-generated lint test fuzz e2e bench demo cluster-up cluster-down clean
+.PHONY: all deps k8s jaeger otelcol scaleout build images generate check-generated lint test fuzz e2e bench demo cluster-up cluster-down clean
 
 all: build
 
@@ -33,6 +33,18 @@ k8s:
 # first time, nothing to do after that.
 jaeger:
 	@bash hack/build-jaeger.sh
+
+# The OpenTelemetry Collector of the scale-out path (OTLP in, the
+# loadbalancing exporter out), in _output/otelcol/bin; built with the
+# collector builder (ocb) from the module proxy by hack/build-otelcol.sh.
+otelcol:
+	@bash hack/build-otelcol.sh
+
+# The scale-out path, tried once: the real collector exports to otelcol,
+# which load-balances the traces by trace ID over two real Jaegers. Not part
+# of `make test`; the test skips unless GRACELINE_SCALEOUT is set.
+scaleout: jaeger otelcol
+	GRACELINE_SCALEOUT=1 $(GO) test -count=1 -v -run TestTracesAreLoadBalancedByTraceIDOverTwoJaegers ./test/scaleout
 
 # What --version prints and the images' labels say: the chart's appVersion
 # (the tag the manifests run), the commit, and the commit's time, so that
@@ -97,9 +109,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRecordReader$$' -fuzztime $(FUZZTIME) ./agent/spool
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBatch$$' -fuzztime $(FUZZTIME) ./collector/ingest
 
-# Ingest throughput (events/s), timeline query latency over 1,000,000
-# stored events (p50-ms, p99-ms), and the eBPF probes' overhead (which runs
-# its own rounds, so once is enough).
+# Ingest throughput (events/s), timeline query latency over 1,000,000 and
+# 10,000,000 stored events (p50-ms, p99-ms, with the database's size), and
+# the eBPF probes' overhead (which runs its own rounds, so once is enough).
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/...
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /bpf/)

@@ -5,12 +5,14 @@ import (
 	"testing"
 )
 
-// TestMain removes the benchmark database, which outlives single runs of
-// BenchmarkTimelineQuery on purpose: building it takes a while.
+// TestMain removes the benchmark databases, which outlive single runs of
+// BenchmarkTimelineQuery on purpose: building them takes a while.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if timelineDB.dir != "" {
-		os.RemoveAll(timelineDB.dir)
+	for _, db := range timelineDBs {
+		if db.dir != "" {
+			os.RemoveAll(db.dir)
+		}
 	}
 	os.Exit(code)
 }

@@ -21,6 +21,8 @@ JAEGER_VERSION=${JAEGER_VERSION:-v1.76.0}
 pkg=github.com/jaegertracing/jaeger/cmd/jaeger
 
 log() { printf '[build-jaeger] %s\n' "$*" >&2; }
+# shellcheck source=hack/lib/gobuild.sh
+. "$root/hack/lib/gobuild.sh"
 
 mkdir -p "$mod"
 if ! grep -Eq "^(require )?[[:space:]]*github.com/jaegertracing/jaeger $JAEGER_VERSION( // indirect)?\$" "$mod/go.mod" 2>/dev/null ||
@@ -33,7 +35,7 @@ if ! grep -Eq "^(require )?[[:space:]]*github.com/jaegertracing/jaeger $JAEGER_V
 fi
 
 stamp="$pkg $JAEGER_VERSION $(go env GOVERSION) $(sha256sum "$mod/go.sum" | cut -c1-16)"
-if [ -x "$bin/jaeger" ] && [ "$(cat "$bin/.stamp.jaeger" 2>/dev/null)" = "$stamp" ]; then
+if stamp_current "$bin/jaeger" "$stamp"; then
 	log "ok: Jaeger $JAEGER_VERSION is current in _output/jaeger/bin"
 	exit 0
 fi
@@ -44,28 +46,10 @@ rm -rf "$out"
 mkdir -p "$out"
 log "building $pkg $JAEGER_VERSION with CGO_ENABLED=0 (several minutes on 2 cores the first time)"
 t0=$SECONDS
-# `go build -v` names each package as it is compiled; count them for progress,
-# and pass compiler errors through.
-progress() {
-	local n=0 last=$SECONDS line
-	while IFS= read -r line; do
-		case $line in
-		'#'* | 'go: '* | *.go:* | $'\t'*) printf '%s\n' "$line" >&2 ;;
-		*)
-			n=$((n + 1))
-			if ((SECONDS - last >= 30)); then
-				log "$n packages compiled, $(((SECONDS - t0) / 60))m$(((SECONDS - t0) % 60))s elapsed (now: $line)"
-				last=$SECONDS
-			fi
-			;;
-		esac
-	done
-	log "$n packages compiled; linking done"
-}
-(cd "$mod" && CGO_ENABLED=0 go build -v -ldflags "-s -w" -o "$out/jaeger" "$pkg" 2>&1) | progress
+(cd "$mod" && CGO_ENABLED=0 go build -v -ldflags "-s -w" -o "$out/jaeger" "$pkg" 2>&1) | go_build_progress "$t0"
 [ -x "$out/jaeger" ] || { log "build failed: jaeger missing"; exit 1; }
 # A rename replaces the file, so that a Jaeger running the old binary keeps it.
 mv -f "$out/jaeger" "$bin/jaeger"
-echo "$stamp" >"$bin/.stamp.jaeger"
+stamp_write "$bin/jaeger" "$stamp"
 rmdir "$out"
 log "built jaeger in $(((SECONDS - t0) / 60))m$(((SECONDS - t0) % 60))s"

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -191,117 +189,24 @@ func metricValue(body, series string) float64 {
 	return -1
 }
 
-// jaeger is a Jaeger v2 all-in-one on loopback.
+// jaeger is a Jaeger v2 all-in-one on loopback (harness.StartJaeger).
 type jaeger struct {
 	otlp, query string
 }
 
-// jaegerConfig is the all-in-one's pipeline with every listener on
-// loopback and no other receiver or extension: OTLP in, memory storage,
-// the query API out.
-const jaegerConfig = `service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: info
-extensions:
-  jaeger_query:
-    storage:
-      traces: memstore
-    http:
-      endpoint: %s
-    grpc:
-      endpoint: %s
-  jaeger_storage:
-    backends:
-      memstore:
-        memory:
-          max_traces: 100000
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %s
-      http:
-        endpoint: %s
-processors:
-  batch:
-    timeout: 100ms
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: memstore
-`
-
 func startJaeger(t *testing.T) *jaeger {
 	t.Helper()
-	root, err := harness.RepoRoot()
+	h, err := harness.StartJaeger(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(root, "_output", "jaeger", "bin", "jaeger")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("Jaeger missing (hack/build-jaeger.sh builds it; make test runs it): %v", err)
-	}
-	addrs := make([]string, 4)
-	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	j := &jaeger{query: addrs[0], otlp: addrs[2]}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "jaeger.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, jaegerConfig, addrs[0], addrs[1], addrs[2], addrs[3]), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := &harness.Buffer{}
-	cmd := exec.Command(bin, "--config", cfg)
-	// Jaeger's own tracer would otherwise send its spans to localhost:4317.
-	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		h.Stop()
 		if t.Failed() {
-			t.Logf("Jaeger's log:\n%s", tail(logs.String(), 6000))
+			t.Logf("Jaeger's log:\n%s", tail(h.Logs.String(), 6000))
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get("http://" + j.query + "/api/services")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return j
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("Jaeger exited at start: %v\n%s", cmd.ProcessState, logs.String())
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Jaeger's query API not up after 60s:\n%s", logs.String())
-		}
-	}
+	return &jaeger{query: h.Query, otlp: h.OTLP}
 }
 
 // jaegerTrace is a trace in the JSON of Jaeger's query API (/api/traces).
