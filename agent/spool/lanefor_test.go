@@ -7,7 +7,9 @@ import (
 )
 
 func TestLaneForKeepsReportsInThePriorityLane(t *testing.T) {
-	priority := map[string]bool{apiv1.KindTerminationSummary: true, apiv1.KindContainerSummary: true, apiv1.KindStuck: true, apiv1.KindEventsDropped: true}
+	priority := map[string]bool{apiv1.KindTerminationSummary: true, apiv1.KindContainerSummary: true, apiv1.KindStuck: true, apiv1.KindEventsDropped: true,
+		// A container's readiness is the agent's conclusion, as rare as a summary.
+		apiv1.KindTerminationReadiness: true}
 	kinds := []string{"no_such_kind"}
 	for _, k := range apiv1.Kinds() {
 		kinds = append(kinds, k.Name)
