@@ -113,7 +113,13 @@ func refuseBodies(next http.Handler) http.Handler {
 			http.Error(w, "request bodies are not accepted: every route is a GET", http.StatusRequestEntityTooLarge)
 			// The server would otherwise wait for the body to discard it;
 			// an expired read deadline makes it close the connection now.
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+			// The answer is flushed first: the expired deadline also ends
+			// the server's background read, which can close the
+			// connection before a buffered answer was written, and the
+			// client would see a bare close instead of the 413.
+			rc := http.NewResponseController(w)
+			_ = rc.Flush()
+			_ = rc.SetReadDeadline(time.Now())
 			return
 		}
 		next.ServeHTTP(w, r)
