@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -275,13 +276,11 @@ func rank(ds []time.Duration, p int) time.Duration {
 
 func scaleTo(t *testing.T, ns, name string, replicas int32) {
 	t.Helper()
-	ctx := context.Background()
-	s, err := client.AppsV1().Deployments(ns).GetScale(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Spec.Replicas = replicas
-	if _, err := client.AppsV1().Deployments(ns).UpdateScale(ctx, name, s, metav1.UpdateOptions{}); err != nil {
+	// Without a resourceVersion the write is unconditional: a scale read
+	// first could be stale by the time it is written, as the Deployment's
+	// controller writes its status right after its creation.
+	s := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: autoscalingv1.ScaleSpec{Replicas: replicas}}
+	if _, err := client.AppsV1().Deployments(ns).UpdateScale(context.Background(), name, s, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("scale %s to %d: %v", name, replicas, err)
 	}
 }
