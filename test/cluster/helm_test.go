@@ -242,6 +242,11 @@ func countEvents(events []*apiv1.Event) (map[string]int, []string) {
 		counts[e.Kind]++
 		key := fmt.Sprintf("%s source=%s node=%s container=%s pid=%d signal=%d target=%d path=%s",
 			e.Kind, e.Source, e.Node, e.GetContainer().GetName(), e.GetProcess().GetPid(), e.GetSignal().GetNumber(), e.GetTarget().GetPid(), e.GetPath())
+		if e.Kind == apiv1.KindTerminationReadiness {
+			// A container's readiness is reported again on each change of
+			// its prediction: those reports differ in their time.
+			key += " at=" + e.GetTime().AsTime().Format(time.RFC3339Nano)
+		}
 		seen[key]++
 	}
 	var dups []string
