@@ -24,6 +24,8 @@ STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 cmds=(kubelet kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
 
 log() { printf '[build-k8s] %s\n' "$*" >&2; }
+# shellcheck source=hack/lib/gobuild.sh
+. "$root/hack/lib/gobuild.sh"
 
 # gen_gomod prints the wrapper module's go.mod for K8S_VERSION.
 gen_gomod() {
@@ -65,7 +67,7 @@ fi
 stamp="k8s.io/kubernetes $K8S_VERSION $(go env GOVERSION) $(sha256sum "$mod/go.sum" | cut -c1-16)"
 stale=()
 for c in "${cmds[@]}"; do
-	if [ ! -x "$bin/$c" ] || [ "$(cat "$bin/.stamp.$c" 2>/dev/null)" != "$stamp" ]; then
+	if ! stamp_current "$bin/$c" "$stamp"; then
 		stale+=("$c")
 	fi
 done
@@ -85,25 +87,7 @@ for c in "${stale[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
 # The version the binaries report, as Kubernetes' own build sets it.
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
 ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
-# `go build -v` names each package as it is compiled; count them for progress,
-# and pass compiler errors through.
-progress() {
-	local n=0 last=$SECONDS line
-	while IFS= read -r line; do
-		case $line in
-		'#'* | 'go: '* | *.go:* | $'\t'*) printf '%s\n' "$line" >&2 ;;
-		*)
-			n=$((n + 1))
-			if ((SECONDS - last >= 30)); then
-				log "$n packages compiled, $(((SECONDS - t0) / 60))m$(((SECONDS - t0) % 60))s elapsed (now: $line)"
-				last=$SECONDS
-			fi
-			;;
-		esac
-	done
-	log "$n packages compiled; linking done"
-}
-(cd "$mod" && CGO_ENABLED=0 go build -v -ldflags "$ldflags" -o "$out/" "${pkgs[@]}" 2>&1) | progress
+(cd "$mod" && CGO_ENABLED=0 go build -v -ldflags "$ldflags" -o "$out/" "${pkgs[@]}" 2>&1) | go_build_progress "$t0"
 for c in "${stale[@]}"; do
 	[ -x "$out/$c" ] || { log "build failed: $c missing"; exit 1; }
 done
@@ -111,7 +95,7 @@ done
 # binary keeps it, and one that starts now gets a whole new one.
 for c in "${stale[@]}"; do
 	mv -f "$out/$c" "$bin/$c"
-	echo "$stamp" >"$bin/.stamp.$c"
+	stamp_write "$bin/$c" "$stamp"
 done
 rmdir "$out"
 log "built ${stale[*]} in $(((SECONDS - t0) / 60))m$(((SECONDS - t0) % 60))s"

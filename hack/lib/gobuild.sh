@@ -1,5 +1,5 @@
 # Shared by the scripts that build a tool from the Go module proxy
-# (hack/build-jaeger.sh, hack/build-otelcol.sh): a stamp that says which
+# (hack/build-k8s.sh, hack/build-jaeger.sh, hack/build-otelcol.sh): a stamp that says which
 # inputs built a binary, so that a current binary is not built again, and a
 # `go build -v` filter that turns the package list into progress lines.
 # Source it after defining log().
