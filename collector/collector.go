@@ -94,6 +94,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if kw, err = kube.New(*cfg.Kubernetes, rc, st, pub, agents, query.Summarize, reg, log.With("part", "kubernetes")); err != nil {
 			return err
 		}
+		svc.SetOwners(kw)
 	}
 
 	// The OTLP export reads the store on its own goroutine, behind its own

@@ -671,6 +671,265 @@ func (x *WorkloadReport) GetInitiators() map[string]int64 {
 	return nil
 }
 
+type CheckRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// namespace restricts the check to one namespace; empty means all.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// workload restricts it to the pods of one owner workload (a
+	// ReplicaSet's pods count under their Deployment); it needs the
+	// collector's Kubernetes watches.
+	Workload *WorkloadRef `protobuf:"bytes,2,opt,name=workload,proto3" json:"workload,omitempty"`
+	// pod restricts it to one pod, by name, within namespace.
+	Pod string `protobuf:"bytes,3,opt,name=pod,proto3" json:"pod,omitempty"`
+	// since bounds the history (past terminations) from below; unset means
+	// the collector's default of seven days.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRequest) Reset() {
+	*x = CheckRequest{}
+	mi := &file_query_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRequest) ProtoMessage() {}
+
+func (x *CheckRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_query_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRequest.ProtoReflect.Descriptor instead.
+func (*CheckRequest) Descriptor() ([]byte, []int) {
+	return file_query_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CheckRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *CheckRequest) GetWorkload() *WorkloadRef {
+	if x != nil {
+		return x.Workload
+	}
+	return nil
+}
+
+func (x *CheckRequest) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *CheckRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+type CheckResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// containers are ordered by namespace, workload, pod and container.
+	Containers    []*ContainerCheck `protobuf:"bytes,1,rep,name=containers,proto3" json:"containers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckResponse) Reset() {
+	*x = CheckResponse{}
+	mi := &file_query_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckResponse) ProtoMessage() {}
+
+func (x *CheckResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_query_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
+func (*CheckResponse) Descriptor() ([]byte, []int) {
+	return file_query_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CheckResponse) GetContainers() []*ContainerCheck {
+	if x != nil {
+		return x.Containers
+	}
+	return nil
+}
+
+// ContainerCheck is one running container's predicted stop, and what past
+// stops of its workload (or of its pod's name, for a pod without an owner)
+// went through.
+type ContainerCheck struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// workload is empty for a pod without an owner, or when the collector
+	// does not watch Kubernetes.
+	Workload  *WorkloadRef `protobuf:"bytes,2,opt,name=workload,proto3" json:"workload,omitempty"`
+	Pod       *PodRef      `protobuf:"bytes,3,opt,name=pod,proto3" json:"pod,omitempty"`
+	Container string       `protobuf:"bytes,4,opt,name=container,proto3" json:"container,omitempty"`
+	// readiness is the latest termination_readiness, as the node sent it:
+	// the init process and its children, the stop signal and its
+	// disposition, and the node's own prediction.
+	Readiness *Event `protobuf:"bytes,5,opt,name=readiness,proto3" json:"readiness,omitempty"`
+	// prediction is the collector's: the node's facts read again with the
+	// history below, so that a handler found too slow last time counts.
+	Prediction *Prediction `protobuf:"bytes,6,opt,name=prediction,proto3" json:"prediction,omitempty"`
+	// grace is the pod's terminationGracePeriodSeconds; unset when unknown.
+	Grace *durationpb.Duration `protobuf:"bytes,7,opt,name=grace,proto3" json:"grace,omitempty"`
+	// terminations counts the finished past terminations of the history;
+	// killed those that needed SIGKILL; shutdown_p95 is the p95 (nearest
+	// rank) of their delete request to removal; last_cause is the cause of
+	// the latest.
+	Terminations  int64                `protobuf:"varint,8,opt,name=terminations,proto3" json:"terminations,omitempty"`
+	Killed        int64                `protobuf:"varint,9,opt,name=killed,proto3" json:"killed,omitempty"`
+	ShutdownP95   *durationpb.Duration `protobuf:"bytes,10,opt,name=shutdown_p95,json=shutdownP95,proto3" json:"shutdown_p95,omitempty"`
+	LastCause     string               `protobuf:"bytes,11,opt,name=last_cause,json=lastCause,proto3" json:"last_cause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerCheck) Reset() {
+	*x = ContainerCheck{}
+	mi := &file_query_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerCheck) ProtoMessage() {}
+
+func (x *ContainerCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_query_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerCheck.ProtoReflect.Descriptor instead.
+func (*ContainerCheck) Descriptor() ([]byte, []int) {
+	return file_query_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ContainerCheck) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ContainerCheck) GetWorkload() *WorkloadRef {
+	if x != nil {
+		return x.Workload
+	}
+	return nil
+}
+
+func (x *ContainerCheck) GetPod() *PodRef {
+	if x != nil {
+		return x.Pod
+	}
+	return nil
+}
+
+func (x *ContainerCheck) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *ContainerCheck) GetReadiness() *Event {
+	if x != nil {
+		return x.Readiness
+	}
+	return nil
+}
+
+func (x *ContainerCheck) GetPrediction() *Prediction {
+	if x != nil {
+		return x.Prediction
+	}
+	return nil
+}
+
+func (x *ContainerCheck) GetGrace() *durationpb.Duration {
+	if x != nil {
+		return x.Grace
+	}
+	return nil
+}
+
+func (x *ContainerCheck) GetTerminations() int64 {
+	if x != nil {
+		return x.Terminations
+	}
+	return 0
+}
+
+func (x *ContainerCheck) GetKilled() int64 {
+	if x != nil {
+		return x.Killed
+	}
+	return 0
+}
+
+func (x *ContainerCheck) GetShutdownP95() *durationpb.Duration {
+	if x != nil {
+		return x.ShutdownP95
+	}
+	return nil
+}
+
+func (x *ContainerCheck) GetLastCause() string {
+	if x != nil {
+		return x.LastCause
+	}
+	return ""
+}
+
 var File_query_proto protoreflect.FileDescriptor
 
 const file_query_proto_rawDesc = "" +
@@ -725,13 +984,39 @@ const file_query_proto_rawDesc = "" +
 	"initiators\x1a=\n" +
 	"\x0fInitiatorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xd4\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xa7\x01\n" +
+	"\fCheckRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x125\n" +
+	"\bworkload\x18\x02 \x01(\v2\x19.graceline.v1.WorkloadRefR\bworkload\x12\x10\n" +
+	"\x03pod\x18\x03 \x01(\tR\x03pod\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"M\n" +
+	"\rCheckResponse\x12<\n" +
+	"\n" +
+	"containers\x18\x01 \x03(\v2\x1c.graceline.v1.ContainerCheckR\n" +
+	"containers\"\xe2\x03\n" +
+	"\x0eContainerCheck\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x125\n" +
+	"\bworkload\x18\x02 \x01(\v2\x19.graceline.v1.WorkloadRefR\bworkload\x12&\n" +
+	"\x03pod\x18\x03 \x01(\v2\x14.graceline.v1.PodRefR\x03pod\x12\x1c\n" +
+	"\tcontainer\x18\x04 \x01(\tR\tcontainer\x121\n" +
+	"\treadiness\x18\x05 \x01(\v2\x13.graceline.v1.EventR\treadiness\x128\n" +
+	"\n" +
+	"prediction\x18\x06 \x01(\v2\x18.graceline.v1.PredictionR\n" +
+	"prediction\x12/\n" +
+	"\x05grace\x18\a \x01(\v2\x19.google.protobuf.DurationR\x05grace\x12\"\n" +
+	"\fterminations\x18\b \x01(\x03R\fterminations\x12\x16\n" +
+	"\x06killed\x18\t \x01(\x03R\x06killed\x12<\n" +
+	"\fshutdown_p95\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\vshutdownP95\x12\x1d\n" +
+	"\n" +
+	"last_cause\x18\v \x01(\tR\tlastCause2\x96\x03\n" +
 	"\x05Query\x12I\n" +
 	"\bTimeline\x12\x1d.graceline.v1.TimelineRequest\x1a\x1e.graceline.v1.TimelineResponse\x12=\n" +
 	"\x04List\x12\x19.graceline.v1.ListRequest\x1a\x1a.graceline.v1.ListResponse\x12@\n" +
 	"\x05Stuck\x12\x1a.graceline.v1.StuckRequest\x1a\x1b.graceline.v1.StuckResponse\x12:\n" +
 	"\x05Watch\x12\x1a.graceline.v1.WatchRequest\x1a\x13.graceline.v1.Event0\x01\x12C\n" +
-	"\x06Report\x12\x1b.graceline.v1.ReportRequest\x1a\x1c.graceline.v1.ReportResponseB-Z+github.com/graceline/graceline/api/v1;apiv1b\x06proto3"
+	"\x06Report\x12\x1b.graceline.v1.ReportRequest\x1a\x1c.graceline.v1.ReportResponse\x12@\n" +
+	"\x05Check\x12\x1a.graceline.v1.CheckRequest\x1a\x1b.graceline.v1.CheckResponseB-Z+github.com/graceline/graceline/api/v1;apiv1b\x06proto3"
 
 var (
 	file_query_proto_rawDescOnce sync.Once
@@ -745,7 +1030,7 @@ func file_query_proto_rawDescGZIP() []byte {
 	return file_query_proto_rawDescData
 }
 
-var file_query_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_query_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_query_proto_goTypes = []any{
 	(*TimelineRequest)(nil),       // 0: graceline.v1.TimelineRequest
 	(*TimelineResponse)(nil),      // 1: graceline.v1.TimelineResponse
@@ -757,39 +1042,55 @@ var file_query_proto_goTypes = []any{
 	(*ReportRequest)(nil),         // 7: graceline.v1.ReportRequest
 	(*ReportResponse)(nil),        // 8: graceline.v1.ReportResponse
 	(*WorkloadReport)(nil),        // 9: graceline.v1.WorkloadReport
-	nil,                           // 10: graceline.v1.WorkloadReport.InitiatorsEntry
-	(*Event)(nil),                 // 11: graceline.v1.Event
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*WorkloadRef)(nil),           // 13: graceline.v1.WorkloadRef
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(*CheckRequest)(nil),          // 10: graceline.v1.CheckRequest
+	(*CheckResponse)(nil),         // 11: graceline.v1.CheckResponse
+	(*ContainerCheck)(nil),        // 12: graceline.v1.ContainerCheck
+	nil,                           // 13: graceline.v1.WorkloadReport.InitiatorsEntry
+	(*Event)(nil),                 // 14: graceline.v1.Event
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*WorkloadRef)(nil),           // 16: graceline.v1.WorkloadRef
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*PodRef)(nil),                // 18: graceline.v1.PodRef
+	(*Prediction)(nil),            // 19: graceline.v1.Prediction
 }
 var file_query_proto_depIdxs = []int32{
-	11, // 0: graceline.v1.TimelineResponse.events:type_name -> graceline.v1.Event
-	11, // 1: graceline.v1.TimelineResponse.summary:type_name -> graceline.v1.Event
-	12, // 2: graceline.v1.ListRequest.since:type_name -> google.protobuf.Timestamp
-	11, // 3: graceline.v1.ListResponse.terminations:type_name -> graceline.v1.Event
-	11, // 4: graceline.v1.StuckResponse.stuck:type_name -> graceline.v1.Event
-	12, // 5: graceline.v1.ReportRequest.since:type_name -> google.protobuf.Timestamp
+	14, // 0: graceline.v1.TimelineResponse.events:type_name -> graceline.v1.Event
+	14, // 1: graceline.v1.TimelineResponse.summary:type_name -> graceline.v1.Event
+	15, // 2: graceline.v1.ListRequest.since:type_name -> google.protobuf.Timestamp
+	14, // 3: graceline.v1.ListResponse.terminations:type_name -> graceline.v1.Event
+	14, // 4: graceline.v1.StuckResponse.stuck:type_name -> graceline.v1.Event
+	15, // 5: graceline.v1.ReportRequest.since:type_name -> google.protobuf.Timestamp
 	9,  // 6: graceline.v1.ReportResponse.workloads:type_name -> graceline.v1.WorkloadReport
-	13, // 7: graceline.v1.WorkloadReport.workload:type_name -> graceline.v1.WorkloadRef
-	14, // 8: graceline.v1.WorkloadReport.duration_p50:type_name -> google.protobuf.Duration
-	14, // 9: graceline.v1.WorkloadReport.duration_p95:type_name -> google.protobuf.Duration
-	10, // 10: graceline.v1.WorkloadReport.initiators:type_name -> graceline.v1.WorkloadReport.InitiatorsEntry
-	0,  // 11: graceline.v1.Query.Timeline:input_type -> graceline.v1.TimelineRequest
-	2,  // 12: graceline.v1.Query.List:input_type -> graceline.v1.ListRequest
-	4,  // 13: graceline.v1.Query.Stuck:input_type -> graceline.v1.StuckRequest
-	6,  // 14: graceline.v1.Query.Watch:input_type -> graceline.v1.WatchRequest
-	7,  // 15: graceline.v1.Query.Report:input_type -> graceline.v1.ReportRequest
-	1,  // 16: graceline.v1.Query.Timeline:output_type -> graceline.v1.TimelineResponse
-	3,  // 17: graceline.v1.Query.List:output_type -> graceline.v1.ListResponse
-	5,  // 18: graceline.v1.Query.Stuck:output_type -> graceline.v1.StuckResponse
-	11, // 19: graceline.v1.Query.Watch:output_type -> graceline.v1.Event
-	8,  // 20: graceline.v1.Query.Report:output_type -> graceline.v1.ReportResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	16, // 7: graceline.v1.WorkloadReport.workload:type_name -> graceline.v1.WorkloadRef
+	17, // 8: graceline.v1.WorkloadReport.duration_p50:type_name -> google.protobuf.Duration
+	17, // 9: graceline.v1.WorkloadReport.duration_p95:type_name -> google.protobuf.Duration
+	13, // 10: graceline.v1.WorkloadReport.initiators:type_name -> graceline.v1.WorkloadReport.InitiatorsEntry
+	16, // 11: graceline.v1.CheckRequest.workload:type_name -> graceline.v1.WorkloadRef
+	15, // 12: graceline.v1.CheckRequest.since:type_name -> google.protobuf.Timestamp
+	12, // 13: graceline.v1.CheckResponse.containers:type_name -> graceline.v1.ContainerCheck
+	16, // 14: graceline.v1.ContainerCheck.workload:type_name -> graceline.v1.WorkloadRef
+	18, // 15: graceline.v1.ContainerCheck.pod:type_name -> graceline.v1.PodRef
+	14, // 16: graceline.v1.ContainerCheck.readiness:type_name -> graceline.v1.Event
+	19, // 17: graceline.v1.ContainerCheck.prediction:type_name -> graceline.v1.Prediction
+	17, // 18: graceline.v1.ContainerCheck.grace:type_name -> google.protobuf.Duration
+	17, // 19: graceline.v1.ContainerCheck.shutdown_p95:type_name -> google.protobuf.Duration
+	0,  // 20: graceline.v1.Query.Timeline:input_type -> graceline.v1.TimelineRequest
+	2,  // 21: graceline.v1.Query.List:input_type -> graceline.v1.ListRequest
+	4,  // 22: graceline.v1.Query.Stuck:input_type -> graceline.v1.StuckRequest
+	6,  // 23: graceline.v1.Query.Watch:input_type -> graceline.v1.WatchRequest
+	7,  // 24: graceline.v1.Query.Report:input_type -> graceline.v1.ReportRequest
+	10, // 25: graceline.v1.Query.Check:input_type -> graceline.v1.CheckRequest
+	1,  // 26: graceline.v1.Query.Timeline:output_type -> graceline.v1.TimelineResponse
+	3,  // 27: graceline.v1.Query.List:output_type -> graceline.v1.ListResponse
+	5,  // 28: graceline.v1.Query.Stuck:output_type -> graceline.v1.StuckResponse
+	14, // 29: graceline.v1.Query.Watch:output_type -> graceline.v1.Event
+	8,  // 30: graceline.v1.Query.Report:output_type -> graceline.v1.ReportResponse
+	11, // 31: graceline.v1.Query.Check:output_type -> graceline.v1.CheckResponse
+	26, // [26:32] is the sub-list for method output_type
+	20, // [20:26] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_query_proto_init() }
@@ -804,7 +1105,7 @@ func file_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_query_proto_rawDesc), len(file_query_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

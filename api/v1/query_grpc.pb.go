@@ -24,6 +24,7 @@ const (
 	Query_Stuck_FullMethodName    = "/graceline.v1.Query/Stuck"
 	Query_Watch_FullMethodName    = "/graceline.v1.Query/Watch"
 	Query_Report_FullMethodName   = "/graceline.v1.Query/Report"
+	Query_Check_FullMethodName    = "/graceline.v1.Query/Check"
 )
 
 // QueryClient is the client API for Query service.
@@ -45,6 +46,10 @@ type QueryClient interface {
 	// Report sums up terminations per owner workload since a time, computed
 	// by the store from the pods' final summaries.
 	Report(ctx context.Context, in *ReportRequest, opts ...grpc.CallOption) (*ReportResponse, error)
+	// Check says, for each container of the running pods, what its next stop
+	// would end in: the latest termination_readiness its node sent, judged
+	// again with its workload's history, beside that history.
+	Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error)
 }
 
 type queryClient struct {
@@ -114,6 +119,16 @@ func (c *queryClient) Report(ctx context.Context, in *ReportRequest, opts ...grp
 	return out, nil
 }
 
+func (c *queryClient) Check(ctx context.Context, in *CheckRequest, opts ...grpc.CallOption) (*CheckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckResponse)
+	err := c.cc.Invoke(ctx, Query_Check_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServer is the server API for Query service.
 // All implementations must embed UnimplementedQueryServer
 // for forward compatibility.
@@ -133,6 +148,10 @@ type QueryServer interface {
 	// Report sums up terminations per owner workload since a time, computed
 	// by the store from the pods' final summaries.
 	Report(context.Context, *ReportRequest) (*ReportResponse, error)
+	// Check says, for each container of the running pods, what its next stop
+	// would end in: the latest termination_readiness its node sent, judged
+	// again with its workload's history, beside that history.
+	Check(context.Context, *CheckRequest) (*CheckResponse, error)
 	mustEmbedUnimplementedQueryServer()
 }
 
@@ -157,6 +176,9 @@ func (UnimplementedQueryServer) Watch(*WatchRequest, grpc.ServerStreamingServer[
 }
 func (UnimplementedQueryServer) Report(context.Context, *ReportRequest) (*ReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Report not implemented")
+}
+func (UnimplementedQueryServer) Check(context.Context, *CheckRequest) (*CheckResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Check not implemented")
 }
 func (UnimplementedQueryServer) mustEmbedUnimplementedQueryServer() {}
 func (UnimplementedQueryServer) testEmbeddedByValue()               {}
@@ -262,6 +284,24 @@ func _Query_Report_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Query_Check_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServer).Check(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Query_Check_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServer).Check(ctx, req.(*CheckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Query_ServiceDesc is the grpc.ServiceDesc for Query service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -284,6 +324,10 @@ var Query_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Report",
 			Handler:    _Query_Report_Handler,
+		},
+		{
+			MethodName: "Check",
+			Handler:    _Query_Check_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -62,22 +62,7 @@ type owners struct {
 // it is never guessed.
 func readInitiator(p *corev1.Pod, o *owners) (string, *apiv1.WorkloadRef) {
 	ctl := metav1.GetControllerOf(p)
-	var workload *apiv1.WorkloadRef
-	if ctl != nil {
-		workload = &apiv1.WorkloadRef{Kind: ctl.Kind, Name: ctl.Name}
-	}
-	// A ReplicaSet is resolved to its Deployment whatever the initiator, so
-	// that the report counts a Deployment's pods under it.
-	var rs *appsv1.ReplicaSet
-	var rsErr error
-	if ctl != nil && ctl.Kind == "ReplicaSet" && o != nil {
-		rs, rsErr = o.replicaSets.ReplicaSets(p.Namespace).Get(ctl.Name)
-		if rsErr == nil {
-			if d := metav1.GetControllerOf(rs); d != nil && d.Kind == "Deployment" {
-				workload = &apiv1.WorkloadRef{Kind: d.Kind, Name: d.Name}
-			}
-		}
-	}
+	workload, rs, rsErr := podWorkload(p, o)
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
 			if in, ok := disruptionInitiators[c.Reason]; ok {
@@ -102,6 +87,27 @@ func readInitiator(p *corev1.Pod, o *owners) (string, *apiv1.WorkloadRef) {
 	// DaemonSets and other controllers: only the DisruptionTarget condition
 	// tells them apart from a plain delete.
 	return apiv1.InitiatorAPIDelete, workload
+}
+
+// podWorkload is the one rule that names a pod's owner workload: its
+// controller, with a ReplicaSet resolved to its Deployment, so that a
+// Deployment's pods count under it whatever their revision. It returns
+// the ReplicaSet it looked up, if any, for the initiator to read.
+func podWorkload(p *corev1.Pod, o *owners) (workload *apiv1.WorkloadRef, rs *appsv1.ReplicaSet, rsErr error) {
+	ctl := metav1.GetControllerOf(p)
+	if ctl == nil {
+		return nil, nil, nil
+	}
+	workload = &apiv1.WorkloadRef{Kind: ctl.Kind, Name: ctl.Name}
+	if ctl.Kind == "ReplicaSet" && o != nil {
+		rs, rsErr = o.replicaSets.ReplicaSets(p.Namespace).Get(ctl.Name)
+		if rsErr == nil {
+			if d := metav1.GetControllerOf(rs); d != nil && d.Kind == "Deployment" {
+				workload = &apiv1.WorkloadRef{Kind: d.Kind, Name: d.Name}
+			}
+		}
+	}
+	return workload, rs, rsErr
 }
 
 // replicaSetInitiator reads a ReplicaSet's pod: an old revision of a

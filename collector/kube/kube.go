@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -140,6 +141,9 @@ type Watcher struct {
 	factory   informers.SharedInformerFactory
 	state     *tracker
 	now       func() time.Time
+	// own is set once Run has made the owners' caches, which PodOwner
+	// reads from the query goroutines.
+	own atomic.Pointer[owners]
 }
 
 // New builds a Watcher on an API client; summarize makes the final summary
@@ -195,6 +199,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 	}
 	w.state.owners = own
+	w.own.Store(own)
 	if err := w.state.attach(pods, slices, nodes); err != nil {
 		return err
 	}
@@ -220,6 +225,25 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.check(ctx)
 		}
 	}
+}
+
+// PodOwner names a pod's owner workload (nil for none) and its grace
+// period, from the informers' caches; ok is false while the pod is not in
+// them.
+func (w *Watcher) PodOwner(namespace, name string) (workload *apiv1.WorkloadRef, grace time.Duration, ok bool) {
+	o := w.own.Load()
+	if o == nil {
+		return nil, 0, false
+	}
+	p, err := o.pods.Pods(namespace).Get(name)
+	if err != nil {
+		return nil, 0, false
+	}
+	workload, _, _ = podWorkload(p, o)
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	return workload, grace, true
 }
 
 // restore reloads the deletions the collector had not finished with before

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -67,6 +68,22 @@ func (s *Server) Report(ctx context.Context, req *apiv1.ReportRequest) (*apiv1.R
 		return nil, toStatus(err)
 	}
 	return &apiv1.ReportResponse{Workloads: out}, nil
+}
+
+// Check implements apiv1.QueryServer.
+func (s *Server) Check(ctx context.Context, req *apiv1.CheckRequest) (*apiv1.CheckResponse, error) {
+	f := CheckFilter{Namespace: req.Namespace, Pod: req.Pod, Workload: req.Workload}
+	if req.Since != nil {
+		if err := req.Since.CheckValid(); err != nil {
+			return nil, toStatus(fmt.Errorf("%w: since: want a time within years 0001 to 9999: %w", ErrInvalid, err))
+		}
+		f.Since = req.Since.AsTime()
+	}
+	out, err := s.svc.Check(ctx, f, time.Now())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &apiv1.CheckResponse{Containers: out}, nil
 }
 
 // Watch implements apiv1.QueryServer.

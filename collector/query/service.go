@@ -39,6 +39,8 @@ type Store interface {
 	Terminations(ctx context.Context, f store.Filter) ([]store.Pod, error)
 	StuckPods(ctx context.Context, f store.Filter) ([]store.Pod, error)
 	Report(ctx context.Context, namespace string, sinceNs int64) ([]store.WorkloadReport, error)
+	RunningReadiness(ctx context.Context, namespace, pod string) ([]store.ReadinessRow, error)
+	History(ctx context.Context, h store.HistoryOf, sinceNs int64) (store.History, error)
 }
 
 // Subscriber gives live feeds of new events.
@@ -55,6 +57,7 @@ type Service struct {
 	metrics *metrics
 	log     *slog.Logger
 	notices noticeGate
+	owners  Owners
 }
 
 // NewService returns a Service reading st and watching hub, whose metrics

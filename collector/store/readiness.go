@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
@@ -104,6 +105,93 @@ func checkPredictions(ctx context.Context, tx *sql.Tx, rows []Row, isNew []bool)
 			}
 			out = append(out, PredictionCheck{Predicted: predicted, Actual: actual})
 		}
+	}
+	return out, nil
+}
+
+// ReadinessRow is the latest termination_readiness of one container of a
+// running pod.
+type ReadinessRow struct {
+	UID, Namespace, Pod, Container string
+	Body                           []byte
+}
+
+// RunningReadiness returns the latest readiness of each container of the
+// running pods, in namespace (all when empty) and of the pod named pod
+// (all when empty), ordered by namespace, pod and container.
+func (s *Store) RunningReadiness(ctx context.Context, namespace, pod string) ([]ReadinessRow, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT r.uid, p.namespace, p.name, r.container, r.body FROM readiness r JOIN pods p ON p.uid = r.uid
+		WHERE `+running+` AND (?1 = '' OR p.namespace = ?1) AND (?2 = '' OR p.name = ?2)
+		ORDER BY p.namespace, p.name, r.container`, namespace, pod)
+	if err != nil {
+		return nil, fmt.Errorf("read readiness: %w", err)
+	}
+	defer rows.Close()
+	var out []ReadinessRow
+	for rows.Next() {
+		var r ReadinessRow
+		if err := rows.Scan(&r.UID, &r.Namespace, &r.Pod, &r.Container, &r.Body); err != nil {
+			return nil, fmt.Errorf("read readiness: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// maxHistory bounds the past terminations a history is computed from: the
+// latest ones speak for a workload's present.
+const maxHistory = 1000
+
+// HistoryOf names whose past terminations a history is about: a workload
+// of a namespace, or, with Kind empty, the pods of a namespace named Name
+// that had no owner.
+type HistoryOf struct {
+	Namespace, Kind, Name string
+}
+
+// History is what past terminations went through: how many finished, how
+// many of them needed SIGKILL, the p95 (nearest rank) of their delete
+// request to removal, and the cause of the latest.
+type History struct {
+	Finished, Killed int64
+	P95Ns            int64
+	LastCause        string
+}
+
+// History sums up the finished terminations of h whose delete was requested
+// at or after sinceNs, the latest maxHistory of them.
+func (s *Store) History(ctx context.Context, h HistoryOf, sinceNs int64) (History, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT final_verdict, gone_ns - del_ns, cause FROM pods
+		WHERE namespace = ?1 AND workload_kind = ?2 AND (CASE WHEN ?2 = '' THEN name ELSE workload_name END) = ?3
+		AND del_ns > 0 AND del_ns >= ?4 AND final_ns > 0 AND gone_ns >= del_ns
+		ORDER BY del_ns DESC LIMIT ?5`, h.Namespace, h.Kind, h.Name, sinceNs, maxHistory)
+	if err != nil {
+		return History{}, fmt.Errorf("read history: %w", err)
+	}
+	defer rows.Close()
+	var out History
+	var durations []int64
+	for rows.Next() {
+		var verdict, cause string
+		var d int64
+		if err := rows.Scan(&verdict, &d, &cause); err != nil {
+			return History{}, fmt.Errorf("read history: %w", err)
+		}
+		if out.Finished == 0 {
+			out.LastCause = cause
+		}
+		out.Finished++
+		if verdict == apiv1.VerdictKilled {
+			out.Killed++
+		}
+		durations = append(durations, d)
+	}
+	if err := rows.Err(); err != nil {
+		return History{}, fmt.Errorf("read history: %w", err)
+	}
+	if len(durations) > 0 {
+		slices.Sort(durations)
+		out.P95Ns = durations[(len(durations)*95+99)/100-1]
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
@@ -128,6 +129,85 @@ func TestPredictionChecks(t *testing.T) {
 			}
 			if fmt.Sprint(res.Checks) != fmt.Sprint(tc.want) {
 				t.Errorf("checks %v, want %v", res.Checks, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunningReadiness(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "db"))
+	ctx := context.Background()
+	batch := []Row{ready(1, "shop", "u1", 10, apiv1.VerdictKilled), ready(2, "db", "u2", 10, apiv1.VerdictGraceful),
+		ready(3, "shop", "u3", 10, apiv1.VerdictGraceful), row("a", 1, 4, "u3", apiv1.KindSandboxStopped, 30)}
+	for i := range batch {
+		batch[i].Name = "pod-" + batch[i].UID
+	}
+	if _, err := s.Insert(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, namespace, pod string
+		want                 []string
+	}{
+		{"Every namespace's running pods are listed, a stopping one is not.", "", "", []string{"db/pod-u2/main", "shop/pod-u1/main"}},
+		{"A namespace restricts the list.", "shop", "", []string{"shop/pod-u1/main"}},
+		{"A pod name restricts it further.", "db", "pod-u2", []string{"db/pod-u2/main"}},
+		{"An unknown pod gives nothing.", "db", "pod-u9", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := s.RunningReadiness(ctx, tc.namespace, tc.pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rows {
+				got = append(got, r.Namespace+"/"+r.Pod+"/"+r.Container)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHistory(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "db"))
+	ctx := context.Background()
+	killed, graceful := apiv1.VerdictKilled, apiv1.VerdictGraceful
+	var batch []Row
+	for _, d := range []deletion{
+		{ns: "shop", uid: "w1", kind: "Deployment", name: "web", delNs: 100, goneNs: 100 + 2e9, final: true, verdict: graceful, cause: apiv1.CauseExitedOnStopSignal},
+		{ns: "shop", uid: "w2", kind: "Deployment", name: "web", delNs: 200, goneNs: 200 + 31e9, final: true, verdict: killed, cause: apiv1.CauseHandlerTooSlow},
+		{ns: "shop", uid: "w3", kind: "Deployment", name: "web", delNs: 300, goneNs: 0},
+		{ns: "shop", uid: "w0", kind: "Deployment", name: "web", delNs: 50, goneNs: 50 + 1e9, final: true, verdict: graceful, cause: apiv1.CauseExitedOnStopSignal},
+		{ns: "shop", uid: "b1", name: "", delNs: 100, goneNs: 100 + 31e9, final: true, verdict: killed, cause: apiv1.CauseSignalIgnored},
+	} {
+		batch = append(batch, d.rows()...)
+	}
+	if _, err := s.Insert(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		of    HistoryOf
+		since int64
+		want  History
+	}{
+		{"A workload's finished terminations since the start are summed up, the latest cause last.", HistoryOf{"shop", "Deployment", "web"}, 60,
+			History{Finished: 2, Killed: 1, P95Ns: 31e9, LastCause: apiv1.CauseHandlerTooSlow}},
+		{"An earlier start takes in more.", HistoryOf{"shop", "Deployment", "web"}, 0,
+			History{Finished: 3, Killed: 1, P95Ns: 31e9, LastCause: apiv1.CauseHandlerTooSlow}},
+		{"A pod without an owner is found by its name.", HistoryOf{"shop", "", "pod-b1"}, 0,
+			History{Finished: 1, Killed: 1, P95Ns: 31e9, LastCause: apiv1.CauseSignalIgnored}},
+		{"A workload of another namespace has no history here.", HistoryOf{"db", "Deployment", "web"}, 0, History{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.History(ctx, tc.of, tc.since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
 	}

@@ -240,8 +240,10 @@ func countEvents(events []*apiv1.Event) (map[string]int, []string) {
 	seen := map[string]int{}
 	for _, e := range events {
 		counts[e.Kind]++
-		key := fmt.Sprintf("%s source=%s node=%s container=%s pid=%d signal=%d target=%d path=%s",
-			e.Kind, e.Source, e.Node, e.GetContainer().GetName(), e.GetProcess().GetPid(), e.GetSignal().GetNumber(), e.GetTarget().GetPid(), e.GetPath())
+		// The target's thread too: one signal's delivery to a process's
+		// threads may take more than one row.
+		key := fmt.Sprintf("%s source=%s node=%s container=%s pid=%d signal=%d target=%d tid=%d path=%s",
+			e.Kind, e.Source, e.Node, e.GetContainer().GetName(), e.GetProcess().GetPid(), e.GetSignal().GetNumber(), e.GetTarget().GetPid(), e.GetTarget().GetTid(), e.GetPath())
 		if e.Kind == apiv1.KindTerminationReadiness {
 			// A container's readiness is reported again on each change of
 			// its prediction: those reports differ in their time.

@@ -17,6 +17,7 @@ type Source interface {
 	List(ctx context.Context, req *apiv1.ListRequest) (*apiv1.ListResponse, error)
 	Stuck(ctx context.Context, req *apiv1.StuckRequest) (*apiv1.StuckResponse, error)
 	Report(ctx context.Context, req *apiv1.ReportRequest) (*apiv1.ReportResponse, error)
+	Check(ctx context.Context, req *apiv1.CheckRequest) (*apiv1.CheckResponse, error)
 }
 
 // collectorSource asks a collector; its gRPC errors become sentences here.
@@ -42,6 +43,11 @@ func (s collectorSource) Stuck(ctx context.Context, req *apiv1.StuckRequest) (*a
 
 func (s collectorSource) Report(ctx context.Context, req *apiv1.ReportRequest) (*apiv1.ReportResponse, error) {
 	r, err := s.q.Report(ctx, req)
+	return r, s.explain(err)
+}
+
+func (s collectorSource) Check(ctx context.Context, req *apiv1.CheckRequest) (*apiv1.CheckResponse, error) {
+	r, err := s.q.Check(ctx, req)
 	return r, s.explain(err)
 }
 
@@ -110,4 +116,9 @@ func (s apiSource) Report(ctx context.Context, req *apiv1.ReportRequest) (*apiv1
 		resp.Workloads = append(resp.Workloads, v1alpha1.FromWorkloadReport(&list.Items[i]))
 	}
 	return resp, nil
+}
+
+// Check is not served by the aggregated API yet.
+func (s apiSource) Check(ctx context.Context, req *apiv1.CheckRequest) (*apiv1.CheckResponse, error) {
+	return nil, cli.Usagef("check needs a collector for now: give --collector")
 }

@@ -1,0 +1,125 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/api/summary"
+	"github.com/graceline/graceline/collector/store"
+)
+
+// DefaultCheckHistory is how far back a check looks for past terminations
+// when the request does not say.
+const DefaultCheckHistory = 7 * 24 * time.Hour
+
+// Owners names a running pod's owner workload and grace period; the
+// collector's Kubernetes watches are one. ok is false for a pod they do not
+// know.
+type Owners interface {
+	PodOwner(namespace, name string) (workload *apiv1.WorkloadRef, grace time.Duration, ok bool)
+}
+
+// SetOwners lets checks name each pod's workload. Without it, a check
+// knows pods by name only, and one by workload finds nothing.
+func (s *Service) SetOwners(o Owners) { s.owners = o }
+
+// CheckFilter narrows Check. Workload needs both its kind and its name.
+type CheckFilter struct {
+	Namespace, Pod string
+	Workload       *apiv1.WorkloadRef
+	Since          time.Time
+}
+
+// Check returns, for each container of the running pods that f selects,
+// the node's latest readiness, judged again with the history of its
+// workload (of its pod's name, for a pod without one) since f.Since.
+func (s *Service) Check(ctx context.Context, f CheckFilter, now time.Time) ([]*apiv1.ContainerCheck, error) {
+	if err := checkNames(field{"namespace", f.Namespace, maxNamespaceLen}, field{"pod", f.Pod, maxNameLen},
+		field{"workload kind", f.Workload.GetKind(), maxNameLen}, field{"workload name", f.Workload.GetName(), maxNameLen}); err != nil {
+		return nil, err
+	}
+	if f.Pod != "" && f.Namespace == "" {
+		return nil, fmt.Errorf("%w: pod: a pod is checked within its namespace: give one", ErrInvalid)
+	}
+	if f.Workload != nil && (f.Workload.Kind == "" || f.Workload.Name == "" || f.Namespace == "") {
+		return nil, fmt.Errorf("%w: workload: want its kind, its name and its namespace", ErrInvalid)
+	}
+	if f.Since.After(now) {
+		return nil, fmt.Errorf("%w: since: want a time in the past, got %s, which is in the future", ErrInvalid, f.Since.UTC().Format(time.RFC3339))
+	}
+	if !f.Since.After(epoch) {
+		f.Since = now.Add(-DefaultCheckHistory)
+	}
+	rows, err := s.store.RunningReadiness(ctx, f.Namespace, f.Pod)
+	if err != nil {
+		return nil, err
+	}
+	histories := map[store.HistoryOf]store.History{}
+	var out []*apiv1.ContainerCheck
+	for _, r := range rows {
+		e := s.decode(r.Body)
+		if e == nil {
+			continue
+		}
+		c := &apiv1.ContainerCheck{Namespace: r.Namespace, Pod: &apiv1.PodRef{Namespace: r.Namespace, Name: r.Pod, Uid: r.UID}, Container: r.Container, Readiness: e}
+		of := store.HistoryOf{Namespace: r.Namespace, Name: r.Pod}
+		if s.owners != nil {
+			if w, grace, ok := s.owners.PodOwner(r.Namespace, r.Pod); ok {
+				c.Workload = w
+				if grace > 0 {
+					c.Grace = durationpb.New(grace)
+				}
+			}
+		}
+		if c.Workload != nil {
+			of.Kind, of.Name = c.Workload.Kind, c.Workload.Name
+		}
+		if f.Workload != nil && (c.Workload == nil || !strings.EqualFold(c.Workload.Kind, f.Workload.Kind) || c.Workload.Name != f.Workload.Name) {
+			continue
+		}
+		h, seen := histories[of]
+		if !seen {
+			if h, err = s.store.History(ctx, of, f.Since.UnixNano()); err != nil {
+				return nil, err
+			}
+			histories[of] = h
+		}
+		c.Terminations, c.Killed, c.LastCause = h.Finished, h.Killed, h.LastCause
+		if h.Finished > 0 {
+			c.ShutdownP95 = durationpb.New(time.Duration(h.P95Ns))
+		}
+		c.Prediction = Repredict(e, h.LastCause)
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, func(a, b *apiv1.ContainerCheck) int {
+		return strings.Compare(a.Namespace+"\x00"+workloadKey(a.Workload), b.Namespace+"\x00"+workloadKey(b.Workload))
+	})
+	return out, nil
+}
+
+func workloadKey(w *apiv1.WorkloadRef) string {
+	if w == nil {
+		return ""
+	}
+	return w.Kind + "/" + w.Name
+}
+
+// Repredict judges a node's termination_readiness again with the cause of
+// the last termination of the container's workload: the facts are the
+// node's, the rule is summary.Predict, so that the check and the node can
+// only differ by the history.
+func Repredict(e *apiv1.Event, lastCause string) *apiv1.Prediction {
+	procs := e.GetProcesses()
+	if len(procs) == 0 {
+		return e.GetPrediction()
+	}
+	return summary.Predict(summary.Readiness{
+		StopSignal: e.GetSignal().GetNumber(), Init: procs[0], Children: procs[1:], At: e.GetTime().AsTime(), LastCause: lastCause,
+	})
+}
