@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/graceline/graceline/cmd/kubectl-graceline/check"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/list"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/report"
@@ -36,7 +37,8 @@ func newCommand() *cobra.Command {
 		Short: "Ask graceline how pods terminated",
 		Long: `kubectl graceline asks graceline what happened when pods were deleted: the
 timeline of one pod, recent terminations, pods stuck in Terminating now, a
-live stream, and a per-workload report.
+live stream, a per-workload report, and a check of the running containers
+that predicts which will be SIGKILLed on their next stop.
 
 It reads the aggregated API graceline.dev/v1alpha1 through the API server of
 the current kubeconfig context, as kubectl does: --kubeconfig, --context, -n
@@ -45,7 +47,7 @@ kubeconfig or context that cannot be used is an error.
 
 --collector (or $` + conn.EnvCollector + `) asks a collector directly instead, for one
 outside any cluster; it needs a reader token: --token, --token-file or
-$` + conn.EnvToken + `. report and timeline --uid need a collector for now.
+$` + conn.EnvToken + `.
 
 Namespaces follow kubectl: -n, else the current kubeconfig context's, and -A
 for all; stuck looks at every namespace unless -n is given.`,
@@ -56,7 +58,7 @@ for all; stuck looks at every namespace unless -n is given.`,
 	o.AddFlags(cmd.PersistentFlags())
 	// -n completes as in kubectl; POD arguments complete in their commands.
 	cmd.RegisterFlagCompletionFunc("namespace", o.CompleteNamespaces)
-	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o), report.NewCommand(o), ui.NewCommand(o))
+	cmd.AddCommand(timeline.NewCommand(o), list.NewCommand(o), stuck.NewCommand(o), watch.NewCommand(o), report.NewCommand(o), check.NewCommand(o), ui.NewCommand(o))
 	cli.AddVersion(cmd)
 	return cmd
 }

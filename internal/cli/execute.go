@@ -10,7 +10,8 @@ import (
 )
 
 // Execute runs cmd on the process's arguments and returns its exit status:
-// ExitOK, ExitUsage for a bad command line, or ExitFailure for a failure
+// ExitOK, ExitUsage for a bad command line, ExitFindings for what a command
+// was asked to fail on, or ExitFailure for a failure
 // once the command has started. Any error is printed as one line on
 // stderr, prefixed with the command's name; cobra's own messages and usage
 // dumps are silenced so that the line stays alone.
@@ -30,6 +31,10 @@ func Execute(ctx context.Context, cmd *cobra.Command, stderr io.Writer) int {
 	var usage *UsageError
 	if errors.As(err, &usage) || !started {
 		return ExitUsage
+	}
+	var findings *FindingsError
+	if errors.As(err, &findings) {
+		return ExitFindings
 	}
 	return ExitFailure
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func TestExecute(t *testing.T) {
 		{"A usage error from Run exits 2.", []string{"sub"}, Usagef("--mode %q: want a or b", "c"), ExitUsage, "tool: --mode \"c\": want a or b\n"},
 		{"A setting error mapped to its flag exits 2 and names the flag.", []string{"sub"}, flags.Check(setting.In("Observer", setting.Invalid("RelistPeriod", time.Duration(0), "more than 0"))), ExitUsage, "tool: --relist-period 0s: want more than 0\n"},
 		{"A failure in Run exits 1.", []string{"sub"}, errors.New("listen tcp :1: permission denied"), ExitFailure, "tool: listen tcp :1: permission denied\n"},
+		{"What a command was asked to fail on exits 3.", []string{"sub"}, fmt.Errorf("check: %w", &FindingsError{Msg: "2 containers will be killed"}), ExitFindings, "tool: check: 2 containers will be killed\n"},
 		{"A failure with a newline still prints one line.", []string{"sub"}, errors.New("first\nsecond"), ExitFailure, "tool: first\\nsecond\n"},
 	}
 	for _, tt := range tests {

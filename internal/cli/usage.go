@@ -18,7 +18,16 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitFindings is a command that ran well and found what its caller
+	// asked it to fail on, as `check --fail-on-kill` does in a pipeline.
+	ExitFindings = 3
 )
+
+// FindingsError is what a command found that its caller asked it to fail
+// on; the command's output has already said what.
+type FindingsError struct{ Msg string }
+
+func (e *FindingsError) Error() string { return e.Msg }
 
 // UsageError is a bad command line: an unknown flag, a value outside what
 // its flag accepts, a missing or stray argument.
