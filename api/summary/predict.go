@@ -91,6 +91,19 @@ func Predict(r Readiness) *apiv1.Prediction {
 	return p
 }
 
+// PredictFrom judges a node's termination_readiness again with the cause
+// of the last termination of the container's workload: the facts are the
+// node's, the rule is Predict, so that the collector's prediction differs
+// from the node's only by the history. A readiness without processes
+// keeps its own prediction.
+func PredictFrom(e *apiv1.Event, lastCause string) *apiv1.Prediction {
+	procs := e.GetProcesses()
+	if len(procs) == 0 {
+		return e.GetPrediction()
+	}
+	return Predict(Readiness{StopSignal: e.GetSignal().GetNumber(), Init: procs[0], Children: procs[1:], At: e.GetTime().AsTime(), LastCause: lastCause})
+}
+
 // foregroundWorker is a child of a shell init that the shell waits on in
 // the foreground and that has run for workerAge: a shell runs its trap
 // only once such a child ends, so the stop signal never reaches it. A

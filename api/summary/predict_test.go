@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
@@ -138,6 +140,30 @@ func TestSameState(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := SameState(base, tc.b); got != tc.want {
 				t.Errorf("SameState = %v, want %v:\n%v\n%v", got, tc.want, base, tc.b)
+			}
+		})
+	}
+}
+
+func TestPredictFrom(t *testing.T) {
+	handler := initSh(nil, sets("SIGTERM", "SIGCHLD"), nil)
+	read := &apiv1.Event{Kind: apiv1.KindTerminationReadiness, Time: timestamppb.New(readAt), Signal: &apiv1.Signal{Number: 15},
+		Processes: []*apiv1.Process{handler}, Prediction: &apiv1.Prediction{Outcome: OutcomeGraceful, Cause: apiv1.CauseExitedOnStopSignal}}
+	cases := []struct {
+		name      string
+		e         *apiv1.Event
+		lastCause string
+		wantCause string
+	}{
+		{"A handler without history is predicted to exit.", read, "", apiv1.CauseExitedOnStopSignal},
+		{"A handler found too slow last time is predicted to be killed.", read, apiv1.CauseHandlerTooSlow, apiv1.CauseHandlerTooSlow},
+		{"Another last cause changes nothing for a handler.", read, apiv1.CauseSignalIgnored, apiv1.CauseExitedOnStopSignal},
+		{"A readiness without processes keeps its own prediction.", &apiv1.Event{Prediction: &apiv1.Prediction{Cause: apiv1.CauseUnknown}}, apiv1.CauseHandlerTooSlow, apiv1.CauseUnknown},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := PredictFrom(tc.e, tc.lastCause).GetCause(); got != tc.wantCause {
+				t.Errorf("cause %s, want %s", got, tc.wantCause)
 			}
 		})
 	}

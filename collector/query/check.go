@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/api/summary"
+	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/store"
 )
 
@@ -94,7 +94,7 @@ func (s *Service) Check(ctx context.Context, f CheckFilter, now time.Time) ([]*a
 		if h.Finished > 0 {
 			c.ShutdownP95 = durationpb.New(time.Duration(h.P95Ns))
 		}
-		c.Prediction = Repredict(e, h.LastCause)
+		c.Prediction = summary.PredictFrom(e, h.LastCause)
 		out = append(out, c)
 	}
 	slices.SortStableFunc(out, func(a, b *apiv1.ContainerCheck) int {
@@ -108,18 +108,4 @@ func workloadKey(w *apiv1.WorkloadRef) string {
 		return ""
 	}
 	return w.Kind + "/" + w.Name
-}
-
-// Repredict judges a node's termination_readiness again with the cause of
-// the last termination of the container's workload: the facts are the
-// node's, the rule is summary.Predict, so that the check and the node can
-// only differ by the history.
-func Repredict(e *apiv1.Event, lastCause string) *apiv1.Prediction {
-	procs := e.GetProcesses()
-	if len(procs) == 0 {
-		return e.GetPrediction()
-	}
-	return summary.Predict(summary.Readiness{
-		StopSignal: e.GetSignal().GetNumber(), Init: procs[0], Children: procs[1:], At: e.GetTime().AsTime(), LastCause: lastCause,
-	})
 }

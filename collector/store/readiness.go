@@ -80,9 +80,13 @@ func (s *Store) LastPrediction(ctx context.Context, uid, container string) ([]by
 }
 
 // PredictionCheck is one container's cause, after its termination, beside
-// what its last readiness predicted.
+// what its last readiness predicted: the node's prediction, the readiness
+// itself, and the cause of the termination of its workload before this
+// one, with which the readiness is judged again.
 type PredictionCheck struct {
 	Predicted, Actual string
+	Readiness         []byte
+	LastCause         string
 }
 
 // checkPredictions holds each new summary's causes against the latest
@@ -95,19 +99,29 @@ func checkPredictions(ctx context.Context, tx *sql.Tx, rows []Row, isNew []bool)
 			continue
 		}
 		for name, actual := range r.Causes {
-			var predicted string
-			err := tx.QueryRowContext(ctx, `SELECT cause FROM readiness WHERE uid = ? AND container = ?`, r.UID, name).Scan(&predicted)
+			c := PredictionCheck{Actual: actual}
+			err := tx.QueryRowContext(ctx, `SELECT r.cause, r.body, COALESCE((SELECT o.cause FROM pods o
+				WHERE o.namespace = p.namespace AND o.workload_kind = p.workload_kind AND `+sameHistory+`
+				AND o.uid != p.uid AND o.del_ns > 0 AND o.del_ns < p.del_ns AND o.final_ns > 0
+				ORDER BY o.del_ns DESC LIMIT 1), '')
+				FROM readiness r JOIN pods p ON p.uid = r.uid WHERE r.uid = ? AND r.container = ?`, r.UID, name).Scan(&c.Predicted, &c.Readiness, &c.LastCause)
 			if err == sql.ErrNoRows {
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("read prediction: %w", err)
 			}
-			out = append(out, PredictionCheck{Predicted: predicted, Actual: actual})
+			out = append(out, c)
 		}
 	}
 	return out, nil
 }
+
+// sameHistory is the one rule of whose past terminations are a pod's
+// history, on pods o (the past) and p (the pod) of one namespace and
+// workload kind: those of its owner workload, or, for a pod without one,
+// those of pods of its name.
+const sameHistory = `(CASE WHEN p.workload_kind = '' THEN o.name = p.name ELSE o.workload_name = p.workload_name END)`
 
 // ReadinessRow is the latest termination_readiness of one container of a
 // running pod.
@@ -161,10 +175,11 @@ type History struct {
 // History sums up the finished terminations of h whose delete was requested
 // at or after sinceNs, the latest maxHistory of them.
 func (s *Store) History(ctx context.Context, h HistoryOf, sinceNs int64) (History, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT final_verdict, gone_ns - del_ns, cause FROM pods
-		WHERE namespace = ?1 AND workload_kind = ?2 AND (CASE WHEN ?2 = '' THEN name ELSE workload_name END) = ?3
-		AND del_ns > 0 AND del_ns >= ?4 AND final_ns > 0 AND gone_ns >= del_ns
-		ORDER BY del_ns DESC LIMIT ?5`, h.Namespace, h.Kind, h.Name, sinceNs, maxHistory)
+	rows, err := s.r.QueryContext(ctx, `WITH p (namespace, workload_kind, workload_name, name) AS (VALUES (?1, ?2, ?3, ?3))
+		SELECT o.final_verdict, o.gone_ns - o.del_ns, o.cause FROM pods o, p
+		WHERE o.namespace = p.namespace AND o.workload_kind = p.workload_kind AND `+sameHistory+`
+		AND o.del_ns > 0 AND o.del_ns >= ?4 AND o.final_ns > 0 AND o.gone_ns >= o.del_ns
+		ORDER BY o.del_ns DESC LIMIT ?5`, h.Namespace, h.Kind, h.Name, sinceNs, maxHistory)
 	if err != nil {
 		return History{}, fmt.Errorf("read history: %w", err)
 	}
