@@ -14,9 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/auth"
 	"github.com/graceline/graceline/collector/store"
@@ -159,8 +157,8 @@ func (s *Server) handle(ctx context.Context, dc *decoder, st *streamState, batch
 	s.metrics.stored.Add(float64(res.Stored))
 	s.metrics.duplicates.Add(float64(res.Duplicates))
 	for _, c := range res.Checks {
-		if predicted := predictedCause(c); predicted != c.Actual {
-			s.metrics.misses.WithLabelValues(closedCause(predicted), closedCause(c.Actual)).Inc()
+		if c.Predicted != c.Actual {
+			s.metrics.misses.WithLabelValues(closedCause(c.Predicted), closedCause(c.Actual)).Inc()
 		}
 	}
 	if res.IdentityConflicts > 0 {
@@ -222,21 +220,6 @@ func (h *storeHealth) err() error {
 		return fmt.Errorf("storing agents' batches fails: %w", h.last)
 	}
 	return nil
-}
-
-// predictedCause is what the check predicted for a container whose
-// termination c holds: the node's readiness judged again with its
-// workload's last termination, as `kubectl graceline check` judges it, so
-// that a handler found too slow once is no miss the next time.
-func predictedCause(c store.PredictionCheck) string {
-	if c.LastCause == "" {
-		return c.Predicted
-	}
-	e := &apiv1.Event{}
-	if err := proto.Unmarshal(c.Readiness, e); err != nil {
-		return c.Predicted
-	}
-	return summary.PredictFrom(e, c.LastCause).GetCause()
 }
 
 // closedCause is cause when it is one of the closed set, else unknown: an

@@ -184,6 +184,17 @@ func (w *Watcher) finalize(ctx context.Context, uid string, d *deletion, now tim
 	if s != nil {
 		s = proto.Clone(s).(*apiv1.Event)
 		s.Source = apiv1.SourceAPI
+		// The final summary shows what the check predicted beside each
+		// cause, so that a reader sees where it was wrong.
+		for _, c := range s.Causes {
+			predicted, ok, err := w.st.Predicted(ctx, uid, c.GetContainer().GetName())
+			if err != nil {
+				return err
+			}
+			if ok {
+				c.Predicted = predicted
+			}
+		}
 		w.writer.add(s, uid+"/"+apiv1.KindTerminationSummary)
 	}
 	w.state.finished(uid, now)

@@ -94,6 +94,7 @@ type Store interface {
 	PodEvents(ctx context.Context, uid string) ([][]byte, error)
 	LatestNodeEvent(ctx context.Context, uid, kind string) ([]byte, error)
 	FirstNodeEvent(ctx context.Context, uid string, sinceNs int64, kinds ...string) ([]byte, error)
+	Predicted(ctx context.Context, uid, container string) (cause string, ok bool, err error)
 }
 
 // Publisher hands newly stored events to live watchers.

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
@@ -80,17 +83,18 @@ func (s *Store) LastPrediction(ctx context.Context, uid, container string) ([]by
 }
 
 // PredictionCheck is one container's cause, after its termination, beside
-// what its last readiness predicted: the node's prediction, the readiness
-// itself, and the cause of the termination of its workload before this
-// one, with which the readiness is judged again.
+// what was predicted for it.
 type PredictionCheck struct {
 	Predicted, Actual string
-	Readiness         []byte
-	LastCause         string
 }
 
-// checkPredictions holds each new summary's causes against the latest
-// prediction stored for the container, in the same transaction, so that a
+// queryer is a transaction or the read pool.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// checkPredictions holds each new summary's causes against what was
+// predicted for the container, in the same transaction, so that a
 // prediction and its summary in one batch are compared too.
 func checkPredictions(ctx context.Context, tx *sql.Tx, rows []Row, isNew []bool) ([]PredictionCheck, error) {
 	var out []PredictionCheck
@@ -99,22 +103,52 @@ func checkPredictions(ctx context.Context, tx *sql.Tx, rows []Row, isNew []bool)
 			continue
 		}
 		for name, actual := range r.Causes {
-			c := PredictionCheck{Actual: actual}
-			err := tx.QueryRowContext(ctx, `SELECT r.cause, r.body, COALESCE((SELECT o.cause FROM pods o
-				WHERE o.namespace = p.namespace AND o.workload_kind = p.workload_kind AND `+sameHistory+`
-				AND o.uid != p.uid AND o.del_ns > 0 AND o.del_ns < p.del_ns AND o.final_ns > 0
-				ORDER BY o.del_ns DESC LIMIT 1), '')
-				FROM readiness r JOIN pods p ON p.uid = r.uid WHERE r.uid = ? AND r.container = ?`, r.UID, name).Scan(&c.Predicted, &c.Readiness, &c.LastCause)
-			if err == sql.ErrNoRows {
-				continue
-			}
+			predicted, ok, err := predictionOf(ctx, tx, r.UID, name)
 			if err != nil {
-				return nil, fmt.Errorf("read prediction: %w", err)
+				return nil, err
 			}
-			out = append(out, c)
+			if ok {
+				out = append(out, PredictionCheck{Predicted: predicted, Actual: actual})
+			}
 		}
 	}
 	return out, nil
+}
+
+// Predicted is the cause predicted for a pod's container before its
+// termination; ok is false when none was.
+func (s *Store) Predicted(ctx context.Context, uid, container string) (cause string, ok bool, err error) {
+	return predictionOf(ctx, s.r, uid, container)
+}
+
+// predictionOf is what `kubectl graceline check` predicted for a pod's
+// container: its latest readiness, judged again with the cause of the
+// termination of its workload before its own (summary.PredictFrom), so
+// that a handler found too slow once is predicted, and no miss, the next
+// time.
+func predictionOf(ctx context.Context, q queryer, uid, container string) (string, bool, error) {
+	var predicted, lastCause string
+	var body []byte
+	err := q.QueryRowContext(ctx, `SELECT r.cause, r.body, COALESCE((SELECT o.cause FROM pods o
+		WHERE o.namespace = p.namespace AND o.workload_kind = p.workload_kind AND `+sameHistory+`
+		AND o.uid != p.uid AND o.del_ns > 0 AND o.del_ns < p.del_ns AND o.final_ns > 0
+		ORDER BY o.del_ns DESC LIMIT 1), '')
+		FROM readiness r JOIN pods p ON p.uid = r.uid WHERE r.uid = ? AND r.container = ?`, uid, container).Scan(&predicted, &body, &lastCause)
+	if err == sql.ErrNoRows {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read prediction: %w", err)
+	}
+	if lastCause == "" {
+		return predicted, true, nil
+	}
+	e := &apiv1.Event{}
+	if err := proto.Unmarshal(body, e); err != nil {
+		// The stored cause is the node's own reading of it.
+		return predicted, true, nil
+	}
+	return summary.PredictFrom(e, lastCause).GetCause(), true, nil
 }
 
 // sameHistory is the one rule of whose past terminations are a pod's

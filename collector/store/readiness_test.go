@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
@@ -96,6 +100,15 @@ func TestPredictionChecks(t *testing.T) {
 		return r
 	}
 	predicted := ready(1, "shop", "u1", 10, apiv1.VerdictKilled) // predicts signal_ignored for main
+	// handles is a readiness whose init handles SIGTERM, as a node sends it.
+	handles := ready(1, "shop", "u1", 10, apiv1.VerdictGraceful)
+	handles.Readiness.Cause = apiv1.CauseExitedOnStopSignal
+	body, err := proto.Marshal(&apiv1.Event{Kind: apiv1.KindTerminationReadiness, Time: timestamppb.New(time.Unix(0, 10)), Signal: &apiv1.Signal{Number: 15},
+		Processes: []*apiv1.Process{{Pid: 1, Comm: "sh", SigCaught: []string{"SIGTERM"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handles.Body = body
 	cases := []struct {
 		name    string
 		batches [][]Row
@@ -115,9 +128,14 @@ func TestPredictionChecks(t *testing.T) {
 			name: "The cause of the workload's termination before this one comes with the check.",
 			batches: [][]Row{
 				deletion{ns: "shop", uid: "u0", kind: "Deployment", name: "web", delNs: 1, goneNs: 2, final: true, verdict: apiv1.VerdictKilled, cause: apiv1.CauseHandlerTooSlow}.rows(),
-				append(deletion{ns: "shop", uid: "u1", kind: "Deployment", name: "web", delNs: 5}.rows(), predicted, summary(2, "u1", map[string]string{"main": apiv1.CauseHandlerTooSlow})),
+				append(deletion{ns: "shop", uid: "u1", kind: "Deployment", name: "web", delNs: 5}.rows(), handles, summary(2, "u1", map[string]string{"main": apiv1.CauseHandlerTooSlow})),
 			},
-			want: []PredictionCheck{{Predicted: apiv1.CauseSignalIgnored, Actual: apiv1.CauseHandlerTooSlow, LastCause: apiv1.CauseHandlerTooSlow}},
+			want: []PredictionCheck{{Predicted: apiv1.CauseHandlerTooSlow, Actual: apiv1.CauseHandlerTooSlow}},
+		},
+		{
+			name:    "Without a workload's history, a handler is predicted to exit.",
+			batches: [][]Row{{handles, summary(2, "u1", map[string]string{"main": apiv1.CauseHandlerTooSlow})}},
+			want:    []PredictionCheck{{Predicted: apiv1.CauseExitedOnStopSignal, Actual: apiv1.CauseHandlerTooSlow}},
 		},
 		{
 			name:    "A container never predicted, and a summary sent again, are not checked.",
@@ -134,9 +152,6 @@ func TestPredictionChecks(t *testing.T) {
 				if res, err = s.Insert(context.Background(), b); err != nil {
 					t.Fatal(err)
 				}
-			}
-			for i := range res.Checks {
-				res.Checks[i].Readiness = nil
 			}
 			if fmt.Sprint(res.Checks) != fmt.Sprint(tc.want) {
 				t.Errorf("checks %v, want %v", res.Checks, tc.want)

@@ -23,6 +23,11 @@ import (
 const (
 	BusyboxImage = "localhost/graceline/busybox:test"
 	PauseImage   = "localhost/graceline/pause:test"
+	// BusyboxStopSignalImage is the busybox image with STOPSIGNAL
+	// BusyboxStopSignal, which the runtime sends instead of SIGTERM. It is
+	// in the busybox tarball, beside BusyboxImage, sharing its layer.
+	BusyboxStopSignalImage = "localhost/graceline/busybox-stopsignal:test"
+	BusyboxStopSignal      = "SIGUSR1"
 )
 
 // busyboxApplets are linked to /bin/busybox in the test image.
@@ -52,7 +57,8 @@ func BuildImages(ctx context.Context, root, dir string) (busybox, pause string, 
 		files = append(files, file{name: "bin/" + a, link: "busybox"})
 	}
 	busybox = filepath.Join(dir, "busybox.tar")
-	if err := writeLayout(busybox, BusyboxImage, files, []string{"/bin/sh"}); err != nil {
+	if err := writeLayout(busybox, files, layoutImage{ref: BusyboxImage, entrypoint: []string{"/bin/sh"}},
+		layoutImage{ref: BusyboxStopSignalImage, entrypoint: []string{"/bin/sh"}, stopSignal: BusyboxStopSignal}); err != nil {
 		return "", "", err
 	}
 
@@ -61,7 +67,7 @@ func BuildImages(ctx context.Context, root, dir string) (busybox, pause string, 
 		return "", "", err
 	}
 	pause = filepath.Join(dir, "pause.tar")
-	if err := writeLayout(pause, PauseImage, []file{{name: "pause", mode: 0o755, data: pb}}, []string{"/pause"}); err != nil {
+	if err := writeLayout(pause, []file{{name: "pause", mode: 0o755, data: pb}}, layoutImage{ref: PauseImage, entrypoint: []string{"/pause"}}); err != nil {
 		return "", "", err
 	}
 	return busybox, pause, nil
@@ -80,29 +86,42 @@ func buildStatic(ctx context.Context, root, dir, name string) ([]byte, error) {
 	return os.ReadFile(out)
 }
 
-// writeLayout writes a single-layer image in OCI image-layout form as a tar.
-func writeLayout(path, ref string, files []file, entrypoint []string) error {
+// layoutImage is one image of a layout: its name and its configuration.
+type layoutImage struct {
+	ref        string
+	entrypoint []string
+	stopSignal string
+}
+
+// writeLayout writes images of one layer of files in OCI image-layout form
+// as a tar.
+func writeLayout(path string, files []file, images ...layoutImage) error {
 	layer, diffID, err := layerTarGz(files)
 	if err != nil {
-		return fmt.Errorf("build layer for %s: %w", ref, err)
+		return fmt.Errorf("build layer for %s: %w", images[0].ref, err)
 	}
-	cfg := ocispec.Image{
-		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
-		Config:   ocispec.ImageConfig{Entrypoint: entrypoint, Env: []string{"PATH=/bin"}},
-		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+	blobs := [][]byte{layer}
+	index := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}
+	for _, img := range images {
+		cfg := ocispec.Image{
+			Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
+			Config:   ocispec.ImageConfig{Entrypoint: img.entrypoint, Env: []string{"PATH=/bin"}, StopSignal: img.stopSignal},
+			RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+		}
+		cfgJSON, _ := json.Marshal(cfg)
+		manifest := ocispec.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2},
+			MediaType: ocispec.MediaTypeImageManifest,
+			Config:    descriptor(ocispec.MediaTypeImageConfig, cfgJSON),
+			Layers:    []ocispec.Descriptor{descriptor(ocispec.MediaTypeImageLayerGzip, layer)},
+		}
+		manJSON, _ := json.Marshal(manifest)
+		manDesc := descriptor(ocispec.MediaTypeImageManifest, manJSON)
+		manDesc.Annotations = map[string]string{ocispec.AnnotationRefName: img.ref}
+		manDesc.Platform = &cfg.Platform
+		index.Manifests = append(index.Manifests, manDesc)
+		blobs = append(blobs, cfgJSON, manJSON)
 	}
-	cfgJSON, _ := json.Marshal(cfg)
-	manifest := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    descriptor(ocispec.MediaTypeImageConfig, cfgJSON),
-		Layers:    []ocispec.Descriptor{descriptor(ocispec.MediaTypeImageLayerGzip, layer)},
-	}
-	manJSON, _ := json.Marshal(manifest)
-	manDesc := descriptor(ocispec.MediaTypeImageManifest, manJSON)
-	manDesc.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
-	manDesc.Platform = &cfg.Platform
-	index := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{manDesc}}
 	indexJSON, _ := json.Marshal(index)
 
 	var buf bytes.Buffer
@@ -113,7 +132,7 @@ func writeLayout(path, ref string, files []file, entrypoint []string) error {
 	}
 	add(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	add("index.json", indexJSON)
-	for _, b := range [][]byte{cfgJSON, layer, manJSON} {
+	for _, b := range blobs {
 		add("blobs/sha256/"+digest.FromBytes(b).Encoded(), b)
 	}
 	if err := tw.Close(); err != nil {

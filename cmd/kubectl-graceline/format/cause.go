@@ -18,7 +18,8 @@ func Causes(s *apiv1.Event) string {
 
 // CauseLines is the block a timeline shows under its verdict, for each
 // container: the cause and what it means, the facts when the cause is
-// unknown (they are all there is), and the advice.
+// unknown (they are all there is), the advice, and what the check had
+// predicted when that was another cause.
 //
 //	CAUSE   main  signal_ignored: the stop signal is ignored
 //	  TRY   sh (pid 4242) ignores SIGTERM (…): handle it and shut down instead
@@ -37,6 +38,9 @@ func CauseLines(s *apiv1.Event) []string {
 		}
 		if c.GetAdvice() != "" {
 			out = append(out, "  TRY   "+c.GetAdvice())
+		}
+		if p := c.GetPredicted(); p != "" && p != c.GetCause() {
+			out = append(out, "  MISS  `kubectl graceline check` predicted "+p)
 		}
 	}
 	return out
