@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/api/summary"
+	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/conn"
 	"github.com/graceline/graceline/cmd/kubectl-graceline/format"
 	"github.com/graceline/graceline/internal/cli"
