@@ -62,6 +62,13 @@ func TestDeploymentScaledToZero(t *testing.T) {
 // SIGTERM, labelled and selected by labels.
 func createDeployment(t *testing.T, ns, name string, labels map[string]string, replicas int32, grace int64) {
 	t.Helper()
+	createScriptDeployment(t, ns, name, labels, replicas, grace, exitsOnTerm)
+}
+
+// createScriptDeployment creates a Deployment of busybox pods that run
+// script, labelled and selected by labels.
+func createScriptDeployment(t *testing.T, ns, name string, labels map[string]string, replicas int32, grace int64, script string) {
+	t.Helper()
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: appsv1.DeploymentSpec{
@@ -71,7 +78,7 @@ func createDeployment(t *testing.T, ns, name string, labels map[string]string, r
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					TerminationGracePeriodSeconds: &grace,
-					Containers:                    []corev1.Container{busyboxContainer(exitsOnTerm)},
+					Containers:                    []corev1.Container{busyboxContainer(script)},
 				},
 			},
 		},
