@@ -24,8 +24,12 @@ type Config struct {
 	Signals []syscall.Signal
 }
 
-// DefaultSignals are the signals that decide a termination.
-var DefaultSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGABRT}
+// DefaultSignals are the signals that decide a termination: the runtime's
+// stop signal, SIGTERM unless an image's STOPSIGNAL names another (SIGQUIT
+// for nginx, SIGWINCH for httpd, SIGINT, SIGUSR1 and SIGUSR2 for others),
+// SIGKILL, and those a process ends on by its own hand.
+var DefaultSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGABRT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
 // Probe is the loaded and attached signal programs.
 type Probe struct {

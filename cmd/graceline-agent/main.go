@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 
 	"github.com/graceline/graceline/agent"
@@ -73,7 +75,7 @@ func newCommand() *cobra.Command {
 		Release:  release.Config{CgroupRoot: cgroups.Root, MountInfo: "/proc/self/mountinfo"},
 	}
 	var output, logLevel string
-	var signals []string
+	var traced []string
 	cmd := &cobra.Command{
 		Use:   "graceline-agent",
 		Short: "Report how pods on this node terminate",
@@ -125,7 +127,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 			if err != nil {
 				return err
 			}
-			if cfg.Kernel.Probe.Signals, err = parseSignals(signals); err != nil {
+			if cfg.Kernel.Probe.Signals, err = parseSignals(traced); err != nil {
 				return flags.Check(setting.In("Kernel.Probe", err))
 			}
 			switch {
@@ -168,7 +170,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.BoolVar(&cfg.Observer.DisableStream, "disable-event-stream", false, "never subscribe to CRI GetContainerEvents; relist only")
 	f.BoolVar(&cfg.Kernel.Enabled, "ebpf", true, "load the eBPF probes (signals, exits, entering execs); --ebpf=false runs on CRI alone")
 	f.BoolVar(&cfg.Kernel.Probe.IncludeHost, "ebpf-include-host", false, "also report host processes (normally dropped in the kernel unless a signal targets a container)")
-	f.StringSliceVar(&signals, "ebpf-signals", []string{"TERM", "KILL", "INT", "QUIT", "HUP", "ABRT"}, "signals to trace; add a container's custom stop signal here")
+	f.StringSliceVar(&traced, "ebpf-signals", signalNames(signals.DefaultSignals), "signals to trace; add a container's custom stop signal here if it is none of these")
 	f.Uint64Var(&cfg.Kernel.Probe.RatePerSec, "ebpf-rate-limit", 1000, "kernel events per second allowed per container before they are dropped (and counted)")
 	f.Uint64Var(&cfg.Kernel.Probe.Burst, "ebpf-burst", 2000, "burst of kernel events allowed per container above the rate limit")
 	f.Uint32Var(&cfg.Kernel.Probe.RingBytes, "ebpf-ring-buffer-bytes", probe.DefaultRingBytes, fmt.Sprintf("size of the kernel's event ring buffer, a power of two from %d to %d; a full ring drops events (counted as ebpf_ringbuf_full), and the agent's RSS grows by twice its size", probe.MinRingBytes, probe.MaxRingBytes))
@@ -191,6 +193,15 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cli.AddVersion(cmd)
 	return cmd
+}
+
+// signalNames are the signals' short names (TERM), as the flag reads them.
+func signalNames(sigs []syscall.Signal) []string {
+	out := make([]string, len(sigs))
+	for i, s := range sigs {
+		out[i] = strings.TrimPrefix(unix.SignalName(s), "SIG")
+	}
+	return out
 }
 
 // parseSignals reads names like TERM or SIGTERM, or numbers; which
