@@ -3,7 +3,6 @@
 package check
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -107,7 +106,7 @@ collector's Kubernetes watches, which name each pod's owner.`,
 				return err
 			}
 			if output == conn.OutputJSON {
-				err = writeJSON(cmd.OutOrStdout(), resp.Containers)
+				err = conn.WriteJSONMessages(cmd.OutOrStdout(), resp.Containers)
 			} else {
 				err = Render(cmd.OutOrStdout(), resp.Containers)
 			}
@@ -155,19 +154,6 @@ func killed(cs []*apiv1.ContainerCheck) int {
 		}
 	}
 	return n
-}
-
-func writeJSON(w io.Writer, cs []*apiv1.ContainerCheck) error {
-	bw := bufio.NewWriter(w)
-	for _, c := range cs {
-		b, err := apiv1.MarshalJSONMessage(c)
-		if err != nil {
-			return fmt.Errorf("encode check: %w", err)
-		}
-		bw.Write(cli.EscapeJSON(b))
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
 }
 
 // Render writes one row per container, then the advice for each that will

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -216,15 +217,21 @@ func CheckOutput(out string) error {
 	return cli.OneOf("output", out, OutputTable, OutputJSON)
 }
 
-// WriteJSONLines prints events in the event contract, one per line. JSON
-// escapes the C0 controls itself; what it leaves raw but a terminal may
-// act on (DEL, the C1 controls) is escaped too.
+// WriteJSONLines prints events in the event contract, one per line.
 func WriteJSONLines(w io.Writer, events []*apiv1.Event) error {
+	return WriteJSONMessages(w, events)
+}
+
+// WriteJSONMessages prints messages of the schema (events, workload
+// reports, container checks) in its JSON form, one per line. JSON escapes
+// the C0 controls itself; what it leaves raw but a terminal may act on
+// (DEL, the C1 controls) is escaped too.
+func WriteJSONMessages[M proto.Message](w io.Writer, msgs []M) error {
 	bw := bufio.NewWriter(w)
-	for _, e := range events {
-		b, err := apiv1.MarshalJSONLine(e)
+	for _, m := range msgs {
+		b, err := apiv1.MarshalJSONMessage(m)
 		if err != nil {
-			return fmt.Errorf("encode event: %w", err)
+			return fmt.Errorf("encode %s: %w", m.ProtoReflect().Descriptor().Name(), err)
 		}
 		bw.Write(cli.EscapeJSON(b))
 		bw.WriteByte('\n')

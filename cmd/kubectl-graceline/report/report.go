@@ -3,7 +3,6 @@
 package report
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -83,7 +82,7 @@ With -o json each workload is one JSON object per line.`,
 				return err
 			}
 			if output == conn.OutputJSON {
-				return writeJSON(cmd.OutOrStdout(), resp.Workloads)
+				return conn.WriteJSONMessages(cmd.OutOrStdout(), resp.Workloads)
 			}
 			return Render(cmd.OutOrStdout(), resp.Workloads)
 		},
@@ -93,19 +92,6 @@ With -o json each workload is one JSON object per line.`,
 	f.BoolVarP(&all, "all-namespaces", "A", false, "report on every namespace, not only the current one")
 	f.DurationVar(&since, "since", DefaultSince, "count terminations requested within this long (e.g. 1h, 168h)")
 	return cmd
-}
-
-func writeJSON(w io.Writer, reports []*apiv1.WorkloadReport) error {
-	bw := bufio.NewWriter(w)
-	for _, r := range reports {
-		b, err := apiv1.MarshalJSONMessage(r)
-		if err != nil {
-			return fmt.Errorf("encode report: %w", err)
-		}
-		bw.Write(cli.EscapeJSON(b))
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
 }
 
 // Render writes one row per workload, and under it the advice for its most
