@@ -27,7 +27,8 @@ const (
 	MinInterval = time.Second
 )
 
-// tick is how often Run looks for containers due for a read.
+// tick is the least time between two rounds of reads, so that a burst
+// of container starts is read in one round.
 const tick = time.Second
 
 // Config says when a container is read: at its start, Soon after (a
@@ -62,6 +63,10 @@ type Reader struct {
 
 	mu   sync.Mutex
 	ctrs map[string]*container
+	// wake tells Run of a container to read now; Run otherwise sleeps
+	// until the earliest read falls due, without a ticker that would wake
+	// a quiet node every second.
+	wake chan struct{}
 }
 
 // container is one running container and where its reads stand.
@@ -87,7 +92,7 @@ func New(node string, emit func(*apiv1.Event), read initReader, stops stopSignal
 	if cfg.Soon <= 0 {
 		cfg.Soon = DefaultSoon
 	}
-	return &Reader{node: node, emit: emit, read: read, stops: stops, now: now, cfg: cfg, log: log, ctrs: map[string]*container{}}
+	return &Reader{node: node, emit: emit, read: read, stops: stops, now: now, cfg: cfg, log: log, ctrs: map[string]*container{}, wake: make(chan struct{}, 1)}
 }
 
 // ContainerChanged is part of cri.Subscriber: a container with a pid is
@@ -106,22 +111,40 @@ func (r *Reader) ContainerChanged(c cri.ContainerInfo) {
 	now := r.now()
 	r.ctrs[c.ID] = &container{id: c.ID, name: c.Meta.ContainerName, pid: c.Pid, started: now, next: now,
 		pod: &apiv1.PodRef{Namespace: c.Meta.PodNamespace, Name: c.Meta.PodName, Uid: c.Meta.PodUID}}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // SandboxChanged is part of cri.Subscriber; sandboxes are not read.
 func (r *Reader) SandboxChanged(cri.SandboxInfo) {}
 
-// Run reads the containers as they fall due, until ctx ends.
+// Run reads the containers as they fall due, until ctx ends. Between
+// rounds it sleeps until the earliest read is due, or until a container
+// starts, and at least tick.
 func (r *Reader) Run(ctx context.Context) {
-	t := time.NewTicker(tick)
+	t := time.NewTimer(tick)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.Tick(ctx)
+		case <-r.wake:
+			// Let the rest of a burst of starts arrive first.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(tick):
+			}
 		}
+		next := r.Tick(ctx)
+		if next.IsZero() {
+			t.Stop()
+			continue
+		}
+		t.Reset(max(next.Sub(r.now()), tick))
 	}
 }
 
@@ -132,21 +155,28 @@ type due struct {
 }
 
 // Tick reads every container due by now, and emits the readiness of each
-// whose prediction changed. The reads and the runtime's answers happen
+// whose prediction changed. It returns when the next read falls due, zero
+// when no container is known. The reads and the runtime's answers happen
 // outside the lock, so that a slow /proc or runtime never holds up the
 // changes coming in.
-func (r *Reader) Tick(ctx context.Context) {
+func (r *Reader) Tick(ctx context.Context) (next time.Time) {
 	now := r.now()
 	var todo []due
 	r.mu.Lock()
 	for _, c := range r.ctrs {
-		if now.Before(c.next) {
-			continue
+		// A periodic read falling due soon is made now with the others, so
+		// that containers started at different times share their rounds,
+		// and a node of a hundred wakes a few times a minute, not a
+		// hundred.
+		if !now.Before(c.next) || c.reads >= 2 && c.next.Before(now.Add(r.cfg.Interval/10)) {
+			todo = append(todo, due{c: *c, askStop: !c.stopAsked})
+			c.reads++
+			c.stopAsked = true
+			c.next = r.nextRead(c, now)
 		}
-		todo = append(todo, due{c: *c, askStop: !c.stopAsked})
-		c.reads++
-		c.stopAsked = true
-		c.next = r.nextRead(c, now)
+		if next.IsZero() || c.next.Before(next) {
+			next = c.next
+		}
 	}
 	r.mu.Unlock()
 	for _, d := range todo {
@@ -172,6 +202,7 @@ func (r *Reader) Tick(ctx context.Context) {
 			Container: &apiv1.ContainerRef{Id: d.c.id, Name: d.c.name}, Signal: &apiv1.Signal{Number: n, Name: apiv1.SignalName(n)},
 			Disposition: summary.Disposition(init, n), Processes: append([]*apiv1.Process{init}, children...), Prediction: p})
 	}
+	return next
 }
 
 // nextRead is when c is read next: Soon after its start for its second

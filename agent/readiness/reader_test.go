@@ -189,3 +189,45 @@ func TestReader(t *testing.T) {
 		})
 	}
 }
+
+func TestTickSaysWhenTheNextReadIsDue(t *testing.T) {
+	f := fakeProc{t: t, root: t.TempDir()}
+	f.proc(100, 0, "sh", 0, term|chld, 0, false)
+	clk := &clock{at: time.Unix(1_000_000, 0)}
+	cfg := Config{Interval: time.Minute, Soon: 3 * time.Second}
+	r := New("n1", func(*apiv1.Event) {}, diagnose.InitReader{Root: f.root, Now: clk.now}, nil, clk.now, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	start := clk.at
+	steps := []struct {
+		name    string
+		do      func()
+		at      time.Time
+		wantDue time.Time
+	}{
+		{"With no container known, no read is due: Run sleeps until one starts.", func() {}, start, time.Time{}},
+		{"A container's first read makes its second due Soon after its start.", func() { r.ContainerChanged(running(100)) }, start, start.Add(cfg.Soon)},
+		{"Before it is due, nothing is read and the same time is due.", func() {}, start.Add(time.Second), start.Add(cfg.Soon)},
+		{"After the second read, the next is an Interval later.", func() {}, start.Add(cfg.Soon), start.Add(cfg.Soon + cfg.Interval)},
+		{"A second container's periodic read falling due within a tenth of the interval is made with the first's.", func() {
+			f.proc(200, 0, "sh", 0, term|chld, 0, false)
+			c := running(200)
+			c.ID = "c2"
+			r.ContainerChanged(c)
+			r.Tick(context.Background())
+			clk.at = start.Add(2*cfg.Soon + time.Second)
+			r.Tick(context.Background())
+		}, start.Add(cfg.Soon + cfg.Interval), start.Add(cfg.Soon + 2*cfg.Interval)},
+		{"Stopped containers leave nothing due.", func() {
+			r.ContainerChanged(cri.ContainerInfo{ID: "c1", Stopped: true})
+			r.ContainerChanged(cri.ContainerInfo{ID: "c2", Stopped: true})
+		}, start.Add(cfg.Soon + 2*cfg.Interval), time.Time{}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			s.do()
+			clk.at = s.at
+			if got := r.Tick(context.Background()); !got.Equal(s.wantDue) {
+				t.Errorf("next read due %v, want %v", got, s.wantDue)
+			}
+		})
+	}
+}
