@@ -9,8 +9,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/api/summary"
+	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/store"
 )
 
