@@ -125,28 +125,3 @@ func TestTerminationChecks(t *testing.T) {
 		}
 	})
 }
-
-func TestCheckFieldSelectorsAreKnownToTheScheme(t *testing.T) {
-	scheme, _, err := newScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gvk := v1alpha1.SchemeGroupVersion.WithKind("TerminationCheck")
-	for _, tc := range []struct {
-		name, label string
-		ok          bool
-	}{
-		{"the workload selector is accepted", v1alpha1.FieldWorkload, true},
-		{"the pod selector is accepted", v1alpha1.FieldPod, true},
-		{"the history's window is accepted", v1alpha1.FieldWindow, true},
-		{"the history's start is accepted", v1alpha1.FieldSince, true},
-		{"the name is accepted", "metadata.name", true},
-		{"a termination's verdict is refused", v1alpha1.FieldVerdict, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, _, err := scheme.ConvertFieldLabel(gvk, tc.label, "x"); (err == nil) != tc.ok {
-				t.Errorf("convert %s: %v, want accepted=%v", tc.label, err, tc.ok)
-			}
-		})
-	}
-}
