@@ -33,6 +33,7 @@ var readerPermissions = []string{
 	"graceline.dev/podterminations get", "graceline.dev/podterminations list", "graceline.dev/podterminations watch",
 	"graceline.dev/podterminations/timeline get", "graceline.dev/podterminations/timeline list", "graceline.dev/podterminations/timeline watch",
 	"graceline.dev/stuckpods get", "graceline.dev/stuckpods list", "graceline.dev/stuckpods watch",
+	"graceline.dev/terminationchecks get", "graceline.dev/terminationchecks list", "graceline.dev/terminationchecks watch",
 	"graceline.dev/workloadreports get", "graceline.dev/workloadreports list", "graceline.dev/workloadreports watch",
 }
 

@@ -124,9 +124,12 @@ Aggregated API: with --aggregated-api-address (and the cluster's API server
 given an APIService for it), the collector serves graceline.dev/v1alpha1
 over HTTPS: podterminations (get, list, a table with verdict, duration,
 cause and age; field selectors status.verdict and status.nodeName), their
-timeline subresource (?uid= picks one pod of a reused name), stuckpods, and
+timeline subresource (?uid= picks one pod of a reused name), stuckpods,
 workloadreports (the report per owner workload; field selector
-status.window=168h or status.since=<RFC 3339>, a day by default). Callers are authenticated by the API
+status.window=168h or status.since=<RFC 3339>, a day by default), and
+terminationchecks (each running container's predicted stop; field
+selectors status.workload=<Kind>/<name>, status.pod and the history's
+status.window or status.since, seven days by default). Callers are authenticated by the API
 server's front proxy and authorized per namespace by SubjectAccessReview,
 through --kubeconfig (default: the pod's service account), so that
 kubectl get podterminations needs no token and no port-forward.

@@ -2,7 +2,6 @@ package aggapi
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,7 +47,7 @@ func (w *workloadReports) ConvertToTable(ctx context.Context, obj runtime.Object
 // each object.
 func (w *workloadReports) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
 	sel := fieldSelector(opts)
-	since, err := reportSince(sel, w.now())
+	since, err := windowSince(sel, w.now(), v1alpha1.DefaultReportWindow)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
@@ -57,12 +56,7 @@ func (w *workloadReports) List(ctx context.Context, opts *metainternalversion.Li
 		return nil, apiError(err, v1alpha1.ResourceWorkloadReports, "")
 	}
 	// The window's fields chose the query; they are no property to match.
-	others, err := sel.Transform(func(f, v string) (string, string, error) {
-		if f == v1alpha1.FieldSince || f == v1alpha1.FieldWindow {
-			return "", "", nil
-		}
-		return f, v, nil
-	})
+	others, err := without(sel, v1alpha1.FieldSince, v1alpha1.FieldWindow)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
@@ -77,27 +71,4 @@ func (w *workloadReports) List(ctx context.Context, opts *metainternalversion.Li
 		}
 	}
 	return list, nil
-}
-
-// reportSince reads a report's window from the field selector.
-func reportSince(sel fields.Selector, now time.Time) (time.Time, error) {
-	s, bySince := sel.RequiresExactMatch(v1alpha1.FieldSince)
-	d, byWindow := sel.RequiresExactMatch(v1alpha1.FieldWindow)
-	switch {
-	case bySince && byWindow:
-		return time.Time{}, fmt.Errorf("field selectors %s and %s both set the window: give one", v1alpha1.FieldSince, v1alpha1.FieldWindow)
-	case bySince:
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("field selector %s=%s: want an RFC 3339 time such as 2026-01-02T15:04:05Z", v1alpha1.FieldSince, s)
-		}
-		return t, nil
-	case byWindow:
-		w, err := time.ParseDuration(d)
-		if err != nil || w <= 0 {
-			return time.Time{}, fmt.Errorf("field selector %s=%s: want a positive duration such as 1h or 168h", v1alpha1.FieldWindow, d)
-		}
-		return now.Add(-w), nil
-	}
-	return now.Add(-v1alpha1.DefaultReportWindow), nil
 }

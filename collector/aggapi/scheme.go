@@ -2,6 +2,7 @@ package aggapi
 
 import (
 	"fmt"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,10 +21,9 @@ func newScheme() (*runtime.Scheme, serializer.CodecFactory, error) {
 		return nil, serializer.CodecFactory{}, fmt.Errorf("register the %s types: %w", v1alpha1.GroupName, err)
 	}
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
-	fields := map[string]bool{"metadata.name": true, "metadata.namespace": true, v1alpha1.FieldVerdict: true, v1alpha1.FieldNodeName: true}
-	for _, kind := range []string{"PodTermination", "StuckPod"} {
+	for kind, fields := range selectable {
 		err := s.AddFieldLabelConversionFunc(v1alpha1.SchemeGroupVersion.WithKind(kind), func(label, value string) (string, string, error) {
-			if !fields[label] {
+			if label != "metadata.name" && label != "metadata.namespace" && !slices.Contains(fields, label) {
 				return "", "", fmt.Errorf("field label not supported: %s", label)
 			}
 			return label, value, nil
@@ -32,15 +32,15 @@ func newScheme() (*runtime.Scheme, serializer.CodecFactory, error) {
 			return nil, serializer.CodecFactory{}, fmt.Errorf("register field selectors of %s: %w", kind, err)
 		}
 	}
-	reportFields := map[string]bool{"metadata.name": true, "metadata.namespace": true, v1alpha1.FieldSince: true, v1alpha1.FieldWindow: true}
-	err := s.AddFieldLabelConversionFunc(v1alpha1.SchemeGroupVersion.WithKind("WorkloadReport"), func(label, value string) (string, string, error) {
-		if !reportFields[label] {
-			return "", "", fmt.Errorf("field label not supported: %s", label)
-		}
-		return label, value, nil
-	})
-	if err != nil {
-		return nil, serializer.CodecFactory{}, fmt.Errorf("register field selectors of WorkloadReport: %w", err)
-	}
 	return s, serializer.NewCodecFactory(s), nil
+}
+
+// selectable are the field selectors each kind's list accepts besides
+// metadata.name and metadata.namespace: the API server refuses any other
+// before the list is asked.
+var selectable = map[string][]string{
+	"PodTermination":   {v1alpha1.FieldVerdict, v1alpha1.FieldNodeName},
+	"StuckPod":         {v1alpha1.FieldVerdict, v1alpha1.FieldNodeName},
+	"WorkloadReport":   {v1alpha1.FieldSince, v1alpha1.FieldWindow},
+	"TerminationCheck": {v1alpha1.FieldSince, v1alpha1.FieldWindow, v1alpha1.FieldWorkload, v1alpha1.FieldPod},
 }

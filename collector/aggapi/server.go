@@ -98,6 +98,7 @@ func New(cfg Config, r Reader) (*Server, error) {
 		"podterminations/timeline": &timelines{r: r},
 		"stuckpods":                &stuckPods{r: r},
 		"workloadreports":          &workloadReports{r: r, now: time.Now},
+		"terminationchecks":        &terminationChecks{r: r, now: time.Now},
 	}
 	if err := gs.InstallAPIGroup(&info); err != nil {
 		ln.Close()

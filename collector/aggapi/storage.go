@@ -27,6 +27,7 @@ type Reader interface {
 	List(ctx context.Context, f query.ListFilter) ([]*apiv1.Event, error)
 	Stuck(ctx context.Context, namespace, node string) ([]*apiv1.Event, error)
 	Report(ctx context.Context, namespace string, since time.Time) ([]*apiv1.WorkloadReport, error)
+	Check(ctx context.Context, f query.CheckFilter, now time.Time) ([]*apiv1.ContainerCheck, error)
 	Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error
 }
 

@@ -2,6 +2,7 @@ package aggapi
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -30,6 +31,10 @@ type fakeReader struct {
 	// window start.
 	reports []*apiv1.WorkloadReport
 	asked   *[]time.Time
+	// checks are the running containers' checks; filters records each
+	// check's filter.
+	checks  []*apiv1.ContainerCheck
+	filters *[]query.CheckFilter
 }
 
 // Timeline finds a pod by uid in every namespace, as the store does.
@@ -50,6 +55,24 @@ func (f fakeReader) Report(_ context.Context, ns string, since time.Time) ([]*ap
 	for _, r := range f.reports {
 		if ns == "" || r.Namespace == ns {
 			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Check keeps the checks of the filter's namespace, and refuses a pod
+// without one, as the query service does.
+func (f fakeReader) Check(_ context.Context, cf query.CheckFilter, _ time.Time) ([]*apiv1.ContainerCheck, error) {
+	if f.filters != nil {
+		*f.filters = append(*f.filters, cf)
+	}
+	if cf.Pod != "" && cf.Namespace == "" {
+		return nil, fmt.Errorf("%w: pod: a pod is checked within its namespace: give one", query.ErrInvalid)
+	}
+	var out []*apiv1.ContainerCheck
+	for _, c := range f.checks {
+		if cf.Namespace == "" || c.Namespace == cf.Namespace {
+			out = append(out, c)
 		}
 	}
 	return out, nil

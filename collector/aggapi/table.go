@@ -158,3 +158,52 @@ func reportTable(obj runtime.Object) (*metav1.Table, error) {
 	}
 	return table, nil
 }
+
+// checkColumns are what `kubectl get terminationchecks` prints: the facts
+// of `kubectl graceline check` that fit a row. The object's name is the pod
+// and container joined, which the first two columns already say.
+var checkColumns = []metav1.TableColumnDefinition{
+	{Name: "Pod", Type: "string", Description: "The running pod."},
+	{Name: "Container", Type: "string", Description: "The container."},
+	{Name: "Workload", Type: "string", Description: "The pod's owner workload, as <kind>/<name>."},
+	{Name: "PID1", Type: "string", Description: "The container's init process, as <comm>(<pid>)."},
+	{Name: "Disposition", Type: "string", Description: "What the init process does with the stop signal."},
+	{Name: "Predicted", Type: "string", Description: "How a stop would end: graceful, killed or unknown."},
+	{Name: "Cause", Type: "string", Description: "The cause the termination would be given."},
+	{Name: "Age", Type: "string", Description: "How long ago the node read the container."},
+}
+
+// checkTable converts one v1alpha1.TerminationCheck or a list into a table.
+func checkTable(obj runtime.Object) (*metav1.Table, error) {
+	var items []v1alpha1.TerminationCheck
+	table := &metav1.Table{ColumnDefinitions: checkColumns}
+	switch o := obj.(type) {
+	case *v1alpha1.TerminationCheck:
+		items = []v1alpha1.TerminationCheck{*o}
+	case *v1alpha1.TerminationCheckList:
+		items = o.Items
+	default:
+		return nil, fmt.Errorf("convert %T to a table: not a v1alpha1.TerminationCheck", obj)
+	}
+	if err := listMeta(obj, table); err != nil {
+		return nil, err
+	}
+	for i := range items {
+		c := &items[i]
+		workload, pid1, predicted, cause := "<none>", "<unknown>", "<unknown>", "<unknown>"
+		if c.Status.WorkloadKind != "" {
+			workload = v1alpha1.WorkloadSelector(c.Status.WorkloadKind, c.Status.WorkloadName)
+		}
+		if ps := c.Status.Readiness.Processes; len(ps) > 0 {
+			pid1 = fmt.Sprintf("%s(%d)", ps[0].Comm, ps[0].PID)
+		}
+		if p := c.Status.Prediction; p != nil {
+			predicted, cause = p.Outcome, p.Cause
+		}
+		table.Rows = append(table.Rows, metav1.TableRow{
+			Cells:  []any{c.Status.PodName, c.Status.Container, workload, pid1, c.Status.Readiness.Disposition, predicted, cause, age(c.CreationTimestamp)},
+			Object: runtime.RawExtension{Object: c},
+		})
+	}
+	return table, nil
+}

@@ -21,9 +21,15 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationList":     schema_graceline_api_aggregated_v1alpha1_PodTerminationList(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationStatus":   schema_graceline_api_aggregated_v1alpha1_PodTerminationStatus(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.PodTerminationTimeline": schema_graceline_api_aggregated_v1alpha1_PodTerminationTimeline(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.Prediction":             schema_graceline_api_aggregated_v1alpha1_Prediction(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.Process":                schema_graceline_api_aggregated_v1alpha1_Process(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.Readiness":              schema_graceline_api_aggregated_v1alpha1_Readiness(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPod":               schema_graceline_api_aggregated_v1alpha1_StuckPod(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodList":           schema_graceline_api_aggregated_v1alpha1_StuckPodList(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.StuckPodStatus":         schema_graceline_api_aggregated_v1alpha1_StuckPodStatus(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.TerminationCheck":       schema_graceline_api_aggregated_v1alpha1_TerminationCheck(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.TerminationCheckList":   schema_graceline_api_aggregated_v1alpha1_TerminationCheckList(ref),
+		"github.com/graceline/graceline/api/aggregated/v1alpha1.TerminationCheckStatus": schema_graceline_api_aggregated_v1alpha1_TerminationCheckStatus(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.TimelineOptions":        schema_graceline_api_aggregated_v1alpha1_TimelineOptions(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReport":         schema_graceline_api_aggregated_v1alpha1_WorkloadReport(ref),
 		"github.com/graceline/graceline/api/aggregated/v1alpha1.WorkloadReportList":     schema_graceline_api_aggregated_v1alpha1_WorkloadReportList(ref),
@@ -456,6 +462,246 @@ func schema_graceline_api_aggregated_v1alpha1_PodTerminationTimeline(ref common.
 	}
 }
 
+func schema_graceline_api_aggregated_v1alpha1_Prediction(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Prediction is how a container is expected to stop: its outcome (graceful, killed or unknown), the cause its termination's summary would carry, the advice, the facts it was read from, whether the init process is a shell, and how many of its children had run for a while.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"outcome": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"cause": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"advice": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"facts": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"shell": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"boolean"},
+							Format: "",
+						},
+					},
+					"children": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+				},
+				Required: []string{"outcome", "cause"},
+			},
+		},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_Process(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Process is one process of a container as the node read it from /proc.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"pid": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"integer"},
+							Format:  "int32",
+						},
+					},
+					"comm": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"argv": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"ppid": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"integer"},
+							Format: "int32",
+						},
+					},
+					"state": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"started": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.MicroTime{}.OpenAPIModelName()),
+						},
+					},
+					"sigIgnored": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"sigCaught": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"sigBlocked": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"sigPending": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"pid"},
+			},
+		},
+		Dependencies: []string{
+			v1.MicroTime{}.OpenAPIModelName()},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_Readiness(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Readiness is a termination_readiness of the event contract: the node's reading of a container's init process and children, its stop signal and how the init process takes it, and the node's own prediction. Times are to the microsecond, so that a reading is told apart from the next.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.MicroTime{}.OpenAPIModelName()),
+						},
+					},
+					"nodeName": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"containerID": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"stopSignal": {
+						SchemaProps: spec.SchemaProps{
+							Description: "StopSignal and StopSignalName are the signal the runtime stops the container with; Disposition is what the init process does with it (api/summary's dispositions: default, ignored, handler, blocked).",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"stopSignalName": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"disposition": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"processes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Processes are the init process, then its children.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.Process"),
+									},
+								},
+							},
+						},
+					},
+					"prediction": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Prediction is the node's, made without the workload's history.",
+							Ref:         ref("github.com/graceline/graceline/api/aggregated/v1alpha1.Prediction"),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.Prediction", "github.com/graceline/graceline/api/aggregated/v1alpha1.Process", v1.MicroTime{}.OpenAPIModelName()},
+	}
+}
+
 func schema_graceline_api_aggregated_v1alpha1_StuckPod(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -621,6 +867,192 @@ func schema_graceline_api_aggregated_v1alpha1_StuckPodStatus(ref common.Referenc
 		},
 		Dependencies: []string{
 			"github.com/graceline/graceline/api/aggregated/v1alpha1.ContainerCause", v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_TerminationCheck(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TerminationCheck is how one running container would stop if its pod were deleted now: the node's latest reading of its init process, judged again with the history of its workload; the answer of `kubectl graceline check` for one container. It is named \"<pod>.<container>\" in the pod's namespace.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref("github.com/graceline/graceline/api/aggregated/v1alpha1.TerminationCheckStatus"),
+						},
+					},
+				},
+				Required: []string{"status"},
+			},
+		},
+		Dependencies: []string{
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.TerminationCheckStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_TerminationCheckList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TerminationCheckList is a list of TerminationChecks, ordered by namespace, workload, pod and container.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref("github.com/graceline/graceline/api/aggregated/v1alpha1.TerminationCheck"),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.TerminationCheck", v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_graceline_api_aggregated_v1alpha1_TerminationCheckStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TerminationCheckStatus is a ContainerCheck of the event contract, in the API's camelCase form.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"workloadKind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WorkloadKind and WorkloadName name the pod's owner workload; empty for a pod without one, or when the collector does not watch Kubernetes.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"workloadName": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"podName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PodName and PodUID name the running pod.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"podUID": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+					"container": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Container is the container's name in the pod's spec.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"prediction": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Prediction is the collector's: the node's facts read again with the workload's history.",
+							Ref:         ref("github.com/graceline/graceline/api/aggregated/v1alpha1.Prediction"),
+						},
+					},
+					"readiness": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Readiness is what the node read of the container.",
+							Default:     map[string]interface{}{},
+							Ref:         ref("github.com/graceline/graceline/api/aggregated/v1alpha1.Readiness"),
+						},
+					},
+					"grace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Grace is the pod's terminationGracePeriodSeconds; unset when unknown.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"terminations": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Terminations counts the finished past terminations of the history; Killed those that needed SIGKILL; ShutdownP95 is the p95 (nearest rank) of their delete request to removal; LastCause is the cause of the latest.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"killed": {
+						SchemaProps: spec.SchemaProps{
+							Default: 0,
+							Type:    []string{"integer"},
+							Format:  "int64",
+						},
+					},
+					"shutdownP95": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"lastCause": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+				},
+				Required: []string{"podName", "container", "readiness", "terminations", "killed"},
+			},
+		},
+		Dependencies: []string{
+			"github.com/graceline/graceline/api/aggregated/v1alpha1.Prediction", "github.com/graceline/graceline/api/aggregated/v1alpha1.Readiness", v1.Duration{}.OpenAPIModelName()},
 	}
 }
 

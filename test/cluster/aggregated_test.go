@@ -145,6 +145,8 @@ func TestAggregatedAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("terminationchecks predicts a running container's stop, for readers of its namespace only", testTerminationChecks)
+
 	t.Run("an unauthenticated request is refused", func(t *testing.T) {
 		anon := clientAs(t, func(c *rest.Config) { c.BearerToken, c.BearerTokenFile = "", "" })
 		_, err := anon.CoreV1().RESTClient().Get().AbsPath(path).DoRaw(ctx)

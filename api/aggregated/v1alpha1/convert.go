@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -188,6 +189,120 @@ func FromWorkloadReport(w *WorkloadReport) *apiv1.WorkloadReport {
 // in lower case: a name may hold dots but no slash.
 func WorkloadReportName(kind, name string) string {
 	return strings.ToLower(kind) + "." + name
+}
+
+// ToTerminationCheck turns a container's check into a TerminationCheck,
+// named after its pod and container. Its creation time is the node's
+// reading, so that kubectl's AGE column says how old the facts are.
+func ToTerminationCheck(c *apiv1.ContainerCheck) *TerminationCheck {
+	e := c.GetReadiness()
+	read := microTimeOf(e.GetTime())
+	t := &TerminationCheck{
+		TypeMeta:   metav1.TypeMeta{APIVersion: SchemeGroupVersion.String(), Kind: "TerminationCheck"},
+		ObjectMeta: metav1.ObjectMeta{Name: TerminationCheckName(c.GetPod().GetName(), c.GetContainer()), Namespace: c.GetNamespace()},
+		Status: TerminationCheckStatus{
+			WorkloadKind: c.GetWorkload().GetKind(), WorkloadName: c.GetWorkload().GetName(),
+			PodName: c.GetPod().GetName(), PodUID: c.GetPod().GetUid(), Container: c.GetContainer(),
+			Prediction: prediction(c.GetPrediction()),
+			Readiness: Readiness{
+				Time: read, NodeName: e.GetNode(), ContainerID: e.GetContainer().GetId(),
+				StopSignal: e.GetSignal().GetNumber(), StopSignalName: e.GetSignal().GetName(), Disposition: e.GetDisposition(),
+				Prediction: prediction(e.GetPrediction()),
+			},
+			Terminations: c.GetTerminations(), Killed: c.GetKilled(), LastCause: c.GetLastCause(),
+		},
+	}
+	if read != nil {
+		t.CreationTimestamp = metav1.NewTime(read.Truncate(time.Second))
+	}
+	for _, p := range e.GetProcesses() {
+		t.Status.Readiness.Processes = append(t.Status.Readiness.Processes, Process{
+			PID: p.GetPid(), Comm: p.GetComm(), Argv: p.GetArgv(), PPID: p.GetPpid(), State: p.GetState(), Started: microTimeOf(p.GetStarted()),
+			SigIgnored: p.GetSigIgnored(), SigCaught: p.GetSigCaught(), SigBlocked: p.GetSigBlocked(), SigPending: p.GetSigPending(),
+		})
+	}
+	if d := c.GetGrace(); d != nil {
+		t.Status.Grace = &metav1.Duration{Duration: d.AsDuration()}
+	}
+	if d := c.GetShutdownP95(); d != nil {
+		t.Status.ShutdownP95 = &metav1.Duration{Duration: d.AsDuration()}
+	}
+	return t
+}
+
+// FromTerminationCheck turns a TerminationCheck back into the container's
+// check it was made from; its readiness is the termination_readiness the
+// node sent, as far as the check needs it (not its pod's sandbox or the
+// sender's details, which a readiness has none of).
+func FromTerminationCheck(t *TerminationCheck) *apiv1.ContainerCheck {
+	st := &t.Status
+	pod := &apiv1.PodRef{Namespace: t.Namespace, Name: st.PodName, Uid: st.PodUID}
+	r := &st.Readiness
+	e := &apiv1.Event{
+		Kind: apiv1.KindTerminationReadiness, Time: microStamp(r.Time), Node: r.NodeName, Pod: pod,
+		Container:   &apiv1.ContainerRef{Id: r.ContainerID, Name: st.Container},
+		Disposition: r.Disposition, Prediction: fromPrediction(r.Prediction),
+	}
+	if r.StopSignal != 0 || r.StopSignalName != "" {
+		e.Signal = &apiv1.Signal{Number: r.StopSignal, Name: r.StopSignalName}
+	}
+	for _, p := range r.Processes {
+		e.Processes = append(e.Processes, &apiv1.Process{
+			Pid: p.PID, Comm: p.Comm, Argv: p.Argv, Ppid: p.PPID, State: p.State, Started: microStamp(p.Started),
+			SigIgnored: p.SigIgnored, SigCaught: p.SigCaught, SigBlocked: p.SigBlocked, SigPending: p.SigPending,
+		})
+	}
+	c := &apiv1.ContainerCheck{
+		Namespace: t.Namespace, Pod: pod, Container: st.Container, Readiness: e, Prediction: fromPrediction(st.Prediction),
+		Terminations: st.Terminations, Killed: st.Killed, LastCause: st.LastCause,
+	}
+	if st.WorkloadKind != "" || st.WorkloadName != "" {
+		c.Workload = &apiv1.WorkloadRef{Kind: st.WorkloadKind, Name: st.WorkloadName}
+	}
+	if st.Grace != nil {
+		c.Grace = durationpb.New(st.Grace.Duration)
+	}
+	if st.ShutdownP95 != nil {
+		c.ShutdownP95 = durationpb.New(st.ShutdownP95.Duration)
+	}
+	return c
+}
+
+// TerminationCheckName names a container's check "<pod>.<container>": a
+// pod's name may hold dots, a container's name may not, so the last dot
+// parts them.
+func TerminationCheckName(pod, container string) string {
+	return pod + "." + container
+}
+
+// WorkloadSelector is the value of the field selector FieldWorkload for a
+// workload: "<kind>/<name>".
+func WorkloadSelector(kind, name string) string {
+	return kind + "/" + name
+}
+
+// ParseWorkloadSelector reads a FieldWorkload value back into the
+// workload's kind and name.
+func ParseWorkloadSelector(v string) (kind, name string, err error) {
+	kind, name, ok := strings.Cut(v, "/")
+	if !ok || kind == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("field selector %s=%s: want <kind>/<name> such as Deployment/web", FieldWorkload, v)
+	}
+	return kind, name, nil
+}
+
+func prediction(p *apiv1.Prediction) *Prediction {
+	if p == nil {
+		return nil
+	}
+	return &Prediction{Outcome: p.GetOutcome(), Cause: p.GetCause(), Advice: p.GetAdvice(), Facts: p.GetFacts(), Shell: p.GetShell(), Children: p.GetChildren()}
+}
+
+func fromPrediction(p *Prediction) *apiv1.Prediction {
+	if p == nil {
+		return nil
+	}
+	return &apiv1.Prediction{Outcome: p.Outcome, Cause: p.Cause, Advice: p.Advice, Facts: p.Facts, Shell: p.Shell, Children: p.Children}
 }
 
 // PodMeta names an object after its pod. Its creation time is when the

@@ -203,3 +203,68 @@ func (l *WorkloadReportList) DeepCopyObject() runtime.Object {
 	}
 	return out
 }
+
+func copyDuration(d *metav1.Duration) *metav1.Duration {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	return &c
+}
+
+func copyPrediction(p *Prediction) *Prediction {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Facts = slices.Clone(p.Facts)
+	return &c
+}
+
+// DeepCopyInto copies c into out.
+func (c *TerminationCheck) DeepCopyInto(out *TerminationCheck) {
+	*out = *c
+	c.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.Status.Prediction = copyPrediction(c.Status.Prediction)
+	out.Status.Grace = copyDuration(c.Status.Grace)
+	out.Status.ShutdownP95 = copyDuration(c.Status.ShutdownP95)
+	r := &c.Status.Readiness
+	out.Status.Readiness.Time = r.Time.DeepCopy()
+	out.Status.Readiness.Prediction = copyPrediction(r.Prediction)
+	if r.Processes != nil {
+		out.Status.Readiness.Processes = make([]Process, len(r.Processes))
+		for i, p := range r.Processes {
+			p.Argv = slices.Clone(p.Argv)
+			p.Started = p.Started.DeepCopy()
+			p.SigIgnored, p.SigCaught = slices.Clone(p.SigIgnored), slices.Clone(p.SigCaught)
+			p.SigBlocked, p.SigPending = slices.Clone(p.SigBlocked), slices.Clone(p.SigPending)
+			out.Status.Readiness.Processes[i] = p
+		}
+	}
+}
+
+// DeepCopyObject returns a copy of c.
+func (c *TerminationCheck) DeepCopyObject() runtime.Object {
+	if c == nil {
+		return nil
+	}
+	out := new(TerminationCheck)
+	c.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyObject returns a copy of l.
+func (l *TerminationCheckList) DeepCopyObject() runtime.Object {
+	if l == nil {
+		return nil
+	}
+	out := &TerminationCheckList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	if l.Items != nil {
+		out.Items = make([]TerminationCheck, len(l.Items))
+		for i := range l.Items {
+			l.Items[i].DeepCopyInto(&out.Items[i])
+		}
+	}
+	return out
+}

@@ -18,10 +18,11 @@ var SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1alpha
 
 // Resources, as they appear in the API's paths.
 const (
-	ResourcePodTerminations = "podterminations"
-	ResourceStuckPods       = "stuckpods"
-	ResourceWorkloadReports = "workloadreports"
-	SubresourceTimeline     = "timeline"
+	ResourcePodTerminations   = "podterminations"
+	ResourceStuckPods         = "stuckpods"
+	ResourceWorkloadReports   = "workloadreports"
+	ResourceTerminationChecks = "terminationchecks"
+	SubresourceTimeline       = "timeline"
 )
 
 // Field selectors accepted by the podterminations and stuckpods lists and
@@ -38,6 +39,17 @@ const (
 const (
 	FieldSince  = "status.since"
 	FieldWindow = "status.window"
+)
+
+// Field selectors that narrow a terminationchecks list to one owner
+// workload, as <kind>/<name> with the kind in any case
+// (status.workload=Deployment/web), or to one pod by name
+// (status.pod=web-0); both need a namespace. status.since and
+// status.window set how far back the history of past terminations goes;
+// without either the collector's default of seven days holds.
+const (
+	FieldWorkload = "status.workload"
+	FieldPod      = "status.pod"
 )
 
 // DefaultReportWindow is a report's window when none is asked for: a day
@@ -65,6 +77,7 @@ func AddToScheme(s *runtime.Scheme) error {
 		&PodTermination{}, &PodTerminationList{}, &PodTerminationTimeline{},
 		&StuckPod{}, &StuckPodList{},
 		&WorkloadReport{}, &WorkloadReportList{},
+		&TerminationCheck{}, &TerminationCheckList{},
 		&TimelineOptions{},
 	)
 	metav1.AddToGroupVersion(s, SchemeGroupVersion)

@@ -187,3 +187,101 @@ type WorkloadReportList struct {
 
 	Items []WorkloadReport `json:"items"`
 }
+
+// TerminationCheck is how one running container would stop if its pod
+// were deleted now: the node's latest reading of its init process, judged
+// again with the history of its workload; the answer of `kubectl graceline
+// check` for one container. It is named "<pod>.<container>" in the pod's
+// namespace.
+type TerminationCheck struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Status TerminationCheckStatus `json:"status"`
+}
+
+// TerminationCheckStatus is a ContainerCheck of the event contract, in the
+// API's camelCase form.
+type TerminationCheckStatus struct {
+	// WorkloadKind and WorkloadName name the pod's owner workload; empty
+	// for a pod without one, or when the collector does not watch
+	// Kubernetes.
+	WorkloadKind string `json:"workloadKind,omitempty"`
+	WorkloadName string `json:"workloadName,omitempty"`
+	// PodName and PodUID name the running pod.
+	PodName string `json:"podName"`
+	PodUID  string `json:"podUID,omitempty"`
+	// Container is the container's name in the pod's spec.
+	Container string `json:"container"`
+	// Prediction is the collector's: the node's facts read again with the
+	// workload's history.
+	Prediction *Prediction `json:"prediction,omitempty"`
+	// Readiness is what the node read of the container.
+	Readiness Readiness `json:"readiness"`
+	// Grace is the pod's terminationGracePeriodSeconds; unset when unknown.
+	Grace *metav1.Duration `json:"grace,omitempty"`
+	// Terminations counts the finished past terminations of the history;
+	// Killed those that needed SIGKILL; ShutdownP95 is the p95 (nearest
+	// rank) of their delete request to removal; LastCause is the cause of
+	// the latest.
+	Terminations int64            `json:"terminations"`
+	Killed       int64            `json:"killed"`
+	ShutdownP95  *metav1.Duration `json:"shutdownP95,omitempty"`
+	LastCause    string           `json:"lastCause,omitempty"`
+}
+
+// Readiness is a termination_readiness of the event contract: the node's
+// reading of a container's init process and children, its stop signal and
+// how the init process takes it, and the node's own prediction. Times are
+// to the microsecond, so that a reading is told apart from the next.
+type Readiness struct {
+	Time        *metav1.MicroTime `json:"time,omitempty"`
+	NodeName    string            `json:"nodeName,omitempty"`
+	ContainerID string            `json:"containerID,omitempty"`
+	// StopSignal and StopSignalName are the signal the runtime stops the
+	// container with; Disposition is what the init process does with it
+	// (api/summary's dispositions: default, ignored, handler, blocked).
+	StopSignal     int32  `json:"stopSignal,omitempty"`
+	StopSignalName string `json:"stopSignalName,omitempty"`
+	Disposition    string `json:"disposition,omitempty"`
+	// Processes are the init process, then its children.
+	Processes []Process `json:"processes,omitempty"`
+	// Prediction is the node's, made without the workload's history.
+	Prediction *Prediction `json:"prediction,omitempty"`
+}
+
+// Process is one process of a container as the node read it from /proc.
+type Process struct {
+	PID        int32             `json:"pid"`
+	Comm       string            `json:"comm,omitempty"`
+	Argv       []string          `json:"argv,omitempty"`
+	PPID       int32             `json:"ppid,omitempty"`
+	State      string            `json:"state,omitempty"`
+	Started    *metav1.MicroTime `json:"started,omitempty"`
+	SigIgnored []string          `json:"sigIgnored,omitempty"`
+	SigCaught  []string          `json:"sigCaught,omitempty"`
+	SigBlocked []string          `json:"sigBlocked,omitempty"`
+	SigPending []string          `json:"sigPending,omitempty"`
+}
+
+// Prediction is how a container is expected to stop: its outcome
+// (graceful, killed or unknown), the cause its termination's summary would
+// carry, the advice, the facts it was read from, whether the init process
+// is a shell, and how many of its children had run for a while.
+type Prediction struct {
+	Outcome  string   `json:"outcome"`
+	Cause    string   `json:"cause"`
+	Advice   string   `json:"advice,omitempty"`
+	Facts    []string `json:"facts,omitempty"`
+	Shell    bool     `json:"shell,omitempty"`
+	Children int32    `json:"children,omitempty"`
+}
+
+// TerminationCheckList is a list of TerminationChecks, ordered by
+// namespace, workload, pod and container.
+type TerminationCheckList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []TerminationCheck `json:"items"`
+}

@@ -118,7 +118,24 @@ func (s apiSource) Report(ctx context.Context, req *apiv1.ReportRequest) (*apiv1
 	return resp, nil
 }
 
-// Check is not served by the aggregated API yet.
+// Check asks for the namespace's terminationchecks, narrowed to the
+// request's workload or pod, with the request's history window; the API
+// keeps the collector's order (namespace, workload, pod, container).
 func (s apiSource) Check(ctx context.Context, req *apiv1.CheckRequest) (*apiv1.CheckResponse, error) {
-	return nil, cli.Usagef("check needs a collector for now: give --collector")
+	var since time.Time
+	if req.Since != nil {
+		if err := req.Since.CheckValid(); err != nil {
+			return nil, cli.Usagef("check: want the start of its history: %v", err)
+		}
+		since = req.Since.AsTime()
+	}
+	list, err := s.c.Checks(ctx, req.Namespace, req.Workload, req.Pod, since)
+	if err != nil {
+		return nil, err
+	}
+	resp := &apiv1.CheckResponse{}
+	for i := range list.Items {
+		resp.Containers = append(resp.Containers, v1alpha1.FromTerminationCheck(&list.Items[i]))
+	}
+	return resp, nil
 }

@@ -100,6 +100,32 @@ func (c *Client) Reports(ctx context.Context, namespace string, since time.Time)
 	return list, nil
 }
 
+// Checks lists the checks of a namespace's running containers ("" for
+// every namespace), of one workload's pods when workload is given and of
+// one pod when pod is, judged with the history since since (the
+// collector's default when since is zero), passed to the nanosecond as
+// the field selector status.since.
+func (c *Client) Checks(ctx context.Context, namespace string, workload *apiv1.WorkloadRef, pod string, since time.Time) (*v1alpha1.TerminationCheckList, error) {
+	set := fields.Set{}
+	if workload != nil {
+		set[v1alpha1.FieldWorkload] = v1alpha1.WorkloadSelector(workload.GetKind(), workload.GetName())
+	}
+	if pod != "" {
+		set[v1alpha1.FieldPod] = pod
+	}
+	if !since.IsZero() {
+		set[v1alpha1.FieldSince] = since.UTC().Format(time.RFC3339Nano)
+	}
+	list := &v1alpha1.TerminationCheckList{}
+	err := c.rc.Get().Namespace(namespace).Resource(v1alpha1.ResourceTerminationChecks).
+		VersionedParams(&metav1.ListOptions{FieldSelector: fields.SelectorFromSet(set).String()}, metav1.ParameterCodec).
+		Do(ctx).Into(list)
+	if err != nil {
+		return nil, c.explain(err, "list", v1alpha1.ResourceTerminationChecks, namespace, "")
+	}
+	return list, nil
+}
+
 // Timeline returns the events of the latest pod of that name (or of the
 // one with uid, when given) and its summary (nil while none is known), in
 // the event contract.

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/rest"
 
 	v1alpha1 "github.com/graceline/graceline/api/aggregated/v1alpha1"
@@ -36,6 +38,10 @@ func TestClient(t *testing.T) {
 		case "/apis/graceline.dev/v1alpha1/namespaces/shop/workloadreports":
 			json.NewEncoder(w).Encode(&v1alpha1.WorkloadReportList{Items: []v1alpha1.WorkloadReport{*v1alpha1.ToWorkloadReport(
 				&apiv1.WorkloadReport{Namespace: "shop", Workload: &apiv1.WorkloadRef{Kind: "Deployment", Name: "web"}, Terminations: 2}, start)}})
+		case "/apis/graceline.dev/v1alpha1/namespaces/shop/terminationchecks", "/apis/graceline.dev/v1alpha1/terminationchecks":
+			json.NewEncoder(w).Encode(&v1alpha1.TerminationCheckList{Items: []v1alpha1.TerminationCheck{*v1alpha1.ToTerminationCheck(&apiv1.ContainerCheck{
+				Namespace: "shop", Pod: &apiv1.PodRef{Namespace: "shop", Name: "web-1"}, Container: "main",
+				Prediction: &apiv1.Prediction{Outcome: apiv1.VerdictKilled, Cause: apiv1.CauseSignalIgnored}})}})
 		case "/apis/graceline.dev/v1alpha1/namespaces/shop/podterminations/web/timeline":
 			json.NewEncoder(w).Encode(&v1alpha1.PodTerminationTimeline{})
 		case "/apis/graceline.dev/v1alpha1/namespaces/shop/podterminations/gone/timeline":
@@ -79,6 +85,38 @@ func TestClient(t *testing.T) {
 		}
 		if last, want := asked[len(asked)-1], "fieldSelector=status.since%3D2026-01-02T03%3A04%3A05.000000006Z"; !strings.Contains(last, want) {
 			t.Errorf("asked %s, want %s in it", last, want)
+		}
+	})
+	t.Run("a check asks for its workload, pod and history's start as field selectors", func(t *testing.T) {
+		since := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+		got, err := c.Checks(ctx, "shop", &apiv1.WorkloadRef{Kind: "Deployment", Name: "web"}, "web-1", since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Items) != 1 || got.Items[0].Name != "web-1.main" || got.Items[0].Status.Prediction.Cause != apiv1.CauseSignalIgnored {
+			t.Errorf("items %+v, want web-1.main predicted signal_ignored", got.Items)
+		}
+		last := asked[len(asked)-1]
+		u, err := url.Parse(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sel, err := fields.ParseSelector(u.Query().Get("fieldSelector"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f, want := range map[string]string{"status.workload": "Deployment/web", "status.pod": "web-1", "status.since": "2026-01-02T03:04:05.000000006Z"} {
+			if got, ok := sel.RequiresExactMatch(f); !ok || got != want {
+				t.Errorf("asked %s: %s=%q, want %q", last, f, got, want)
+			}
+		}
+	})
+	t.Run("a check of every namespace without a window asks with no selector", func(t *testing.T) {
+		if _, err := c.Checks(ctx, "", nil, "", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if last, want := asked[len(asked)-1], "/apis/graceline.dev/v1alpha1/terminationchecks?"; last != want {
+			t.Errorf("asked %s, want %s", last, want)
 		}
 	})
 	t.Run("a timeline by uid asks for it as the uid query parameter", func(t *testing.T) {
