@@ -144,6 +144,12 @@ func TestCheckFlagsADeploymentThatIgnoresSIGTERM(t *testing.T) {
 	if !strings.Contains(table, "2 of 2 containers are predicted to be SIGKILLed") || strings.Count(table, "TRY ") != 2 {
 		t.Errorf("check of deploy/ignorer lacks its verdict or its advice:\n%s", table)
 	}
+	// Through the API server, with only the kubeconfig, the same table and
+	// the same exit status.
+	viaAPI := kubeCLI(t, "check", "-n", ns, "deploy/ignorer", "--fail-on-kill")
+	if !errors.As(viaAPI.err, &exit) || exit.ExitCode() != cli.ExitFindings || viaAPI.stdout != table {
+		t.Errorf("check through the API server (%v):\n%s\nwant exit status %d and what --collector printed:\n%s", viaAPI.err, viaAPI.stdout, cli.ExitFindings, table)
+	}
 	if _, err := collector.cli("check", "-n", ns, "deploy/fine", "--fail-on-kill"); err != nil {
 		t.Errorf("check --fail-on-kill of a Deployment that exits on SIGTERM: %v, want success", err)
 	}
