@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -118,7 +120,7 @@ func (c *Client) Checks(ctx context.Context, namespace string, workload *apiv1.W
 	}
 	list := &v1alpha1.TerminationCheckList{}
 	err := c.rc.Get().Namespace(namespace).Resource(v1alpha1.ResourceTerminationChecks).
-		VersionedParams(&metav1.ListOptions{FieldSelector: fields.SelectorFromSet(set).String()}, metav1.ParameterCodec).
+		VersionedParams(&metav1.ListOptions{FieldSelector: inOrder(set).String()}, metav1.ParameterCodec).
 		Do(ctx).Into(list)
 	if err != nil {
 		return nil, c.explain(err, "list", v1alpha1.ResourceTerminationChecks, namespace, "")
@@ -216,7 +218,19 @@ func selector(node, verdict, name string) fields.Selector {
 	if name != "" {
 		set["metadata.name"] = name
 	}
-	return fields.SelectorFromSet(set)
+	return inOrder(set)
+}
+
+// inOrder is the selector of set with its terms in key order:
+// fields.SelectorFromSet keeps the map's random order, and a request's
+// URL should not change from one run to the next.
+func inOrder(set fields.Set) fields.Selector {
+	keys := slices.Sorted(maps.Keys(set))
+	terms := make([]fields.Selector, len(keys))
+	for i, k := range keys {
+		terms[i] = fields.OneTermEqualSelector(k, set[k])
+	}
+	return fields.AndSelectors(terms...)
 }
 
 // explain turns an error of the API server into a sentence for a person,
