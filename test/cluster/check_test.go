@@ -116,10 +116,12 @@ func TestCheckPredictsEachStop(t *testing.T) {
 
 // TestCheckFlagsADeploymentThatIgnoresSIGTERM runs a Deployment whose pods
 // ignore SIGTERM: `check deploy/NAME` shows each predicted killed with the
-// fix, --fail-on-kill exits 3, and the predicted-kill gauge counts them in
-// their namespace.
+// fix, through --collector and through the API server alike, --fail-on-kill
+// exits 3, and the predicted-kill gauge counts them in their namespace.
 func TestCheckFlagsADeploymentThatIgnoresSIGTERM(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the aggregated API's registration is one per cluster,
+	// made and removed by each test that reads through it.
+	registerAPIService(t)
 	ns := newNamespace(t, "checkdeploy")
 	createScriptDeployment(t, ns, "ignorer", map[string]string{"app": "ignorer"}, 2, 3, ignoresTerm)
 	createDeployment(t, ns, "fine", map[string]string{"app": "fine"}, 1, 3)
@@ -148,7 +150,7 @@ func TestCheckFlagsADeploymentThatIgnoresSIGTERM(t *testing.T) {
 	// the same exit status.
 	viaAPI := kubeCLI(t, "check", "-n", ns, "deploy/ignorer", "--fail-on-kill")
 	if !errors.As(viaAPI.err, &exit) || exit.ExitCode() != cli.ExitFindings || viaAPI.stdout != table {
-		t.Errorf("check through the API server (%v):\n%s\nwant exit status %d and what --collector printed:\n%s", viaAPI.err, viaAPI.stdout, cli.ExitFindings, table)
+		t.Errorf("check through the API server (%v, %s):\n%s\nwant exit status %d and what --collector printed:\n%s", viaAPI.err, viaAPI.stderr, viaAPI.stdout, cli.ExitFindings, table)
 	}
 	if _, err := collector.cli("check", "-n", ns, "deploy/fine", "--fail-on-kill"); err != nil {
 		t.Errorf("check --fail-on-kill of a Deployment that exits on SIGTERM: %v, want success", err)
