@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/graceline/graceline/api/summary"
 	apiv1 "github.com/graceline/graceline/api/v1"
@@ -70,14 +71,9 @@ func TestInitiators(t *testing.T) {
 		want string
 	}{
 		{"A new pod template rolls the old pod out.", "roll", func(t *testing.T, _ *corev1.Pod) {
-			d, err := client.AppsV1().Deployments(ns).Get(ctx, "roll", metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.Spec.Template.Annotations = map[string]string{"graceline.dev/revision": "2"}
-			if _, err := client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
-				t.Fatalf("roll out a new template: %v", err)
-			}
+			updateTemplate(t, ns, "roll", func(tpl *corev1.PodTemplateSpec) {
+				tpl.Annotations = map[string]string{"graceline.dev/revision": "2"}
+			})
 		}, apiv1.InitiatorRollout},
 		{"An eviction through the Eviction API is named so.", "evict", func(t *testing.T, pod *corev1.Pod) {
 			ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: pod.Name}}
@@ -130,7 +126,6 @@ func TestInitiators(t *testing.T) {
 // the initiators.
 func TestReportMixedOutcomes(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	ns := newNamespace(t, "report")
 	createDeployment(t, ns, "mixed", map[string]string{"app": "mixed"}, 2, 2)
 	seen := map[string]corev1.Pod{}
@@ -138,14 +133,9 @@ func TestReportMixedOutcomes(t *testing.T) {
 		seen[string(p.UID)] = p
 	}
 	// The new template ignores SIGTERM; the rollout ends the graceful pods.
-	d, err := client.AppsV1().Deployments(ns).Get(ctx, "mixed", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers = []corev1.Container{busyboxContainer(ignoresTerm)}
-	if _, err := client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("roll out the template that ignores SIGTERM: %v", err)
-	}
+	updateTemplate(t, ns, "mixed", func(tpl *corev1.PodTemplateSpec) {
+		tpl.Spec.Containers = []corev1.Container{busyboxContainer(ignoresTerm)}
+	})
 	for _, p := range seen {
 		waitGone(t, &p)
 	}
@@ -272,6 +262,26 @@ func rank(ds []time.Duration, p int) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[(len(s)*p+99)/100-1]
+}
+
+// updateTemplate changes a Deployment's pod template, which rolls it out.
+// The Deployment's controller writes its status meanwhile, so an update
+// from a read may be stale: it is read again and retried on a conflict.
+func updateTemplate(t *testing.T, ns, name string, change func(*corev1.PodTemplateSpec)) {
+	t.Helper()
+	ctx := context.Background()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		change(&d.Spec.Template)
+		_, err = client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("roll out a new template of %s: %v", name, err)
+	}
 }
 
 func scaleTo(t *testing.T, ns, name string, replicas int32) {
