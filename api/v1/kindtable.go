@@ -34,7 +34,7 @@ const (
 	// RoleStarts: the pod is on its way out. A container exit alone does
 	// not say so: containers also exit and restart in a pod that lives on.
 	RoleStarts Role = 1 << iota
-	// RoleEnds: the pod is gone.
+	// RoleEnds: the pod is gone from the API.
 	RoleEnds
 	// RoleStuck: the pod is stuck now.
 	RoleStuck
@@ -83,7 +83,11 @@ var kindTable = []KindInfo{
 	{KindRootfsReleased, SideNode, LaneRaw, 0},
 	{KindMountsReleased, SideNode, LaneRaw, 0},
 	{KindContainerRemoved, SideNode, LaneRaw, 0},
-	{KindSandboxRemoved, SideNode, LaneRaw, RoleStarts | RoleEnds},
+	// The sandbox's removal does not end a termination: the kubelet's
+	// garbage collector removes a terminated pod's sandbox while a busy
+	// volume can still hold the pod Terminating. The node's final summary
+	// follows within seconds when nothing is held any more.
+	{KindSandboxRemoved, SideNode, LaneRaw, RoleStarts},
 	// A container summary's verdict is the container's: the pod lives on.
 	{KindContainerSummary, SideNode, LanePriority, 0},
 	{KindTerminationSummary, SideNode, LanePriority, RoleStarts | RoleVerdict | RoleNodeAction},

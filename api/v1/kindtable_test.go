@@ -105,7 +105,7 @@ func oldStartsTermination(kind string) bool {
 
 func oldEndsTermination(kind, verdict string) bool {
 	switch kind {
-	case KindSandboxRemoved, KindPodDeleted:
+	case KindPodDeleted:
 		return true
 	case KindTerminationSummary:
 		return verdict != VerdictStuck
@@ -216,7 +216,7 @@ func TestLookupKind(t *testing.T) {
 		want   KindInfo
 		wantOK bool
 	}{
-		{"A node kind is found with its row.", KindSandboxRemoved, KindInfo{KindSandboxRemoved, SideNode, LaneRaw, RoleStarts | RoleEnds}, true},
+		{"A node kind is found with its row.", KindSandboxRemoved, KindInfo{KindSandboxRemoved, SideNode, LaneRaw, RoleStarts}, true},
 		{"An API kind is found with its row.", KindPodDeleted, KindInfo{KindPodDeleted, SideAPI, LaneRaw, RoleEnds}, true},
 		{"An unknown kind is not found and has no properties.", "no_such_kind", KindInfo{}, false},
 	}

@@ -16,12 +16,13 @@ import (
 )
 
 // report is a stored event of pod ns/name at t0+at: a stuck report naming
-// phase, or (with an empty phase) the sandbox's removal, which ends it.
+// phase, or (with an empty phase) the pod's deletion from the API, which
+// ends it.
 func report(seq int64, ns, name string, at time.Duration, phase string) store.Row {
 	e := &apiv1.Event{Kind: apiv1.KindStuck, Source: apiv1.SourceAPI, Time: timestamppb.New(t0.Add(at)), BlockingPhase: phase,
 		Pod: &apiv1.PodRef{Namespace: ns, Name: name, Uid: ns + "-" + name}}
 	if phase == "" {
-		e.Kind, e.Source = apiv1.KindSandboxRemoved, ""
+		e.Kind = apiv1.KindPodDeleted
 	}
 	b, err := proto.Marshal(e)
 	if err != nil {

@@ -103,7 +103,7 @@ func TestPodQueries(t *testing.T) {
 	old.Name = "web"
 	rows := []Row{
 		old,
-		{Node: "a", Epoch: 1, Seq: 2, TimeNs: 500, Kind: apiv1.KindSandboxRemoved, Namespace: "ns", Name: "web", UID: "new", Body: []byte("removed")},
+		{Node: "a", Epoch: 1, Seq: 2, TimeNs: 500, Kind: apiv1.KindTerminationSummary, Verdict: apiv1.VerdictGraceful, Namespace: "ns", Name: "web", UID: "new", Body: []byte("summary")},
 		{Node: "a", Epoch: 1, Seq: 3, TimeNs: 300, Kind: apiv1.KindSandboxStopped, Namespace: "ns", Name: "web", UID: "new", Body: []byte("stopped")},
 		{Node: "a", Epoch: 1, Seq: 4, TimeNs: 300, Kind: apiv1.KindContainerStopped, Namespace: "ns", Name: "web", UID: "new", Body: []byte("c-stopped")},
 		{Node: "b", Epoch: 1, Seq: 1, TimeNs: 400, Kind: apiv1.KindStuck, Namespace: "other", Name: "db", UID: "stuck", Body: []byte("stuck")},
@@ -120,7 +120,7 @@ func TestPodQueries(t *testing.T) {
 	})
 	t.Run("a pod's events come in time order, ties in the agent's order", func(t *testing.T) {
 		evs, err := s.PodEvents(ctx, "new")
-		if err != nil || fmt.Sprintf("%s", evs) != "[stopped c-stopped removed]" {
+		if err != nil || fmt.Sprintf("%s", evs) != "[stopped c-stopped summary]" {
 			t.Errorf("PodEvents = %s, %v", evs, err)
 		}
 	})
@@ -148,7 +148,7 @@ func TestPodQueries(t *testing.T) {
 		if err != nil || len(pods) != 1 || pods[0].UID != "stuck" {
 			t.Errorf("StuckPods = %+v, %v", pods, err)
 		}
-		if _, err := s.Insert(ctx, []Row{{Node: "b", Epoch: 1, Seq: 3, TimeNs: 900, Kind: apiv1.KindSandboxRemoved, Namespace: "other", Name: "db", UID: "stuck", Body: []byte("gone")}}); err != nil {
+		if _, err := s.Insert(ctx, []Row{{Node: "b", Epoch: 1, Seq: 3, TimeNs: 900, Kind: apiv1.KindPodDeleted, Namespace: "other", Name: "db", UID: "stuck", Body: []byte("gone")}}); err != nil {
 			t.Fatal(err)
 		}
 		if pods, _ := s.StuckPods(ctx, Filter{}); len(pods) != 0 {

@@ -8,8 +8,9 @@ import (
 )
 
 // stuckNow selects the pods whose latest stuck report is newer than any
-// sign of their end: what `kubectl graceline stuck` lists and what the
-// graceline_pods_stuck gauge counts.
+// sign of their end (a final summary, or the pod gone from the API; see
+// apiv1.EndsTermination): what `kubectl graceline stuck` lists and what
+// the graceline_pods_stuck gauge counts.
 const stuckNow = "stuck_ns > 0 AND stuck_ns > end_ns"
 
 // StuckReport is a pod stuck now, with the encoded event of its latest

@@ -23,8 +23,14 @@ func TestStuckReports(t *testing.T) {
 	}{
 		{"a pod never reported stuck is not listed", []Row{row("a", 1, 1, "u1", apiv1.KindContainerStarted, 10)}, 10, nil},
 		{"a stuck pod is listed with its latest report", []Row{stuck(1, "u1", 10, "first"), stuck(2, "u1", 20, "second")}, 10, []string{"second"}},
-		{"a pod that ended after its report is not listed", []Row{stuck(1, "u1", 10, "stuck"), row("a", 1, 2, "u1", apiv1.KindSandboxRemoved, 30)}, 10, nil},
-		{"a report after the end counts again", []Row{row("a", 1, 1, "u1", apiv1.KindSandboxRemoved, 5), stuck(2, "u1", 10, "again")}, 10, []string{"again"}},
+		{"a pod that ended after its report is not listed", []Row{stuck(1, "u1", 10, "stuck"), row("a", 1, 2, "u1", apiv1.KindPodDeleted, 30)}, 10, nil},
+		{"a report after the end counts again", []Row{row("a", 1, 1, "u1", apiv1.KindPodDeleted, 5), stuck(2, "u1", 10, "again")}, 10, []string{"again"}},
+		{"a sandbox removed while a busy volume holds the pod leaves it listed", []Row{stuck(1, "u1", 10, "stuck"), row("a", 1, 2, "u1", apiv1.KindSandboxRemoved, 30)}, 10, []string{"stuck"}},
+		{"a final summary after the report ends it", []Row{stuck(1, "u1", 10, "stuck"), func() Row {
+			r := row("a", 1, 2, "u1", apiv1.KindTerminationSummary, 30)
+			r.Verdict = apiv1.VerdictGraceful
+			return r
+		}()}, 10, nil},
 		{"a summary whose verdict is stuck is a report", []Row{func() Row {
 			r := row("a", 1, 1, "u1", apiv1.KindTerminationSummary, 10)
 			r.Verdict, r.Body = apiv1.VerdictStuck, []byte("summary")

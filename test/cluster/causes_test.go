@@ -80,8 +80,9 @@ func TestCausesOnTheCluster(t *testing.T) {
 // busy from the node, as a shell left in a volume's directory does: the
 // kubelet cannot unmount it, the pod stays Terminating, and the agent's
 // stuck report, read from the collector, names the holder, with the cause
-// busy_mount blocking resource_release. Once the holder goes the kubelet's
-// retry unmounts the volume and the pod completes.
+// busy_mount blocking resource_release, also after the kubelet removed
+// the pod's sandbox. Once the holder goes the kubelet's retry unmounts the
+// volume and the pod completes.
 func TestABusyVolumeHoldsAPodTerminating(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "busy")
@@ -138,6 +139,16 @@ func TestABusyVolumeHoldsAPodTerminating(t *testing.T) {
 	t.Logf("kubectl graceline stuck -n %s:\n%s", ns, out)
 	if !strings.Contains(out, "CAUSE       busy_mount") || !strings.Contains(out, "TRY         "+want) {
 		t.Errorf("kubectl graceline stuck does not give the busy_mount cause and what to try with %s", want)
+	}
+
+	// The kubelet's garbage collector removes the sandbox of a terminated
+	// pod while the volume still holds it Terminating: the pod stays stuck.
+	waitFor(t, 2*time.Minute, "the kubelet to remove the sandbox of "+pod.Name, func() bool {
+		events, _, err := collector.timeline(string(pod.UID))
+		return err == nil && find(events, apiv1.KindSandboxRemoved) != nil
+	})
+	if out, err := collector.cli("stuck", "-n", ns); err != nil || !strings.Contains(out, "CAUSE       busy_mount") {
+		t.Errorf("after the sandbox's removal, kubectl graceline stuck -n %s (%v):\n%s\nwant the pod still stuck on busy_mount", ns, err, out)
 	}
 
 	release()
