@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-
-	v1 "k8s.io/api/core/v1"
 )
 
 // The labels and annotations the kubelet puts on sandboxes and containers
@@ -44,8 +42,23 @@ type Meta struct {
 	// being deleted at container creation, else the spec's termination grace
 	// period; -1 when neither is known.
 	GracePeriod  int64
-	PreStop      *v1.LifecycleHandler
+	PreStop      *PreStopHandler
 	RestartCount int
+}
+
+// PreStopHandler is what the agent reads of the kubelet's preStop handler
+// annotation, a core/v1 LifecycleHandler in JSON: an exec hook's command.
+// The other handlers (httpGet, tcpSocket, sleep) run in the kubelet and
+// start no process in the container to follow. Decoding into this rather
+// than the API's type keeps k8s.io/api, and megabytes of binary and of
+// resident pages, out of the agent.
+type PreStopHandler struct {
+	Exec *ExecAction `json:"exec,omitempty"`
+}
+
+// ExecAction is an exec hook: the command run in the container.
+type ExecAction struct {
+	Command []string `json:"command,omitempty"`
 }
 
 // Warning is a label or annotation that could not be understood.
@@ -95,7 +108,7 @@ func ParseContainerMeta(labels, annotations map[string]string) (Meta, []Warning)
 	}
 
 	if v, ok := annotations[AnnotationPreStopHandler]; ok {
-		var h v1.LifecycleHandler
+		var h PreStopHandler
 		if err := json.Unmarshal([]byte(v), &h); err != nil {
 			ws = append(ws, Warning{Key: AnnotationPreStopHandler, Value: truncate(v), Err: err})
 		} else {
