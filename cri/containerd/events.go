@@ -10,9 +10,16 @@ import (
 	"time"
 
 	apievents "github.com/containerd/containerd/api/events"
-	"github.com/containerd/containerd/v2/client"
+	versionapi "github.com/containerd/containerd/api/services/version/v1"
 	"github.com/containerd/containerd/v2/core/events"
+	"github.com/containerd/containerd/v2/core/events/proxy"
+	"github.com/containerd/containerd/v2/pkg/dialer"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/typeurl/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/graceline/graceline/cri"
@@ -50,14 +57,28 @@ func NewWatcher(address string, apply func(cri.Observation), snapshotRemoved fun
 	return &Watcher{address: address, apply: apply, snapshotRemoved: snapshotRemoved, metrics: m, log: log, backoff: backoff}
 }
 
+// dialTimeout bounds one attempt to connect to containerd's socket.
+const dialTimeout = 5 * time.Second
+
 // Run subscribes until ctx ends, resubscribing with backoff after containerd
 // restarts. Events missed in between are recovered by the CRI relist.
+//
+// It speaks to containerd through its events and version services alone,
+// with containerd's own proxy and dialer, rather than through its full
+// client: that client brings image, transfer and snapshot code, several
+// megabytes of binary and of resident pages, that the agent never runs.
 func (w *Watcher) Run(ctx context.Context) error {
-	c, err := client.New(w.address, client.WithDefaultNamespace(Namespace), client.WithTimeout(5*time.Second))
+	connect := backoff.DefaultConfig
+	connect.MaxDelay = dialTimeout
+	conn, err := grpc.NewClient(dialer.DialAddress(w.address),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(dialer.ContextDialer),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: connect, MinConnectTimeout: dialTimeout}))
 	if err != nil {
 		return fmt.Errorf("create containerd client for %s: %w", w.address, err)
 	}
-	defer c.Close()
+	defer conn.Close()
+	c := containerdClient{events: proxy.NewRemoteEvents(conn), version: versionapi.NewVersionClient(conn)}
 
 	filters := make([]string, len(topics))
 	for i, t := range topics {
@@ -86,15 +107,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 	return nil
 }
 
-func (w *Watcher) subscribe(ctx context.Context, c *client.Client, filters []string, connected func()) error {
-	ctx, cancel := context.WithCancel(ctx)
+// containerdClient is what the watcher asks of containerd.
+type containerdClient struct {
+	events  events.Subscriber
+	version versionapi.VersionClient
+}
+
+func (w *Watcher) subscribe(ctx context.Context, c containerdClient, filters []string, connected func()) error {
+	ctx, cancel := context.WithCancel(namespaces.WithNamespace(ctx, Namespace))
 	defer cancel()
 	// Subscribe is lazy; a Version call tells us the daemon is there, so
 	// "connected" is not logged for a socket that does not answer.
-	if _, err := c.Version(ctx); err != nil {
+	if _, err := c.version.Version(ctx, &emptypb.Empty{}); err != nil {
 		return fmt.Errorf("reach containerd: %w", err)
 	}
-	ch, errs := c.Subscribe(ctx, filters...)
+	ch, errs := c.events.Subscribe(ctx, filters...)
 	connected()
 	for {
 		select {
