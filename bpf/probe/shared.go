@@ -20,7 +20,9 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -44,6 +46,12 @@ type Shared struct {
 	mu     sync.Mutex
 	maps   map[string]*ebpf.Map
 	reader *ringbuf.Reader
+	// ready is the ring buffer's descriptor on Go's poller, while a Run
+	// waits on it.
+	ready *os.File
+	// closed says closeReader ran: a Run that fails after it was asked
+	// to stop.
+	closed atomic.Bool
 }
 
 // Open checks that the kernel can run the probes and prepares what the
@@ -146,12 +154,9 @@ func (s *Shared) Clock() Clock { return s.clock }
 // Close closes the reader, so that a blocked Run returns, and the shared
 // maps; the groups keep their own references until they are closed.
 func (s *Shared) Close() error {
+	errs := []error{s.closeReader()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
-	if s.reader != nil {
-		errs = append(errs, s.reader.Close())
-	}
 	for _, m := range s.maps {
 		errs = append(errs, m.Close())
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -75,6 +76,7 @@ func newCommand() *cobra.Command {
 		Release:  release.Config{CgroupRoot: cgroups.Root, MountInfo: "/proc/self/mountinfo"},
 	}
 	var output, logLevel string
+	var maxProcs int
 	var traced []string
 	cmd := &cobra.Command{
 		Use:   "graceline-agent",
@@ -142,6 +144,12 @@ is reported as an events_dropped event. --output defaults to "-" without
 			if err := cfg.Validate(); err != nil {
 				return flags.Check(err)
 			}
+			switch {
+			case maxProcs < 0:
+				return cli.Usagef("--gomaxprocs %d: want 1 or more, or 0 for Go's default", maxProcs)
+			case maxProcs > 0:
+				runtime.GOMAXPROCS(maxProcs)
+			}
 			// cri-client logs every failed call through klog; the agent
 			// already logs each failure once, with context, so klog is muted.
 			klog.SetLogger(logr.Discard())
@@ -191,6 +199,7 @@ is reported as an events_dropped event. --output defaults to "-" without
 	f.DurationVar(&cfg.Release.GiveUp, "release-give-up", 10*time.Minute, "stop watching a resource that is still held after this long")
 	f.StringVar(&cfg.Release.KubeletRoot, "kubelet-root", "/var/lib/kubelet", "the kubelet's --root-dir, where pods' volumes are mounted (mounted into the agent with HostToContainer propagation)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.IntVar(&maxProcs, "gomaxprocs", 1, "how many threads run the agent's Go code at once; 0 leaves Go's default (the GOMAXPROCS variable, else the CPU limit). The agent's work is a trickle of small steps, and one thread hands it from step to step without waking another: on a virtual machine each wake-up costs more than the step (see BenchmarkBusyNode in the README)")
 	cli.AddVersion(cmd)
 	return cmd
 }

@@ -29,7 +29,7 @@ const busyIdleWindow = 30 * time.Second
 // busyDeletionProfile is how long the deletion's CPU profile runs: most
 // of the window from the first delete to the last summary (the agent stops
 // with the window, which ends a profile still running).
-const busyDeletionProfile = 40 * time.Second
+const busyDeletionProfile = 25 * time.Second
 
 // BenchmarkBusyNode runs the agent as a node runs it (spool and sender to a
 // real collector, no JSON output) beside busyPods pods on containerd 2.x,
@@ -58,6 +58,9 @@ func busyRound(b *testing.B, prefix string) {
 	metrics := freeAddr(b)
 	args := []string{"--cri-endpoint", c.Endpoint(), "--output", "none", "--metrics-address", metrics,
 		"--collector", addr, "--token-file", tokens, "--spool-dir", filepath.Join(b.TempDir(), "spool")}
+	// GRACELINE_BENCH_AGENT_ARGS adds flags to the agent's, to compare
+	// settings (--gomaxprocs=0 against the default, say) run by run.
+	args = append(args, strings.Fields(os.Getenv("GRACELINE_BENCH_AGENT_ARGS"))...)
 	profiles := os.Getenv("GRACELINE_BENCH_PROFILES")
 	if profiles != "" {
 		args = append(args, "--pprof")
@@ -114,7 +117,7 @@ func busyRound(b *testing.B, prefix string) {
 	}
 	waitFor(b, time.Minute, "the storm pod's summary", func() bool { return read().kinds[apiv1.KindTerminationSummary] >= 1 })
 
-	before, cpuBefore = read(), cpuTime(b, agent.Pid())
+	before, cpuBefore, switchesBefore = read(), cpuTime(b, agent.Pid()), contextSwitches(b, agent.Pid())
 	if profiles != "" {
 		go saveProfile(b, metrics, busyDeletionProfile, filepath.Join(profiles, prefix+"-deletion.pprof"))
 	}
@@ -142,6 +145,8 @@ func busyRound(b *testing.B, prefix string) {
 	})
 	window := time.Since(start)
 	after, used := read(), (cpuTime(b, agent.Pid()) - cpuBefore).Seconds()
+	deletionSwitches := float64(contextSwitches(b, agent.Pid())-switchesBefore) / window.Seconds()
+	b.ReportMetric(deletionSwitches, "deletion-switches/s")
 	gross := used * 1000 / busyPods
 	net := (used - idleCPU*window.Seconds()) * 1000 / busyPods
 	perTermination := (float64(after.total-before.total) - idleEvents*window.Seconds()) / busyPods
