@@ -114,9 +114,12 @@ fuzz:
 # Ingest throughput (events/s), timeline query latency over 1,000,000 and
 # 10,000,000 stored events (p50-ms, p99-ms, with the database's size), and
 # the eBPF probes' overhead (which runs its own rounds, so once is enough).
+# Packages run one at a time (-p 1): go test runs packages' benchmarks side
+# by side otherwise, and each latency and CPU figure would include another
+# package's load.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./bpf/...
-	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /bpf/)
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x ./bpf/...
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /bpf/)
 
 # A real single-node cluster with graceline installed as a user installs it
 # (the images hack/images builds, imported into the node's containerd; the
