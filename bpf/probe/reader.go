@@ -88,11 +88,10 @@ func readBlocking(reader *ringbuf.Reader, handle func([]byte)) error {
 
 // readParked waits for records on Go's network poller and drains the ring
 // buffer without waiting. The reader's own wait blocks a thread in
-// epoll_wait while it holds a P, so that the runtime's monitor never
-// sleeps: it woke every 20 µs to 10 ms for as long as the node was quiet,
-// and that was the largest part of the agent's CPU during a mass deletion
-// (BenchmarkBusyNode). Parked on the poller, the reader holds no thread,
-// and an idle agent is idle.
+// epoll_wait, and the runtime's monitor thread, which sleeps only while no
+// thread runs Go code or sits in a system call, kept waking every 20 µs to
+// 10 ms while the node was quiet. Parked on the poller, the reader holds no
+// thread while it waits.
 func (s *Shared) readParked(reader *ringbuf.Reader, ready *os.File, handle func([]byte)) error {
 	raw, err := ready.SyscallConn()
 	if err != nil {
