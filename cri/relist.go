@@ -44,9 +44,34 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 
 	// Apply in the order the kubelet acts, so that a relist that finds a pod
 	// already half torn down still reports its steps in their real order:
-	// container state, sandbox stop, container removal, sandbox removal.
-	var removedContainers, stoppedSandboxes, removedSandboxes []Observation
+	// sandbox ready, container state, sandbox stop, container removal,
+	// sandbox removal. A pod started since the last relist is thus known
+	// by its sandbox before its containers, as the kernel's events of its
+	// pause process came before theirs and are attributed in that order.
+	var readySandboxes, removedContainers, stoppedSandboxes, removedSandboxes []Observation
 	listed := make(map[string]bool, len(containers)+len(sandboxes))
+	for _, s := range sandboxes {
+		if s.GetId() == "" {
+			o.warn([]Warning{{Key: "sandbox.id", Err: errMissing}})
+			continue
+		}
+		listed[s.Id] = true
+		obs := Observation{Kind: SandboxReady, ID: s.Id, Time: now, Source: SourceRelist}
+		if !o.tracker.IsSandbox(s.Id) {
+			m := o.parseSandboxMeta(s.Labels)
+			obs.Meta = &m
+		}
+		obs = o.describeSandbox(ctx, obs)
+		if s.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+			obs.Kind = SandboxStopped
+			stoppedSandboxes = append(stoppedSandboxes, obs)
+			continue
+		}
+		readySandboxes = append(readySandboxes, obs)
+	}
+	for _, obs := range readySandboxes {
+		apply(obs)
+	}
 	for _, c := range containers {
 		if c.GetId() == "" {
 			o.warn([]Warning{{Key: "container.id", Err: errMissing}})
@@ -75,25 +100,6 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 		apply(obs)
 	}
 
-	for _, s := range sandboxes {
-		if s.GetId() == "" {
-			o.warn([]Warning{{Key: "sandbox.id", Err: errMissing}})
-			continue
-		}
-		listed[s.Id] = true
-		obs := Observation{Kind: SandboxReady, ID: s.Id, Time: now, Source: SourceRelist}
-		if !o.tracker.IsSandbox(s.Id) {
-			m := o.parseSandboxMeta(s.Labels)
-			obs.Meta = &m
-		}
-		obs = o.describeSandbox(ctx, obs)
-		if s.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
-			obs.Kind = SandboxStopped
-			stoppedSandboxes = append(stoppedSandboxes, obs)
-			continue
-		}
-		apply(obs)
-	}
 	for _, id := range knownSandboxes {
 		if !listed[id] {
 			// A removed sandbox was stopped first.
