@@ -164,6 +164,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		debug.FreeOSMemory()
 		sources = append(sources, "ebpf")
 		consumers = append(consumers, pipeline.Subscribers(src.Attribution()))
+		src.ReportExits(tracker)
 		if policy != nil {
 			policy.UseKernel(src.Windows())
 		}

@@ -66,6 +66,9 @@ const (
 	SourceRelist     = "cri_relist"
 	SourceStream     = "cri_stream"
 	SourceContainerd = "containerd"
+	// SourceKernel is the agent's eBPF source: the exit of a container's
+	// init, as the kernel saw it.
+	SourceKernel = "ebpf"
 )
 
 func unixNano(ns int64) time.Time {

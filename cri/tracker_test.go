@@ -62,6 +62,13 @@ func TestTracker(t *testing.T) {
 			wantNoErr: true,
 		},
 		{
+			name: "the kernel's report of the init's exit, first, is the exit; containerd's later one adds nothing",
+			obs: []Observation{c(ContainerStarted, meta, nil), c(ContainerExited, nil, &Exit{Code: 137, Reason: apiv1.ReasonOOMKilled, At: t0}),
+				c(ContainerExited, nil, &Exit{Code: 0, At: t0.Add(time.Second)}), c(ContainerStopped, meta, nil)},
+			want:     []string{"container_created", "container_started", "container_exited", "container_stopped"},
+			wantCode: 137, wantWhy: apiv1.ReasonOOMKilled,
+		},
+		{
 			name: "events about objects never listed through CRI are ignored",
 			obs:  []Observation{c(ContainerRemoved, nil, nil), s(SandboxStopped, nil), c(ContainerStopped, nil, nil)},
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/graceline/graceline/bpf/probe"
 	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/bpf/signals"
+	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/pacer"
 )
 
@@ -67,6 +68,10 @@ type kernelSource struct {
 	// cgroupRoot is where a container's memory cgroup is read after an
 	// OOM kill; empty reads none.
 	cgroupRoot string
+	// exitsTo receives the exits of containers' inits, through exits; nil
+	// unless ReportExits was called.
+	exitsTo Observations
+	exits   chan cri.Observation
 }
 
 // cgroupRemovals is the release watcher's side of the kernel's cgroup
@@ -99,8 +104,9 @@ func (k *kernelSource) run(ctx context.Context) {
 	<-expired
 }
 
-// attribute retries the held events, follows new CNI plugins, and hands
-// the cgroup removals to the release watcher, until ctx ends.
+// attribute retries the held events, follows new CNI plugins, hands the
+// cgroup removals to the release watcher and the inits' exits to the
+// runtime tracker, until ctx ends.
 func (k *kernelSource) attribute(ctx context.Context) {
 	rescan := time.NewTicker(k.cniRescan)
 	defer rescan.Stop()
@@ -110,6 +116,8 @@ func (k *kernelSource) attribute(ctx context.Context) {
 			return
 		case e := <-k.removals:
 			k.cgroups.CgroupRemoved(e.ID, e.Time)
+		case obs := <-k.exits:
+			k.exitsTo.Apply(obs)
 		case <-rescan.C:
 			k.addCNIDirs()
 			k.mu.Lock()
@@ -141,7 +149,8 @@ func (k *kernelSource) expire() (more bool) {
 // lock and k.mu are held only for lookups and bookkeeping, emit does not
 // block, and the cgroup removals, for which the release watcher takes its
 // own lock and may update the kernel's map, go through a bounded queue to
-// the source's other goroutine.
+// the source's other goroutine, as do the exits of containers' inits, for
+// which the runtime tracker takes its own lock.
 func (k *kernelSource) handle(e kernelEvent) {
 	if n := e.repaired(); n > 0 {
 		k.repaired.Add(float64(n))
@@ -169,9 +178,14 @@ func (k *kernelSource) handle(e kernelEvent) {
 		return // one process_exited per process, not per thread
 	}
 	if e.process != nil {
-		k.reg.notice(e.process)
+		if x, ok := k.reg.notice(e.process); ok {
+			k.initExited(x, e.process)
+		}
 	}
 	mntns, at := e.subject()
+	if e.oom != nil {
+		k.reg.oomKilled(mntns, at)
+	}
 	if ref, ok := k.reg.lookup(mntns, at); ok || mntns == k.hostNS {
 		k.emit(k.convert(e, ref))
 		return

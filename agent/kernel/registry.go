@@ -31,6 +31,10 @@ type containerRef struct {
 	initExited time.Time
 	stopped    time.Time
 	removed    time.Time
+	// oomKilled says that the kernel's OOM killer chose one of its
+	// processes: its init's exit is then reported as OOMKilled, as the
+	// runtime would.
+	oomKilled bool
 }
 
 // holds tells whether an event at time at can come from the container: not
@@ -221,6 +225,12 @@ func (r *registry) learn(id string, pid int32, stopped, removed bool, ns uint32,
 	}
 }
 
+// initExit is the exit of a container's init, as notice saw it.
+type initExit struct {
+	id        string
+	oomKilled bool
+}
+
 // notice follows what the kernel's own events say of a namespace's life:
 // the exit of its container's init, and after it the first sign of a new
 // namespace on the same inode, a runc process or an exec from outside,
@@ -231,17 +241,21 @@ func (r *registry) learn(id string, pid int32, stopped, removed bool, ns uint32,
 // would be the old pod's. The ring buffer's order puts the init's exit,
 // and the kills of the namespace's other processes that follow it, before
 // any event of the new namespace.
-func (r *registry) notice(p *process.Event) {
+//
+// It returns the exit of a container's init (not a sandbox's pause), the
+// first time it sees one.
+func (r *registry) notice(p *process.Event) (x initExit, exited bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ref := r.byNS[p.MntNS]
 	if ref == nil {
-		return
+		return initExit{}, false
 	}
 	switch {
 	case ref.initExited.IsZero():
 		if p.Type == process.Exit && p.Leader && ref.pid > 0 && p.Pid == uint32(ref.pid) {
 			ref.initExited = p.Time
+			return initExit{id: ref.id, oomKilled: ref.oomKilled}, !ref.sandbox
 		}
 	case (strings.HasPrefix(p.Comm, "runc:[") || p.Type == process.Exec && p.ParentMntNS != p.MntNS) &&
 		(ref.stopped.IsZero() || ref.stopped.After(ref.initExited)):
@@ -250,6 +264,17 @@ func (r *registry) notice(p *process.Event) {
 		// events can reach the agent after it, and the new namespace's
 		// first ones would still fall before it.
 		ref.stopped = ref.initExited
+	}
+	return initExit{}, false
+}
+
+// oomKilled notes that the OOM killer chose a process of the container
+// living in mount namespace ns at time at.
+func (r *registry) oomKilled(ns uint32, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ref, ok := r.byNS[ns]; ok && ref.holds(at) {
+		ref.oomKilled = true
 	}
 }
 
