@@ -15,6 +15,7 @@ import (
 	"github.com/graceline/graceline/agent/spool"
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/client"
+	"github.com/graceline/graceline/internal/grpcwindow"
 	"github.com/graceline/graceline/internal/pacer"
 	"github.com/graceline/graceline/internal/setting"
 )
@@ -54,7 +55,7 @@ func startDelivery(ctx context.Context, cfg DeliveryConfig, node string, reg pro
 		return nil, fmt.Errorf("sending to a collector needs a spool directory")
 	}
 	cfg.Collector.Role = "agent"
-	conn, err := client.Dial(cfg.Collector)
+	conn, err := client.Dial(cfg.Collector, grpcwindow.Static()...)
 	if err != nil {
 		return nil, err
 	}

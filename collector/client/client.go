@@ -114,8 +114,9 @@ func (o Options) tlsConfig() (*tls.Config, error) {
 }
 
 // Dial returns a connection to the collector. It connects lazily and
-// reconnects by itself; calls fail fast while the collector is down.
-func Dial(o Options) (*grpc.ClientConn, error) {
+// reconnects by itself; calls fail fast while the collector is down. extra
+// adds to the options Dial sets.
+func Dial(o Options, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if o.Address == "" {
 		return nil, errors.New("no collector address given")
 	}
@@ -134,13 +135,14 @@ func Dial(o Options) (*grpc.ClientConn, error) {
 		}
 		creds = credentials.NewTLS(tc)
 	}
-	conn, err := grpc.NewClient(o.Address,
+	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithPerRPCCredentials(bearer{opts: o, secure: o.useTLS()}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
 		// Notice a collector that vanished without closing the connection.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	}, extra...)
+	conn, err := grpc.NewClient(o.Address, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial collector %s: %w", o.Address, err)
 	}
