@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/graceline/graceline/cri"
+	"github.com/graceline/graceline/internal/grpcwindow"
 )
 
 // Namespace is the containerd namespace the CRI plugin keeps Kubernetes
@@ -31,14 +32,17 @@ const Namespace = "k8s.io"
 
 // Topics graceline subscribes to.
 const (
-	TopicTaskExit        = "/tasks/exit"
-	TopicTaskOOM         = "/tasks/oom"
-	TopicTaskDelete      = "/tasks/delete"
-	TopicContainerDelete = "/containers/delete"
-	TopicSnapshotRemove  = "/snapshot/remove"
+	TopicTaskExit       = "/tasks/exit"
+	TopicTaskOOM        = "/tasks/oom"
+	TopicTaskDelete     = "/tasks/delete"
+	TopicSnapshotRemove = "/snapshot/remove"
 )
 
-var topics = []string{TopicTaskExit, TopicTaskOOM, TopicTaskDelete, TopicContainerDelete, TopicSnapshotRemove}
+// topics are those the agent uses. /containers/delete is not among them: a
+// container's removal is only in order against its sandbox's stop when CRI
+// reports both, so removals come from CRI alone; and each message the
+// agent need not read is work it saves.
+var topics = []string{TopicTaskExit, TopicTaskOOM, TopicTaskDelete, TopicSnapshotRemove}
 
 // Watcher subscribes to containerd's events and reports them as observations.
 type Watcher struct {
@@ -70,10 +74,12 @@ const dialTimeout = 5 * time.Second
 func (w *Watcher) Run(ctx context.Context) error {
 	connect := backoff.DefaultConfig
 	connect.MaxDelay = dialTimeout
-	conn, err := grpc.NewClient(dialer.DialAddress(w.address),
+	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(dialer.ContextDialer),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: connect, MinConnectTimeout: dialTimeout}))
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: connect, MinConnectTimeout: dialTimeout}),
+	}, grpcwindow.Static()...)
+	conn, err := grpc.NewClient(dialer.DialAddress(w.address), opts...)
 	if err != nil {
 		return fmt.Errorf("create containerd client for %s: %w", w.address, err)
 	}
@@ -174,9 +180,6 @@ func Observe(ev any, at time.Time) (cri.Observation, bool) {
 	case *apievents.TaskOOM:
 		obs.Kind, obs.ID = cri.ContainerOOM, e.ContainerID
 	default:
-		// /containers/delete is counted but not used for the lifecycle: a
-		// container's removal is only in order against its sandbox's stop
-		// when CRI reports both, so removals come from CRI alone.
 		// /snapshot/remove goes to the resource-release watcher.
 		return obs, false
 	}
