@@ -31,6 +31,14 @@ const busyIdleWindow = 30 * time.Second
 // with the window, which ends a profile still running).
 const busyDeletionProfile = 25 * time.Second
 
+// busyDeletionTrace is how long the deletion's execution trace runs, from
+// busyDeletionTraceAfter into the deletion, when the runtime stops pods
+// at its steady pace.
+const (
+	busyDeletionTrace      = 10 * time.Second
+	busyDeletionTraceAfter = 20 * time.Second
+)
+
 // BenchmarkBusyNode runs the agent as a node runs it (spool and sender to a
 // real collector, no JSON output) beside busyPods pods on containerd 2.x,
 // each running a shell loop that forks a sleep every second, and reports:
@@ -62,7 +70,10 @@ func busyRound(b *testing.B, prefix string) {
 	// settings (--gomaxprocs=0 against the default, say) run by run.
 	args = append(args, strings.Fields(os.Getenv("GRACELINE_BENCH_AGENT_ARGS"))...)
 	profiles := os.Getenv("GRACELINE_BENCH_PROFILES")
-	if profiles != "" {
+	// GRACELINE_BENCH_TRACE, a directory, takes an execution trace of
+	// busyDeletionTrace in the deletion: it shows what wakes the agent.
+	traces := os.Getenv("GRACELINE_BENCH_TRACE")
+	if profiles != "" || traces != "" {
 		args = append(args, "--pprof")
 	}
 	agent := startAgent(b, args...)
@@ -121,6 +132,12 @@ func busyRound(b *testing.B, prefix string) {
 	if profiles != "" {
 		go saveProfile(b, metrics, busyDeletionProfile, filepath.Join(profiles, prefix+"-deletion.pprof"))
 	}
+	if traces != "" {
+		go func() {
+			time.Sleep(busyDeletionTraceAfter)
+			saveDebug(b, metrics, "trace", busyDeletionTrace, filepath.Join(traces, prefix+"-deletion.trace"))
+		}()
+	}
 	start := time.Now()
 	deleted := deleteAll(ctx, d, pods)
 	var peakRSS rssPeak
@@ -174,8 +191,14 @@ func busyRound(b *testing.B, prefix string) {
 // saveProfile writes the agent's CPU profile over the next d to path: set
 // GRACELINE_BENCH_PROFILES to a directory to take them.
 func saveProfile(b testing.TB, metrics string, d time.Duration, path string) {
+	saveDebug(b, metrics, "profile", d, path)
+}
+
+// saveDebug writes what /debug/pprof/<kind> serves over the next d to path:
+// a CPU profile, or an execution trace.
+func saveDebug(b testing.TB, metrics, kind string, d time.Duration, path string) {
 	c := http.Client{Timeout: d + 30*time.Second}
-	resp, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metrics, int(d.Seconds())))
+	resp, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", metrics, kind, int(d.Seconds())))
 	if err != nil {
 		b.Logf("profile %s: %v", path, err)
 		return
