@@ -107,15 +107,19 @@ func (d *Driver) retry(ctx context.Context, what string, f func() error) error {
 }
 
 // retriable says whether a runtime call that failed with err is worth
-// another try: the runtime is not answering (yet), or containerd lost its
-// connection to a shim mid-call ("ttrpc: closed"), which CI saw once in a
-// hundred pods stopped at once; the kubelet tries again at its next sync.
+// another try: the runtime is not answering (yet), a restarted containerd's
+// CRI plugin answers before it has recovered its state ("server is not
+// initialized yet", which a call in flight across a restart can meet), or
+// containerd lost its connection to a shim mid-call ("ttrpc: closed"),
+// which CI saw once in a hundred pods stopped at once; the kubelet tries
+// again at its next sync.
 func retriable(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
 	case codes.Unknown:
-		return strings.Contains(status.Convert(err).Message(), "ttrpc: closed")
+		msg := status.Convert(err).Message()
+		return strings.Contains(msg, "ttrpc: closed") || strings.Contains(msg, "server is not initialized yet")
 	}
 	return false
 }
