@@ -59,11 +59,7 @@ func TestBusyNode(t *testing.T) {
 			// agent after the runtime's container_started.
 			for _, s := range specs {
 				waitStarted(t, agent, s)
-				waitFor(t, 30*time.Second, s.Name+"'s shell exec", func() bool {
-					es := agent.forPod(s.UID)
-					pid := find(es, apiv1.KindContainerStarted).GetProcess().GetPid()
-					return findWhere(es, apiv1.KindExec, func(e *apiv1.Event) bool { return e.GetProcess().GetPid() == pid }) != nil
-				})
+				waitInitExec(t, agent, s)
 			}
 			before := make([]int, len(specs))
 			for i, s := range specs {
@@ -194,4 +190,32 @@ func deleteAll(ctx context.Context, d *harness.Driver, pods []*harness.Pod) <-ch
 		done <- errors.Join(errs...)
 	}()
 	return done
+}
+
+// waitInitExec waits for the exec of s's container's init to be recorded
+// as the pod's. On a timeout it says where the exec went instead: left
+// without a pod, or nowhere.
+func waitInitExec(t *testing.T, agent *agentProc, s harness.PodSpec) {
+	t.Helper()
+	initExec := func(es []*apiv1.Event, pid int32) *apiv1.Event {
+		return findWhere(es, apiv1.KindExec, func(e *apiv1.Event) bool { return e.GetProcess().GetPid() == pid })
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		es := agent.forPod(s.UID)
+		started := find(es, apiv1.KindContainerStarted)
+		pid := started.GetProcess().GetPid()
+		if initExec(es, pid) != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			elsewhere := "nowhere"
+			if e := initExec(agent.Events(), pid); e != nil {
+				elsewhere = show(e)
+			}
+			t.Fatalf("timed out after 30s waiting for %s's shell exec, pid %d, started %s; the exec is %s; the pod's events:\n%s",
+				s.Name, pid, started.GetTime().AsTime().Format(time.RFC3339Nano), elsewhere, showAll(es))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
