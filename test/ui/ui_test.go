@@ -151,13 +151,16 @@ func TestWebUI(t *testing.T) {
 		if diff := math.Abs(g.Marker - at(killMs)); diff > 3 {
 			t.Errorf("the SIGKILL marker is %.1f px from where its time maps", diff)
 		}
-		// The runtime sends SIGKILL when the grace period runs out: the
-		// marker sits on the deadline line, give or take the runtime's
-		// reaction and the stagger between the containers' stops, which
-		// the pod's one deadline does not show (40 to 200 ms seen here;
-		// 500 ms allowed).
-		if diff, most := math.Abs(g.Marker-g.Deadline), 3+0.5*g.PxPerS; diff > most {
-			t.Errorf("the SIGKILL marker is %.1f px from the grace deadline line, more than %.1f px", diff, most)
+		// The runtime sends SIGKILL once the grace period has run out,
+		// never before: the marker is on the deadline line or after it.
+		// How far after is the runtime's reaction and the stagger between
+		// the containers' stops (40 to 200 ms on a quiet machine, 1.8 s
+		// once on a loaded one), which say nothing of the drawing.
+		if g.Marker < g.Deadline-3 {
+			t.Errorf("the SIGKILL marker is %.1f px before the grace deadline line", g.Deadline-g.Marker)
+		}
+		if killMs < g.DeadlineMs {
+			t.Errorf("the grace deadline is drawn at %.1f ms, after the runtime's SIGKILL at %.1f ms", g.DeadlineMs, killMs)
 		}
 		if diff := math.Abs(g.Deadline - at(g.DeadlineMs)); diff > 3 {
 			t.Errorf("the deadline line is %.1f px from where its time maps", diff)
