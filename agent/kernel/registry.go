@@ -29,8 +29,11 @@ type containerRef struct {
 	// the kernel reported that init's exit (see notice).
 	pid        int32
 	initExited time.Time
-	stopped    time.Time
-	removed    time.Time
+	// since is when its init started, the first process of its namespace:
+	// zero when unknown.
+	since   time.Time
+	stopped time.Time
+	removed time.Time
 	// oomKilled says that the kernel's OOM killer chose one of its
 	// processes: its init's exit is then reported as OOMKilled, as the
 	// runtime would.
@@ -40,9 +43,11 @@ type containerRef struct {
 // holds tells whether an event at time at can come from the container: not
 // once the runtime reported it stopped, because by then every process of
 // its namespace is gone, and the kernel may give the namespace's inode
-// number to a new container.
+// number to a new container; and not before its init started, because an
+// event of the inode's former owner, held until its namespace was known,
+// may be retried only once the new owner is.
 func (c *containerRef) holds(at time.Time) bool {
-	return c.stopped.IsZero() || !at.After(c.stopped)
+	return !at.Before(c.since) && (c.stopped.IsZero() || !at.After(c.stopped))
 }
 
 // sandboxRef is the pod a sandbox belongs to.
@@ -71,6 +76,9 @@ type registry struct {
 	// filter learns the inits and forgets the namespaces of removed
 	// containers; nil in tests that need no kernel.
 	filter kernelFilter
+	// started tells when a process started, on the kernel events' clock;
+	// nil leaves containers' starts unknown.
+	started func(pid int) (time.Time, error)
 }
 
 func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
@@ -166,25 +174,42 @@ func (r *registry) namespaces(podUID, id string) []uint32 {
 	return out
 }
 
+// namespace is a container's mount namespace, as namespaceOf read it.
+type namespace struct {
+	inode uint32
+	// since is when the container's init started (see containerRef).
+	since time.Time
+}
+
 // namespaceOf reads the mount namespace of a container or sandbox seen
-// running for the first time. It reads /proc without the lock, so that the
-// kernel source's lookups never wait for it; the changes come from one
-// goroutine (the pipeline's), so nothing learns the same id meanwhile.
-func (r *registry) namespaceOf(id string, pid int32, ended bool) (uint32, bool) {
+// running for the first time, and when its init started. It reads /proc
+// without the lock, so that the kernel source's lookups never wait for it;
+// the changes come from one goroutine (the pipeline's), so nothing learns
+// the same id meanwhile.
+func (r *registry) namespaceOf(id string, pid int32, ended bool) (namespace, bool) {
 	if pid == 0 || ended {
-		return 0, false
+		return namespace{}, false
 	}
 	r.mu.Lock()
 	_, known := r.byID[id]
 	r.mu.Unlock()
 	if known {
-		return 0, false
+		return namespace{}, false
 	}
-	ns, err := probe.MountNamespace(int(pid))
+	inode, err := probe.MountNamespace(int(pid))
 	if err != nil {
 		// It may already be gone; its events stay unattributed.
 		r.log.Debug("mount namespace unknown", "id", id, "err", err)
-		return 0, false
+		return namespace{}, false
+	}
+	ns := namespace{inode: inode}
+	if r.started != nil {
+		// Without its start, the container would take events of the
+		// inode's former owner; with no start at all, none of its own.
+		if ns.since, err = r.started(int(pid)); err != nil {
+			r.log.Debug("container start unknown", "id", id, "err", err)
+			return namespace{}, false
+		}
 	}
 	return ns, true
 }
@@ -192,7 +217,7 @@ func (r *registry) namespaceOf(id string, pid int32, ended bool) (uint32, bool) 
 // learn records the mount namespace of a container or sandbox (read by
 // namespaceOf, when found) the first time it runs, and when it ends; the
 // caller holds r.mu.
-func (r *registry) learn(id string, pid int32, stopped, removed bool, ns uint32, found bool, newRef func() *containerRef) {
+func (r *registry) learn(id string, pid int32, stopped, removed bool, seen namespace, found bool, newRef func() *containerRef) {
 	if pid == 0 {
 		return
 	}
@@ -212,13 +237,13 @@ func (r *registry) learn(id string, pid int32, stopped, removed bool, ns uint32,
 	if stopped || removed || !found {
 		return
 	}
-	if old := r.byNS[ns]; old != nil {
+	if old := r.byNS[seen.inode]; old != nil {
 		delete(r.byID, old.id) // the inode was reused: the old owner is gone
 	}
 	ref := newRef()
-	ref.pid = pid
-	r.byNS[ns] = ref
-	r.byID[id] = ns
+	ref.pid, ref.since = pid, seen.since
+	r.byNS[seen.inode] = ref
+	r.byID[id] = seen.inode
 	select {
 	case r.changed <- struct{}{}:
 	default:

@@ -59,6 +59,59 @@ func TestRegistryNamespaceReuse(t *testing.T) {
 	}
 }
 
+// An event of a namespace not yet known is held, and retried when a
+// container is learned. If the kernel gave the inode of an unknown,
+// finished namespace to a new container meanwhile, the held events of the
+// former owner must not become the new one's: nothing in a namespace
+// happens before its init starts.
+func TestRegistryHeldEventsOfAFormerOwner(t *testing.T) {
+	pid := int32(os.Getpid())
+	ns, err := probe.MountNamespace(int(pid))
+	if err != nil {
+		t.Skipf("cannot read this process's mount namespace: %v", err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	r := newRegistry(time.Minute, slog.New(slog.DiscardHandler))
+	r.started = func(int) (time.Time, error) { return at(1000), nil }
+	r.SandboxChanged(cri.SandboxInfo{ID: "new", Pid: pid, Meta: cri.Meta{PodNamespace: "ns", PodName: "p", PodUID: "u"}})
+	tests := []struct {
+		name string
+		at   time.Time
+		want string // "" for no container
+	}{
+		{name: "A former owner's SIGKILL, before the new init started, belongs to nobody.", at: at(511), want: ""},
+		{name: "An event at the new init's start is the new owner's.", at: at(1000), want: "new"},
+		{name: "An event after it is the new owner's.", at: at(1500), want: "new"},
+	}
+	for _, tt := range tests {
+		ref, ok := r.lookup(ns, tt.at)
+		got := ""
+		if ok {
+			got = ref.id
+		}
+		if got != tt.want {
+			t.Errorf("%s: lookup gives %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A container whose init is gone before its start could be read is not
+// learned: it would take events of the inode's former owner.
+func TestRegistryUnknownStart(t *testing.T) {
+	pid := int32(os.Getpid())
+	ns, err := probe.MountNamespace(int(pid))
+	if err != nil {
+		t.Skipf("cannot read this process's mount namespace: %v", err)
+	}
+	r := newRegistry(time.Minute, slog.New(slog.DiscardHandler))
+	r.started = func(int) (time.Time, error) { return time.Time{}, os.ErrNotExist }
+	r.ContainerChanged(cri.ContainerInfo{ID: "c", Pid: pid})
+	if ref, ok := r.lookup(ns, time.Now()); ok {
+		t.Errorf("lookup = %+v; want no container", ref)
+	}
+}
+
 // A sandbox's processes (pause) are the pod's, with no container.
 func TestRegistrySandbox(t *testing.T) {
 	pid := int32(os.Getpid())

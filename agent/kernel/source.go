@@ -149,7 +149,7 @@ func New(cfg Config, node string, emit func(*apiv1.Event), cgroups CgroupWatcher
 		now = time.Now
 	}
 	reg := newRegistry(cfg.RemovedTTL, log)
-	reg.now, reg.filter = now, probes.shared
+	reg.now, reg.filter, reg.started = now, probes.shared, probes.shared.Clock().ProcessStart
 	k := &kernelSource{probe: probes, reg: reg, emit: emit, node: node, hostNS: hostNS, window: cfg.AttributionWindow, now: now, dropped: m.Dropped, unattributed: m.Unattributed, repaired: m.Repaired, log: log,
 		cni: newCNIRuns(node, reg.sandboxPod, m.Dropped, m.CNIUnparsable), cniDirs: cfg.CNIBinDirs, cniRescan: cniRescanPeriod, cgroupRoot: defaultCgroupRoot,
 		pace: pacer.New(cfg.AttributionWindow / 4)}
