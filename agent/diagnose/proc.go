@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/graceline/graceline/internal/procstat"
 )
 
 // procState is what /proc says about one process.
@@ -19,8 +21,8 @@ type procState struct {
 	wchan string
 	stack []string
 	sigs  map[string]uint64 // SigPnd, ShdPnd, SigBlk, SigIgn, SigCgt
-	// startTicks is when it started, in clock ticks since boot.
-	startTicks uint64
+	// start is when it started, since boot.
+	start time.Duration
 }
 
 var stateNames = map[string]string{
@@ -59,26 +61,11 @@ func readStat(pid int) (procState, error) { return readStatAt(procRoot, pid) }
 // readStatAt is readStat below root rather than /proc.
 func readStatAt(root string, pid int) (procState, error) {
 	p := procState{pid: pid, sigs: map[string]uint64{}}
-	stat, err := os.ReadFile(fmt.Sprintf("%s/%d/stat", root, pid))
+	stat, err := procstat.Read(root, pid)
 	if err != nil {
 		return p, err
 	}
-	// comm is parenthesised and may hold spaces; the fields follow the last ')'.
-	s := string(stat)
-	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || close < open {
-		return p, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	p.comm = s[open+1 : close]
-	fields := strings.Fields(s[close+1:])
-	if len(fields) > 1 {
-		p.state = fields[0]
-		p.ppid, _ = strconv.Atoi(fields[1])
-	}
-	// starttime is the 22nd field; the first after the command is the 3rd.
-	if len(fields) > 19 {
-		p.startTicks, _ = strconv.ParseUint(fields[19], 10, 64)
-	}
+	p.comm, p.state, p.ppid, p.start = stat.Comm, stat.State, stat.PPid, stat.Start
 	return p, nil
 }
 

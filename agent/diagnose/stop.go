@@ -16,10 +16,6 @@ import (
 // and the processes beside it that a cause can name are few.
 const maxProcesses = 32
 
-// clockTicks is the unit of /proc/<pid>/stat's times (USER_HZ), which Linux
-// fixes at 100 for user space.
-const clockTicks = 100
-
 // Processes is part of timeline.Inspector: it reads the container's
 // processes as they are right after its stop signal, the init first, each
 // with its signal masks, and whether its cgroup is frozen. It reads
@@ -62,8 +58,8 @@ func (p procState) process(boot time.Time) *apiv1.Process {
 		SigIgnored: apiv1.SignalSet(p.sigs["SigIgn"]), SigCaught: apiv1.SignalSet(p.sigs["SigCgt"]),
 		SigBlocked: apiv1.SignalSet(p.sigs["SigBlk"]), SigPending: apiv1.SignalSet(p.sigs["SigPnd"] | p.sigs["ShdPnd"]),
 	}
-	if !boot.IsZero() && p.startTicks > 0 {
-		out.Started = timestamppb.New(boot.Add(time.Duration(p.startTicks) * (time.Second / clockTicks)))
+	if !boot.IsZero() && p.start > 0 {
+		out.Started = timestamppb.New(boot.Add(p.start))
 	}
 	return out
 }
