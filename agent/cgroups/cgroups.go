@@ -40,6 +40,16 @@ func Dirs(root, cgroupsPath string) []string {
 	return dirs
 }
 
+// InHierarchy returns the path that cgroupsPath names from a hierarchy's
+// root, as the kernel writes it ("/k8s.io/abc"): the same on every
+// hierarchy. It is "" for an empty cgroupsPath.
+func InHierarchy(cgroupsPath string) string {
+	if rel := relative(cgroupsPath); rel != "" {
+		return "/" + rel
+	}
+	return ""
+}
+
 // relative turns a cgroupsPath into a path below a hierarchy's root. The
 // systemd driver's "slice:prefix:name" nests the slice by its dashes:
 // "kubepods-besteffort-pod1.slice:cri-containerd:abc" is

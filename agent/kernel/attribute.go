@@ -77,7 +77,7 @@ type kernelSource struct {
 // cgroupRemovals is the release watcher's side of the kernel's cgroup
 // removal reports.
 type cgroupRemovals interface {
-	CgroupRemoved(id uint64, at time.Time)
+	CgroupRemoved(id uint64, path string, at time.Time)
 }
 
 // run reads the kernel's events until ctx ends. The reader's goroutine
@@ -115,7 +115,11 @@ func (k *kernelSource) attribute(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case e := <-k.removals:
-			k.cgroups.CgroupRemoved(e.ID, e.Time)
+			path := e.Path
+			if e.PathTruncated {
+				path = ""
+			}
+			k.cgroups.CgroupRemoved(e.ID, path, e.Time)
 		case obs := <-k.exits:
 			k.exitsTo.Apply(obs)
 		case <-rescan.C:

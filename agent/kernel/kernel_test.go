@@ -135,9 +135,9 @@ func TestKernelAttribution(t *testing.T) {
 	}
 }
 
-type cgroupRemovalsFunc func(id uint64, at time.Time)
+type cgroupRemovalsFunc func(id uint64, path string, at time.Time)
 
-func (f cgroupRemovalsFunc) CgroupRemoved(id uint64, at time.Time) { f(id, at) }
+func (f cgroupRemovalsFunc) CgroupRemoved(id uint64, path string, at time.Time) { f(id, path, at) }
 
 // TestKernelCgroupRemoval checks that a removed cgroup goes to the release
 // watcher, off the reader's goroutine, and is neither emitted nor held as a
@@ -145,11 +145,12 @@ func (f cgroupRemovalsFunc) CgroupRemoved(id uint64, at time.Time) { f(id, at) }
 func TestKernelCgroupRemoval(t *testing.T) {
 	k, out, _ := newTestKernelSource(t)
 	type removal struct {
-		id uint64
-		at time.Time
+		id   uint64
+		path string
+		at   time.Time
 	}
 	got := make(chan removal, 1)
-	k.cgroups = cgroupRemovalsFunc(func(id uint64, at time.Time) { got <- removal{id, at} })
+	k.cgroups = cgroupRemovalsFunc(func(id uint64, path string, at time.Time) { got <- removal{id, path, at} })
 	k.removals = make(chan cgroup.Event, 1)
 	at := testNow
 	k.handle(kernelEvent{cgroup: &cgroup.Event{Time: at, ID: 77, Path: "/k8s.io/abc"}})
@@ -175,8 +176,8 @@ func TestKernelCgroupRemoval(t *testing.T) {
 	}()
 	select {
 	case r := <-got:
-		if r.id != 77 || !r.at.Equal(at) {
-			t.Errorf("release watcher got id %d at %s, want 77 at %s", r.id, r.at, at)
+		if r.id != 77 || r.path != "/k8s.io/abc" || !r.at.Equal(at) {
+			t.Errorf("release watcher got id %d, path %q at %s, want 77, /k8s.io/abc at %s", r.id, r.path, r.at, at)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the release watcher got no removal within 10s")

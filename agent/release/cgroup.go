@@ -42,10 +42,17 @@ type cgroupWatch struct {
 	following bool
 	dirs      []string
 	ids       []uint64
+	// path is the directories' path from each hierarchy's root, which the
+	// kernel's reports carry.
+	path string
 	// reported are the ids whose removal the kernel reported: the
 	// directories are looked at only once every id was, which on cgroup
 	// v1 saves a stat of each hierarchy per hierarchy removed.
 	reported []uint64
+	// unsure says a report came without a path (the kernel cut it), so
+	// the removal may have been another directory's with the same id: the
+	// directories are looked at before the owner is done.
+	unsure bool
 	// cgroupReported says the kernel reported the last directory gone
 	// before the owner stopped, and cgroup_removed was emitted then.
 	cgroupReported bool
@@ -71,7 +78,7 @@ func (w *Watcher) follow(o *owner) {
 	if w.kernel == nil || o.cgroup == "" || o.following || o.watched {
 		return
 	}
-	o.dirs = cgroups.Dirs(w.cfg.CgroupRoot, o.cgroup)
+	o.dirs, o.path = cgroups.Dirs(w.cfg.CgroupRoot, o.cgroup), cgroups.InHierarchy(o.cgroup)
 	o.following = true
 	for _, d := range o.dirs {
 		id, err := cgroups.ID(d)
@@ -117,7 +124,7 @@ func (w *Watcher) unfollow(o *owner) {
 		delete(w.byID, id)
 		w.kernelOps = append(w.kernelOps, kernelOp{id: id})
 	}
-	o.ids, o.reported, o.pending = nil, nil, nil
+	o.ids, o.reported, o.unsure, o.pending = nil, nil, false, nil
 }
 
 // kernelOp is one change to the kernel's set of followed cgroups.
@@ -188,10 +195,12 @@ func (w *Watcher) watchFailed(id uint64) {
 }
 
 // CgroupRemoved is the kernel's report that the cgroup directory with this
-// id was removed at the given time. An owner is done when none of its
-// directories is left: a cgroup v1 owner has one per hierarchy, and an id
-// may also stand for a directory on another hierarchy.
-func (w *Watcher) CgroupRemoved(id uint64, at time.Time) {
+// id and path (from its hierarchy's root; "" when the kernel cut it) was
+// removed at the given time. An owner is done when none of its directories
+// is left: a cgroup v1 owner has one per hierarchy, and an id may also
+// stand for another owner's directory on another hierarchy, which its path
+// tells apart.
+func (w *Watcher) CgroupRemoved(id uint64, path string, at time.Time) {
 	defer w.applyKernel()
 	// The directories are stat'ed outside the lock: this runs on the
 	// kernel reader's goroutine, and a stat of a cgroup that is being
@@ -202,18 +211,28 @@ func (w *Watcher) CgroupRemoved(id uint64, at time.Time) {
 	}
 	w.mu.Lock()
 	var candidates []candidate
+	var gone []*owner
 	for _, o := range w.byID[id] {
+		switch {
+		case path == "":
+			o.unsure = true
+		case path != o.path:
+			continue // another owner's directory, on another hierarchy
+		}
 		if !slices.Contains(o.reported, id) {
 			o.reported = append(o.reported, id)
 		}
-		// An id may stand for another owner's directory too, so the
-		// last report is confirmed by a look at every directory.
-		if len(o.reported) == len(o.ids) {
+		switch {
+		case len(o.reported) < len(o.ids):
+		case o.unsure:
 			candidates = append(candidates, candidate{o, slices.Clone(o.dirs)})
+		default:
+			// Every directory's removal was reported by its own path: a
+			// look would only cost a stat of each.
+			gone = append(gone, o)
 		}
 	}
 	w.mu.Unlock()
-	var gone []*owner
 	for _, c := range candidates {
 		if !cgroups.Exists(c.dirs) {
 			gone = append(gone, c.o)

@@ -167,7 +167,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 				rec := &recorder{}
 				emit := w.emit
 				w.emit = func(e *apiv1.Event) { rec.emit(e); emit(e) }
-				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), kernelTime)
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), testCgroup, kernelTime)
 				if n := len(rec.cgroupRemovals()); n != 1 {
 					t.Errorf("%d cgroup_removed before the runtime reported the stop, want 1", n)
 				}
@@ -183,7 +183,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
 				w.poll()
-				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), kernelTime)
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), testCgroup, kernelTime)
 				w.poll()
 				return kernelTime
 			},
@@ -196,15 +196,51 @@ func TestCgroupRemovalEvents(t *testing.T) {
 				w.ContainerChanged(container(false))
 				w.ContainerChanged(container(true))
 				for i := range 2 {
-					w.CgroupRemoved(h.rmdir(t, testCgroup, i), kernelTime.Add(-time.Second))
+					w.CgroupRemoved(h.rmdir(t, testCgroup, i), testCgroup, kernelTime.Add(-time.Second))
 				}
 				w.poll()
-				w.CgroupRemoved(h.rmdir(t, testCgroup, 2), kernelTime)
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 2), testCgroup, kernelTime)
 				return kernelTime
 			},
 		},
 		{
-			name:    "a report for another hierarchy's directory with the same id is confirmed by a look, and the owner's own last removal ends it",
+			name:    "every directory's removal reported by its own path ends the owner without a look at the directories",
+			v1:      []string{"cpu", "memory"},
+			foundBy: FoundByKernel,
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
+				w.ContainerChanged(container(false))
+				w.ContainerChanged(container(true))
+				// The directories stay, so a look would refute the kernel.
+				for i, d := range h.dirs(testCgroup) {
+					id, err := cgroups.ID(d)
+					if err != nil {
+						t.Fatal(err)
+					}
+					w.CgroupRemoved(id, testCgroup, kernelTime.Add(time.Duration(i-1)*time.Second))
+				}
+				return kernelTime
+			},
+		},
+		{
+			name:    "a report whose path the kernel cut is confirmed by a look at the directories",
+			foundBy: FoundByKernel,
+			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
+				w.ContainerChanged(container(false))
+				w.ContainerChanged(container(true))
+				id, err := cgroups.ID(h.dirs(testCgroup)[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.CgroupRemoved(id, "", kernelTime.Add(-time.Second))
+				if n := len(w.pending); n != 1 {
+					t.Fatalf("%d pending while the directory exists, want 1", n)
+				}
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), "", kernelTime)
+				return kernelTime
+			},
+		},
+		{
+			name:    "a report of another owner's directory with the same id, on another hierarchy, is not the owner's, and the owner's own last removal ends it",
 			v1:      []string{"cpu", "memory"},
 			foundBy: FoundByKernel,
 			run: func(t *testing.T, h *cgroupHost, w *Watcher, clock *fakeClock) time.Time {
@@ -214,12 +250,12 @@ func TestCgroupRemovalEvents(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				w.CgroupRemoved(cpu, kernelTime.Add(-2*time.Second)) // another hierarchy's
-				w.CgroupRemoved(h.rmdir(t, testCgroup, 1), kernelTime.Add(-time.Second))
+				w.CgroupRemoved(cpu, "/k8s.io/other", kernelTime.Add(-2*time.Second)) // another owner's, on another hierarchy
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 1), testCgroup, kernelTime.Add(-time.Second))
 				if n := len(w.pending); n != 1 {
 					t.Fatalf("%d pending while the cpu directory exists, want 1", n)
 				}
-				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), kernelTime)
+				w.CgroupRemoved(h.rmdir(t, testCgroup, 0), testCgroup, kernelTime)
 				return kernelTime
 			},
 		},
@@ -272,7 +308,7 @@ func TestCgroupRemovalEvents(t *testing.T) {
 			w, rec := newWatcherAt(h, k, clock)
 			want := tc.run(t, h, w, clock)
 			// Late events and polls change nothing.
-			w.CgroupRemoved(1, kernelTime)
+			w.CgroupRemoved(1, testCgroup, kernelTime)
 			w.poll()
 			got := rec.cgroupRemovals()
 			if len(got) != 1 {
@@ -308,8 +344,9 @@ func TestCgroupRemovalNotYet(t *testing.T) {
 		t.Fatalf("kernel watches %v, want both directories", k.ids)
 	}
 	w.ContainerChanged(container(true))
+	// The kernel cut the paths: only a look at the directories can tell.
 	for id := range k.ids {
-		w.CgroupRemoved(id, time.Now())
+		w.CgroupRemoved(id, "", time.Now())
 	}
 	if n := len(rec.cgroupRemovals()); n != 0 {
 		t.Fatalf("%d cgroup_removed for directories that exist", n)
@@ -407,7 +444,7 @@ func TestKernelCallsOutsideLock(t *testing.T) {
 			w.SnapshotRemoved("c1", "overlayfs", time.Now())
 		}},
 		{"the kernel's report of a removal does not wait", func(t *testing.T, h *cgroupHost, w *Watcher) {
-			w.CgroupRemoved(1, time.Now())
+			w.CgroupRemoved(1, testCgroup, time.Now())
 		}},
 		{"a poll does not wait", func(t *testing.T, h *cgroupHost, w *Watcher) {
 			w.poll()

@@ -54,7 +54,7 @@ func TestSnapshotBeforeStop(t *testing.T) {
 			w, rec := newTestWatcher(h, k)
 			w.ContainerChanged(container(false))
 			id := h.rmdir(t, testCgroup, 0)
-			w.CgroupRemoved(id, time.Now())
+			w.CgroupRemoved(id, testCgroup, time.Now())
 			w.SnapshotRemoved("c1", "overlayfs", time.Now())
 			w.SnapshotRemoved("c1", "overlayfs", time.Now())
 			stopped := container(true)
