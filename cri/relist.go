@@ -114,6 +114,7 @@ func (o *Observer) relist(ctx context.Context, emit bool) error {
 			apply(obs)
 		}
 	}
+	o.tracker.Listed(Listing{Began: start, Streamed: o.UsesStream()})
 	return nil
 }
 

@@ -29,14 +29,17 @@ func (r *listingRuntime) ListPodSandbox(context.Context, *runtimeapi.PodSandboxF
 	return r.sandboxes, nil
 }
 
-// changeLog is a Subscriber that notes which object changed, in order.
+// changeLog is a Subscriber and Lister that notes which object changed,
+// and each listing, in order.
 type changeLog []string
 
 func (l *changeLog) ContainerChanged(info ContainerInfo) { *l = append(*l, "container "+info.ID) }
 func (l *changeLog) SandboxChanged(info SandboxInfo)     { *l = append(*l, "sandbox "+info.ID) }
+func (l *changeLog) Listed(Listing)                      { *l = append(*l, "listed") }
 
 // TestRelistOrder checks the order in which a relist tells the subscribers
-// of what it found: the kubelet's, whatever the order of the listings.
+// of what it found: the kubelet's, whatever the order of the listings, and
+// the listing's end after all of it.
 func TestRelistOrder(t *testing.T) {
 	sandbox := func(state runtimeapi.PodSandboxState) *runtimeapi.PodSandbox {
 		return &runtimeapi.PodSandbox{Id: "sb1", State: state, Labels: sandboxLabels()}
@@ -52,13 +55,13 @@ func TestRelistOrder(t *testing.T) {
 			name:       "a pod started since the last relist is known by its sandbox first",
 			sandboxes:  []*runtimeapi.PodSandbox{sandbox(runtimeapi.PodSandboxState_SANDBOX_READY)},
 			containers: []*runtimeapi.Container{container},
-			want:       []string{"sandbox sb1", "container c1"},
+			want:       []string{"sandbox sb1", "container c1", "listed"},
 		},
 		{
 			name:       "a pod found stopping has its container before its sandbox's stop",
 			sandboxes:  []*runtimeapi.PodSandbox{sandbox(runtimeapi.PodSandboxState_SANDBOX_NOTREADY)},
 			containers: []*runtimeapi.Container{container},
-			want:       []string{"container c1", "sandbox sb1"},
+			want:       []string{"container c1", "sandbox sb1", "listed"},
 		},
 	}
 	for _, tc := range cases {

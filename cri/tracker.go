@@ -144,6 +144,34 @@ type Subscriber interface {
 	SandboxChanged(SandboxInfo)
 }
 
+// Listing says that a listing of the runtime, which began at Began, has
+// been applied: every change it found was delivered before it.
+type Listing struct {
+	Began time.Time
+	// Streamed says the runtime's changes also come by its event stream,
+	// as they happen; a listing is then only a net under the stream.
+	Streamed bool
+}
+
+// Lister is a Subscriber that is also told of each listing, in order with
+// the changes. A container running when a listing began is known once the
+// listing is delivered; what it did not find was not the runtime's.
+type Lister interface {
+	Listed(Listing)
+}
+
+// Listed delivers l to the subscribers that are Listers. The listing's
+// changes were delivered as they were applied, before this call.
+func (t *Tracker) Listed(l Listing) {
+	t.deliverMu.Lock()
+	defer t.deliverMu.Unlock()
+	for _, s := range t.subscribers {
+		if lister, ok := s.(Lister); ok {
+			lister.Listed(l)
+		}
+	}
+}
+
 // Subscribe registers s. Call it before the first observation.
 func (t *Tracker) Subscribe(s Subscriber) {
 	t.deliverMu.Lock()

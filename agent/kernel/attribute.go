@@ -203,12 +203,13 @@ func (k *kernelSource) handle(e kernelEvent) {
 }
 
 // retryPending emits the held events that now resolve, and with expire also
-// those held past the window, without a container. It returns how many
-// are still held.
+// those that expired, without a container. It returns how many are still
+// held.
 func (k *kernelSource) retryPending(expire bool) int {
+	listing := k.reg.lastListing()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	cutoff := k.now().Add(-k.window)
+	now := k.now()
 	kept := k.pending[:0]
 	for _, e := range k.pending {
 		mntns, at := e.subject()
@@ -216,7 +217,7 @@ func (k *kernelSource) retryPending(expire bool) int {
 		switch {
 		case ok:
 			k.emit(k.convert(e, ref))
-		case expire && at.Before(cutoff):
+		case expire && k.expired(at, now, listing):
 			k.unattributed.Inc()
 			k.emit(k.convert(e, nil))
 		default:
@@ -225,6 +226,29 @@ func (k *kernelSource) retryPending(expire bool) int {
 	}
 	k.pending = kept
 	return len(kept)
+}
+
+// heldAtMost bounds, in attribution windows, how long an event waits for a
+// listing of the runtime: a runtime that cannot be listed does not hold
+// the node's events for good.
+const heldAtMost = 5
+
+// expired tells whether an event at time at, of a namespace no container is
+// known for, is to go without one. It waits out the attribution window,
+// within which the runtime reports a container it started. Where the
+// runtime is followed by listing alone, it also waits for a listing that
+// began a window after the event: how late the agent lists and applies
+// what it found then costs nothing. On a busy node that lateness passed
+// the window, and a container's first events went out without it.
+func (k *kernelSource) expired(at, now time.Time, listing cri.Listing) bool {
+	switch held := now.Sub(at); {
+	case held <= k.window:
+		return false
+	case listing.Streamed, !listing.Began.Before(at.Add(k.window)):
+		return true
+	default:
+		return held > heldAtMost*k.window
+	}
 }
 
 // addCNIDirs (re)registers the CNI bin directories with the kernel side,

@@ -16,6 +16,7 @@ import (
 	"github.com/graceline/graceline/bpf/cgroup"
 	"github.com/graceline/graceline/bpf/process"
 	"github.com/graceline/graceline/bpf/signals"
+	"github.com/graceline/graceline/cri"
 	"github.com/graceline/graceline/internal/pacer"
 )
 
@@ -49,8 +50,10 @@ func TestKernelAttribution(t *testing.T) {
 		event kernelEvent
 		// expire retries the held events as the window's tick does, after
 		// the clock moved by advance.
-		expire    bool
-		advance   time.Duration
+		expire  bool
+		advance time.Duration
+		// listing is the runtime's last listing, as the tracker delivered it.
+		listing   cri.Listing
 		wantKind  string
 		wantOwner string // container id, "" for none
 		wantHeld  bool
@@ -83,14 +86,39 @@ func TestKernelAttribution(t *testing.T) {
 			event:    kernelEvent{process: &process.Event{Type: process.Exit, Time: now, MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL}},
 			expire:   true,
 			advance:  testWindow,
+			listing:  cri.Listing{Began: now.Add(2 * testWindow), Streamed: true},
 			wantHeld: true,
 		},
 		{
-			name:     "a held event past the window is emitted without a container",
+			name:     "a held event past the window is emitted without a container where the runtime's stream reports containers as they start",
 			event:    kernelEvent{process: &process.Event{Type: process.Exit, Time: now, MntNS: ns, Pid: 14, Leader: true, ExitSignal: syscall.SIGKILL}},
 			expire:   true,
 			advance:  testWindow + time.Nanosecond,
+			listing:  cri.Listing{Streamed: true},
 			wantKind: apiv1.KindProcessExited,
+		},
+		{
+			name:     "where the runtime is only listed, a held event past the window waits for a listing begun a window after it",
+			event:    kernelEvent{process: &process.Event{Type: process.Exec, Time: now, MntNS: ns, Pid: 15, Comm: "sh"}},
+			expire:   true,
+			advance:  3 * testWindow,
+			listing:  cri.Listing{Began: now.Add(testWindow / 2)},
+			wantHeld: true,
+		},
+		{
+			name:     "where the runtime is only listed, a held event goes without a container once a listing begun a window after it found none",
+			event:    kernelEvent{process: &process.Event{Type: process.Exec, Time: now, MntNS: ns, Pid: 15, Comm: "sh"}},
+			expire:   true,
+			advance:  3 * testWindow,
+			listing:  cri.Listing{Began: now.Add(testWindow)},
+			wantKind: apiv1.KindExec,
+		},
+		{
+			name:     "where the runtime cannot be listed, a held event goes without a container after five windows",
+			event:    kernelEvent{process: &process.Event{Type: process.Exec, Time: now, MntNS: ns, Pid: 15, Comm: "sh"}},
+			expire:   true,
+			advance:  heldAtMost*testWindow + time.Nanosecond,
+			wantKind: apiv1.KindExec,
 		},
 		{
 			name:     "a host process is emitted at once",
@@ -104,6 +132,7 @@ func TestKernelAttribution(t *testing.T) {
 			if tc.known {
 				k.reg.byNS[ns] = known
 			}
+			k.reg.Listed(tc.listing)
 			k.handle(tc.event)
 			*clock = clock.Add(tc.advance)
 			k.retryPending(tc.expire)

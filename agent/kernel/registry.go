@@ -79,6 +79,8 @@ type registry struct {
 	// started tells when a process started, on the kernel events' clock;
 	// nil leaves containers' starts unknown.
 	started func(pid int) (time.Time, error)
+	// listing is the newest listing of the runtime delivered.
+	listing cri.Listing
 }
 
 func newRegistry(removedTTL time.Duration, log *slog.Logger) *registry {
@@ -115,6 +117,23 @@ func (r *registry) SandboxChanged(info cri.SandboxInfo) {
 		return
 	}
 	r.sandboxes[info.ID] = &sandboxRef{pod: pod}
+}
+
+// Listed is part of cri.Lister: the held events of namespaces that a
+// listing found no container for wait for it (see kernelSource.expired).
+func (r *registry) Listed(l cri.Listing) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !l.Began.Before(r.listing.Began) {
+		r.listing = l
+	}
+}
+
+// lastListing returns the newest listing delivered.
+func (r *registry) lastListing() cri.Listing {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.listing
 }
 
 // sandboxPod returns the pod of a sandbox, or nil.

@@ -50,7 +50,9 @@ type Config struct {
 	// HostPID is a process in the host's mount namespace (1 with hostPID).
 	HostPID int
 	// AttributionWindow is how long an event about an unknown container is
-	// held before it is emitted without one.
+	// held before it is emitted without one; where the runtime is only
+	// listed, also until a listing that began a window after the event
+	// (see kernelSource.expired).
 	AttributionWindow time.Duration
 	// RemovedTTL is how long a removed container still resolves.
 	RemovedTTL time.Duration
@@ -95,7 +97,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer, dropped *prometheus.CounterVec, repaired prometheus.Counter) *Metrics {
 	m := &Metrics{Dropped: dropped, Repaired: repaired,
 		Unattributed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "graceline_ebpf_unattributed_total", Help: "Kernel events emitted without a container: none was known for their mount namespace within the attribution window.",
+			Name: "graceline_ebpf_unattributed_total", Help: "Kernel events emitted without a container: none was known for their mount namespace within the attribution window (and, where the runtime is only listed, by a listing begun a window after them).",
 		}),
 		CNIUnparsable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "graceline_cni_output_unparsable_total", Help: "Failed CNI plugin runs whose stdout was not a CNI error object; their events carry the raw output instead.",

@@ -18,6 +18,10 @@ func (s subscribers) Consume(it Item) {
 			sub.ContainerChanged(*it.Container)
 		case it.Sandbox != nil:
 			sub.SandboxChanged(*it.Sandbox)
+		case it.Listing != nil:
+			if l, ok := sub.(cri.Lister); ok {
+				l.Listed(*it.Listing)
+			}
 		}
 	}
 }

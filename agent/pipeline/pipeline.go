@@ -27,14 +27,15 @@ const (
 // rates the benchmark measures it holds tens of milliseconds of events.
 const DefaultQueueLen = 16384
 
-// Item is one thing a source saw: a contract event, or a change of a
-// container or sandbox that consumers track. Exactly one of Event,
-// Container and Sandbox is set.
+// Item is one thing a source saw: a contract event, a change of a
+// container or sandbox that consumers track, or the end of a listing of
+// the runtime. Exactly one of Event, Container, Sandbox and Listing is set.
 type Item struct {
 	Source    string
 	Event     *apiv1.Event
 	Container *cri.ContainerInfo
 	Sandbox   *cri.SandboxInfo
+	Listing   *cri.Listing
 }
 
 // Consumer is one stage run off the queue. Consume runs on the queue's
@@ -98,8 +99,9 @@ func (q *Queue) Events(source string) func(*apiv1.Event) {
 	return func(e *apiv1.Event) { q.Publish(Item{Source: source, Event: e}) }
 }
 
-// Changes returns a cri.Subscriber that publishes the tracker's changes
-// from source, so that consumers learn of them in order with its events.
+// Changes returns a cri.Subscriber, and cri.Lister, that publishes the
+// tracker's changes and listings from source, so that consumers learn of
+// them in order with its events.
 func (q *Queue) Changes(source string) cri.Subscriber {
 	return changes{q: q, source: source}
 }
@@ -115,6 +117,12 @@ func (c changes) ContainerChanged(info cri.ContainerInfo) {
 
 func (c changes) SandboxChanged(info cri.SandboxInfo) {
 	c.q.Publish(Item{Source: c.source, Sandbox: &info})
+}
+
+// Listed publishes l like a change. A full queue drops it, which only
+// makes a consumer wait for the next listing.
+func (c changes) Listed(l cri.Listing) {
+	c.q.Publish(Item{Source: c.source, Listing: &l})
 }
 
 // Run hands every item to the consumers, in order, until Stop is called;

@@ -134,3 +134,36 @@ func TestBuffer(t *testing.T) {
 		})
 	}
 }
+
+// listerLog is a cri.Subscriber and cri.Lister that notes what it is told.
+type listerLog []string
+
+func (l *listerLog) ContainerChanged(info cri.ContainerInfo) { *l = append(*l, "container "+info.ID) }
+func (l *listerLog) SandboxChanged(info cri.SandboxInfo)     { *l = append(*l, "sandbox "+info.ID) }
+func (l *listerLog) Listed(x cri.Listing)                    { *l = append(*l, "listed "+x.Began.Format(time.TimeOnly)) }
+
+// changesOnly is a cri.Subscriber that is no cri.Lister.
+type changesOnly struct{ log listerLog }
+
+func (c *changesOnly) ContainerChanged(info cri.ContainerInfo) { c.log.ContainerChanged(info) }
+func (c *changesOnly) SandboxChanged(info cri.SandboxInfo)     { c.log.SandboxChanged(info) }
+
+// The tracker's listings pass through the queue in order with its changes,
+// to the subscribers that are listers, and to no other.
+func TestListingsReachListers(t *testing.T) {
+	q := New(8, NewMetrics(prometheus.NewRegistry()), nil)
+	changes := q.Changes(SourceRuntime)
+	changes.SandboxChanged(cri.SandboxInfo{ID: "sb"})
+	changes.(cri.Lister).Listed(cri.Listing{Began: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
+	changes.ContainerChanged(cri.ContainerInfo{ID: "c"})
+	q.Stop()
+	var lister listerLog
+	var other changesOnly
+	q.Run(Subscribers(&lister, &other))
+	if want := []string{"sandbox sb", "listed 03:04:05", "container c"}; !slices.Equal(lister, want) {
+		t.Errorf("the lister was told %q, want %q", lister, want)
+	}
+	if want := []string{"sandbox sb", "container c"}; !slices.Equal(other.log, want) {
+		t.Errorf("the other subscriber was told %q, want %q", other.log, want)
+	}
+}
