@@ -182,7 +182,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// stop signals once the runtime is reached (stops.RS), before it runs.
 	stops := &cri.StopSignals{}
 	ready := readiness.New(cfg.NodeName, summariesOnly(emit, cfg.SummariesOnly), diagnose.InitReader{Now: time.Now}, stops, time.Now, cfg.Readiness, log)
-	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Subscribers(ready), pipeline.Events(corr.Observe))
+	consumers = append(consumers, pipeline.Subscribers(releases), pipeline.Subscribers(corr), pipeline.Subscribers(ready), pipeline.Events(corr.Observe), pipeline.Events(ready.Observe))
 	if policy != nil {
 		consumers = append(consumers, pipeline.Subscribers(policy))
 		wg.Add(1)

@@ -120,6 +120,33 @@ func (r *Reader) ContainerChanged(c cri.ContainerInfo) {
 // SandboxChanged is part of cri.Subscriber; sandboxes are not read.
 func (r *Reader) SandboxChanged(cri.SandboxInfo) {}
 
+// Observe is handed every event; the runtime's stop signal to a container's
+// init ends the container's reads. What its processes do from then on is
+// the stop itself (a trap's command runs as the shell's child, and would
+// read as a worker left without the signal), and the prediction its
+// termination is held against is the last one made before it. A read
+// under way is not emitted either (see keep).
+func (r *Reader) Observe(e *apiv1.Event) {
+	if e.Kind != apiv1.KindSignalGenerated {
+		return
+	}
+	id := e.GetContainer().GetId()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.ctrs[id]
+	if !ok {
+		return
+	}
+	stop := c.stop
+	if stop == 0 {
+		stop = 15 // what the runtime sends when it names none
+	}
+	// Another signal from outside (a reload's SIGHUP) leaves it running.
+	if e.GetSignal().GetNumber() == stop && summary.StopSignal(summary.Container{ID: id, Pid: c.pid}, e) {
+		delete(r.ctrs, id)
+	}
+}
+
 // Run reads the containers as they fall due, until ctx ends. Between
 // rounds it sleeps until the earliest read is due, or until a container
 // starts, and at least tick.

@@ -88,6 +88,9 @@ func TestReader(t *testing.T) {
 		write func(f fakeProc)
 		// stop stops the container before the tick.
 		stop bool
+		// signal is a signal to the init, from the runtime, seen before
+		// the tick.
+		signal int32
 		// want is the cause of the event the tick emits; "" for none.
 		want string
 	}
@@ -142,6 +145,23 @@ func TestReader(t *testing.T) {
 			},
 		},
 		{
+			name: "A container is read no more once the runtime's stop signal reaches its init: its trap's long command is the stop itself, not a worker.",
+			steps: []step{
+				{after: 0, write: func(f fakeProc) { f.proc(100, 1, "sh", 0, term|chld, 0, false) }, want: apiv1.CauseExitedOnStopSignal},
+				{after: DefaultSoon, signal: 15, write: func(f fakeProc) {
+					f.proc(100, 1, "sh", 0, term|chld, 0, false, 101)
+					f.proc(101, 100, "sleep", 0, 0, 0, false)
+				}, want: ""},
+			},
+		},
+		{
+			name: "Another signal from outside, a reload's SIGHUP, leaves the reads on.",
+			steps: []step{
+				{after: 0, write: func(f fakeProc) { f.proc(100, 1, "sh", 0, term|chld, 0, false) }, want: apiv1.CauseExitedOnStopSignal},
+				{after: DefaultSoon, signal: 1, write: func(f fakeProc) { f.proc(100, 1, "sh", term, chld, 0, false) }, want: apiv1.CauseSignalIgnored},
+			},
+		},
+		{
 			name: "A container whose init is gone is not predicted, and a stopped one is read no more.",
 			steps: []step{
 				{after: 0, write: func(f fakeProc) { f.gone(100) }, want: ""},
@@ -167,6 +187,10 @@ func TestReader(t *testing.T) {
 					c := running(100)
 					c.Stopped = true
 					r.ContainerChanged(c)
+				}
+				if s.signal != 0 {
+					r.Observe(&apiv1.Event{Kind: apiv1.KindSignalGenerated, Container: &apiv1.ContainerRef{Id: "c1"},
+						Signal: &apiv1.Signal{Number: s.signal}, Target: &apiv1.Task{Pid: 100}, Sender: &apiv1.Sender{Pid: 99, Comm: "runc"}})
 				}
 				got = nil
 				r.Tick(context.Background())

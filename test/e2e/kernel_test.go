@@ -79,6 +79,39 @@ func TestKernelSignalsInContainer(t *testing.T) {
 	}
 }
 
+// TestLateListingKeepsFirstEvents: where the agent learns of started
+// containers from listings alone, a listing can come well after a
+// container's init exec'ed, later than the attribution window; on a busy
+// node its handling can too. The init's exec is still the pod's: it waits
+// for a listing begun a window after it. With a listing every 5 s and a
+// 2 s window, most of these inits would otherwise go out without a pod.
+func TestLateListingKeepsFirstEvents(t *testing.T) {
+	const pods = 4
+	for _, f := range harness.Flavors {
+		t.Run(string(f), func(t *testing.T) {
+			c, d := startRuntime(t, f)
+			agent := startAgent(t, "--cri-endpoint", c.Endpoint(), "--disable-event-stream", "--relist-period", "5s", "--ebpf-attribution-window", "2s")
+			agent.waitLog(t, 30*time.Second, "msg=sources")
+			specs := make([]harness.PodSpec, pods)
+			for i := range specs {
+				specs[i] = newSpec(fmt.Sprintf("late-%d", i), 3, harness.ContainerSpec{Name: "main", Command: shell("trap 'exit 0' TERM; while true; do sleep 1; done")})
+				pod, err := d.RunPod(context.Background(), specs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { d.DeletePod(context.Background(), pod) })
+				// Starts spread over a listing period, so that some come
+				// just after a listing began.
+				time.Sleep(time.Second)
+			}
+			for _, s := range specs {
+				waitStarted(t, agent, s)
+				waitInitExec(t, agent, s)
+			}
+		})
+	}
+}
+
 // TestPreStopExec: the driver runs the preStop hook through ExecSync, which
 // the kernel sees as an exec entering the container, before SIGTERM.
 func TestPreStopExec(t *testing.T) {
