@@ -93,7 +93,7 @@ func TestEventsNeverRelist(t *testing.T) {
 		// repeat is how many times each event arrives, as after a
 		// reconnect that replays them.
 		repeat int
-		// containerd adds containerd's /tasks/exit and /tasks/delete for
+		// containerd adds containerd's /tasks/exit for
 		// c1 where containerd sends them: around its stop.
 		containerd bool
 		want       string

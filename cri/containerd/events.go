@@ -34,15 +34,19 @@ const Namespace = "k8s.io"
 const (
 	TopicTaskExit       = "/tasks/exit"
 	TopicTaskOOM        = "/tasks/oom"
-	TopicTaskDelete     = "/tasks/delete"
 	TopicSnapshotRemove = "/snapshot/remove"
 )
 
-// topics are those the agent uses. /containers/delete is not among them: a
-// container's removal is only in order against its sandbox's stop when CRI
-// reports both, so removals come from CRI alone; and each message the
-// agent need not read is work it saves.
-var topics = []string{TopicTaskExit, TopicTaskOOM, TopicTaskDelete, TopicSnapshotRemove}
+// topics are those the agent uses; each message the agent need not read is
+// a wake-up it saves, and a mass deletion brings several a pod.
+//   - /containers/delete is not among them: a container's removal is only
+//     in order against its sandbox's stop when CRI reports both, so
+//     removals come from CRI alone.
+//   - Nor is /tasks/delete, which repeats the status of /tasks/exit, two
+//     messages more a pod. An exit missed while the subscription was down
+//     is the CRI relist's to find, with the status the runtime recorded,
+//     as every other change made meanwhile is.
+var topics = []string{TopicTaskExit, TopicTaskOOM, TopicSnapshotRemove}
 
 // Watcher subscribes to containerd's events and reports them as observations.
 type Watcher struct {
@@ -165,14 +169,6 @@ func Observe(ev any, at time.Time) (cri.Observation, bool) {
 	switch e := ev.(type) {
 	case *apievents.TaskExit:
 		if e.ID != e.ContainerID {
-			return obs, false
-		}
-		obs.Kind, obs.ID = cri.ContainerExited, e.ContainerID
-		obs.Exit = &cri.Exit{Code: int32(e.ExitStatus), At: e.ExitedAt.AsTime()}
-	case *apievents.TaskDelete:
-		// Carries the same status as /tasks/exit; it covers an exit event
-		// lost while the subscription was being re-established.
-		if e.ID != "" && e.ID != e.ContainerID {
 			return obs, false
 		}
 		obs.Kind, obs.ID = cri.ContainerExited, e.ContainerID

@@ -22,7 +22,7 @@ func TestObserve(t *testing.T) {
 	}{
 		{"the init process's exit is the container's", &apievents.TaskExit{ContainerID: "c", ID: "c", ExitStatus: 137, ExitedAt: exited}, true, cri.ContainerExited, 137},
 		{"an exec process's exit is not", &apievents.TaskExit{ContainerID: "c", ID: "exec-1", ExitStatus: 0, ExitedAt: exited}, false, 0, 0},
-		{"a task delete carries the exit too", &apievents.TaskDelete{ContainerID: "c", ExitStatus: 1, ExitedAt: exited}, true, cri.ContainerExited, 1},
+		{"a task delete is left to the task exit and the relist", &apievents.TaskDelete{ContainerID: "c", ExitStatus: 1, ExitedAt: exited}, false, 0, 0},
 		{"an OOM marks the container", &apievents.TaskOOM{ContainerID: "c"}, true, cri.ContainerOOM, 0},
 		{"a container delete is left to CRI", &apievents.ContainerDelete{ID: "c"}, false, 0, 0},
 		{"an event without a container is ignored", &apievents.TaskOOM{}, false, 0, 0},
