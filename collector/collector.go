@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	purged := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "graceline_collector_events_purged_total", Help: "Events deleted because they outlived the retention.",
 	})
-	reg.MustRegister(purged, newPredictedKills(st, log.With("part", "metrics")))
+	reg.MustRegister(purged)
 	nodeTokens, err := agentTokens(cfg.AgentTokens)
 	if err != nil {
 		return err
@@ -78,6 +78,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	checker := auth.NewChecker(tokens, nodeTokens, reg, log)
 	hub := watch.NewHub(reg)
 	svc := query.NewService(st, hub, reg, log.With("part", "query"))
+	reg.MustRegister(newPredictedKills(svc, log.With("part", "metrics")))
 	// Every newly stored event passes the outcome metrics on its way to
 	// the live watchers: both ingest and the cluster side publish an event
 	// exactly once, when the store first takes it.

@@ -8,16 +8,24 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/protobuf/proto"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
+	"github.com/graceline/graceline/collector/query"
 	"github.com/graceline/graceline/collector/store"
+	"github.com/graceline/graceline/collector/watch"
 )
 
 func TestPredictedKillsGauge(t *testing.T) {
 	readiness := func(seq int64, ns, uid, outcome string) store.Row {
+		body, err := proto.Marshal(&apiv1.Event{Kind: apiv1.KindTerminationReadiness, Prediction: &apiv1.Prediction{Outcome: outcome, Cause: apiv1.CauseSignalIgnored}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return store.Row{Node: "n", Epoch: 1, Seq: seq, TimeNs: seq, Kind: apiv1.KindTerminationReadiness, Namespace: ns, Name: "p-" + uid, UID: uid,
-			Body: []byte(uid), Readiness: store.ReadinessFacts{Container: "main", Outcome: outcome, Cause: apiv1.CauseSignalIgnored}}
+			Body: body, Readiness: store.ReadinessFacts{Container: "main", Outcome: outcome, Cause: apiv1.CauseSignalIgnored}}
 	}
 	cases := []struct {
 		name string
@@ -45,7 +53,8 @@ func TestPredictedKillsGauge(t *testing.T) {
 			if _, err := st.Insert(context.Background(), tc.rows); err != nil {
 				t.Fatal(err)
 			}
-			p := newPredictedKills(st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			p := newPredictedKills(query.NewService(st, watch.NewHub(prometheus.NewRegistry()), prometheus.NewRegistry(), log), log)
 			want := ""
 			if tc.want != "" {
 				want = "# HELP graceline_containers_predicted_kill " + predictedKillsHelp + "\n# TYPE graceline_containers_predicted_kill gauge\n" + tc.want

@@ -68,17 +68,10 @@ func (s *Service) Check(ctx context.Context, f CheckFilter, now time.Time) ([]*a
 			continue
 		}
 		c := &apiv1.ContainerCheck{Namespace: r.Namespace, Pod: &apiv1.PodRef{Namespace: r.Namespace, Name: r.Pod, Uid: r.UID}, Container: r.Container, Readiness: e}
-		of := store.HistoryOf{Namespace: r.Namespace, Name: r.Pod}
-		if s.owners != nil {
-			if w, grace, ok := s.owners.PodOwner(r.Namespace, r.Pod); ok {
-				c.Workload = w
-				if grace > 0 {
-					c.Grace = durationpb.New(grace)
-				}
-			}
-		}
-		if c.Workload != nil {
-			of.Kind, of.Name = c.Workload.Kind, c.Workload.Name
+		of, w, grace := s.historyOf(r)
+		c.Workload = w
+		if grace > 0 {
+			c.Grace = durationpb.New(grace)
 		}
 		if f.Workload != nil && (c.Workload == nil || !strings.EqualFold(c.Workload.Kind, f.Workload.Kind) || c.Workload.Name != f.Workload.Name) {
 			continue
@@ -101,6 +94,51 @@ func (s *Service) Check(ctx context.Context, f CheckFilter, now time.Time) ([]*a
 		return strings.Compare(a.Namespace+"\x00"+workloadKey(a.Workload), b.Namespace+"\x00"+workloadKey(b.Workload))
 	})
 	return out, nil
+}
+
+// PredictedKills counts, by namespace, the containers of running pods whose
+// next stop is predicted to need SIGKILL, judged as Check judges them by
+// default: the node's latest readiness with the cause of its workload's
+// last termination in DefaultCheckHistory. graceline_containers_predicted_kill
+// is this count, so that an alert on it and `check -A` never disagree.
+func (s *Service) PredictedKills(ctx context.Context, now time.Time) (map[string]int, error) {
+	rows, err := s.store.RunningReadiness(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	last, err := s.store.LastCauses(ctx, now.Add(-DefaultCheckHistory).UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		e := s.decode(r.Body)
+		if e == nil {
+			continue
+		}
+		of, _, _ := s.historyOf(r)
+		if summary.PredictFrom(e, last[of]).GetOutcome() == summary.OutcomeKilled {
+			out[r.Namespace]++
+		}
+	}
+	return out, nil
+}
+
+// historyOf names the history a running pod's container is judged with:
+// its owner workload's, as the Kubernetes watches know it, or that of the
+// pods of its name when it has none. It also gives the owner and the pod's
+// grace period, when known.
+func (s *Service) historyOf(r store.ReadinessRow) (store.HistoryOf, *apiv1.WorkloadRef, time.Duration) {
+	of := store.HistoryOf{Namespace: r.Namespace, Name: r.Pod}
+	if s.owners == nil {
+		return of, nil, 0
+	}
+	w, grace, ok := s.owners.PodOwner(r.Namespace, r.Pod)
+	if !ok || w == nil {
+		return of, nil, 0
+	}
+	of.Kind, of.Name = w.Kind, w.Name
+	return of, w, grace
 }
 
 func workloadKey(w *apiv1.WorkloadRef) string {

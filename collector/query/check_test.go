@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,14 +27,20 @@ func (o owners) PodOwner(_, name string) (*apiv1.WorkloadRef, time.Duration, boo
 	return w, 30 * time.Second, ok
 }
 
-func TestCheck(t *testing.T) {
+// checkedCluster stores, as nodes and the cluster side send them, the
+// readiness of three running pods and one past termination:
+//   - web-1 of Deployment web, whose init handles SIGTERM, and whose
+//     workload's pod web-0 was killed an hour before now because its
+//     handler was too slow;
+//   - lone, without an owner, whose init handles SIGTERM;
+//   - db/ignores, without an owner, whose init ignores SIGTERM.
+func checkedCluster(t *testing.T, now time.Time) *Service {
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	now := time.Now()
+	t.Cleanup(func() { st.Close() })
 	at := func(ago time.Duration) int64 { return now.Add(-ago).UnixNano() }
 	// A readiness of pod name (uid) whose init handles SIGTERM, as a node
 	// sends it: its own prediction is a clean exit.
@@ -57,12 +64,28 @@ func TestCheck(t *testing.T) {
 	del.Report = store.ReportFacts{Initiator: apiv1.InitiatorRollout, WorkloadKind: "Deployment", WorkloadName: "web"}
 	final := cluster(103, apiv1.KindTerminationSummary, time.Hour-40*time.Second)
 	final.Verdict, final.Report = apiv1.VerdictKilled, store.ReportFacts{Cause: apiv1.CauseHandlerTooSlow}
-	rows := []store.Row{del, cluster(102, apiv1.KindPodDeleted, time.Hour-31*time.Second), final, handles(1, "u1", "web-1"), handles(2, "u2", "lone")}
+	ignoresBody, err := proto.Marshal(&apiv1.Event{Kind: apiv1.KindTerminationReadiness, Time: timestamppb.New(now.Add(-time.Minute)),
+		Signal: &apiv1.Signal{Number: 15, Name: "SIGTERM"}, Disposition: "ignored",
+		Processes:  []*apiv1.Process{{Pid: 7, Comm: "app", SigIgnored: []string{"SIGTERM"}}},
+		Prediction: &apiv1.Prediction{Outcome: apiv1.VerdictKilled, Cause: apiv1.CauseSignalIgnored}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignores := store.Row{Node: "n1", Epoch: 1, Seq: 3, TimeNs: at(time.Minute), Kind: apiv1.KindTerminationReadiness, Namespace: "db", Name: "ignores", UID: "u3", Body: ignoresBody,
+		Readiness: store.ReadinessFacts{Container: "main", Outcome: apiv1.VerdictKilled, Cause: apiv1.CauseSignalIgnored}}
+	rows := []store.Row{del, cluster(102, apiv1.KindPodDeleted, time.Hour-31*time.Second), final, handles(1, "u1", "web-1"), handles(2, "u2", "lone"), ignores}
 	if _, err := st.Insert(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
 	svc := NewService(st, watch.NewHub(prometheus.NewRegistry()), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
-	svc.SetOwners(owners{"web-1": {Kind: "Deployment", Name: "web"}, "lone": nil})
+	svc.SetOwners(owners{"web-1": {Kind: "Deployment", Name: "web"}, "lone": nil, "ignores": nil})
+	return svc
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	svc := checkedCluster(t, now)
 
 	cases := []struct {
 		name      string
@@ -108,6 +131,45 @@ func TestCheck(t *testing.T) {
 			}
 			if strings.Join(pods, ",") != strings.Join(tc.wantPods, ",") {
 				t.Errorf("pods %v, want %v", pods, tc.wantPods)
+			}
+		})
+	}
+}
+
+func TestPredictedKills(t *testing.T) {
+	now := time.Now()
+	svc := checkedCluster(t, now)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want map[string]int
+	}{
+		{"A container is counted as the check predicts it: by its init, or by its workload's last termination.", now,
+			map[string]int{"shop": 1, "db": 1}},
+		{"A last termination older than the check's history no longer counts.", now.Add(DefaultCheckHistory + time.Hour),
+			map[string]int{"db": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := svc.PredictedKills(context.Background(), tc.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			// The gauge and `check -A` must not disagree.
+			checks, err := svc.Check(context.Background(), CheckFilter{}, tc.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromCheck := map[string]int{}
+			for _, c := range checks {
+				if c.GetPrediction().GetOutcome() == apiv1.VerdictKilled {
+					fromCheck[c.Namespace]++
+				}
+			}
+			if !maps.Equal(fromCheck, got) {
+				t.Errorf("check -A predicts kills %v, the gauge counts %v", fromCheck, got)
 			}
 		})
 	}

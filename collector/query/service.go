@@ -41,6 +41,7 @@ type Store interface {
 	Report(ctx context.Context, namespace string, sinceNs int64) ([]store.WorkloadReport, error)
 	RunningReadiness(ctx context.Context, namespace, pod string) ([]store.ReadinessRow, error)
 	History(ctx context.Context, h store.HistoryOf, sinceNs int64) (store.History, error)
+	LastCauses(ctx context.Context, sinceNs int64) (map[store.HistoryOf]string, error)
 }
 
 // Subscriber gives live feeds of new events.

@@ -24,54 +24,6 @@ func ready(seq int64, ns, uid string, t int64, outcome string) Row {
 	return r
 }
 
-func TestPredictedKills(t *testing.T) {
-	killed, graceful := apiv1.VerdictKilled, apiv1.VerdictGraceful
-	cases := []struct {
-		name    string
-		batches [][]Row
-		want    map[string]int
-	}{
-		{
-			name:    "Running containers predicted to be killed are counted by namespace.",
-			batches: [][]Row{{ready(1, "shop", "u1", 10, killed), ready(2, "shop", "u2", 10, killed), ready(3, "db", "u3", 10, killed), ready(4, "db", "u4", 10, graceful)}},
-			want:    map[string]int{"shop": 2, "db": 1},
-		},
-		{
-			name:    "A newer prediction replaces the older one.",
-			batches: [][]Row{{ready(1, "shop", "u1", 10, killed)}, {ready(2, "shop", "u1", 20, graceful)}},
-			want:    map[string]int{},
-		},
-		{
-			name:    "An older prediction arriving late changes nothing.",
-			batches: [][]Row{{ready(2, "shop", "u1", 20, graceful)}, {ready(1, "shop", "u1", 10, killed)}},
-			want:    map[string]int{},
-		},
-		{
-			name:    "A pod whose termination began no longer counts.",
-			batches: [][]Row{{ready(1, "shop", "u1", 10, killed)}, {row("a", 1, 2, "u1", apiv1.KindSandboxStopped, 30)}},
-			want:    map[string]int{},
-		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			s := openStore(t, filepath.Join(t.TempDir(), "db"))
-			ctx := context.Background()
-			for _, b := range tc.batches {
-				if _, err := s.Insert(ctx, b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got, err := s.PredictedKills(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !maps.Equal(got, tc.want) {
-				t.Errorf("predicted kills %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestLastPrediction(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "db"))
 	ctx := context.Background()
@@ -196,9 +148,10 @@ func TestRunningReadiness(t *testing.T) {
 	}
 }
 
-func TestHistory(t *testing.T) {
+// pastTerminations stores the finished and unfinished terminations that
+// TestHistory and TestLastCauses sum up.
+func pastTerminations(t *testing.T) *Store {
 	s := openStore(t, filepath.Join(t.TempDir(), "db"))
-	ctx := context.Background()
 	killed, graceful := apiv1.VerdictKilled, apiv1.VerdictGraceful
 	var batch []Row
 	for _, d := range []deletion{
@@ -210,9 +163,15 @@ func TestHistory(t *testing.T) {
 	} {
 		batch = append(batch, d.rows()...)
 	}
-	if _, err := s.Insert(ctx, batch); err != nil {
+	if _, err := s.Insert(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestHistory(t *testing.T) {
+	s := pastTerminations(t)
+	ctx := context.Background()
 	for _, tc := range []struct {
 		name  string
 		of    HistoryOf
@@ -234,6 +193,41 @@ func TestHistory(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLastCauses(t *testing.T) {
+	s := pastTerminations(t)
+	ctx := context.Background()
+	web, lone := HistoryOf{"shop", "Deployment", "web"}, HistoryOf{"shop", "", "pod-b1"}
+	for _, tc := range []struct {
+		name  string
+		since int64
+		want  map[HistoryOf]string
+	}{
+		{"Each history's latest finished termination gives its cause.", 0, map[HistoryOf]string{web: apiv1.CauseHandlerTooSlow, lone: apiv1.CauseSignalIgnored}},
+		{"A history with no finished termination since the start has none.", 150, map[HistoryOf]string{web: apiv1.CauseHandlerTooSlow}},
+		{"An unfinished termination is no history.", 250, map[HistoryOf]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.LastCauses(ctx, tc.since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			// The one pass must agree with History, which checks read.
+			for _, of := range []HistoryOf{web, lone} {
+				h, err := s.History(ctx, of, tc.since)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.LastCause != got[of] {
+					t.Errorf("%v: History's last cause %q, LastCauses' %q", of, h.LastCause, got[of])
+				}
 			}
 		})
 	}

@@ -107,6 +107,10 @@ func TestCheckPredictsEachStop(t *testing.T) {
 	if !strings.Contains(table, "TRY ") || !strings.Contains(table, "1/1") {
 		t.Errorf("check of deploy/slow after its first termination lacks the advice or the SIGKILL count:\n%s", table)
 	}
+	// The predicted-kill gauge counts it as the check predicts it: the one
+	// running pod of the namespace now, predicted killed by its history.
+	series := fmt.Sprintf(`graceline_containers_predicted_kill{namespace=%q}`, ns)
+	waitFor(t, checkTimeout, series+" to be 1", func() bool { return collectorMetric(t, series) == 1 })
 	next := slowPod(after)
 	slowNext := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: next.GetPod().GetName(), UID: types.UID(next.GetPod().GetUid())}}
 	scaleTo(t, ns, "slow", 0)
