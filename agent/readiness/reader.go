@@ -137,10 +137,7 @@ func (r *Reader) Observe(e *apiv1.Event) {
 	if !ok {
 		return
 	}
-	stop := c.stop
-	if stop == 0 {
-		stop = 15 // what the runtime sends when it names none
-	}
+	stop := summary.StopSignalNumber(c.stop)
 	// Another signal from outside (a reload's SIGHUP) leaves it running.
 	if e.GetSignal().GetNumber() == stop && summary.StopSignal(summary.Container{ID: id, Pid: c.pid}, e) {
 		delete(r.ctrs, id)
@@ -221,10 +218,7 @@ func (r *Reader) Tick(ctx context.Context) (next time.Time) {
 		if !r.keep(d.c.id, stop, p) {
 			continue
 		}
-		n := stop
-		if n == 0 {
-			n = 15
-		}
+		n := summary.StopSignalNumber(stop)
 		r.emit(&apiv1.Event{Kind: apiv1.KindTerminationReadiness, Time: timestamppb.New(now), Node: r.node, Pod: d.c.pod,
 			Container: &apiv1.ContainerRef{Id: d.c.id, Name: d.c.name}, Signal: &apiv1.Signal{Number: n, Name: apiv1.SignalName(n)},
 			Disposition: summary.Disposition(init, n), Processes: append([]*apiv1.Process{init}, children...), Prediction: p})

@@ -55,10 +55,7 @@ type Readiness struct {
 // the init is a shell that waits on a foreground child, which gets no
 // signal, or its last termination found the handler too slow.
 func Predict(r Readiness) *apiv1.Prediction {
-	n := r.StopSignal
-	if n == 0 {
-		n = sigTERM
-	}
+	n := StopSignalNumber(r.StopSignal)
 	sig := apiv1.SignalName(n)
 	if r.Init == nil {
 		return &apiv1.Prediction{Outcome: OutcomeUnknown, Cause: apiv1.CauseUnknown,
@@ -102,6 +99,16 @@ func PredictFrom(e *apiv1.Event, lastCause string) *apiv1.Prediction {
 		return e.GetPrediction()
 	}
 	return Predict(Readiness{StopSignal: e.GetSignal().GetNumber(), Init: procs[0], Children: procs[1:], At: e.GetTime().AsTime(), LastCause: lastCause})
+}
+
+// StopSignalNumber is the signal a stop sends to a container whose stop
+// signal is n: n itself, or SIGTERM, the runtime's default, for 0 (the
+// runtime named none).
+func StopSignalNumber(n int32) int32 {
+	if n == 0 {
+		return sigTERM
+	}
+	return n
 }
 
 // foregroundWorker is a child of a shell init that the shell waits on in
