@@ -60,7 +60,10 @@ func (s *Service) Check(ctx context.Context, f CheckFilter, now time.Time) ([]*a
 	if err != nil {
 		return nil, err
 	}
-	histories := map[store.HistoryOf]store.History{}
+	histories, err := s.store.Histories(ctx, f.Namespace, f.Since.UnixNano())
+	if err != nil {
+		return nil, err
+	}
 	var out []*apiv1.ContainerCheck
 	for _, r := range rows {
 		e := s.decode(r.Body)
@@ -76,13 +79,7 @@ func (s *Service) Check(ctx context.Context, f CheckFilter, now time.Time) ([]*a
 		if f.Workload != nil && (c.Workload == nil || !strings.EqualFold(c.Workload.Kind, f.Workload.Kind) || c.Workload.Name != f.Workload.Name) {
 			continue
 		}
-		h, seen := histories[of]
-		if !seen {
-			if h, err = s.store.History(ctx, of, f.Since.UnixNano()); err != nil {
-				return nil, err
-			}
-			histories[of] = h
-		}
+		h := histories[of]
 		c.Terminations, c.Killed, c.LastCause = h.Finished, h.Killed, h.LastCause
 		if h.Finished > 0 {
 			c.ShutdownP95 = durationpb.New(time.Duration(h.P95Ns))
@@ -106,7 +103,7 @@ func (s *Service) PredictedKills(ctx context.Context, now time.Time) (map[string
 	if err != nil {
 		return nil, err
 	}
-	last, err := s.store.LastCauses(ctx, now.Add(-DefaultCheckHistory).UnixNano())
+	histories, err := s.store.Histories(ctx, "", now.Add(-DefaultCheckHistory).UnixNano())
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +114,7 @@ func (s *Service) PredictedKills(ctx context.Context, now time.Time) (map[string
 			continue
 		}
 		of, _, _ := s.historyOf(r)
-		if summary.PredictFrom(e, last[of]).GetOutcome() == summary.OutcomeKilled {
+		if summary.PredictFrom(e, histories[of].LastCause).GetOutcome() == summary.OutcomeKilled {
 			out[r.Namespace]++
 		}
 	}

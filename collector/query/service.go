@@ -40,8 +40,7 @@ type Store interface {
 	StuckPods(ctx context.Context, f store.Filter) ([]store.Pod, error)
 	Report(ctx context.Context, namespace string, sinceNs int64) ([]store.WorkloadReport, error)
 	RunningReadiness(ctx context.Context, namespace, pod string) ([]store.ReadinessRow, error)
-	History(ctx context.Context, h store.HistoryOf, sinceNs int64) (store.History, error)
-	LastCauses(ctx context.Context, sinceNs int64) (map[store.HistoryOf]string, error)
+	Histories(ctx context.Context, namespace string, sinceNs int64) (map[store.HistoryOf]store.History, error)
 }
 
 // Subscriber gives live feeds of new events.

@@ -185,70 +185,53 @@ type History struct {
 	LastCause        string
 }
 
-// LastCauses gives, for each history (see HistoryOf) with a finished
-// termination whose delete was requested at or after sinceNs, the cause of
-// the latest: what a prediction is judged again with (summary.PredictFrom).
-// It reads the terminations once for all histories, where History reads
-// them once for each.
-func (s *Store) LastCauses(ctx context.Context, sinceNs int64) (map[HistoryOf]string, error) {
-	// SQLite takes a bare column of an aggregate query with max() from the
-	// row that holds the maximum.
-	rows, err := s.r.QueryContext(ctx, `SELECT namespace, workload_kind,
-		CASE WHEN workload_kind = '' THEN name ELSE workload_name END, cause, max(del_ns) FROM pods
-		WHERE del_ns > 0 AND del_ns >= ? AND final_ns > 0 AND gone_ns >= del_ns
-		GROUP BY 1, 2, 3`, sinceNs)
+// Histories sums up, for each history (see HistoryOf) of namespace (of
+// every namespace when empty), its finished terminations whose delete was
+// requested at or after sinceNs, the latest maxHistory of each. It reads
+// the terminations once for every history a check or a scrape needs; a
+// query per history would read them once for each.
+func (s *Store) Histories(ctx context.Context, namespace string, sinceNs int64) (map[HistoryOf]History, error) {
+	// The key is sameHistory's: the owner workload, or the pod's name for
+	// a pod without one.
+	rows, err := s.r.QueryContext(ctx, `SELECT namespace, workload_kind, CASE WHEN workload_kind = '' THEN name ELSE workload_name END,
+		final_verdict, gone_ns - del_ns, cause FROM pods
+		WHERE del_ns > 0 AND del_ns >= ?1 AND final_ns > 0 AND gone_ns >= del_ns AND (?2 = '' OR namespace = ?2)
+		ORDER BY del_ns DESC`, sinceNs, namespace)
 	if err != nil {
-		return nil, fmt.Errorf("read last causes: %w", err)
+		return nil, fmt.Errorf("read histories: %w", err)
 	}
 	defer rows.Close()
-	out := map[HistoryOf]string{}
+	out := map[HistoryOf]History{}
+	durations := map[HistoryOf][]int64{}
 	for rows.Next() {
-		var h HistoryOf
-		var cause string
-		var delNs int64
-		if err := rows.Scan(&h.Namespace, &h.Kind, &h.Name, &cause, &delNs); err != nil {
-			return nil, fmt.Errorf("read last causes: %w", err)
-		}
-		out[h] = cause
-	}
-	return out, rows.Err()
-}
-
-// History sums up the finished terminations of h whose delete was requested
-// at or after sinceNs, the latest maxHistory of them.
-func (s *Store) History(ctx context.Context, h HistoryOf, sinceNs int64) (History, error) {
-	rows, err := s.r.QueryContext(ctx, `WITH p (namespace, workload_kind, workload_name, name) AS (VALUES (?1, ?2, ?3, ?3))
-		SELECT o.final_verdict, o.gone_ns - o.del_ns, o.cause FROM pods o, p
-		WHERE o.namespace = p.namespace AND o.workload_kind = p.workload_kind AND `+sameHistory+`
-		AND o.del_ns > 0 AND o.del_ns >= ?4 AND o.final_ns > 0 AND o.gone_ns >= o.del_ns
-		ORDER BY o.del_ns DESC LIMIT ?5`, h.Namespace, h.Kind, h.Name, sinceNs, maxHistory)
-	if err != nil {
-		return History{}, fmt.Errorf("read history: %w", err)
-	}
-	defer rows.Close()
-	var out History
-	var durations []int64
-	for rows.Next() {
+		var of HistoryOf
 		var verdict, cause string
 		var d int64
-		if err := rows.Scan(&verdict, &d, &cause); err != nil {
-			return History{}, fmt.Errorf("read history: %w", err)
+		if err := rows.Scan(&of.Namespace, &of.Kind, &of.Name, &verdict, &d, &cause); err != nil {
+			return nil, fmt.Errorf("read histories: %w", err)
 		}
-		if out.Finished == 0 {
-			out.LastCause = cause
+		h := out[of]
+		if h.Finished == maxHistory {
+			continue
 		}
-		out.Finished++
+		if h.Finished == 0 {
+			h.LastCause = cause
+		}
+		h.Finished++
 		if verdict == apiv1.VerdictKilled {
-			out.Killed++
+			h.Killed++
 		}
-		durations = append(durations, d)
+		out[of] = h
+		durations[of] = append(durations[of], d)
 	}
 	if err := rows.Err(); err != nil {
-		return History{}, fmt.Errorf("read history: %w", err)
+		return nil, fmt.Errorf("read histories: %w", err)
 	}
-	if len(durations) > 0 {
-		slices.Sort(durations)
-		out.P95Ns = durations[(len(durations)*95+99)/100-1]
+	for of, ds := range durations {
+		slices.Sort(ds)
+		h := out[of]
+		h.P95Ns = ds[(len(ds)*95+99)/100-1]
+		out[of] = h
 	}
 	return out, nil
 }

@@ -10,7 +10,7 @@ import (
 	apiv1 "github.com/graceline/graceline/api/v1"
 )
 
-func openStore(t *testing.T, path string) *Store {
+func openStore(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), path)
 	if err != nil {
