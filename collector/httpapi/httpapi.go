@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	apiv1 "github.com/graceline/graceline/api/v1"
 	"github.com/graceline/graceline/collector/query"
@@ -25,6 +28,7 @@ type Querier interface {
 	Stuck(ctx context.Context, namespace, node string) ([]*apiv1.Event, error)
 	Watch(ctx context.Context, f watch.Filter, ready func() error, send func(*apiv1.Event) error) error
 	Report(ctx context.Context, namespace string, since time.Time) ([]*apiv1.WorkloadReport, error)
+	Check(ctx context.Context, f query.CheckFilter, now time.Time) ([]*apiv1.ContainerCheck, error)
 }
 
 // Handler returns the API's routes:
@@ -35,10 +39,14 @@ type Querier interface {
 //	GET /api/v1/stuck[?namespace=&node=]
 //	GET /api/v1/watch[?namespace=&node=&name=]
 //	GET /api/v1/report?since=[&namespace=]
+//	GET /api/v1/check[?namespace=&pod=&workload=KIND/NAME&since=]
 //
 // since is an RFC 3339 time or a positive duration back from now ("1h");
 // query.ListFilter.Validate says what each parameter accepts. report
-// answers one WorkloadReport per line, in the same JSON form. summary
+// answers one WorkloadReport per line, in the same JSON form, and check
+// one ContainerCheck per running container, as `kubectl graceline check
+// -o json` prints them (its since is where the history starts, seven days
+// back by default). summary
 // answers the pod's termination summary as the CLI's timeline heads it
 // (the node's summary joined with the cluster side's), one line, or no
 // line while the pod has none.
@@ -83,22 +91,27 @@ func Handler(q Querier) http.Handler {
 			return
 		}
 		reports, err := q.Report(r.Context(), v.Get("namespace"), since)
-		if err != nil {
+		writeMessages(w, reports, err)
+	})
+	mux.HandleFunc("GET /api/v1/check", func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query()
+		now := time.Now()
+		f := query.CheckFilter{Namespace: v.Get("namespace"), Pod: v.Get("pod")}
+		if wl := v.Get("workload"); wl != "" {
+			kind, name, ok := strings.Cut(wl, "/")
+			if !ok {
+				writeError(w, fmt.Errorf("%w: workload: want KIND/NAME such as Deployment/web, got %.*q", query.ErrInvalid, maxEcho, wl))
+				return
+			}
+			f.Workload = &apiv1.WorkloadRef{Kind: kind, Name: name}
+		}
+		var err error
+		if f.Since, err = query.ParseSince(v.Get("since"), now); err != nil {
 			writeError(w, err)
 			return
 		}
-		var body bytes.Buffer
-		for _, rep := range reports {
-			b, err := apiv1.MarshalJSONMessage(rep)
-			if err != nil {
-				writeError(w, fmt.Errorf("encode report: %w", err))
-				return
-			}
-			body.Write(b)
-			body.WriteByte('\n')
-		}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.Write(body.Bytes())
+		checks, err := q.Check(r.Context(), f, now)
+		writeMessages(w, checks, err)
 	})
 	mux.HandleFunc("GET /api/v1/watch", func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query()
@@ -177,6 +190,30 @@ func writeEvents(w http.ResponseWriter, events []*apiv1.Event, err error) {
 	}
 	w.Write(body.Bytes())
 }
+
+// writeMessages answers with msgs as JSON lines, in the event contract's
+// JSON form. Every line is encoded before the status goes out.
+func writeMessages[M proto.Message](w http.ResponseWriter, msgs []M, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var body bytes.Buffer
+	for _, m := range msgs {
+		b, err := apiv1.MarshalJSONMessage(m)
+		if err != nil {
+			writeError(w, fmt.Errorf("encode answer: %w", err))
+			return
+		}
+		body.Write(b)
+		body.WriteByte('\n')
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Write(body.Bytes())
+}
+
+// maxEcho bounds how much of a bad parameter an error repeats.
+const maxEcho = 64
 
 // writeError answers with the status that err calls for.
 func writeError(w http.ResponseWriter, err error) {

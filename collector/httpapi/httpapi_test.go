@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -98,6 +99,55 @@ func TestHandler(t *testing.T) {
 			}
 		})
 	}
+	t.Run("check answers each running container's prediction as a JSON line", func(t *testing.T) {
+		ready := &apiv1.Event{Kind: apiv1.KindTerminationReadiness, Time: timestamppb.New(now), Node: "n1", Pod: &apiv1.PodRef{Namespace: "ns", Name: "api", Uid: "uid-api"},
+			Container: &apiv1.ContainerRef{Name: "main"}, Signal: &apiv1.Signal{Number: 15, Name: "SIGTERM"},
+			Processes: []*apiv1.Process{{Pid: 7, Comm: "app", SigIgnored: []string{"SIGTERM"}}}}
+		b, _ := proto.Marshal(ready)
+		if _, err := st.Insert(ctx, []store.Row{{Node: "n1", Epoch: 1, Seq: 3, TimeNs: now.UnixNano(), Kind: ready.Kind, Namespace: "ns", Name: "api", UID: "uid-api", Body: b,
+			Readiness: store.ReadinessFacts{Container: "main", Outcome: apiv1.VerdictKilled, Cause: apiv1.CauseSignalIgnored}}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name, path string
+			wantCode   int
+			wantPods   []string
+		}{
+			{"A namespace's running pods are checked; one whose termination began is not.", "/api/v1/check?namespace=ns&since=24h", 200, []string{"api"}},
+			{"A pod without its namespace is 400.", "/api/v1/check?pod=api", 400, nil},
+			{"A workload without its name is 400.", "/api/v1/check?namespace=ns&workload=Deployment", 400, nil},
+			{"A bad since is 400.", "/api/v1/check?since=yesterday", 400, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				resp, err := http.Get(srv.URL + tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != tc.wantCode {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.wantCode, body)
+				}
+				if tc.wantCode != 200 {
+					return
+				}
+				var pods []string
+				for line := range strings.Lines(string(body)) {
+					var c apiv1.ContainerCheck
+					if err := protojson.Unmarshal([]byte(line), &c); err != nil {
+						t.Fatalf("line %q is not a container check: %v", line, err)
+					}
+					if c.GetPrediction().GetCause() != apiv1.CauseSignalIgnored {
+						t.Errorf("%s predicted %q, want %q", c.GetPod().GetName(), c.GetPrediction().GetCause(), apiv1.CauseSignalIgnored)
+					}
+					pods = append(pods, c.GetPod().GetName())
+				}
+				if strings.Join(pods, ",") != strings.Join(tc.wantPods, ",") {
+					t.Errorf("pods %v, want %v", pods, tc.wantPods)
+				}
+			})
+		}
+	})
 	t.Run("watch streams new events as they are published", func(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/watch?namespace=ns", nil)
 		resp, err := http.DefaultClient.Do(req)
