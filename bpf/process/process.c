@@ -100,7 +100,13 @@ int sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (is_host(mntns))
 		return 0;
 	__u32 parent_mntns = task_mntns(BPF_CORE_READ(t, real_parent));
-	if (mntns == parent_mntns || is_cni_plugin(bprm) || !allow(mntns))
+	// A parent with no namespace left is exiting: the task is the orphan
+	// of a container's init that died while the task was in execve (a
+	// shell loop's command), and the kernel is about to kill it. It came
+	// from nowhere. Taken for an exec from outside, it would also end its
+	// container in user space, as the first sign of a new namespace on
+	// the inode, and its own SIGKILL and exit would be left without a pod.
+	if (mntns == parent_mntns || parent_mntns == 0 || is_cni_plugin(bprm) || !allow(mntns))
 		return 0;
 
 	struct event *e = reserve_process(EVENT_EXEC, t, mntns);

@@ -46,10 +46,14 @@ type arrival struct {
 // before a deletion shipped when it begins, are left out.
 func BenchmarkDeliveryLatency(b *testing.B) {
 	var facts, conclusions []time.Duration
+	podless := 0
 	for round := range b.N {
-		f, c := latencyRound(b, fmt.Sprintf("lat%d", round))
-		facts, conclusions = append(facts, f...), append(conclusions, c...)
+		f, c, p := latencyRound(b, fmt.Sprintf("lat%d", round))
+		facts, conclusions, podless = append(facts, f...), append(conclusions, c...), podless+p
 	}
+	// Every event of the churn is some pod's: one without a pod was held
+	// for one in vain, and waited the attribution window.
+	b.ReportMetric(float64(podless)/float64(b.N), "podless/round")
 	for _, series := range []struct {
 		unit string
 		lat  []time.Duration
@@ -84,7 +88,7 @@ func conclusion(k string) bool {
 	return false
 }
 
-func latencyRound(b *testing.B, prefix string) (facts, conclusions []time.Duration) {
+func latencyRound(b *testing.B, prefix string) (facts, conclusions []time.Duration, podless int) {
 	ctx := context.Background()
 	c, d := startRuntime(b, harness.Containerd2)
 	addr, tokens := startCollector(b)
@@ -187,8 +191,11 @@ func latencyRound(b *testing.B, prefix string) (facts, conclusions []time.Durati
 		} else {
 			facts = append(facts, lat[i])
 		}
+		if a.e.GetPod().GetUid() == "" {
+			podless++
+		}
 	}
-	return facts, conclusions
+	return facts, conclusions, podless
 }
 
 // watchArrivals runs `kubectl graceline watch -A -o json` against the
