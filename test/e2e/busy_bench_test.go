@@ -138,8 +138,17 @@ func busyRound(b *testing.B, prefix string) {
 			saveDebug(b, metrics, "trace", busyDeletionTrace, filepath.Join(traces, prefix+"-deletion.trace"))
 		}()
 	}
+	// GRACELINE_BENCH_DELETE_EVERY, a duration, deletes the pods one at a
+	// time at that pace, as a rollout does, instead of all at once.
+	var every time.Duration
+	if v := os.Getenv("GRACELINE_BENCH_DELETE_EVERY"); v != "" {
+		var err error
+		if every, err = time.ParseDuration(v); err != nil {
+			b.Fatalf("GRACELINE_BENCH_DELETE_EVERY: %v", err)
+		}
+	}
 	start := time.Now()
-	deleted := deleteAll(ctx, d, pods)
+	deleted := deleteEvery(ctx, d, pods, every)
 	var peakRSS rssPeak
 	for done := false; !done; {
 		peakRSS.sample(b, agent.Pid())

@@ -175,11 +175,21 @@ func checkTermination(t *testing.T, name string, all []*apiv1.Event, from int) i
 // returns a channel that receives the first error, or nil, once every
 // deletion returned.
 func deleteAll(ctx context.Context, d *harness.Driver, pods []*harness.Pod) <-chan error {
+	return deleteEvery(ctx, d, pods, 0)
+}
+
+// deleteEvery deletes pods one every interval, each deletion running
+// beside the later ones, or all at once for 0; the channel says when all
+// are done.
+func deleteEvery(ctx context.Context, d *harness.Driver, pods []*harness.Pod, interval time.Duration) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		var wg sync.WaitGroup
 		errs := make([]error, len(pods))
 		for i, p := range pods {
+			if i > 0 && interval > 0 {
+				time.Sleep(interval)
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
