@@ -45,13 +45,45 @@ func TestReadInitReadsTheInitAndItsChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if init.GetPid() != pid || init.GetComm() != "sh" || init.GetStarted() == nil {
-		t.Errorf("init %v, want sh (pid %d) with its start", init, pid)
+	if init.GetPid() != pid || init.GetComm() != "sh" || init.GetStarted() == nil || init.GetNsPid() != pid {
+		t.Errorf("init %v, want sh (pid %d, the same in the host's PID namespace) with its start", init, pid)
 	}
 	for _, c := range children {
 		if c.GetComm() != "sleep" || !apiv1.InSignalSet(c.GetSigIgnored(), int32(syscall.SIGINT)) {
 			t.Errorf("child %v, want a background sleep with SIGINT ignored", c)
 		}
+	}
+}
+
+func TestReadInitTellsAPIDNamespacesInit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// clone is the new process's namespaces; 0 leaves it in the host's.
+		clone       uintptr
+		wantNsPidIs func(pid int32) int32
+	}{
+		{"A process of a PID namespace of its own is its pid 1.", syscall.CLONE_NEWPID, func(int32) int32 { return 1 }},
+		{"A process of the host's PID namespace has its own pid there.", 0, func(pid int32) int32 { return pid }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("/bin/sleep", "3600")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: tc.clone}
+			if err := cmd.Start(); err != nil {
+				t.Skipf("LOUD SKIP: cannot start a process in a new PID namespace here: %v", err)
+			}
+			t.Cleanup(func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+			})
+			pid := int32(cmd.Process.Pid)
+			init, _, err := (InitReader{Now: time.Now}).ReadInit(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tc.wantNsPidIs(pid); init.GetNsPid() != want {
+				t.Errorf("ns_pid %d, want %d", init.GetNsPid(), want)
+			}
+		})
 	}
 }
 

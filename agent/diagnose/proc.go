@@ -21,6 +21,9 @@ type procState struct {
 	wchan string
 	stack []string
 	sigs  map[string]uint64 // SigPnd, ShdPnd, SigBlk, SigIgn, SigCgt
+	// nsPid is its pid in its own PID namespace (NSpid's last field), 0
+	// when not read.
+	nsPid int
 	// start is when it started, since boot.
 	start time.Duration
 }
@@ -69,8 +72,9 @@ func readStatAt(root string, pid int) (procState, error) {
 	return p, nil
 }
 
-// readStatus reads a process's signal masks from /proc/<pid>/status into
-// p; a process gone meanwhile leaves them empty.
+// readStatus reads a process's signal masks and its pid in its own PID
+// namespace from /proc/<pid>/status into p; a process gone meanwhile
+// leaves them empty.
 func readStatus(p *procState) { readStatusAt(procRoot, p) }
 
 // readStatusAt is readStatus below root rather than /proc.
@@ -85,6 +89,11 @@ func readStatusAt(root string, p *procState) {
 		case "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt":
 			if ok {
 				p.sigs[k], _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			}
+		case "NSpid":
+			// One pid per namespace level, the outermost first.
+			if f := strings.Fields(v); len(f) > 0 {
+				p.nsPid, _ = strconv.Atoi(f[len(f)-1])
 			}
 		}
 	}

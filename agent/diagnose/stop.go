@@ -54,7 +54,7 @@ func (in *Inspector) Processes(c timeline.SubjectContainer) (procs []*apiv1.Proc
 // process is p in the contract's form.
 func (p procState) process(boot time.Time) *apiv1.Process {
 	out := &apiv1.Process{
-		Pid: int32(p.pid), Comm: p.comm, Ppid: int32(p.ppid), State: p.state,
+		Pid: int32(p.pid), Comm: p.comm, Ppid: int32(p.ppid), State: p.state, NsPid: int32(p.nsPid),
 		SigIgnored: apiv1.SignalSet(p.sigs["SigIgn"]), SigCaught: apiv1.SignalSet(p.sigs["SigCgt"]),
 		SigBlocked: apiv1.SignalSet(p.sigs["SigBlk"]), SigPending: apiv1.SignalSet(p.sigs["SigPnd"] | p.sigs["ShdPnd"]),
 	}

@@ -66,6 +66,15 @@ func Predict(r Readiness) *apiv1.Prediction {
 	d := Disposition(r.Init, n)
 	p.Facts = append(p.Facts, fmt.Sprintf("stop signal %s: %s takes it with the %s action (ignored=%s caught=%s blocked=%s)",
 		sig, init, d, shortSet(r.Init.GetSigIgnored()), shortSet(r.Init.GetSigCaught()), shortSet(r.Init.GetSigBlocked())))
+	if d == DispositionDefault && r.Init.GetNsPid() > 1 {
+		// Not its PID namespace's init (the pod shares one, the pause's):
+		// the kernel does not drop the signal, and its default action
+		// ends the init.
+		p.Facts = append(p.Facts, fmt.Sprintf("%s is pid %d of its PID namespace, not its init (the pod shares its process namespace): %s's default action ends it", init, r.Init.GetNsPid(), sig))
+		p.Outcome, p.Cause = OutcomeGraceful, apiv1.CauseExitedOnStopSignal
+		p.Advice = fmt.Sprintf("nothing to change: %s is not PID 1 of its namespace, so %s ends it; a handler would let it shut down cleanly", init, sig)
+		return p
+	}
 	if c := dispositionCause(d); c != "" {
 		p.Outcome, p.Cause, p.Advice = OutcomeKilled, c, signalAdvice(c, init, sig, "")
 		return p

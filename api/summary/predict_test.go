@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"google.golang.org/protobuf/proto"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,21 @@ func TestPredict(t *testing.T) {
 			name:        "A shell PID 1 without a trap has no handler, and will be killed.",
 			r:           Readiness{Init: initSh(nil, sets("SIGCHLD"), nil), Children: []*apiv1.Process{fresh}},
 			wantOutcome: OutcomeKilled, wantCause: apiv1.CausePID1NoHandler, wantAdvice: "exec the worker",
+		},
+		{
+			name:        "A shell PID 1 read as its namespace's pid 1 is the same.",
+			r:           Readiness{Init: nsPid(initSh(nil, sets("SIGCHLD"), nil), 1)},
+			wantOutcome: OutcomeKilled, wantCause: apiv1.CausePID1NoHandler,
+		},
+		{
+			name:        "A shell without a trap that is not its PID namespace's init, in a pod that shares one, is ended by the signal.",
+			r:           Readiness{Init: nsPid(initSh(nil, sets("SIGCHLD"), nil), 7), Children: []*apiv1.Process{fresh}},
+			wantOutcome: OutcomeGraceful, wantCause: apiv1.CauseExitedOnStopSignal, wantAdvice: "not PID 1 of its namespace",
+		},
+		{
+			name:        "An init that ignores the signal is killed, PID 1 of its namespace or not.",
+			r:           Readiness{Init: nsPid(initSh(sets("SIGTERM"), sets("SIGCHLD"), nil), 7)},
+			wantOutcome: OutcomeKilled, wantCause: apiv1.CauseSignalIgnored,
 		},
 		{
 			name:        "trap '' TERM ignores the signal, and will be killed.",
@@ -167,4 +183,11 @@ func TestPredictFrom(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nsPid is p read as pid n of its own PID namespace.
+func nsPid(p *apiv1.Process, n int32) *apiv1.Process {
+	c := proto.Clone(p).(*apiv1.Process)
+	c.NsPid = n
+	return c
 }

@@ -809,17 +809,23 @@ func (x *ContainerRef) GetName() string {
 // (R, S, D, T, Z, ...), start, and signal sets as signal names (SigIgn,
 // SigCgt, SigBlk, and SigPnd with ShdPnd).
 type Process struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
-	Comm          string                 `protobuf:"bytes,2,opt,name=comm,proto3" json:"comm,omitempty"`
-	Argv          []string               `protobuf:"bytes,3,rep,name=argv,proto3" json:"argv,omitempty"`
-	Ppid          int32                  `protobuf:"varint,4,opt,name=ppid,proto3" json:"ppid,omitempty"`
-	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
-	Started       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started,proto3" json:"started,omitempty"`
-	SigIgnored    []string               `protobuf:"bytes,7,rep,name=sig_ignored,json=sigIgnored,proto3" json:"sig_ignored,omitempty"`
-	SigCaught     []string               `protobuf:"bytes,8,rep,name=sig_caught,json=sigCaught,proto3" json:"sig_caught,omitempty"`
-	SigBlocked    []string               `protobuf:"bytes,9,rep,name=sig_blocked,json=sigBlocked,proto3" json:"sig_blocked,omitempty"`
-	SigPending    []string               `protobuf:"bytes,10,rep,name=sig_pending,json=sigPending,proto3" json:"sig_pending,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Pid        int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Comm       string                 `protobuf:"bytes,2,opt,name=comm,proto3" json:"comm,omitempty"`
+	Argv       []string               `protobuf:"bytes,3,rep,name=argv,proto3" json:"argv,omitempty"`
+	Ppid       int32                  `protobuf:"varint,4,opt,name=ppid,proto3" json:"ppid,omitempty"`
+	State      string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	Started    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started,proto3" json:"started,omitempty"`
+	SigIgnored []string               `protobuf:"bytes,7,rep,name=sig_ignored,json=sigIgnored,proto3" json:"sig_ignored,omitempty"`
+	SigCaught  []string               `protobuf:"bytes,8,rep,name=sig_caught,json=sigCaught,proto3" json:"sig_caught,omitempty"`
+	SigBlocked []string               `protobuf:"bytes,9,rep,name=sig_blocked,json=sigBlocked,proto3" json:"sig_blocked,omitempty"`
+	SigPending []string               `protobuf:"bytes,10,rep,name=sig_pending,json=sigPending,proto3" json:"sig_pending,omitempty"`
+	// ns_pid is the process's pid in its own PID namespace (the last field
+	// of NSpid in /proc/<pid>/status), 0 when not read. 1 is the namespace's
+	// init, for which the kernel drops a signal whose action is the default;
+	// a container's init is not, when its pod shares one process namespace
+	// (shareProcessNamespace) and the sandbox's pause is.
+	NsPid         int32 `protobuf:"varint,11,opt,name=ns_pid,json=nsPid,proto3" json:"ns_pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -922,6 +928,13 @@ func (x *Process) GetSigPending() []string {
 		return x.SigPending
 	}
 	return nil
+}
+
+func (x *Process) GetNsPid() int32 {
+	if x != nil {
+		return x.NsPid
+	}
+	return 0
 }
 
 // Signal is a signal number with its name and, for a generated signal, the
@@ -1402,7 +1415,7 @@ const file_event_proto_rawDesc = "" +
 	"\x03uid\x18\x03 \x01(\tR\x03uid\"2\n" +
 	"\fContainerRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\xa5\x02\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xbc\x02\n" +
 	"\aProcess\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x12\n" +
 	"\x04comm\x18\x02 \x01(\tR\x04comm\x12\x12\n" +
@@ -1418,7 +1431,8 @@ const file_event_proto_rawDesc = "" +
 	"sigBlocked\x12\x1f\n" +
 	"\vsig_pending\x18\n" +
 	" \x03(\tR\n" +
-	"sigPending\"L\n" +
+	"sigPending\x12\x15\n" +
+	"\x06ns_pid\x18\v \x01(\x05R\x05nsPid\"L\n" +
 	"\x06Signal\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +

@@ -43,18 +43,26 @@ func TestCheckPredictsEachStop(t *testing.T) {
 		grace               int64
 		outcome, cause      string
 		signal              string
+		// shared gives the pod one process namespace, the pause's.
+		shared bool
 	}{
-		{"no-trap", "while :; do sleep 1; done", "", 3, apiv1.VerdictKilled, apiv1.CausePID1NoHandler, "SIGTERM"},
-		{"ignores", ignoresTerm, "", 3, apiv1.VerdictKilled, apiv1.CauseSignalIgnored, "SIGTERM"},
-		{"exits", exitsOnTerm, "", 30, apiv1.VerdictGraceful, apiv1.CauseExitedOnStopSignal, "SIGTERM"},
-		{"no-forward", "trap 'exit 0' TERM; sleep 3600", "", 3, apiv1.VerdictKilled, apiv1.CauseSignalNotForwarded, "SIGTERM"},
-		{"stopsignal", "trap 'exit 0' USR1; sleep 3600 & wait", harness.BusyboxStopSignalImage, 30, apiv1.VerdictGraceful, apiv1.CauseExitedOnStopSignal, harness.BusyboxStopSignal},
+		{"no-trap", "while :; do sleep 1; done", "", 3, apiv1.VerdictKilled, apiv1.CausePID1NoHandler, "SIGTERM", false},
+		{"ignores", ignoresTerm, "", 3, apiv1.VerdictKilled, apiv1.CauseSignalIgnored, "SIGTERM", false},
+		{"exits", exitsOnTerm, "", 30, apiv1.VerdictGraceful, apiv1.CauseExitedOnStopSignal, "SIGTERM", false},
+		{"no-forward", "trap 'exit 0' TERM; sleep 3600", "", 3, apiv1.VerdictKilled, apiv1.CauseSignalNotForwarded, "SIGTERM", false},
+		{"stopsignal", "trap 'exit 0' USR1; sleep 3600 & wait", harness.BusyboxStopSignalImage, 30, apiv1.VerdictGraceful, apiv1.CauseExitedOnStopSignal, harness.BusyboxStopSignal, false},
+		// The no-trap loop again, but not its PID namespace's init: the
+		// signal's default action ends it.
+		{"shared-no-trap", "while :; do sleep 1; done", "", 30, apiv1.VerdictGraceful, apiv1.CauseExitedOnStopSignal, "SIGTERM", true},
 	}
 	var pods []*corev1.Pod
 	for _, s := range shapes {
 		p := busyboxPod(ns, s.name, s.script, s.grace)
 		if s.image != "" {
 			p.Spec.Containers[0].Image = s.image
+		}
+		if s.shared {
+			p.Spec.ShareProcessNamespace = &s.shared
 		}
 		pods = append(pods, createRunning(t, p))
 	}

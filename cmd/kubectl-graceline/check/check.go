@@ -51,7 +51,8 @@ node's agent read of it while it runs, and from its workload's past stops:
                SIGTERM by default)
   DISPOSITION  what the init does with that signal: handler, ignored,
                blocked, or default (which the kernel drops for a PID
-               namespace's init)
+               namespace's init, but not for a container's init in a pod
+               that shares its process namespace, which it ends)
   PREDICTED    graceful, or killed (SIGKILL at the end of the grace period)
   CAUSE        why, in the words a termination's summary uses afterwards
   P95/GRACE    the p95 of the workload's past terminations (delete request
