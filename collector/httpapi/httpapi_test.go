@@ -28,6 +28,23 @@ func event(kind, name string, at time.Time) *apiv1.Event {
 		Pod: &apiv1.PodRef{Namespace: "ns", Name: name, Uid: "uid-" + name}, Container: &apiv1.ContainerRef{Name: "main"}}
 }
 
+// get answers url's body when its status is wantCode, which is 200; it
+// fails the test on any other status, and reports false for a wanted
+// error status.
+func get(t *testing.T, url string, wantCode int) ([]byte, bool) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantCode {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, wantCode, body)
+	}
+	return body, wantCode == http.StatusOK
+}
+
 func TestHandler(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -66,16 +83,8 @@ func TestHandler(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := http.Get(srv.URL + tc.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tc.wantCode {
-				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.wantCode, body)
-			}
-			if tc.wantCode != 200 {
+			body, ok := get(t, srv.URL+tc.path, tc.wantCode)
+			if !ok {
 				return
 			}
 			lines := strings.Split(strings.TrimSpace(string(body)), "\n")
@@ -119,16 +128,8 @@ func TestHandler(t *testing.T) {
 			{"A bad since is 400.", "/api/v1/check?since=yesterday", 400, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				resp, err := http.Get(srv.URL + tc.path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				body, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != tc.wantCode {
-					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.wantCode, body)
-				}
-				if tc.wantCode != 200 {
+				body, ok := get(t, srv.URL+tc.path, tc.wantCode)
+				if !ok {
 					return
 				}
 				var pods []string
