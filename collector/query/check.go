@@ -131,10 +131,12 @@ func (s *Service) historyOf(r store.ReadinessRow) (store.HistoryOf, *apiv1.Workl
 		return of, nil, 0
 	}
 	w, grace, ok := s.owners.PodOwner(r.Namespace, r.Pod)
-	if !ok || w == nil {
+	if !ok {
 		return of, nil, 0
 	}
-	of.Kind, of.Name = w.Kind, w.Name
+	if w != nil {
+		of.Kind, of.Name = w.Kind, w.Name
+	}
 	return of, w, grace
 }
 

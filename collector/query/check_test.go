@@ -122,6 +122,10 @@ func TestCheck(t *testing.T) {
 			var pods []string
 			for _, c := range got {
 				pods = append(pods, c.GetPod().GetName())
+				// The watches know every pod's grace period, an owner's or not.
+				if c.GetGrace().AsDuration() != 30*time.Second {
+					t.Errorf("%s: grace %s, want 30s", c.GetPod().GetName(), c.GetGrace().AsDuration())
+				}
 				if want := tc.wantCause[c.GetPod().GetName()]; c.GetPrediction().GetCause() != want {
 					t.Errorf("%s: predicted %s, want %s", c.GetPod().GetName(), c.GetPrediction().GetCause(), want)
 				}
